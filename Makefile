@@ -1,0 +1,33 @@
+# Two commands set up and run everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench locale deps clean
+
+deps: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+locale:
+	@sh tools/ensure_locale.sh
+
+run: deps locale
+	$(PY) run.py
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+test: deps locale lint
+	$(PY) -m pytest
+
+bench: deps locale
+	$(PY) bench/sim.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

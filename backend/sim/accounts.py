@@ -1,0 +1,91 @@
+"""One investor account as the sim's counter holds it: books, orders and the day's private flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.sim import wire
+from backend.sim.instruments import InstrumentSpec
+from backend.sim.ledger import Ledger
+
+
+@dataclass
+class SimOrder:
+    """An order of the day; `fields` are its CThostFtdcOrderField values as last reported."""
+
+    key: str  # "{FrontID}_{SessionID}_{OrderRef}"
+    userid: str
+    spec: InstrumentSpec
+    fields: dict[str, Any]
+
+    @property
+    def direction(self) -> str:
+        return self.fields["Direction"]
+
+    @property
+    def offset(self) -> str:
+        return self.fields["CombOffsetFlag"][:1]
+
+    @property
+    def remaining(self) -> int:
+        return int(self.fields["VolumeTotal"])
+
+    @property
+    def active(self) -> bool:
+        return self.fields["OrderStatus"] not in wire.TERMINAL_STATUSES and (
+            self.fields["OrderSubmitStatus"] != wire.OSS_INSERT_REJECTED
+        )
+
+    @property
+    def limit_price(self) -> float:
+        return float(self.fields["LimitPrice"])
+
+    @property
+    def is_market(self) -> bool:
+        return self.fields["OrderPriceType"] == wire.OPT_ANY_PRICE
+
+
+@dataclass
+class AccountBook:
+    userid: str
+    password: str
+    ledger: Ledger
+    confirmed_day: str = ""
+    max_order_ref: int = 0
+    orders: dict[str, SimOrder] = field(default_factory=dict)
+    by_sys_id: dict[tuple[str, str], str] = field(default_factory=dict)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    # The day's private flow in order: ("order" | "trade", fields). RESTART replays all of it.
+    stream: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, kind: str, fields: dict[str, Any], spec: InstrumentSpec | None = None) -> None:
+        """Apply one private-flow message (live or replayed from the journal)."""
+        snapshot = dict(fields)
+        self.stream.append((kind, snapshot))
+        if kind == "trade":
+            self.trades.append(snapshot)
+            return
+        key = order_key(snapshot["FrontID"], snapshot["SessionID"], snapshot["OrderRef"])
+        existing = self.orders.get(key)
+        if existing is None:
+            assert spec is not None, "a new order needs its instrument"
+            self.orders[key] = SimOrder(key, self.userid, spec, snapshot)
+        else:
+            existing.fields = snapshot
+        if snapshot.get("OrderSysID", "").strip():
+            self.by_sys_id[(snapshot["ExchangeID"], snapshot["OrderSysID"].strip())] = key
+
+    def active_orders(self, symbol: str | None = None) -> list[SimOrder]:
+        return [o for o in self.orders.values() if o.active and (symbol is None or o.spec.symbol == symbol)]
+
+    def new_day(self) -> None:
+        self.orders.clear()
+        self.by_sys_id.clear()
+        self.trades.clear()
+        self.stream.clear()
+        self.max_order_ref = 0
+
+
+def order_key(front_id: int, session_id: int, order_ref: str | int) -> str:
+    return f"{int(front_id)}_{int(session_id)}_{int(str(order_ref).strip())}"

@@ -1,0 +1,506 @@
+"""The simulated front, counter and exchange behind one `sim://name` address.
+
+It owns the market, the accounts and every connected API object's session. Requests are handled
+on the caller's thread under one native lock; answers are posted to each API object's own OS
+thread, as the real library calls back. A native clock thread drives the market, timed tasks
+(reconnects, slow answers) and the day roll.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import time
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from backend.sim import wire
+from backend.sim.accounts import AccountBook
+from backend.sim.calendar import in_session, now_shanghai, trading_day_for
+from backend.sim.instruments import FeeRates, InstrumentSpec, builtin_instruments, full_market
+from backend.sim.journal import Journal
+from backend.sim.ledger import Ledger
+from backend.sim.links import Link
+from backend.sim.market import MarketSim, read_replay
+from backend.sim.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thread
+from backend.sim.registry import SimSettings
+from backend.sim.rows import depth_row
+from backend.sim.structs import STRUCT_CLASSES
+from backend.sim.trading import OrderDesk
+
+DEPTH = STRUCT_CLASSES["CThostFtdcDepthMarketDataField"]
+ORDER = STRUCT_CLASSES["CThostFtdcOrderField"]
+TRADE = STRUCT_CLASSES["CThostFtdcTradeField"]
+_ID_FIELDS = {"sys": "OrderSysID", "trade": "TradeID", "local": "OrderLocalID", "sequence": "SequenceNo",
+              "broker_seq": "BrokerOrderSeq"}  # fmt: skip
+
+
+def _day_text(day: date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+class SimExchange:
+    def __init__(self, settings: SimSettings) -> None:
+        self.settings = settings
+        self.clock = settings.clock or now_shanghai
+        self.lock = RLock()
+        self.rng = random.Random(settings.seed ^ 0x5EED)
+        self.unreachable = False
+        self.desk = OrderDesk(self)
+        self.accounts: dict[str, AccountBook] = {}
+        self.links: set[Link] = set()
+        self.subscribers: dict[str, set[Link]] = {}
+        self.resting: dict[str, int] = {}
+        self._ids: dict[str, int] = dict.fromkeys(_ID_FIELDS, 0)
+        # Real SessionIDs are large and may be negative: start below zero so clients meet that.
+        self._ids["session"] = -(int(time.time()) % 1_000_000_000)
+        self._tasks: list[tuple[float, int, Any, tuple]] = []
+        self._task_order = itertools.count()
+        self._wake: Any = SimpleQueue()
+        self._closing = False
+        self._stopped = NativeEvent()
+        directory = Path(settings.data_dir) / f"sim-{settings.name or 'default'}" if settings.data_dir else None
+        self.journal = Journal(directory)
+        self._restore()
+        self._active: list[str] = []
+        self._active_dirty = True
+        self._replay: Any = None
+        start_new_thread(self._run_clock, ())
+
+    # --- state and persistence ----------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock()
+
+    def _restore(self) -> None:
+        snapshot, entries = self.journal.load()
+        today = _day_text(trading_day_for(self.now()))
+        self.trading_day = (snapshot or {}).get("trading_day") or today
+        specs = self._instrument_table(
+            date(*map(int, (self.trading_day[:4], self.trading_day[4:6], self.trading_day[6:])))
+        )
+        for saved in (snapshot or {}).get("specs", {}).values():
+            spec = InstrumentSpec(
+                **dict(saved, fees=FeeRates(**saved["fees"]), sessions=tuple(map(tuple, saved["sessions"])))
+            )
+            specs.setdefault(spec.symbol, spec)
+        self.specs = specs
+        self.market = MarketSim(specs.values(), self.settings.seed, (snapshot or {}).get("market"))
+        self._ids.update((snapshot or {}).get("ids", {}))
+        for config in self.settings.accounts:
+            self.accounts[config.userid] = AccountBook(
+                config.userid, config.password, Ledger(config.userid, config.balance, self.trading_day)
+            )
+        for userid, saved in (snapshot or {}).get("accounts", {}).items():
+            self._apply_account(userid, saved)
+        for entry in entries:
+            self._apply_entry(entry)
+        if self.settings.auto_settle and self.trading_day < today:
+            self._settle_books(today)
+        self._compact()
+
+    def _instrument_table(self, day: date) -> dict[str, InstrumentSpec]:
+        if self.settings.market == "full":
+            specs = full_market(day, self.settings.full_market_size)
+        else:
+            specs = builtin_instruments(day)
+        return {spec.symbol: spec for spec in specs}
+
+    def _apply_account(self, userid: str, saved: dict[str, Any]) -> None:
+        book = self.accounts.get(userid)
+        if book is None:
+            book = self.accounts[userid] = AccountBook(userid, saved.get("password", ""), Ledger(userid, 0.0))
+        for name in ("password", "confirmed_day", "max_order_ref"):
+            if name in saved:
+                setattr(book, name, saved[name])
+        if "ledger" in saved:
+            book.ledger = Ledger.from_state(saved["ledger"])
+        for kind, fields in saved.get("stream", ()):
+            book.record(kind, fields, self.specs.get(fields.get("InstrumentID", "")))
+            self._bump_ids(fields)
+        self._count_resting(book)
+
+    def _apply_entry(self, entry: dict[str, Any]) -> None:
+        book = self.accounts.get(entry.get("u", ""))
+        if book is None:
+            return
+        kind = entry["k"]
+        if kind == "rtn":
+            fields = entry["v"]
+            book.record(entry["t"], fields, self.specs.get(fields.get("InstrumentID", "")))
+            self._bump_ids(fields)
+            self._count_resting(book)
+        elif kind == "ledger":
+            book.ledger = Ledger.from_state(entry["v"])
+        elif kind == "account":
+            self._apply_account(book.userid, entry["v"])
+
+    def _bump_ids(self, fields: dict[str, Any]) -> None:
+        for kind, name in _ID_FIELDS.items():
+            text = str(fields.get(name, "")).strip()
+            if text.isdigit():
+                self._ids[kind] = max(self._ids[kind], int(text))
+
+    def _count_resting(self, book: AccountBook) -> None:
+        counts: dict[str, int] = {}
+        for other in self.accounts.values():
+            for order in other.active_orders():
+                counts[order.spec.symbol] = counts.get(order.spec.symbol, 0) + 1
+        self.resting = counts
+        self._active_dirty = True
+
+    def _compact(self) -> None:
+        held = {lot for book in self.accounts.values() for lot in _held_symbols(book)}
+        self.journal.compact(
+            {
+                "trading_day": self.trading_day,
+                "ids": self._ids,
+                "market": self.market.to_state(),
+                "specs": {symbol: asdict(self.specs[symbol]) for symbol in held if symbol in self.specs},
+                "accounts": {
+                    userid: {
+                        "password": book.password,
+                        "confirmed_day": book.confirmed_day,
+                        "max_order_ref": book.max_order_ref,
+                        "ledger": book.ledger.to_state(),
+                        "stream": [list(item) for item in book.stream],
+                    }
+                    for userid, book in self.accounts.items()
+                },
+            }
+        )
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    def journal_ledger(self, book: AccountBook) -> None:
+        self.journal.append({"k": "ledger", "u": book.userid, "v": book.ledger.to_state()})
+
+    def journal_account(self, book: AccountBook, **values: Any) -> None:
+        self.journal.append({"k": "account", "u": book.userid, "v": values})
+
+    # --- the private flow ---------------------------------------------------------------------
+    def push_private(
+        self, book: AccountBook, kind: str, fields: dict[str, Any], spec: InstrumentSpec | None = None
+    ) -> None:
+        """Record an OnRtnOrder / OnRtnTrade message and send it to every session of the account."""
+        was_active = self._is_resting(book, fields) if kind == "order" else None
+        book.record(kind, fields, spec)
+        self.journal.append({"k": "rtn", "u": book.userid, "t": kind, "v": fields})
+        if kind == "order":
+            self._track_resting(book, fields, was_active)
+        struct = (ORDER if kind == "order" else TRADE)._make(fields)
+        callback = "OnRtnOrder" if kind == "order" else "OnRtnTrade"
+        for link in list(self.links):
+            if link.kind == "td" and link.logged_in and link.userid == book.userid:
+                link.post(callback, struct)
+                link.delivered += 1
+
+    def _is_resting(self, book: AccountBook, fields: dict[str, Any]) -> bool:
+        from backend.sim.accounts import order_key
+
+        order = book.orders.get(order_key(fields["FrontID"], fields["SessionID"], fields["OrderRef"]))
+        return bool(order and order.active)
+
+    def _track_resting(self, book: AccountBook, fields: dict[str, Any], was_active: bool | None) -> None:
+        now_active = self._is_resting(book, fields)
+        if now_active == was_active:
+            return
+        symbol = fields["InstrumentID"]
+        self.resting[symbol] = self.resting.get(symbol, 0) + (1 if now_active else -1)
+        if self.resting[symbol] <= 0:
+            del self.resting[symbol]
+        self._active_dirty = True
+
+    # --- requests -----------------------------------------------------------------------------
+    def handle(self, link: Link, name: str, values: dict[str, Any], request_id: int) -> int:
+        """A trader or market-data Req* call; returns what the real call returns."""
+        from backend.sim.requests import TRADER_HANDLERS
+
+        with self.lock:
+            if link not in self.links or not link.connected:
+                return -1
+            return TRADER_HANDLERS[name](self, link, values, request_id)
+
+    def market_data(self, link: Link, symbols: list[str], subscribe_on: bool) -> int:
+        from backend.sim.requests import subscribe
+
+        with self.lock:
+            if link not in self.links or not link.connected:
+                return -1
+            return subscribe(self, link, symbols, subscribe_on)
+
+    def mark_active_dirty(self) -> None:
+        self._active_dirty = True
+
+    # --- links --------------------------------------------------------------------------------
+    def attach(self, link: Link) -> None:
+        with self.lock:
+            self.links.add(link)
+            if self.unreachable:
+                link.storming = True
+                self.schedule(0.0, self._storm)
+            else:
+                self.schedule(0.0, self.connect, link)
+
+    def detach(self, link: Link) -> None:
+        with self.lock:
+            self.links.discard(link)
+            self._drop_subscriptions(link)
+            link.connected = False
+
+    def connect(self, link: Link) -> None:
+        with self.lock:
+            if link not in self.links or link.connected:
+                return
+            if self.unreachable:
+                link.storming = True
+                self.schedule(0.0, self._storm)
+                return
+            link.storming = False
+            link.reset_session(self.next_id("session"))
+            link.post("OnFrontConnected")
+
+    def disconnect(self, link: Link, reason: int, reconnect_after: float | None) -> None:
+        with self.lock:
+            if not link.connected:
+                return
+            link.connected = False
+            link.logged_in = False
+            self._drop_subscriptions(link)
+            link.post("OnFrontDisconnected", reason)
+            if reconnect_after is not None:
+                self.schedule(reconnect_after, self.connect, link)
+
+    def _drop_subscriptions(self, link: Link) -> None:
+        for symbol in link.subscriptions:
+            subscribers = self.subscribers.get(symbol)
+            if subscribers is not None:
+                subscribers.discard(link)
+                if not subscribers:
+                    del self.subscribers[symbol]
+        link.subscriptions.clear()
+        self._active_dirty = True
+
+    # --- faults on demand ---------------------------------------------------------------------
+    def drop_connections(self, reason: int = wire.REASON_READ_FAILURE, down_for: float = 0.0) -> None:
+        """Cut every connection with a CTP reason code; the APIs reconnect after `down_for`."""
+        delay = max(down_for, self.settings.reconnect_delay)
+        with self.lock:
+            for link in list(self.links):
+                self.disconnect(link, reason, delay)
+
+    def set_unreachable(self, unreachable: bool) -> None:
+        """While unreachable, every API object sees OnFrontDisconnected(4097) in a storm, as CTP does."""
+        with self.lock:
+            self.unreachable = unreachable
+            if unreachable:
+                for link in list(self.links):
+                    self.disconnect(link, 4097, None)
+                    link.storming = True
+                self.schedule(0.0, self._storm)
+            else:
+                for link in list(self.links):
+                    if link.storming:
+                        self.schedule(self.settings.reconnect_delay, self.connect, link)
+
+    def set_response_delay(self, seconds: float) -> None:
+        self.settings = self.settings.replace(response_delay=seconds)
+
+    def _storm(self) -> None:
+        with self.lock:
+            storming = [link for link in self.links if link.storming]
+            if not self.unreachable or not storming:
+                return
+            burst = max(1, int(self.settings.unreachable_rate * 0.05))
+            for link in storming:
+                for _ in range(burst):
+                    link.post("OnFrontDisconnected", 4097)
+            self.schedule(0.05, self._storm)
+
+    # --- market control for tests and demos ---------------------------------------------------
+    def set_price(self, symbol: str, price: float) -> None:
+        """Print a trade at `price` and rebuild the book around it; resting orders may fill."""
+        with self.lock:
+            quote = self.market.set_price(symbol, price, self.now())
+            self._publish(quote)
+
+    def settle(self, new_trading_day: str | None = None) -> str:
+        """Run the daily settlement now and start the next trading day; returns it."""
+        with self.lock:
+            if new_trading_day is None:
+                current = date(int(self.trading_day[:4]), int(self.trading_day[4:6]), int(self.trading_day[6:]))
+                from backend.sim.calendar import next_business_day
+
+                new_trading_day = _day_text(next_business_day(current))
+            self.desk.cancel_day_orders()
+            self._settle_books(new_trading_day)
+            self._compact()
+            for link in list(self.links):
+                self.disconnect(link, wire.REASON_READ_FAILURE, self.settings.reconnect_delay)
+            return new_trading_day
+
+    def _settle_books(self, new_trading_day: str) -> None:
+        prices = self.market.settlement_prices()
+        for book in self.accounts.values():
+            for order in book.active_orders():
+                book.ledger.release(order.key)
+            book.ledger.settle(prices, new_trading_day)
+            book.new_day()
+        self.market.roll_day(prices)
+        self.trading_day = new_trading_day
+        self.resting = {}
+        self._active_dirty = True
+
+    # --- the clock thread ---------------------------------------------------------------------
+    def schedule(self, delay: float, function: Any, *args: Any) -> None:
+        with self.lock:
+            heapq.heappush(self._tasks, (monotonic() + delay, next(self._task_order), function, args))
+        self._wake.put(None)
+
+    def close(self) -> None:
+        with self.lock:
+            self._closing = True
+            for link in list(self.links):
+                link.connected = False
+            self.links.clear()
+        self._wake.put(None)
+        self._stopped.wait(5.0)
+        with self.lock:
+            self.journal.close()
+
+    def _run_clock(self) -> None:
+        try:
+            self._clock_loop()
+        finally:
+            self._stopped.set()
+
+    def _clock_loop(self) -> None:
+        settings = self.settings
+        period = 1.0 / settings.tick_rate if settings.tick_rate > 0 else 3600.0
+        slots = max(1, min(50, int(period / 0.01)))
+        slot_period = period / slots
+        slot = 0
+        next_slot = monotonic()
+        next_day_check = monotonic() + 1.0
+        while not self._closing:
+            now = monotonic()
+            self._run_due_tasks(now)
+            if now >= next_slot:
+                self._market_slot(slot, slots)
+                slot = (slot + 1) % slots
+                next_slot = max(next_slot + slot_period, now - period)
+            if now >= next_day_check:
+                next_day_check = now + 1.0
+                self._check_day_roll()
+            due = min(next_slot, next_day_check, self._tasks[0][0] if self._tasks else next_slot)
+            wait = due - monotonic()
+            if wait > 0:
+                try:
+                    self._wake.get(timeout=wait)
+                except Exception:  # noqa: BLE001 - _queue.Empty: the timeout passed
+                    pass
+
+    def _run_due_tasks(self, now: float) -> None:
+        while True:
+            with self.lock:
+                if not self._tasks or self._tasks[0][0] > now:
+                    return
+                _, _, function, args = heapq.heappop(self._tasks)
+            try:
+                function(*args)
+            except Exception:  # noqa: BLE001 - a task must never stop the clock
+                import traceback
+
+                traceback.print_exc()
+
+    def _check_day_roll(self) -> None:
+        if not self.settings.auto_settle or self.settings.mode == "replay":
+            return
+        today = _day_text(trading_day_for(self.now()))
+        if today > self.trading_day:
+            self.settle(today)
+
+    def _market_slot(self, slot: int, slots: int) -> None:
+        with self.lock:
+            if self.settings.mode == "replay":
+                self._replay_due()
+                return
+            if self._active_dirty:
+                self._active = sorted(set(self.subscribers) | set(self.resting))
+                self._active_dirty = False
+            symbols = self._active[slot::slots]
+            if not symbols:
+                return
+            now = self.now()
+            sessions = self.settings.mode == "sessions"
+            for symbol in symbols:
+                spec = self.specs.get(symbol)
+                if spec is None or (sessions and not in_session(spec, now)):
+                    continue
+                self._publish(self.market.step(symbol, now))
+
+    def _publish(self, quote: Any) -> None:
+        symbol = quote.spec.symbol
+        for book in self.accounts.values():
+            book.ledger.mark(symbol, quote.last_price)
+        subscribers = self.subscribers.get(symbol)
+        if subscribers:
+            struct = DEPTH._make(
+                depth_row(quote, quote.updated or self.now(), self.trading_day, self.settings.tick_exchange_id)
+            )
+            for link in subscribers:
+                link.post("OnRtnDepthMarketData", struct)
+        if symbol in self.resting:
+            self.desk.match_resting(quote)
+
+    def _replay_due(self) -> None:
+        if self._replay is None:
+            self._replay = _Replay(self.settings)
+        for row in self._replay.due(monotonic()):
+            symbol = row.get("InstrumentID", "")
+            if symbol in self.market.quotes:
+                self._publish(self.market.apply_row(symbol, row, self.now()))
+
+
+class _Replay:
+    """Plays a recorded CSV at its own pace (scaled by replay_speed), looping if asked."""
+
+    def __init__(self, settings: SimSettings) -> None:
+        self.settings = settings
+        self.rows = list(read_replay(settings.replay_csv))
+        self.index = 0
+        self.started = monotonic()
+        self.first = _seconds(self.rows[0]) if self.rows else 0.0
+
+    def due(self, now: float) -> list[dict[str, str]]:
+        rows = []
+        while self.index < len(self.rows):
+            row = self.rows[self.index]
+            offset = _seconds(row) - self.first
+            if offset < 0:
+                offset += 86_400
+            if self.settings.replay_speed > 0 and self.started + offset / self.settings.replay_speed > now:
+                break
+            rows.append(row)
+            self.index += 1
+            if len(rows) >= 5_000:
+                break
+        if self.index >= len(self.rows) and self.settings.replay_loop and self.rows:
+            self.index = 0
+            self.started = now
+        return rows
+
+
+def _seconds(row: dict[str, str]) -> float:
+    hours, minutes, seconds = (int(part) for part in row["UpdateTime"].split(":"))
+    return hours * 3600 + minutes * 60 + seconds + int(row.get("UpdateMillisec") or 0) / 1000
+
+
+def _held_symbols(book: AccountBook) -> set[str]:
+    return {row.symbol for row in book.ledger.positions(book.ledger.trading_day)} | {
+        order.spec.symbol for order in book.active_orders()
+    }

@@ -1,0 +1,219 @@
+"""The sim's market: a seeded random walk per instrument on its price tick, inside its band.
+
+Quotes are mutable state owned by the exchange (used under its lock); what leaves the market is a
+fresh dict of CThostFtdcDepthMarketDataField values per tick.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from backend.sim.instruments import InstrumentSpec
+
+DBL_MAX = 1.7976931348623157e308
+LEVELS = 5
+
+
+def tick_decimals(price_tick: float) -> int:
+    text = f"{price_tick:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def to_tick(price: float, price_tick: float, mode: str = "round") -> float:
+    """Snap a price to the tick grid (round, floor or ceil), without float residue."""
+    steps = price / price_tick
+    if mode == "floor":
+        count = math.floor(steps + 1e-9)
+    elif mode == "ceil":
+        count = math.ceil(steps - 1e-9)
+    else:
+        count = round(steps)
+    return round(count * price_tick, tick_decimals(price_tick))
+
+
+def on_tick(price: float, price_tick: float) -> bool:
+    return abs(price / price_tick - round(price / price_tick)) < 1e-6
+
+
+@dataclass
+class Quote:
+    """The market state of one instrument for the current trading day."""
+
+    spec: InstrumentSpec
+    pre_settlement: float
+    pre_close: float
+    pre_open_interest: float
+    upper_limit: float
+    lower_limit: float
+    last_price: float = 0.0
+    open_price: float = DBL_MAX
+    high_price: float = DBL_MAX
+    low_price: float = DBL_MAX
+    volume: int = 0
+    turnover: float = 0.0
+    open_interest: float = 0.0
+    bid_prices: list[float] = field(default_factory=lambda: [DBL_MAX] * LEVELS)
+    bid_volumes: list[int] = field(default_factory=lambda: [0] * LEVELS)
+    ask_prices: list[float] = field(default_factory=lambda: [DBL_MAX] * LEVELS)
+    ask_volumes: list[int] = field(default_factory=lambda: [0] * LEVELS)
+    updated: datetime | None = None
+
+    @property
+    def traded(self) -> bool:
+        return self.volume > 0
+
+    def reference_price(self) -> float:
+        return self.last_price if self.traded else self.pre_settlement
+
+
+def price_limits(pre_settlement: float, spec: InstrumentSpec) -> tuple[float, float]:
+    upper = to_tick(pre_settlement * (1 + spec.band), spec.price_tick, "floor")
+    lower = to_tick(pre_settlement * (1 - spec.band), spec.price_tick, "ceil")
+    return upper, max(lower, spec.price_tick)
+
+
+def new_quote(spec: InstrumentSpec, pre_settlement: float, pre_close: float, pre_oi: float) -> Quote:
+    upper, lower = price_limits(pre_settlement, spec)
+    quote = Quote(spec, pre_settlement, pre_close, pre_oi, upper, lower, open_interest=pre_oi)
+    return quote
+
+
+class MarketSim:
+    """Random walk plus a five-level book around the last price, for every instrument."""
+
+    def __init__(self, specs: Iterable[InstrumentSpec], seed: int, state: dict | None = None) -> None:
+        self.random = random.Random(seed)
+        self.quotes: dict[str, Quote] = {}
+        saved = (state or {}).get("quotes", {})
+        for spec in specs:
+            pre = saved.get(spec.symbol) or {}
+            pre_settlement = pre.get("pre_settlement") or to_tick(spec.base_price, spec.price_tick)
+            pre_oi = pre.get("pre_open_interest") or float(self.random.randint(1_000, 200_000))
+            self.quotes[spec.symbol] = new_quote(spec, pre_settlement, pre.get("pre_close") or pre_settlement, pre_oi)
+
+    # --- the walk -----------------------------------------------------------------------------
+    def step(self, symbol: str, now: datetime) -> Quote:
+        """Advance one instrument by one snapshot: a trade print, then a fresh book."""
+        quote = self.quotes[symbol]
+        spec = quote.spec
+        rand = self.random.random
+        tick = spec.price_tick
+        moves = (-2, -1, -1, 0, 0, 0, 0, 1, 1, 2)
+        price = quote.reference_price() + moves[int(rand() * 10)] * tick
+        price = min(max(price, quote.lower_limit), quote.upper_limit)
+        self._print_trade(quote, to_tick(price, tick), 1 + int(rand() * 40))
+        self._rebuild_book(quote)
+        quote.updated = now
+        return quote
+
+    def _print_trade(self, quote: Quote, price: float, volume: int) -> None:
+        if not quote.traded:
+            quote.open_price = quote.high_price = quote.low_price = price
+        quote.last_price = price
+        quote.high_price = max(quote.high_price, price)
+        quote.low_price = min(quote.low_price, price)
+        quote.volume += volume
+        quote.turnover += price * volume * quote.spec.size
+        quote.open_interest = max(0.0, quote.open_interest + int(self.random.random() * 2 * volume) - volume)
+
+    def _rebuild_book(self, quote: Quote) -> None:
+        tick = quote.spec.price_tick
+        rand = self.random.random
+        bid = quote.last_price - (tick if rand() < 0.5 else 0.0)
+        for level in range(LEVELS):
+            bid_price = to_tick(bid - level * tick, tick)
+            ask_price = to_tick(bid + (level + 1) * tick, tick)
+            in_band_bid = bid_price >= quote.lower_limit
+            in_band_ask = ask_price <= quote.upper_limit
+            quote.bid_prices[level] = bid_price if in_band_bid else DBL_MAX
+            quote.bid_volumes[level] = 1 + int(rand() * 200) if in_band_bid else 0
+            quote.ask_prices[level] = ask_price if in_band_ask else DBL_MAX
+            quote.ask_volumes[level] = 1 + int(rand() * 200) if in_band_ask else 0
+
+    def set_price(self, symbol: str, price: float, now: datetime, volume: int = 1) -> Quote:
+        """Move an instrument to a given price (tests and demos steer the market with this)."""
+        quote = self.quotes[symbol]
+        price = min(max(to_tick(price, quote.spec.price_tick), quote.lower_limit), quote.upper_limit)
+        self._print_trade(quote, price, volume)
+        self._rebuild_book(quote)
+        quote.updated = now
+        return quote
+
+    def apply_row(self, symbol: str, row: dict[str, str], now: datetime) -> Quote:
+        """Replay: take a recorded snapshot's values as the market state."""
+        quote = self.quotes[symbol]
+        number = _number_reader(row)
+        last = number("LastPrice", quote.last_price)
+        volume = int(number("Volume", quote.volume))
+        if not quote.traded and last:
+            quote.open_price = quote.high_price = quote.low_price = last
+        quote.last_price = last
+        quote.volume = max(volume, quote.volume)
+        quote.turnover = number("Turnover", quote.turnover)
+        quote.open_interest = number("OpenInterest", quote.open_interest)
+        quote.high_price = max(number("HighestPrice", quote.high_price if quote.traded else last), last)
+        quote.low_price = min(number("LowestPrice", quote.low_price if quote.traded else last), last)
+        for level in range(LEVELS):
+            quote.bid_prices[level] = number(f"BidPrice{level + 1}", DBL_MAX)
+            quote.bid_volumes[level] = int(number(f"BidVolume{level + 1}", 0))
+            quote.ask_prices[level] = number(f"AskPrice{level + 1}", DBL_MAX)
+            quote.ask_volumes[level] = int(number(f"AskVolume{level + 1}", 0))
+        if quote.bid_prices[0] == DBL_MAX and quote.ask_prices[0] == DBL_MAX and last:
+            self._rebuild_book(quote)
+        quote.updated = now
+        return quote
+
+    # --- the day ------------------------------------------------------------------------------
+    def settlement_prices(self) -> dict[str, float]:
+        """Settle at the last price (the reference price when nothing traded)."""
+        return {symbol: quote.reference_price() for symbol, quote in self.quotes.items()}
+
+    def roll_day(self, settlement: dict[str, float]) -> None:
+        for symbol, quote in list(self.quotes.items()):
+            self.quotes[symbol] = new_quote(
+                quote.spec, settlement[symbol], quote.reference_price(), quote.open_interest
+            )
+
+    def to_state(self) -> dict:
+        return {
+            "quotes": {
+                symbol: {
+                    "pre_settlement": quote.pre_settlement,
+                    "pre_close": quote.pre_close,
+                    "pre_open_interest": quote.pre_open_interest,
+                }
+                for symbol, quote in self.quotes.items()
+            }
+        }
+
+
+def _number_reader(row: dict[str, str]):
+    def number(name: str, default: float) -> float:
+        text = (row.get(name) or "").strip()
+        if not text:
+            return default
+        value = float(text)
+        return DBL_MAX if value > 1e300 else value
+
+    return number
+
+
+def read_replay(path: str | Path) -> Iterator[dict[str, str]]:
+    """Rows of a recorded tick CSV whose header uses DepthMarketData field names.
+
+    Required columns: InstrumentID, UpdateTime; optional: UpdateMillisec, LastPrice, Volume,
+    Turnover, OpenInterest, HighestPrice, LowestPrice, BidPrice1..5, BidVolume1..5, AskPrice1..5,
+    AskVolume1..5. Rows are played in file order.
+    """
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"InstrumentID", "UpdateTime"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: replay CSV lacks columns {', '.join(sorted(missing))}")
+        yield from reader

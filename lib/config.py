@@ -1,0 +1,129 @@
+"""Configuration: one object, every key defaulted.
+
+Sources, later ones winning: the defaults below, `config.yaml` (or the file given to run.py), then
+environment variables `CTPDESK_<KEY>` (and `MONGO_URI` as is). Keys are upper case, as in the API's
+`/config`. Unknown keys in the file are an error: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "CTPDESK_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a ctpdesk server. Field names are the configuration keys."""
+
+    HOST: str = "127.0.0.1"
+    PORT: int = 5000
+    DATA_DIR: str = "./data"
+    ACCESS_CODE: str = ""  # empty: generated on first start, stored hashed, printed once
+    MONGO_URI: str = ""  # empty: the embedded SQLite store
+    LOG_LEVEL: str = "INFO"
+    # The counter.
+    INTERFACE: str = "sim"  # sim | ctp | tts
+    LOGIN_TIMEOUT: float = 30.0
+    # The simulated counter (backend/sim).
+    SIM_USERID: str = "demo"
+    SIM_PASSWORD: str = "demo"
+    SIM_BALANCE: float = 1_000_000.0
+    SIM_MODE: str = "7x24"  # 7x24 | sessions | replay
+    SIM_MARKET: str = "builtin"  # builtin | full
+    SIM_TICK_RATE: float = 2.0  # ticks a second per instrument
+    SIM_SEED: int = 20260101
+    SIM_REPLAY_CSV: str = ""
+    SIM_QUERY_RATE: float = 1.0  # queries a second per session, like a real front; 0 = unlimited
+    # Trading behaviour (also settable at run time through /config).
+    REFRESH_INTERVAL: int = 5
+    INSTRUMENT_INDEPEND: bool = True
+    SLIPPAGE_BUY: float = 0.0
+    SLIPPAGE_SHORT: float = 0.0
+    SLIPPAGE_COVER: float = 0.0
+    SLIPPAGE_SELL: float = 0.0
+    CLOSE_PATTERN: str = "today"  # today | yesterday
+    SHARED_FUNC: bool = False
+    TICK_PUSH_INTERVAL: float = 0.25
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.DATA_DIR)
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    kind = _FIELD_TYPES[key]
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{key}: expected a boolean, got {value!r}")
+    if kind in ("int", "float"):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            return int(value) if kind == "int" else float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of KEY: value")
+    unknown = sorted(set(loaded) - set(_FIELD_TYPES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {', '.join(map(str, unknown))}")
+    return dict(loaded)
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    found = {key: environ[ENV_PREFIX + key] for key in _FIELD_TYPES if ENV_PREFIX + key in environ}
+    if "MONGO_URI" in environ and "MONGO_URI" not in found:
+        found["MONGO_URI"] = environ["MONGO_URI"]
+    return found
+
+
+def load_settings(
+    path: str | Path | None = "config.yaml",
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from defaults, the YAML file, the environment and explicit overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        values.update(_from_file(Path(path)))
+    values.update(_from_env(os.environ if environ is None else environ))
+    unknown = sorted(set(overrides) - set(_FIELD_TYPES))
+    if unknown:
+        raise ConfigError(f"unknown settings {', '.join(unknown)}")
+    values.update(overrides)
+    return Settings(**{key: _coerce(key, value) for key, value in values.items()})
