@@ -48,7 +48,7 @@ def _int_kind(cls_name: str, obj: object, name: str) -> str:
 def probe_field(cls: type, name: str, typedef: str, char_nul: str) -> FieldSpec:
     """Classify one field by its default and by what its setter accepts; check the message shape.
 
-    `char_nul` is what a char field holding NUL reads back as: "" in tdapi, "\x00" in mdapi.
+    `char_nul` is what a char field holding NUL reads back as: "" in tdapi, "\\x00" in mdapi.
     """
     obj = cls()
     default = getattr(obj, name)
@@ -102,7 +102,7 @@ def probe_binding() -> dict[str, Any]:
     """Probe openctp_ctp.tdapi and mdapi; imports the binding, so run it in a subprocess.
 
     The two modules are separate SWIG builds that differ: mdapi reads an empty char field back as
-    "\x00" and SettlementInfoField.Content as str. Structs are recorded as tdapi has them, plus the
+    "\\x00" and SettlementInfoField.Content as str. Structs are recorded as tdapi has them, plus the
     mdapi structs that differ.
     """
     from openctp_ctp import mdapi, tdapi
@@ -117,6 +117,8 @@ def probe_binding() -> dict[str, Any]:
         "structs": td["structs"],
         "md_structs": {k: v for k, v in md["structs"].items() if v != td["structs"][k]},
         "char_nul": {"td": td["char_nul"], "md": md["char_nul"]},
+        "trader_spi_callbacks": sorted(n for n in dir(tdapi.CThostFtdcTraderSpi) if n.startswith("On")),
+        "md_spi_callbacks": sorted(n for n in dir(mdapi.CThostFtdcMdSpi) if n.startswith("On")),
     }
 
 
@@ -162,6 +164,7 @@ def render(spec: Mapping[str, Any]) -> str:
         'in openctp_ctp.tdapi; MD_STRUCTS holds the mdapi structs that differ from it. Kinds: "d" double,',
         '"i" int, "h" short, "c" char, "s" char[size] read back as str, "y" char[size] read back as bytes;',
         'size is 0 except for "s" and "y". CHAR_NUL is what an empty char field reads back as, per module.',
+        "TRADER_SPI_CALLBACKS / MD_SPI_CALLBACKS: the On* methods of CThostFtdcTraderSpi / CThostFtdcMdSpi.",
         '"""',
         _PARSER,
         f"API_VERSION = {spec['api_version']!r}",
@@ -173,6 +176,9 @@ def render(spec: Mapping[str, Any]) -> str:
         "",
         *table("STRUCTS", spec["structs"]),
         *table("MD_STRUCTS", spec["md_structs"]),
+        f"TRADER_SPI_CALLBACKS: tuple[str, ...] = {tuple(spec['trader_spi_callbacks'])!r}",
+        f"MD_SPI_CALLBACKS: tuple[str, ...] = {tuple(spec['md_spi_callbacks'])!r}",
+        "",
     ]
     return "\n".join(lines)
 

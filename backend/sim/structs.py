@@ -184,8 +184,10 @@ def struct_classes(api: str = "td") -> dict[str, type[CtpStruct]]:
 
 def to_dict(struct: CtpStruct) -> dict[str, Any]:
     """All known fields as plain data, the way a gateway copies a struct out of a callback."""
-    values = struct.__dict__
-    return {name: values[name] for name in struct._DEFAULTS}
+    values, names = struct.__dict__, struct._DEFAULTS
+    if len(values) == len(names):  # no unknown attributes: __dict__ is already in field order
+        return values.copy()
+    return {name: values[name] for name in names}
 
 
 def install(namespace: dict[str, Any], api: str | None = None) -> None:

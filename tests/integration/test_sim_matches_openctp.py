@@ -76,13 +76,16 @@ def test_spec_matches_binding(real: dict[str, Any]) -> None:
     diffs += [f"constant {k}: binding {constants.get(k)!r}, ctp_spec {ctp_spec.CONSTANTS.get(k)!r}"
               for k in sorted(constants.keys() | ctp_spec.CONSTANTS.keys())
               if constants.get(k) != ctp_spec.CONSTANTS.get(k)]  # fmt: skip
-    for key, value in [("api_version", ctp_spec.API_VERSION), ("char_nul", ctp_spec.CHAR_NUL)]:
+    for key, value in [
+        ("api_version", ctp_spec.API_VERSION),
+        ("char_nul", ctp_spec.CHAR_NUL),
+        ("trader_spi_callbacks", list(ctp_spec.TRADER_SPI_CALLBACKS)),
+        ("md_spi_callbacks", list(ctp_spec.MD_SPI_CALLBACKS)),
+    ]:
         if spec[key] != value:
             diffs.append(f"{key}: binding {spec[key]!r}, ctp_spec {value!r}")
     if diffs:
-        pytest.fail(
-            "ctp_spec differs from openctp_ctp; rerun tools/gen_ctp_spec.py:\n" + "\n".join(diffs[:50])
-        )
+        pytest.fail("ctp_spec differs from openctp_ctp; rerun tools/gen_ctp_spec.py:\n" + "\n".join(diffs[:50]))
 
 
 @pytest.mark.parametrize("api", ["td", "md"])
@@ -91,10 +94,6 @@ def test_setters_behave_like_binding(real: dict[str, Any], api: str) -> None:
     theirs = real["behaviour"][api]
     ours = json.loads(json.dumps(probe_behaviour(structs.struct_classes(api), FUZZ)))
     assert len(ours) == len(theirs)
-    diffs = [
-        f"{t[:3]}\n  binding: {t[3:]}\n  sim:     {o[3:]}"
-        for t, o in zip(theirs, ours, strict=True)
-        if t != o
-    ]
+    diffs = [f"{t[:3]}\n  binding: {t[3:]}\n  sim:     {o[3:]}" for t, o in zip(theirs, ours, strict=True) if t != o]
     if diffs:
         pytest.fail(f"{len(diffs)} of {len(theirs)} probes differ:\n" + "\n".join(diffs[:30]))

@@ -99,9 +99,7 @@ def test_int_field(value: object, expected: object) -> None:
         assert result == ("ok", expected) and type(result[1]) is int
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(32767, "ok"), (-32768, "ok"), (32768, OVERFLOW), (-32769, OVERFLOW)]
-)
+@pytest.mark.parametrize(("value", "expected"), [(32767, "ok"), (-32768, "ok"), (32768, OVERFLOW), (-32769, OVERFLOW)])
 def test_short_field(value: int, expected: str) -> None:
     result = assign("CThostFtdcCommPhaseField", "CommPhaseNo", value)
     assert result[0] == expected
@@ -203,9 +201,7 @@ def test_repr_shows_non_default_fields() -> None:
     assert repr(order) == "CThostFtdcInputOrderField(Direction='0', VolumeTotalOriginal=2)"
 
 
-@pytest.mark.parametrize(
-    ("module_name", "api", "nul"), [("sim.tdapi", None, ""), ("backend.sim.mdapi", None, "\x00")]
-)
+@pytest.mark.parametrize(("module_name", "api", "nul"), [("sim.tdapi", None, ""), ("backend.sim.mdapi", None, "\x00")])
 def test_install_fills_a_module_namespace(module_name: str, api: Any, nul: str) -> None:
     module = ModuleType(module_name)
     structs.install(vars(module), api)
