@@ -15,7 +15,7 @@ from backend.sim.links import Link
 from backend.sim.native import CallbackThread, NativeEvent, monotonic, start_new_thread
 from backend.sim.registry import parse_address, registry
 from backend.sim.requests import QUERIES, TRADER_HANDLERS
-from backend.sim.structs import STRUCT_CLASSES, to_dict
+from backend.sim.structs import struct_classes, to_dict
 
 FLOW_FILES = ("DialogRsp.con", "QueryRsp.con", "TradingDay.con")
 
@@ -138,7 +138,7 @@ class _ApiBase:
         return self._links[0] if self._links else None
 
     def _request(self, method: str, struct_name: str, field: Any, request_id: Any) -> int:
-        if not isinstance(field, STRUCT_CLASSES[struct_name]):
+        if not isinstance(field, struct_classes(self._kind)[struct_name]):
             raise _type_error(self._owner, method, 2, f"{struct_name} *")
         _check_int(self._owner, method, 3, request_id)
         link = self._link()

@@ -28,12 +28,12 @@ from backend.sim.market import MarketSim, read_replay
 from backend.sim.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thread
 from backend.sim.registry import SimSettings
 from backend.sim.rows import depth_row
-from backend.sim.structs import STRUCT_CLASSES
+from backend.sim.structs import struct_classes
 from backend.sim.trading import OrderDesk
 
-DEPTH = STRUCT_CLASSES["CThostFtdcDepthMarketDataField"]
-ORDER = STRUCT_CLASSES["CThostFtdcOrderField"]
-TRADE = STRUCT_CLASSES["CThostFtdcTradeField"]
+DEPTH = struct_classes("md")["CThostFtdcDepthMarketDataField"]  # only market-data APIs receive ticks
+ORDER = struct_classes("td")["CThostFtdcOrderField"]
+TRADE = struct_classes("td")["CThostFtdcTradeField"]
 _ID_FIELDS = {"sys": "OrderSysID", "trade": "TradeID", "local": "OrderLocalID", "sequence": "SequenceNo",
               "broker_seq": "BrokerOrderSeq"}  # fmt: skip
 

@@ -6,12 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from backend.sim import wire
 from backend.sim.native import CallbackThread
-from backend.sim.structs import STRUCT_CLASSES
+from backend.sim.structs import struct_classes
 
 if TYPE_CHECKING:
     from backend.sim.exchange import SimExchange
-
-RSP_INFO = STRUCT_CLASSES["CThostFtdcRspInfoField"]
 
 
 class Link:
@@ -23,6 +21,7 @@ class Link:
         self.exchange = exchange
         self.api = api
         self.kind = kind
+        self.structs = struct_classes(kind)  # md and td structs differ slightly, as in the binding
         self.thread = thread
         self.resume = resume
         self.connected = False
@@ -81,15 +80,14 @@ class Link:
         is_last: bool,
         last_of_query: bool = False,
     ) -> None:
-        data = make(struct_name, values) if struct_name and values is not None else None
-        rsp = RSP_INFO._make(info) if info is not None else None
+        data = self.make(struct_name, values) if struct_name and values is not None else None
+        rsp = self.structs["CThostFtdcRspInfoField"]._make(info) if info is not None else None
         (self.post_last if last_of_query else self.post)(callback, data, rsp, request_id, is_last)
 
     def respond_error(self, callback: str, struct_name: str, values: dict[str, Any], info: dict[str, Any]) -> None:
-        self.post(callback, make(struct_name, values), RSP_INFO._make(info))
+        self.post(callback, self.make(struct_name, values), self.structs["CThostFtdcRspInfoField"]._make(info))
 
-
-def make(struct_name: str, values: dict[str, Any]) -> Any:
-    """A struct from values, keeping only the struct's own fields (like copying into CTP memory)."""
-    names = wire.STRUCT_FIELDS[struct_name]
-    return STRUCT_CLASSES[struct_name]._make({k: v for k, v in values.items() if k in names})
+    def make(self, struct_name: str, values: dict[str, Any]) -> Any:
+        """A struct from values, keeping only the struct's own fields (like copying into CTP memory)."""
+        names = wire.STRUCT_FIELDS[struct_name]
+        return self.structs[struct_name]._make({k: v for k, v in values.items() if k in names})

@@ -87,10 +87,8 @@ def _replay_private(link: Link, book: AccountBook) -> None:
         start = min(link.delivered, len(book.stream))
     else:
         start = len(book.stream)
-    from backend.sim.structs import STRUCT_CLASSES
-
     for kind, fields in book.stream[start:]:
-        struct = STRUCT_CLASSES["CThostFtdcOrderField" if kind == "order" else "CThostFtdcTradeField"]._make(fields)
+        struct = link.structs["CThostFtdcOrderField" if kind == "order" else "CThostFtdcTradeField"]._make(fields)
         link.post("OnRtnOrder" if kind == "order" else "OnRtnTrade", struct)
     link.delivered = len(book.stream)
 
@@ -387,6 +385,4 @@ def _push_snapshot(exchange: SimExchange, link: Link, symbol: str) -> None:
     if exchange.settings.mode == "sessions":
         stamp = last_session_end_before(quote.spec, exchange.now())
     row = rows.depth_row(quote, stamp, exchange.trading_day, exchange.settings.tick_exchange_id)
-    from backend.sim.links import make
-
-    link.post("OnRtnDepthMarketData", make("CThostFtdcDepthMarketDataField", row))
+    link.post("OnRtnDepthMarketData", link.make("CThostFtdcDepthMarketDataField", row))

@@ -1,0 +1,135 @@
+"""One gateway for every CTP-shaped counter: backend.sim, openctp_ctp or openctp_tts.
+
+The binding is chosen at connect time; the real ones only after the locale pre-flight, so a
+missing locale is a clear error instead of an aborted process. Flow files go under the data
+directory, one prefix per (interface, broker, user, api), the directory created first (the real
+library crashes otherwise).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from backend.engine.constants import ConnectionState
+from backend.engine.events import ConnectionChanged, ContractsLoaded
+from backend.engine.objects import CancelRequest, OrderRequest
+from backend.gateway.base import EventSink, Gateway, LoginSettings
+from backend.gateway.md_session import MdSession
+from backend.gateway.td_session import TdSession
+from backend.gateway.ticks import parse_day
+from lib.ctp_preflight import load_binding
+
+STORM_REPORT_EVERY = 10.0  # seconds between reports while a front keeps dropping connections
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def load_modules(interface: str) -> tuple[Any, Any]:
+    """(tdapi, mdapi) of the chosen counter."""
+    if interface == "sim":
+        from backend.sim import mdapi, tdapi
+
+        return tdapi, mdapi
+    return load_binding(interface)
+
+
+def flow_prefix(flow_dir: Path, interface: str, broker: str, user: str, api: str) -> str:
+    """A file-name prefix (not a directory) whose directory exists; names are never paths."""
+    directory = flow_dir / _SAFE.sub("_", interface) / _SAFE.sub("_", f"{broker or 'nobroker'}_{user}")
+    directory.mkdir(parents=True, exist_ok=True)
+    return str(directory / f"{api}_")
+
+
+class StormFilter:
+    """Passes connection changes on, but a front that drops every connection is reported, not echoed.
+
+    CTP reconnects by itself with no back-off: against a closed front it fires OnFrontDisconnected
+    hundreds of times a second. Only the first disconnect and then one summary per interval go on.
+    """
+
+    def __init__(self, sink: EventSink, clock: Callable[[], float]) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._down: dict[str, tuple[float, int]] = {}  # api -> (last report, drops since)
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, ConnectionChanged):
+            if event.state is ConnectionState.DISCONNECTED:
+                now = self._clock()
+                last, count = self._down.get(event.api, (-1e18, 0))
+                if now - last < STORM_REPORT_EVERY:
+                    self._down[event.api] = (last, count + 1)
+                    return
+                self._down[event.api] = (now, 0)
+                if count:
+                    event = ConnectionChanged(event.api, event.state, reason=event.reason,
+                                              error_msg=f"front unreachable: {count + 1} disconnects")  # fmt: skip
+            elif event.state is ConnectionState.CONNECTED:
+                self._down.pop(event.api, None)
+        self._sink(event)
+
+
+class CtpGateway(Gateway):
+    def __init__(self, sink: EventSink, flow_dir: Path, query_interval: float = 1.0) -> None:
+        from backend.sim.native import monotonic
+
+        self.sink = StormFilter(self._route, monotonic)
+        self._engine_sink = sink
+        self.flow_dir = flow_dir
+        self.query_interval = query_interval
+        self.td: TdSession | None = None
+        self.md: MdSession | None = None
+        self.settings: LoginSettings | None = None
+
+    def connect(self, settings: LoginSettings) -> None:
+        tdapi, mdapi = load_modules(settings.interface)
+        self.settings = settings
+        prefix = lambda api: flow_prefix(self.flow_dir, settings.interface, settings.brokerid, settings.userid, api)  # noqa: E731
+        self.td = TdSession(tdapi, self.sink, settings, prefix("td"), self.query_interval)
+        self.md = MdSession(mdapi, self.sink, settings, prefix("md"))
+        self.td.start()
+        self.md.start()
+
+    def _route(self, event: Any) -> None:
+        """Keep the market-data side's tick cleaner in step with the trader side, then pass on."""
+        if self.md is not None:
+            if isinstance(event, ContractsLoaded):
+                self.md.cleaner.contracts = {contract.symbol: contract for contract in event.contracts}
+            elif isinstance(event, ConnectionChanged) and event.api == "td" and event.trading_day:
+                day = parse_day(event.trading_day)
+                if day is not None:
+                    self.md.cleaner.trading_day = day
+        self._engine_sink(event)
+
+    def close(self) -> None:
+        for session in (self.td, self.md):
+            if session is not None:
+                session.close()
+        self.td = self.md = None
+
+    def _trader(self) -> TdSession:
+        if self.td is None:
+            raise RuntimeError("not connected")
+        return self.td
+
+    def subscribe(self, symbols: Iterable[str]) -> None:
+        if self.md is not None:
+            self.md.subscribe(symbols)
+
+    def unsubscribe(self, symbols: Iterable[str]) -> None:
+        if self.md is not None:
+            self.md.unsubscribe(symbols)
+
+    def send_order(self, request: OrderRequest) -> str:
+        return self._trader().send_order(request)
+
+    def cancel_order(self, request: CancelRequest) -> None:
+        self._trader().cancel_order(request)
+
+    def query_account(self) -> None:
+        self._trader().query_account()
+
+    def query_position(self) -> None:
+        self._trader().query_position()

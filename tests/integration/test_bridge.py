@@ -1,0 +1,73 @@
+"""The bridge under a burst from several real OS threads in a gevent-patched process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+from gevent import monkey
+monkey.patch_all()
+import json, gevent
+from gevent.event import Event
+from backend.bridge import Bridge
+from backend.sim.native import start_new_thread, get_ident
+
+THREADS, EACH = 6, 20000
+received, done = [], Event()
+consumer_threads = set()
+
+def consume(item):
+    consumer_threads.add(get_ident())
+    received.append(item)
+    if len(received) == THREADS * EACH:
+        done.set()
+
+bridge = Bridge(consume)
+producer_threads = []
+
+def produce(number):
+    producer_threads.append(get_ident())
+    for seq in range(EACH):
+        bridge.put((number, seq))
+
+for number in range(THREADS):
+    start_new_thread(produce, (number,))
+finished = done.wait(timeout=60)
+# A greenlet keeps running while producers work: the loop is not blocked by the hand-off.
+ticks = []
+ticker = gevent.spawn(lambda: [ticks.append(1) or gevent.sleep(0.001) for _ in range(20)])
+ticker.join(timeout=5)
+per_thread = {}
+in_order = True
+for number, seq in received:
+    if per_thread.get(number, -1) + 1 != seq:
+        in_order = False
+    per_thread[number] = seq
+bridge.close()
+print(json.dumps({
+    "finished": finished, "count": len(received), "in_order": in_order,
+    "complete": all(per_thread.get(n) == EACH - 1 for n in range(THREADS)),
+    "consumer_on_main": consumer_threads == {get_ident()},
+    "producers_native": get_ident() not in producer_threads and len(set(producer_threads)) == THREADS,
+    "ticks": len(ticks),
+}))
+"""
+
+
+def test_burst_from_native_threads_arrives_complete_and_in_order_on_the_loop():
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["finished"], result
+    assert result["count"] == 6 * 20000
+    assert result["in_order"] and result["complete"]
+    assert result["consumer_on_main"], "events must be applied on the loop's thread"
+    assert result["producers_native"], "producers were real OS threads"
+    assert result["ticks"] == 20
