@@ -80,6 +80,15 @@ class Recorder:
                 raise AssertionError(f"no {name} within {timeout}s; last callbacks: {seen}")
             return found[0]
 
+    def wait_until(
+        self, condition: Callable[[list[Call]], bool], timeout: float = DEFAULT_TIMEOUT, what: str = "condition"
+    ) -> None:
+        """Block until `condition(calls)` holds (e.g. a count of callbacks); AssertionError on timeout."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: condition(self.calls), timeout):
+                seen = [c.name for c in self.calls[-20:]]
+                raise AssertionError(f"{what} not met within {timeout}s; last callbacks: {seen}")
+
     def mark(self) -> int:
         with self._condition:
             return len(self.calls)

@@ -146,9 +146,10 @@ class TdSession:
         if self.stopped:
             return
         if self.settings.auth_code:
-            field = self._struct("CThostFtdcReqAuthenticateField", BrokerID=self.settings.brokerid,
-                                 UserID=self.settings.userid, AppID=self.settings.appid,
-                                 AuthCode=self.settings.auth_code, UserProductInfo=self.settings.product_info)  # fmt: skip
+            settings = self.settings
+            field = self._struct("CThostFtdcReqAuthenticateField", BrokerID=settings.brokerid, UserID=settings.userid,
+                                 AppID=settings.appid, AuthCode=settings.auth_code,
+                                 UserProductInfo=settings.product_info)  # fmt: skip
             self.api.ReqAuthenticate(field, self._next_request())
         else:
             self._login()
