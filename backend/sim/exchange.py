@@ -97,9 +97,31 @@ class SimExchange:
             self._apply_account(userid, saved)
         for entry in entries:
             self._apply_entry(entry)
+        for book in self.accounts.values():
+            self._reconcile_frozen(book)
+            for symbol, quote in self.market.quotes.items():
+                if quote.traded:
+                    book.ledger.mark(symbol, quote.last_price)
         if self.settings.auto_settle and self.trading_day < today:
             self._settle_books(today)
         self._compact()
+
+    def _reconcile_frozen(self, book: AccountBook) -> None:
+        """Frozen money and lots are a function of the working orders: rebuild them after a restart.
+
+        The ledger is journaled on fills; freezes and releases between fills are re-derived here.
+        """
+        active = {order.key: order for order in book.active_orders()}
+        for key in book.ledger.pending_keys():
+            if key not in active or book.ledger.frozen_volume(key) != active[key].remaining:
+                book.ledger.release(key)
+        for key, order in active.items():
+            if book.ledger.frozen_volume(key) == 0 and order.remaining > 0:
+                quote = self.market.quotes[order.spec.symbol]
+                price = order.limit_price if not order.is_market else (
+                    quote.upper_limit if order.direction == wire.D_BUY else quote.lower_limit
+                )
+                book.ledger.freeze(key, order.spec, order.direction, order.offset, price, order.remaining)
 
     def _instrument_table(self, day: date) -> dict[str, InstrumentSpec]:
         if self.settings.market == "full":
@@ -363,6 +385,7 @@ class SimExchange:
 
     def close(self) -> None:
         with self.lock:
+            self._compact()  # a clean stop keeps the market and the marks too
             self._closing = True
             for link in list(self.links):
                 link.connected = False
@@ -459,6 +482,8 @@ class SimExchange:
 
     def _replay_due(self) -> None:
         if self._replay is None:
+            if not self.subscribers:
+                return  # the recording starts playing when the first client subscribes
             self._replay = _Replay(self.settings)
         for row in self._replay.due(monotonic()):
             symbol = row.get("InstrumentID", "")

@@ -232,6 +232,10 @@ class Ledger:
                 raise ValueError(f"close of {volume} {spec.symbol} exceeds the closable position")
         self._orders[order_key] = order
 
+    def pending_keys(self) -> list[str]:
+        """Keys of the orders that still hold frozen money or lots."""
+        return list(self._orders)
+
     def frozen_volume(self, order_key: str) -> int:
         """Lots of an order still frozen (0 for unknown or finished orders)."""
         order = self._orders.get(order_key)

@@ -95,7 +95,9 @@ class MarketSim:
             pre = saved.get(spec.symbol) or {}
             pre_settlement = pre.get("pre_settlement") or to_tick(spec.base_price, spec.price_tick)
             pre_oi = pre.get("pre_open_interest") or float(self.random.randint(1_000, 200_000))
-            self.quotes[spec.symbol] = new_quote(spec, pre_settlement, pre.get("pre_close") or pre_settlement, pre_oi)
+            quote = new_quote(spec, pre_settlement, pre.get("pre_close") or pre_settlement, pre_oi)
+            _restore_intraday(quote, pre.get("intraday"))
+            self.quotes[spec.symbol] = quote
 
     # --- the walk -----------------------------------------------------------------------------
     def step(self, symbol: str, now: datetime) -> Quote:
@@ -187,10 +189,28 @@ class MarketSim:
                     "pre_settlement": quote.pre_settlement,
                     "pre_close": quote.pre_close,
                     "pre_open_interest": quote.pre_open_interest,
+                    "intraday": _intraday(quote),
                 }
                 for symbol, quote in self.quotes.items()
             }
         }
+
+
+_INTRADAY = ("last_price", "open_price", "high_price", "low_price", "volume", "turnover", "open_interest",
+             "bid_prices", "bid_volumes", "ask_prices", "ask_volumes")  # fmt: skip
+
+
+def _intraday(quote: Quote) -> dict | None:
+    """Today's trading of an instrument, so a restarted sim goes on from where it stopped."""
+    if not quote.traded:
+        return None
+    return {name: getattr(quote, name) for name in _INTRADAY}
+
+
+def _restore_intraday(quote: Quote, saved: dict | None) -> None:
+    for name, value in (saved or {}).items():
+        if name in _INTRADAY:
+            setattr(quote, name, list(value) if isinstance(value, list) else value)
 
 
 def _number_reader(row: dict[str, str]):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.sim import rows, wire
 from backend.sim.accounts import AccountBook
-from backend.sim.calendar import last_session_end_before
+from backend.sim.calendar import in_session, last_session_end_before
 from backend.sim.native import monotonic
 
 if TYPE_CHECKING:
@@ -382,7 +382,8 @@ def _push_snapshot(exchange: SimExchange, link: Link, symbol: str) -> None:
     if quote is None or not quote.traded:
         return
     stamp = quote.updated or exchange.now()
-    if exchange.settings.mode == "sessions":
-        stamp = last_session_end_before(quote.spec, exchange.now())
+    now = exchange.now()
+    if exchange.settings.mode == "sessions" and not in_session(quote.spec, now):
+        stamp = last_session_end_before(quote.spec, now)
     row = rows.depth_row(quote, stamp, exchange.trading_day, exchange.settings.tick_exchange_id)
     link.post("OnRtnDepthMarketData", link.make("CThostFtdcDepthMarketDataField", row))
