@@ -1,0 +1,110 @@
+"""Tick cleaning: every trap of CTP.md §5."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from backend.engine.constants import Exchange, Product
+from backend.engine.objects import SHANGHAI, ContractData
+from backend.gateway.ticks import TickCleaner, calendar_date, parse_clock
+
+DBL_MAX = 1.7976931348623157e308
+MONDAY = date(2026, 11, 23)
+TUESDAY = date(2026, 11, 24)
+
+
+def contract(symbol: str, exchange: Exchange) -> ContractData:
+    return ContractData(symbol, exchange, symbol, Product.FUTURES, 10, 1.0)
+
+
+def depth(symbol: str, update_time: str, millis: int = 0, **values: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "InstrumentID": symbol, "UpdateTime": update_time, "UpdateMillisec": millis, "TradingDay": "20261124",
+        "ActionDay": "20261124", "LastPrice": 3100.0, "Volume": 10, "BidPrice1": 3099.0, "AskPrice1": 3100.0,
+        "BidVolume1": 5, "AskVolume1": 7,
+    }  # fmt: skip
+    row.update(values)
+    return row
+
+
+@pytest.fixture
+def cleaner() -> TickCleaner:
+    return TickCleaner(
+        contracts={
+            "rb2601": contract("rb2601", Exchange.SHFE),
+            "m2601": contract("m2601", Exchange.DCE),
+            "MA601": contract("MA601", Exchange.CZCE),
+        },
+        trading_day=TUESDAY,
+    )
+
+
+@pytest.mark.parametrize(
+    ("trading_day", "clock", "expected"),
+    [
+        (TUESDAY, "21:30:00", date(2026, 11, 23)),  # night session: the evening before
+        (TUESDAY, "00:30:00", date(2026, 11, 24)),  # after midnight: the next calendar day
+        (TUESDAY, "09:00:00", TUESDAY),  # day session: the trading day itself
+        (MONDAY, "21:00:00", date(2026, 11, 20)),  # Monday's night session is on Friday evening
+        (MONDAY, "01:00:00", date(2026, 11, 21)),  # ... and after midnight it is Saturday
+        (MONDAY, "14:59:59", MONDAY),
+    ],
+)
+def test_calendar_date_comes_from_trading_day_and_clock(trading_day: date, clock: str, expected: date):
+    assert calendar_date(trading_day, parse_clock(clock, 0)) == expected
+
+
+def test_dce_night_tick_uses_the_clock_not_its_action_day(cleaner: TickCleaner):
+    # DCE puts the trading day into ActionDay at night; the real calendar day is the evening before.
+    tick = cleaner.clean(depth("m2601", "21:30:00", ActionDay="20261124", TradingDay="20261124"))
+    assert tick is not None
+    assert tick.datetime == datetime(2026, 11, 23, 21, 30, tzinfo=SHANGHAI)
+    assert tick.trading_day == TUESDAY
+
+
+def test_czce_calendar_trading_day_field_is_ignored(cleaner: TickCleaner):
+    # CZCE's TradingDay field is the calendar day at night; the session's trading day wins.
+    tick = cleaner.clean(depth("MA601", "22:00:00", TradingDay="20261123", ActionDay="20261123"))
+    assert tick is not None and tick.trading_day == TUESDAY
+    assert tick.datetime == datetime(2026, 11, 23, 22, 0, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(("millis", "microseconds"), [(5, 5_000), (50, 50_000), (500, 500_000), (0, 0)])
+def test_milliseconds_are_milliseconds(cleaner: TickCleaner, millis: int, microseconds: int):
+    tick = cleaner.clean(depth("rb2601", "09:00:01", millis))
+    assert tick is not None and tick.datetime.microsecond == microseconds
+
+
+def test_unset_prices_become_zero(cleaner: TickCleaner):
+    tick = cleaner.clean(depth("rb2601", "09:00:00", AskPrice1=DBL_MAX, AskVolume1=0, SettlementPrice=DBL_MAX,
+                               OpenPrice=DBL_MAX, AveragePrice=DBL_MAX))  # fmt: skip
+    assert tick is not None
+    assert (tick.ask_price_1, tick.open_price, tick.average_price) == (0.0, 0.0, 0.0)
+    assert tick.bid_price_1 == 3099.0
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        depth("rb2601", ""),  # empty UpdateTime
+        depth("rb2601", "25:00:00"),  # nonsense time
+        depth("zz9999", "09:00:00"),  # unknown instrument
+    ],
+)
+def test_unusable_ticks_are_dropped(cleaner: TickCleaner, row: dict[str, object]):
+    assert cleaner.clean(row) is None
+    assert cleaner.dropped == 1
+
+
+def test_out_of_order_ticks_are_dropped_but_equal_stamps_pass(cleaner: TickCleaner):
+    assert cleaner.clean(depth("rb2601", "09:00:01", 500)) is not None
+    assert cleaner.clean(depth("rb2601", "09:00:01", 0)) is None  # older: dropped
+    assert cleaner.clean(depth("rb2601", "09:00:01", 500)) is not None  # CZCE-style equal stamps are normal
+    assert cleaner.clean(depth("MA601", "09:00:00")) is not None  # per instrument
+
+
+def test_exchange_is_filled_from_the_instrument_table(cleaner: TickCleaner):
+    tick = cleaner.clean(depth("rb2601", "09:00:00", ExchangeID=""))
+    assert tick is not None and tick.exchange is Exchange.SHFE and tick.local_symbol == "rb2601.SHFE"
