@@ -231,3 +231,71 @@ class TraderClient:
         if self.api is not None:
             self.api.Release()
             self.api = None
+
+
+@dataclass
+class MdClient:
+    """A market-data API with a recording Spi, and helpers for login and subscriptions."""
+
+    mdapi: Any
+    flow_prefix: str
+    front: str = "sim://"
+    broker_id: str = "9999"
+    userid: str = "demo"
+    password: str = "demo"
+    api: Any = None
+    spi: Any = None
+    request_id: int = 0
+
+    def start(self) -> MdClient:
+        self.api = self.mdapi.CThostFtdcMdApi.CreateFtdcMdApi(self.flow_prefix)
+        self.spi = recording_spi(self.mdapi.CThostFtdcMdSpi)()
+        self.api.RegisterSpi(self.spi)
+        self.api.RegisterFront(self.front)
+        self.api.Init()
+        return self
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.spi.recorder
+
+    def next_id(self) -> int:
+        self.request_id += 1
+        return self.request_id
+
+    def login(self, timeout: float = DEFAULT_TIMEOUT, since: int = 0) -> Call:
+        """Wait for OnFrontConnected (recorded at index >= since), log in, return the OnRspUserLogin call."""
+        self.recorder.wait_for("OnFrontConnected", timeout=timeout, start=since)
+        mark = self.recorder.mark()
+        field_ = self.mdapi.CThostFtdcReqUserLoginField()
+        field_.BrokerID, field_.UserID, field_.Password = self.broker_id, self.userid, self.password
+        assert self.api.ReqUserLogin(field_, self.next_id()) == 0
+        return self.recorder.wait_for("OnRspUserLogin", timeout=timeout, start=mark)
+
+    def subscribe(self, symbols: list[str], count: int | None = None) -> int:
+        return self.api.SubscribeMarketData([s.encode() for s in symbols], len(symbols) if count is None else count)
+
+    def unsubscribe(self, symbols: list[str], count: int | None = None) -> int:
+        return self.api.UnSubscribeMarketData([s.encode() for s in symbols], len(symbols) if count is None else count)
+
+    def ticks(self, symbol: str | None = None, since: int = 0) -> list[dict[str, Any]]:
+        """Copied OnRtnDepthMarketData structs recorded at index >= since (of one symbol if given)."""
+        calls = self.recorder.calls[since:]
+        return [c.data for c in calls if c.name == "OnRtnDepthMarketData" and c.data is not None
+                and (symbol is None or c.data["InstrumentID"] == symbol)]  # fmt: skip
+
+    def wait_tick(
+        self, symbol: str, predicate: Callable[[dict[str, Any]], bool] = lambda data: True,
+        timeout: float = DEFAULT_TIMEOUT, since: int = 0,
+    ) -> dict[str, Any]:
+        """The first tick of `symbol` at index >= since satisfying predicate; AssertionError on timeout."""
+        call = self.recorder.wait_for(
+            "OnRtnDepthMarketData", lambda c: c.data["InstrumentID"] == symbol and predicate(c.data),
+            timeout=timeout, start=since,
+        )
+        return call.data
+
+    def close(self) -> None:
+        if self.api is not None:
+            self.api.Release()
+            self.api = None

@@ -53,7 +53,8 @@ class Gateway(ABC):
 
     @abstractmethod
     def send_order(self, request: OrderRequest) -> str:
-        """Send an order; returns its order_id at once (its fate arrives as OrderData events)."""
+        """Send an order; returns its order_id at once. The caller records the order as submitting;
+        everything after (acceptance, rejects, fills) arrives as events."""
 
     @abstractmethod
     def cancel_order(self, request: CancelRequest) -> None: ...

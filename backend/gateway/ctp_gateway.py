@@ -20,9 +20,12 @@ from backend.gateway.base import EventSink, Gateway, LoginSettings
 from backend.gateway.md_session import MdSession
 from backend.gateway.td_session import TdSession
 from backend.gateway.ticks import parse_day
+from backend.sim.native import monotonic, sleep, start_new_thread
 from lib.ctp_preflight import load_binding
 
 STORM_REPORT_EVERY = 10.0  # seconds between reports while a front keeps dropping connections
+STORM_THRESHOLD = 50  # disconnects without a connect that mean "this front drops everything"
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -49,14 +52,19 @@ class StormFilter:
     hundreds of times a second. Only the first disconnect and then one summary per interval go on.
     """
 
-    def __init__(self, sink: EventSink, clock: Callable[[], float]) -> None:
+    def __init__(self, sink: EventSink, clock: Callable[[], float], on_storm: Callable[[str], None]) -> None:
         self._sink = sink
         self._clock = clock
+        self._on_storm = on_storm
         self._down: dict[str, tuple[float, int]] = {}  # api -> (last report, drops since)
+        self._streak: dict[str, int] = {}  # api -> disconnects since the last connect
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.DISCONNECTED:
+                streak = self._streak[event.api] = self._streak.get(event.api, 0) + 1
+                if streak == STORM_THRESHOLD:
+                    self._on_storm(event.api)
                 now = self._clock()
                 last, count = self._down.get(event.api, (-1e18, 0))
                 if now - last < STORM_REPORT_EVERY:
@@ -68,29 +76,77 @@ class StormFilter:
                                               error_msg=f"front unreachable: {count + 1} disconnects")  # fmt: skip
             elif event.state is ConnectionState.CONNECTED:
                 self._down.pop(event.api, None)
+                self._streak.pop(event.api, None)
         self._sink(event)
+
+    def reset(self, api: str) -> None:
+        self._streak.pop(api, None)
 
 
 class CtpGateway(Gateway):
     def __init__(self, sink: EventSink, flow_dir: Path, query_interval: float = 1.0) -> None:
-        from backend.sim.native import monotonic
-
-        self.sink = StormFilter(self._route, monotonic)
+        self.sink = StormFilter(self._route, monotonic, self._back_off)
         self._engine_sink = sink
         self.flow_dir = flow_dir
         self.query_interval = query_interval
         self.td: TdSession | None = None
         self.md: MdSession | None = None
         self.settings: LoginSettings | None = None
+        self._modules: tuple[Any, Any] = (None, None)
+        self._delays: dict[str, float] = {}
+        self._closed = False
 
     def connect(self, settings: LoginSettings) -> None:
-        tdapi, mdapi = load_modules(settings.interface)
+        self._modules = load_modules(settings.interface)
         self.settings = settings
-        prefix = lambda api: flow_prefix(self.flow_dir, settings.interface, settings.brokerid, settings.userid, api)  # noqa: E731
-        self.td = TdSession(tdapi, self.sink, settings, prefix("td"), self.query_interval)
-        self.md = MdSession(mdapi, self.sink, settings, prefix("md"))
+        self.td = self._new_td()
+        self.md = self._new_md()
         self.td.start()
         self.md.start()
+
+    def _prefix(self, api: str) -> str:
+        settings = self.settings
+        assert settings is not None
+        return flow_prefix(self.flow_dir, settings.interface, settings.brokerid, settings.userid, api)
+
+    def _new_td(self) -> TdSession:
+        assert self.settings is not None
+        return TdSession(self._modules[0], self.sink, self.settings, self._prefix("td"), self.query_interval)
+
+    def _new_md(self) -> MdSession:
+        assert self.settings is not None
+        return MdSession(self._modules[1], self.sink, self.settings, self._prefix("md"))
+
+    def _back_off(self, api: str) -> None:
+        """The front drops every connection and CTP retries without pause: release the API, wait, retry.
+
+        Runs the release on a thread of its own: never on the callback thread that noticed the storm.
+        """
+        delay = self._delays.get(api, BACKOFF_FIRST)
+        self._delays[api] = min(delay * 2, BACKOFF_MAX)
+        self._engine_sink(ConnectionChanged(api, ConnectionState.DISCONNECTED, reason=4097,
+                                            error_msg=f"front unreachable; retrying in {delay:g}s"))  # fmt: skip
+        start_new_thread(self._restart, (api, delay))
+
+    def _restart(self, api: str, delay: float) -> None:
+        old = self.td if api == "td" else self.md
+        if old is None or self._closed:
+            return
+        old.close()
+        sleep(delay)
+        if self._closed:
+            return
+        self.sink.reset(api)
+        if api == "td":
+            fresh_td = self._new_td()
+            fresh_td.adopt(old)  # type: ignore[arg-type]
+            self.td = fresh_td
+            fresh_td.start()
+        else:
+            fresh_md = self._new_md()
+            fresh_md.adopt(old)  # type: ignore[arg-type]
+            self.md = fresh_md
+            fresh_md.start()
 
     def _route(self, event: Any) -> None:
         """Keep the market-data side's tick cleaner in step with the trader side, then pass on."""
@@ -104,6 +160,7 @@ class CtpGateway(Gateway):
         self._engine_sink(event)
 
     def close(self) -> None:
+        self._closed = True
         for session in (self.td, self.md):
             if session is not None:
                 session.close()

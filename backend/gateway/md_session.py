@@ -47,6 +47,11 @@ class MdSession:
     def close(self) -> None:
         self.api.Release()
 
+    def adopt(self, old: MdSession) -> None:
+        """Carry the remembered subscriptions and the tick cleaner's state into a recreated session."""
+        self._symbols = set(old._symbols)
+        self.cleaner = old.cleaner
+
     def subscribe(self, symbols: Iterable[str]) -> None:
         with self._lock:
             new = sorted(set(symbols) - self._symbols)

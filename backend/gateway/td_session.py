@@ -62,6 +62,13 @@ class TdSession:
         self.pump.stop()
         self.api.Release()
 
+    def adopt(self, old: TdSession) -> None:
+        """Carry what a recreated session must remember: the instrument table and order bookkeeping."""
+        self.contracts = old.contracts
+        self.strategies = old.strategies
+        self._sys_ids = old._sys_ids
+        self._raw_sys_ids = old._raw_sys_ids
+
     # --- helpers --------------------------------------------------------------------------
     def _state(self, state: ConnectionState, **details: Any) -> None:
         self.sink(ConnectionChanged("td", state, trading_day=self.trading_day, front_id=self.front_id,
@@ -109,11 +116,10 @@ class TdSession:
             VolumeCondition=volume_condition, MinVolume=1, ContingentCondition="1", ForceCloseReason="0",
             IsAutoSuspend=0, UserForceClose=0,
         )  # fmt: skip
-        order = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
-                          request.type, request.price, request.volume, strategy=request.strategy)  # fmt: skip
-        self.sink(order)
         result = self.api.ReqOrderInsert(field, self._next_request())
         if result != 0:
+            order = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
+                              request.type, request.price, request.volume, strategy=request.strategy)  # fmt: skip
             self.sink(_replace_status(order, Status.REJECTED, f"not sent: the counter refused the request ({result})"))
         return order_id
 

@@ -60,13 +60,14 @@ class AccountBook:
     stream: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def record(self, kind: str, fields: dict[str, Any], spec: InstrumentSpec | None = None) -> None:
-        """Apply one private-flow message (live or replayed from the journal)."""
-        snapshot = dict(fields)
+        """Apply one private-flow message (live or replayed from the journal); keeps `fields` as given."""
+        snapshot = fields
         self.stream.append((kind, snapshot))
         if kind == "trade":
             self.trades.append(snapshot)
             return
         key = order_key(snapshot["FrontID"], snapshot["SessionID"], snapshot["OrderRef"])
+        self.max_order_ref = max(self.max_order_ref, int(str(snapshot["OrderRef"]).strip() or 0))
         existing = self.orders.get(key)
         if existing is None:
             assert spec is not None, "a new order needs its instrument"

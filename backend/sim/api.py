@@ -73,6 +73,7 @@ class _ApiBase:
         for name in FLOW_FILES:
             with open(f"{flow_path}{name}", "a", encoding="utf-8"):
                 pass
+        self._flow_path = flow_path
         self._spi: Any = None
         self._fronts: list[str] = []
         self._resume = wire.TERT_RESTART
@@ -107,7 +108,7 @@ class _ApiBase:
             self._dead = _DeadFront(self._thread, self)
             return
         exchange = registry.exchange(sims[0])
-        link = Link(exchange, self, self._kind, self._thread, self._resume)
+        link = Link(exchange, self, self._kind, self._thread, self._resume, self._flow_path)
         self._links.append(link)
         exchange.attach(link)
 

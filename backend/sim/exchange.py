@@ -12,13 +12,15 @@ import heapq
 import itertools
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from backend.sim import wire
-from backend.sim.accounts import AccountBook
+from backend.sim.accounts import AccountBook, order_key
 from backend.sim.calendar import in_session, now_shanghai, trading_day_for
 from backend.sim.instruments import FeeRates, InstrumentSpec, builtin_instruments, full_market
 from backend.sim.journal import Journal
@@ -27,7 +29,7 @@ from backend.sim.links import Link
 from backend.sim.market import MarketSim, read_replay
 from backend.sim.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thread
 from backend.sim.registry import SimSettings
-from backend.sim.rows import depth_row
+from backend.sim.rows import Stamp, depth_row, stamp_for
 from backend.sim.structs import struct_classes
 from backend.sim.trading import OrderDesk
 
@@ -62,6 +64,10 @@ class SimExchange:
         self._wake: Any = SimpleQueue()
         self._closing = False
         self._stopped = NativeEvent()
+        # While a request or a market slot runs, callbacks are gathered per link and handed over once.
+        self.batch: dict[Link, list[Any]] | None = None
+        self._stamp_key: tuple[int, ...] = ()
+        self._stamp_text = ("", "")
         directory = Path(settings.data_dir) / f"sim-{settings.name or 'default'}" if settings.data_dir else None
         self.journal = Journal(directory)
         self._restore()
@@ -73,6 +79,15 @@ class SimExchange:
     # --- state and persistence ----------------------------------------------------------------
     def now(self) -> datetime:
         return self.clock()
+
+    def stamp(self) -> tuple[str, str]:
+        """(YYYYMMDD, HH:MM:SS) of the clock, formatted once per second at most."""
+        now = self.clock()
+        key = (now.year, now.month, now.day, now.hour, now.minute, now.second)
+        if key != self._stamp_key:
+            self._stamp_key = key
+            self._stamp_text = (now.strftime("%Y%m%d"), now.strftime("%H:%M:%S"))
+        return self._stamp_text
 
     def _restore(self) -> None:
         snapshot, entries = self.journal.load()
@@ -145,10 +160,13 @@ class SimExchange:
         self._count_resting(book)
 
     def _apply_entry(self, entry: dict[str, Any]) -> None:
+        kind = entry["k"]
+        if kind == "session":
+            self._ids["session"] = max(self._ids["session"], int(entry["v"]))
+            return
         book = self.accounts.get(entry.get("u", ""))
         if book is None:
             return
-        kind = entry["k"]
         if kind == "rtn":
             fields = entry["v"]
             book.record(entry["t"], fields, self.specs.get(fields.get("InstrumentID", "")))
@@ -199,7 +217,8 @@ class SimExchange:
         return self._ids[kind]
 
     def journal_ledger(self, book: AccountBook) -> None:
-        self.journal.append({"k": "ledger", "u": book.userid, "v": book.ledger.to_state()})
+        if self.journal.durable:  # serialising the books is the costly part: only when kept
+            self.journal.append({"k": "ledger", "u": book.userid, "v": book.ledger.to_state()})
 
     def journal_account(self, book: AccountBook, **values: Any) -> None:
         self.journal.append({"k": "account", "u": book.userid, "v": values})
@@ -209,11 +228,16 @@ class SimExchange:
         self, book: AccountBook, kind: str, fields: dict[str, Any], spec: InstrumentSpec | None = None
     ) -> None:
         """Record an OnRtnOrder / OnRtnTrade message and send it to every session of the account."""
-        was_active = self._is_resting(book, fields) if kind == "order" else None
-        book.record(kind, fields, spec)
-        self.journal.append({"k": "rtn", "u": book.userid, "t": kind, "v": fields})
         if kind == "order":
-            self._track_resting(book, fields, was_active)
+            key = order_key(fields["FrontID"], fields["SessionID"], fields["OrderRef"])
+            before = book.orders.get(key)
+            was_active = bool(before and before.active)
+        book.record(kind, fields, spec)
+        if self.journal.durable:
+            self.journal.append({"k": "rtn", "u": book.userid, "t": kind, "v": fields})
+        if kind == "order":
+            after = book.orders[key]
+            self._track_resting(after.spec.symbol, was_active, after.active)
         struct = (ORDER if kind == "order" else TRADE)._make(fields)
         callback = "OnRtnOrder" if kind == "order" else "OnRtnTrade"
         for link in list(self.links):
@@ -221,17 +245,9 @@ class SimExchange:
                 link.post(callback, struct)
                 link.delivered += 1
 
-    def _is_resting(self, book: AccountBook, fields: dict[str, Any]) -> bool:
-        from backend.sim.accounts import order_key
-
-        order = book.orders.get(order_key(fields["FrontID"], fields["SessionID"], fields["OrderRef"]))
-        return bool(order and order.active)
-
-    def _track_resting(self, book: AccountBook, fields: dict[str, Any], was_active: bool | None) -> None:
-        now_active = self._is_resting(book, fields)
+    def _track_resting(self, symbol: str, was_active: bool, now_active: bool) -> None:
         if now_active == was_active:
             return
-        symbol = fields["InstrumentID"]
         self.resting[symbol] = self.resting.get(symbol, 0) + (1 if now_active else -1)
         if self.resting[symbol] <= 0:
             del self.resting[symbol]
@@ -245,7 +261,8 @@ class SimExchange:
         with self.lock:
             if link not in self.links or not link.connected:
                 return -1
-            return TRADER_HANDLERS[name](self, link, values, request_id)
+            with self.batched():
+                return TRADER_HANDLERS[name](self, link, values, request_id)
 
     def market_data(self, link: Link, symbols: list[str], subscribe_on: bool) -> int:
         from backend.sim.requests import subscribe
@@ -253,7 +270,22 @@ class SimExchange:
         with self.lock:
             if link not in self.links or not link.connected:
                 return -1
-            return subscribe(self, link, symbols, subscribe_on)
+            with self.batched():
+                return subscribe(self, link, symbols, subscribe_on)
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Gather the callbacks made inside; hand each link its share in one go at the end."""
+        if self.batch is not None:  # already gathering (nested)
+            yield
+            return
+        self.batch = {}
+        try:
+            yield
+        finally:
+            batch, self.batch = self.batch, None
+            for link, items in batch.items():
+                link.thread.post(link.deliver, items)
 
     def mark_active_dirty(self) -> None:
         self._active_dirty = True
@@ -273,6 +305,7 @@ class SimExchange:
             self.links.discard(link)
             self._drop_subscriptions(link)
             link.connected = False
+            link.save_flow()
 
     def connect(self, link: Link) -> None:
         with self.lock:
@@ -283,7 +316,10 @@ class SimExchange:
                 self.schedule(0.0, self._storm)
                 return
             link.storming = False
-            link.reset_session(self.next_id("session"))
+            session_id = self.next_id("session")
+            if self.journal.durable:  # SessionIDs never repeat, even across a crash
+                self.journal.append({"k": "session", "v": session_id})
+            link.reset_session(session_id)
             link.post("OnFrontConnected")
 
     def disconnect(self, link: Link, reason: int, reconnect_after: float | None) -> None:
@@ -346,7 +382,7 @@ class SimExchange:
     # --- market control for tests and demos ---------------------------------------------------
     def set_price(self, symbol: str, price: float) -> None:
         """Print a trade at `price` and rebuild the book around it; resting orders may fill."""
-        with self.lock:
+        with self.lock, self.batched():
             quote = self.market.set_price(symbol, price, self.now())
             self._publish(quote)
 
@@ -403,11 +439,12 @@ class SimExchange:
 
     def _clock_loop(self) -> None:
         settings = self.settings
-        period = 1.0 / settings.tick_rate if settings.tick_rate > 0 else 3600.0
+        ticking = settings.tick_rate > 0 or settings.mode == "replay"
+        period = 1.0 / settings.tick_rate if settings.tick_rate > 0 else 0.05
         slots = max(1, min(50, int(period / 0.01)))
         slot_period = period / slots
         slot = 0
-        next_slot = monotonic()
+        next_slot = monotonic() if ticking else float("inf")  # tick_rate 0: a frozen market
         next_day_check = monotonic() + 1.0
         while not self._closing:
             now = monotonic()
@@ -419,7 +456,7 @@ class SimExchange:
             if now >= next_day_check:
                 next_day_check = now + 1.0
                 self._check_day_roll()
-            due = min(next_slot, next_day_check, self._tasks[0][0] if self._tasks else next_slot)
+            due = min(next_slot, next_day_check, self._tasks[0][0] if self._tasks else next_day_check)
             wait = due - monotonic()
             if wait > 0:
                 try:
@@ -459,22 +496,25 @@ class SimExchange:
             if not symbols:
                 return
             now = self.now()
+            stamp = stamp_for(now)
             sessions = self.settings.mode == "sessions"
-            for symbol in symbols:
-                spec = self.specs.get(symbol)
-                if spec is None or (sessions and not in_session(spec, now)):
-                    continue
-                self._publish(self.market.step(symbol, now))
+            with self.batched():
+                for symbol in symbols:
+                    spec = self.specs.get(symbol)
+                    if spec is None or (sessions and not in_session(spec, now)):
+                        continue
+                    self._publish(self.market.step(symbol, now), stamp)
 
-    def _publish(self, quote: Any) -> None:
+    def _publish(self, quote: Any, stamp: Stamp | None = None) -> None:
         symbol = quote.spec.symbol
         for book in self.accounts.values():
             book.ledger.mark(symbol, quote.last_price)
         subscribers = self.subscribers.get(symbol)
         if subscribers:
-            struct = DEPTH._make(
-                depth_row(quote, quote.updated or self.now(), self.trading_day, self.settings.tick_exchange_id)
-            )
+            moment = quote.updated or self.now()
+            row = depth_row(quote, moment, self.trading_day, self.settings.tick_exchange_id, stamp)
+            struct = DEPTH.__new__(DEPTH)
+            object.__setattr__(struct, "__dict__", row)  # the row is fresh and complete: no second copy
             for link in subscribers:
                 link.post("OnRtnDepthMarketData", struct)
         if symbol in self.resting:

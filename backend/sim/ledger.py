@@ -98,6 +98,10 @@ class Ledger:
         self._pre_settlement: dict[str, float] = {}
         self._marks: dict[str, float] = {}
         self._lots: dict[RowKey, list[Lot]] = {}  # oldest first
+        # Per symbol: (signed volume, signed basis x volume, margin) over its lots, so the account's
+        # figures cost O(symbols), not O(lots): profit = size x (last x signed volume - signed cost).
+        self._sums: dict[str, tuple[int, float, float]] = {}
+        self._registered: dict[str, tuple[InstrumentSpec, Contract]] = {}
         self._orders: dict[str, PendingOrder] = {}
         self._activity: dict[GroupKey, Activity] = {}
         self._yd_snapshot: dict[RowKey, int] = {}
@@ -106,8 +110,14 @@ class Ledger:
     def register(self, spec: InstrumentSpec) -> Contract:
         """Remember an instrument's size and margin ratios (latest spec wins). Called implicitly by
         every method that receives a spec; the first previous settlement is spec.base_price."""
+        known = self._registered.get(spec.symbol)
+        if known is not None and known[0] is spec:  # the same spec object: nothing can have changed
+            return known[1]
         contract = Contract.from_spec(spec)
+        if self._contracts.get(spec.symbol) != contract:
+            self._sums.pop(spec.symbol, None)
         self._contracts[spec.symbol] = contract
+        self._registered[spec.symbol] = (spec, contract)
         self._pre_settlement.setdefault(spec.symbol, spec.base_price)
         return contract
 
@@ -137,9 +147,41 @@ class Ledger:
         lots = self._all_lots()
         return sum((lot.profit(self._contracts[lot.symbol], prices.get(lot.symbol)) for lot in lots), 0.0)
 
+    def _symbol_sums(self, symbol: str) -> tuple[int, float, float]:
+        cached = self._sums.get(symbol)
+        if cached is None:
+            contract = self._contracts[symbol]
+            lots = [lot for (held_symbol, _), held in self._lots.items() if held_symbol == symbol for lot in held]
+            cached = self._sums[symbol] = (
+                sum(side_sign(lot.posi_direction) * lot.volume for lot in lots),
+                sum((side_sign(lot.posi_direction) * lot.basis * lot.volume for lot in lots), 0.0),
+                sum((lot.margin(contract) for lot in lots), 0.0),
+            )
+        return cached
+
+    def _add_lot_to_sums(self, lot: Lot) -> None:
+        cached = self._sums.get(lot.symbol)
+        if cached is not None:
+            sign = side_sign(lot.posi_direction)
+            self._sums[lot.symbol] = (
+                cached[0] + sign * lot.volume,
+                cached[1] + sign * lot.basis * lot.volume,
+                cached[2] + lot.margin(self._contracts[lot.symbol]),
+            )
+
+    def _symbol_profit(self, symbol: str, signed_volume: int, signed_cost: float) -> float:
+        last = self._marks.get(symbol)
+        if last is None:
+            return 0.0
+        return (last * signed_volume - signed_cost) * self._contracts[symbol].size
+
     def account(self) -> AccountFigures:
-        position_profit = self._position_profit(self._marks)
-        margin = sum((lot.margin(self._contracts[lot.symbol]) for lot in self._all_lots()), 0.0)
+        """The account's figures; per-symbol sums are cached, so this stays cheap with many lots."""
+        margin = position_profit = 0.0
+        for symbol in {symbol for symbol, _ in self._lots}:
+            signed_volume, signed_cost, symbol_margin = self._symbol_sums(symbol)
+            margin += symbol_margin
+            position_profit += self._symbol_profit(symbol, signed_volume, signed_cost)
         frozen_margin = sum((o.frozen_margin for o in self._orders.values()), 0.0)
         frozen_commission = sum((o.frozen_commission for o in self._orders.values()), 0.0)
         balance = self._balance(position_profit)
@@ -291,6 +333,7 @@ class Ledger:
     ) -> FillResult:
         lot = Lot(spec.symbol, posi, trading_day, price, volume, price, True, trade_id)
         self._lots.setdefault((spec.symbol, posi), []).append(lot)
+        self._add_lot_to_sums(lot)
         commission = fee(spec.fees, "open", price, volume, spec.size)
         stats = self._stats(spec.symbol, posi, TODAY)
         stats.open_volume += volume
@@ -306,6 +349,7 @@ class Ledger:
         reservation (only the total reservation is binding there), so fills of concurrent closes
         always take yesterday's lots first whatever order they were placed in."""
         key = (spec.symbol, posi)
+        self._sums.pop(spec.symbol, None)
         groups = close_groups(spec.exchange, offset)
         if sum(self._held(spec.symbol, posi, g) for g in groups) < volume:
             raise ValueError(f"close of {volume} {spec.symbol} exceeds the position")
@@ -373,6 +417,7 @@ class Ledger:
         """
         if self._orders:
             raise RuntimeError(f"settlement with pending orders: {sorted(self._orders)}")
+        self._sums.clear()
         prices = dict(settlement_prices)
         for lot in self._all_lots():
             prices.setdefault(lot.symbol, self._marks.get(lot.symbol, lot.basis))

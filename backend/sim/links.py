@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from backend.sim import wire
@@ -12,12 +13,17 @@ if TYPE_CHECKING:
     from backend.sim.exchange import SimExchange
 
 
+PRIVATE_FLOW = "Private.con"
+
+
 class Link:
     """The session state a front keeps for one connected API object (trader "td" or market "md")."""
 
     front_id = 1
 
-    def __init__(self, exchange: SimExchange, api: Any, kind: str, thread: CallbackThread, resume: int) -> None:
+    def __init__(
+        self, exchange: SimExchange, api: Any, kind: str, thread: CallbackThread, resume: int, flow_path: str = ""
+    ) -> None:
         self.exchange = exchange
         self.api = api
         self.kind = kind
@@ -28,8 +34,24 @@ class Link:
         self.storming = False
         self.session_id = 0
         self.subscriptions: set[str] = set()
-        self.delivered = 0  # private-flow messages delivered (RESUME continues after these)
+        self.flow_file = f"{flow_path}{PRIVATE_FLOW}" if kind == "td" else ""
+        self.delivered = self._read_flow()  # private-flow messages delivered (RESUME continues after these)
         self.reset_session(0, connected=False)
+
+    def _read_flow(self) -> int:
+        """RESUME continues from the flow file a previous API object on this prefix left behind."""
+        try:
+            with open(self.flow_file, encoding="utf-8") as handle:
+                saved = json.load(handle)
+        except (OSError, ValueError):
+            return 0
+        return int(saved.get("delivered", 0)) if saved.get("trading_day") == self.exchange.trading_day else 0
+
+    def save_flow(self) -> None:
+        if not self.flow_file:
+            return
+        with open(self.flow_file, "w", encoding="utf-8") as handle:
+            json.dump({"trading_day": self.exchange.trading_day, "delivered": self.delivered}, handle)
 
     def reset_session(self, session_id: int, connected: bool = True) -> None:
         self.connected = connected
@@ -46,19 +68,31 @@ class Link:
     # --- delivery -----------------------------------------------------------------------------
     def post(self, callback: str, *args: Any) -> None:
         """Queue one Spi callback on the API object's own thread (after the slow-answer delay)."""
-        delay = self.exchange.settings.response_delay
-        if delay > 0:
-            self.exchange.schedule(delay, self.thread.post, self._call, callback, args)
-        else:
-            self.thread.post(self._call, callback, args)
+        self._send(self._call, callback, args)
 
     def post_last(self, callback: str, *args: Any) -> None:
         """Queue the last answer of a query; the query stops being outstanding once it is delivered."""
-        delay = self.exchange.settings.response_delay
+        self._send(self._call_last, callback, args)
+
+    def _send(self, runner: Any, callback: str, args: tuple) -> None:
+        exchange = self.exchange
+        delay = exchange.settings.response_delay
         if delay > 0:
-            self.exchange.schedule(delay, self.thread.post, self._call_last, callback, args)
+            exchange.schedule(delay, self.thread.post, runner, callback, args)
+        elif exchange.batch is not None:
+            exchange.batch.setdefault(self, []).append((runner, callback, args))
         else:
-            self.thread.post(self._call_last, callback, args)
+            self.thread.post(runner, callback, args)
+
+    def deliver(self, items: list[tuple[Any, str, tuple]]) -> None:
+        """Run a batch of callbacks in order (one hand-off for all a request or a market slot made)."""
+        for runner, callback, args in items:
+            try:
+                runner(callback, args)
+            except Exception:  # noqa: BLE001 - like the binding: print, swallow, go on with the next
+                import traceback
+
+                traceback.print_exc()
 
     def _call(self, callback: str, args: tuple) -> None:
         spi = self.api._spi

@@ -18,6 +18,8 @@ from backend.sim.instruments import InstrumentSpec
 
 DBL_MAX = 1.7976931348623157e308
 LEVELS = 5
+LEVEL_RANGE = range(LEVELS)
+MOVES = (-2, -1, -1, 0, 0, 0, 0, 1, 1, 2)  # ticks a snapshot's price moves, in tenths of probability
 
 
 def tick_decimals(price_tick: float) -> int:
@@ -63,6 +65,27 @@ class Quote:
     ask_prices: list[float] = field(default_factory=lambda: [DBL_MAX] * LEVELS)
     ask_volumes: list[int] = field(default_factory=lambda: [0] * LEVELS)
     updated: datetime | None = None
+    # Cached per quote for the hot path: prices are walked in whole ticks.
+    tick: float = 0.0
+    decimals: int = 0
+    lower_ticks: int = 0
+    upper_ticks: int = 0
+    template: dict | None = None  # the static part of this quote's DepthMarketData (rows.depth_row)
+
+    def __post_init__(self) -> None:
+        self.tick = self.spec.price_tick
+        self.decimals = tick_decimals(self.tick)
+        self.lower_ticks = round(self.lower_limit / self.tick)
+        self.upper_ticks = round(self.upper_limit / self.tick)
+        self._prices: dict[int, float] = {}
+        self.ladders: dict[int, tuple[list[float], list[float], bool]] = {}
+
+    def price_at(self, steps: int) -> float:
+        """The price `steps` ticks above zero, exactly on the grid (memoised: the walk stays local)."""
+        price = self._prices.get(steps)
+        if price is None:
+            price = self._prices[steps] = round(steps * self.tick, self.decimals)
+        return price
 
     @property
     def traded(self) -> bool:
@@ -89,6 +112,7 @@ class MarketSim:
 
     def __init__(self, specs: Iterable[InstrumentSpec], seed: int, state: dict | None = None) -> None:
         self.random = random.Random(seed)
+        self._volume_patterns = [[1 + self.random.randrange(200) for _ in LEVEL_RANGE] for _ in range(256)]
         self.quotes: dict[str, Quote] = {}
         saved = (state or {}).get("quotes", {})
         for spec in specs:
@@ -103,13 +127,10 @@ class MarketSim:
     def step(self, symbol: str, now: datetime) -> Quote:
         """Advance one instrument by one snapshot: a trade print, then a fresh book."""
         quote = self.quotes[symbol]
-        spec = quote.spec
         rand = self.random.random
-        tick = spec.price_tick
-        moves = (-2, -1, -1, 0, 0, 0, 0, 1, 1, 2)
-        price = quote.reference_price() + moves[int(rand() * 10)] * tick
-        price = min(max(price, quote.lower_limit), quote.upper_limit)
-        self._print_trade(quote, to_tick(price, tick), 1 + int(rand() * 40))
+        steps = round(quote.reference_price() / quote.tick) + MOVES[int(rand() * 10)]
+        steps = min(max(steps, quote.lower_ticks), quote.upper_ticks)
+        self._print_trade(quote, quote.price_at(steps), 1 + int(rand() * 40))
         self._rebuild_book(quote)
         quote.updated = now
         return quote
@@ -118,25 +139,40 @@ class MarketSim:
         if not quote.traded:
             quote.open_price = quote.high_price = quote.low_price = price
         quote.last_price = price
-        quote.high_price = max(quote.high_price, price)
-        quote.low_price = min(quote.low_price, price)
+        if price > quote.high_price:
+            quote.high_price = price
+        if price < quote.low_price:
+            quote.low_price = price
         quote.volume += volume
         quote.turnover += price * volume * quote.spec.size
         quote.open_interest = max(0.0, quote.open_interest + int(self.random.random() * 2 * volume) - volume)
 
     def _rebuild_book(self, quote: Quote) -> None:
-        tick = quote.spec.price_tick
         rand = self.random.random
-        bid = quote.last_price - (tick if rand() < 0.5 else 0.0)
-        for level in range(LEVELS):
-            bid_price = to_tick(bid - level * tick, tick)
-            ask_price = to_tick(bid + (level + 1) * tick, tick)
-            in_band_bid = bid_price >= quote.lower_limit
-            in_band_ask = ask_price <= quote.upper_limit
-            quote.bid_prices[level] = bid_price if in_band_bid else DBL_MAX
-            quote.bid_volumes[level] = 1 + int(rand() * 200) if in_band_bid else 0
-            quote.ask_prices[level] = ask_price if in_band_ask else DBL_MAX
-            quote.ask_volumes[level] = 1 + int(rand() * 200) if in_band_ask else 0
+        bid = round(quote.last_price / quote.tick) - (1 if rand() < 0.5 else 0)
+        patterns = self._volume_patterns
+        count = len(patterns)
+        # Volumes are consumed by matching (walk_book), so each book gets its own copies.
+        quote.bid_volumes = patterns[int(rand() * count)][:]
+        quote.ask_volumes = patterns[int(rand() * count)][:]
+        ladder = quote.ladders.get(bid)
+        if ladder is None:
+            ladder = quote.ladders[bid] = self._ladder(quote, bid)
+        quote.bid_prices, quote.ask_prices = ladder[0][:], ladder[1][:]
+        if ladder[2]:  # a level outside the price band shows no volume
+            for level in LEVEL_RANGE:
+                if quote.bid_prices[level] == DBL_MAX:
+                    quote.bid_volumes[level] = 0
+                if quote.ask_prices[level] == DBL_MAX:
+                    quote.ask_volumes[level] = 0
+
+    @staticmethod
+    def _ladder(quote: Quote, bid: int) -> tuple[list[float], list[float], bool]:
+        """Five bid and five ask prices around a bid step, DBL_MAX outside the band (memoised)."""
+        lower, upper = quote.lower_ticks, quote.upper_ticks
+        bids = [quote.price_at(bid - level) if bid - level >= lower else DBL_MAX for level in LEVEL_RANGE]
+        asks = [quote.price_at(bid + 1 + level) if bid + 1 + level <= upper else DBL_MAX for level in LEVEL_RANGE]
+        return bids, asks, DBL_MAX in bids or DBL_MAX in asks
 
     def set_price(self, symbol: str, price: float, now: datetime, volume: int = 1) -> Quote:
         """Move an instrument to a given price (tests and demos steer the market with this)."""
@@ -161,11 +197,10 @@ class MarketSim:
         quote.open_interest = number("OpenInterest", quote.open_interest)
         quote.high_price = max(number("HighestPrice", quote.high_price if quote.traded else last), last)
         quote.low_price = min(number("LowestPrice", quote.low_price if quote.traded else last), last)
-        for level in range(LEVELS):
-            quote.bid_prices[level] = number(f"BidPrice{level + 1}", DBL_MAX)
-            quote.bid_volumes[level] = int(number(f"BidVolume{level + 1}", 0))
-            quote.ask_prices[level] = number(f"AskPrice{level + 1}", DBL_MAX)
-            quote.ask_volumes[level] = int(number(f"AskVolume{level + 1}", 0))
+        quote.bid_prices = [number(f"BidPrice{level + 1}", DBL_MAX) for level in LEVEL_RANGE]
+        quote.bid_volumes = [int(number(f"BidVolume{level + 1}", 0)) for level in LEVEL_RANGE]
+        quote.ask_prices = [number(f"AskPrice{level + 1}", DBL_MAX) for level in LEVEL_RANGE]
+        quote.ask_volumes = [int(number(f"AskVolume{level + 1}", 0)) for level in LEVEL_RANGE]
         if quote.bid_prices[0] == DBL_MAX and quote.ask_prices[0] == DBL_MAX and last:
             self._rebuild_book(quote)
         quote.updated = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from backend.sim.calendar import is_night
 from backend.sim.instruments import InstrumentSpec
 from backend.sim.ledger import AccountFigures, DetailRow, PositionRow
 from backend.sim.market import LEVELS, Quote
+from backend.sim.structs import struct_classes
 
 EXCHANGE_NAMES = {
     "SHFE": "上海期货交易所",
@@ -56,53 +58,78 @@ def instrument_row(spec: InstrumentSpec) -> dict[str, Any]:
     }
 
 
-def depth_row(quote: Quote, now: datetime, trading_day: str, with_exchange_id: bool) -> dict[str, Any]:
-    """A DepthMarketData snapshot, dated the way each exchange's front dates it (CTP.md §5)."""
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """The clock's parts every snapshot of one moment shares (computed once per market slot)."""
+
+    calendar_day: str
+    update_time: str
+    millis: int
+    night: bool
+
+
+def stamp_for(now: datetime) -> Stamp:
+    return Stamp(now.strftime("%Y%m%d"), now.strftime("%H:%M:%S"), now.microsecond // 1000, is_night(now))
+
+
+DEPTH_DEFAULTS = dict(struct_classes("md")["CThostFtdcDepthMarketDataField"]._DEFAULTS)
+BID_PRICES = tuple(f"BidPrice{n}" for n in range(1, LEVELS + 1))
+BID_VOLUMES = tuple(f"BidVolume{n}" for n in range(1, LEVELS + 1))
+ASK_PRICES = tuple(f"AskPrice{n}" for n in range(1, LEVELS + 1))
+ASK_VOLUMES = tuple(f"AskVolume{n}" for n in range(1, LEVELS + 1))
+
+
+def _template(quote: Quote, with_exchange_id: bool) -> dict[str, Any]:
+    """The fields of a quote's snapshots that do not change during the day (all the struct's fields)."""
     spec = quote.spec
-    calendar_day = now.strftime("%Y%m%d")
-    night = is_night(now)
-    # DCE puts the trading day into ActionDay at night; CZCE's TradingDay is the calendar day.
-    action_day = trading_day if spec.exchange == "DCE" and night else calendar_day
-    trading_day_field = calendar_day if spec.exchange == "CZCE" else trading_day
-    millis = 0 if spec.exchange == "CZCE" else now.microsecond // 1000
-    average = 0.0
-    if quote.volume:
-        average = quote.turnover / quote.volume
-        if spec.exchange == "CZCE":
-            average /= spec.size  # CZCE's AveragePrice excludes the multiplier
-    row: dict[str, Any] = {
-        "TradingDay": trading_day_field,
-        "ActionDay": action_day,
-        "ExchangeID": spec.exchange if with_exchange_id else "",
+    return {
+        **DEPTH_DEFAULTS,
         "InstrumentID": spec.symbol,
-        "LastPrice": quote.last_price if quote.traded else wire.DBL_MAX,
+        "ExchangeID": spec.exchange if with_exchange_id else "",
         "PreSettlementPrice": quote.pre_settlement,
         "PreClosePrice": quote.pre_close,
         "PreOpenInterest": quote.pre_open_interest,
-        "OpenPrice": quote.open_price,
-        "HighestPrice": quote.high_price,
-        "LowestPrice": quote.low_price,
-        "Volume": quote.volume,
-        "Turnover": quote.turnover,
-        "OpenInterest": quote.open_interest,
         "ClosePrice": wire.DBL_MAX,
         "SettlementPrice": wire.DBL_MAX,
         "UpperLimitPrice": quote.upper_limit,
         "LowerLimitPrice": quote.lower_limit,
         "PreDelta": wire.DBL_MAX,
         "CurrDelta": wire.DBL_MAX,
-        "UpdateTime": now.strftime("%H:%M:%S"),
-        "UpdateMillisec": millis,
-        "AveragePrice": average,
         "BandingUpperPrice": 0.0,
         "BandingLowerPrice": 0.0,
     }
-    for level in range(LEVELS):
-        number = level + 1
-        row[f"BidPrice{number}"] = quote.bid_prices[level]
-        row[f"BidVolume{number}"] = quote.bid_volumes[level]
-        row[f"AskPrice{number}"] = quote.ask_prices[level]
-        row[f"AskVolume{number}"] = quote.ask_volumes[level]
+
+
+def depth_row(
+    quote: Quote, now: datetime, trading_day: str, with_exchange_id: bool, stamp: Stamp | None = None
+) -> dict[str, Any]:
+    """A DepthMarketData snapshot, dated the way each exchange's front dates it (CTP.md §5)."""
+    spec = quote.spec
+    stamp = stamp or stamp_for(now)
+    template = quote.template
+    if template is None or bool(template["ExchangeID"]) is not with_exchange_id:
+        template = quote.template = _template(quote, with_exchange_id)
+    row = template.copy()
+    czce = spec.exchange == "CZCE"
+    # DCE puts the trading day into ActionDay at night; CZCE's TradingDay is the calendar day.
+    row["ActionDay"] = trading_day if stamp.night and spec.exchange == "DCE" else stamp.calendar_day
+    row["TradingDay"] = stamp.calendar_day if czce else trading_day
+    row["UpdateTime"] = stamp.update_time
+    row["UpdateMillisec"] = 0 if czce else stamp.millis
+    volume = quote.volume
+    average = quote.turnover / volume if volume else 0.0
+    row["AveragePrice"] = average / spec.size if czce else average  # CZCE's excludes the multiplier
+    row["LastPrice"] = quote.last_price if volume else wire.DBL_MAX
+    row["OpenPrice"] = quote.open_price
+    row["HighestPrice"] = quote.high_price
+    row["LowestPrice"] = quote.low_price
+    row["Volume"] = volume
+    row["Turnover"] = quote.turnover
+    row["OpenInterest"] = quote.open_interest
+    row.update(zip(BID_PRICES, quote.bid_prices, strict=True))
+    row.update(zip(BID_VOLUMES, quote.bid_volumes, strict=True))
+    row.update(zip(ASK_PRICES, quote.ask_prices, strict=True))
+    row.update(zip(ASK_VOLUMES, quote.ask_volumes, strict=True))
     return row
 
 

@@ -8,7 +8,6 @@ fills -> OnRtnTrade and OnRtnOrder '1' or '0' in either order; IOC remainder -> 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backend.sim import wire
@@ -130,7 +129,7 @@ class OrderDesk:
         ref: int,
     ) -> SimOrder:
         exchange = self.exchange
-        now = exchange.now()
+        day, clock = exchange.stamp()
         fields = {name: value for name, value in request.items() if name in ORDER_FIELDS}
         fields.update(
             BrokerID=request.get("BrokerID", ""),
@@ -154,9 +153,9 @@ class OrderDesk:
             OrderType=wire.ORDER_TYPE_NORMAL,
             VolumeTraded=0,
             VolumeTotal=int(request["VolumeTotalOriginal"]),
-            InsertDate=now.strftime("%Y%m%d"),
-            InsertTime=now.strftime("%H:%M:%S"),
-            UpdateTime=now.strftime("%H:%M:%S"),
+            InsertDate=day,
+            InsertTime=clock,
+            UpdateTime=clock,
             FrontID=link.front_id,
             SessionID=link.session_id,
             UserProductInfo=link.product_info,
@@ -205,7 +204,7 @@ class OrderDesk:
             OrderStatus=wire.OST_NO_TRADE_QUEUEING,
             StatusMsg="未成交",
             SequenceNo=exchange.next_id("sequence"),
-            UpdateTime=exchange.now().strftime("%H:%M:%S"),
+            UpdateTime=exchange.stamp()[1],
         )
         exchange.push_private(account, "order", fields)
 
@@ -242,14 +241,14 @@ class OrderDesk:
 
     def _fill(self, account: AccountBook, order: SimOrder, price: float, volume: int) -> None:
         exchange = self.exchange
-        now = exchange.now()
+        stamp = exchange.stamp()
         trade_id = wire.right_aligned(exchange.next_id("trade"))
         fields = order.fields
         offset = order.offset
         account.ledger.fill(
             order.key, order.spec, order.direction, offset, price, volume, exchange.trading_day, trade_id.strip()
         )
-        trade = self._trade_fields(account, order, trade_id, price, volume, now)
+        trade = self._trade_fields(account, order, trade_id, price, volume, stamp)
         updated = dict(fields)
         traded = int(fields["VolumeTraded"]) + volume
         remaining = int(fields["VolumeTotal"]) - volume
@@ -259,7 +258,7 @@ class OrderDesk:
             VolumeTotal=remaining,
             OrderStatus=wire.OST_ALL_TRADED if done else wire.OST_PART_TRADED_QUEUEING,
             StatusMsg="全部成交" if done else "部分成交",
-            UpdateTime=now.strftime("%H:%M:%S"),
+            UpdateTime=stamp[1],
             SequenceNo=exchange.next_id("sequence"),
         )
         messages = [("order", updated), ("trade", trade)]
@@ -270,7 +269,7 @@ class OrderDesk:
         exchange.journal_ledger(account)
 
     def _trade_fields(
-        self, account: AccountBook, order: SimOrder, trade_id: str, price: float, volume: int, now: datetime
+        self, account: AccountBook, order: SimOrder, trade_id: str, price: float, volume: int, stamp: tuple[str, str]
     ) -> dict[str, Any]:
         fields = order.fields
         return {
@@ -289,8 +288,8 @@ class OrderDesk:
             "HedgeFlag": fields["CombHedgeFlag"][:1] or wire.HF_SPECULATION,
             "Price": price,
             "Volume": volume,
-            "TradeDate": now.strftime("%Y%m%d"),
-            "TradeTime": now.strftime("%H:%M:%S"),
+            "TradeDate": stamp[0],
+            "TradeTime": stamp[1],
             "TradeType": wire.TRADE_TYPE_COMMON,
             "PriceSource": wire.PSRC_LAST_PRICE,
             "TraderID": fields["TraderID"],
@@ -308,7 +307,7 @@ class OrderDesk:
         """End an order without (further) fills: cancel, IOC remainder or exchange reject."""
         exchange = self.exchange
         account.ledger.release(order.key)
-        now = exchange.now().strftime("%H:%M:%S")
+        now = exchange.stamp()[1]
         updated = dict(order.fields)
         updated.update(OrderStatus=status, StatusMsg=message, UpdateTime=now, SequenceNo=exchange.next_id("sequence"))
         if rejected:

@@ -1,0 +1,135 @@
+"""Close-today / close-yesterday: turn one close request into the orders the exchange accepts (CTP.md §4).
+
+SHFE and INE keep today's and yesterday's lots apart: today's close only with CloseToday, yesterday's
+with Close or CloseYesterday. A close that asks for more lots of one kind than are free is refused
+by the counter ("close yesterday volume short", 51), so the request is split here, after taking away
+the lots that working close orders have already promised. Elsewhere one Close does for both.
+
+What is frozen comes from the pending orders alone, not from `PositionData.frozen`: the engine fills
+that field from the same orders, and only the orders tell which kind of lot (today or yesterday)
+they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from backend.engine.constants import TODAY_YESTERDAY_EXCHANGES, Direction, Offset
+from backend.engine.objects import OrderData, OrderRequest, PositionData
+
+CLOSE_PATTERNS = ("today", "yesterday")  # which lots a split close takes first on SHFE/INE
+
+
+class ClosePositionError(ValueError):
+    """The close asks for more lots than the position has free."""
+
+
+def close_order_side(position_direction: Direction) -> Direction:
+    """The order side that closes a position: a long is closed by selling (SHORT), a short by buying."""
+    return Direction.SHORT if position_direction is Direction.LONG else Direction.LONG
+
+
+@dataclass(frozen=True, slots=True)
+class _Frozen:
+    """Lots of one position promised to working close orders, by kind."""
+
+    today: int = 0
+    yesterday: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.today + self.yesterday
+
+
+def _frozen(position: PositionData, pending: Iterable[OrderData]) -> _Frozen:
+    """Remaining volume of the active close orders of this position (CloseToday holds today's lots)."""
+    side = close_order_side(position.direction)
+    today = yesterday = 0
+    for order in pending:
+        if not order.is_active or order.offset is Offset.OPEN or order.direction is not side:
+            continue
+        if order.local_symbol != position.local_symbol:
+            continue
+        remaining = max(0, order.volume - order.traded)
+        if order.offset is Offset.CLOSETODAY:
+            today += remaining
+        else:
+            yesterday += remaining
+    return _Frozen(today, yesterday)
+
+
+def _free(position: PositionData, frozen: _Frozen) -> tuple[int, int]:
+    """(today's, yesterday's) lots still free on SHFE/INE."""
+    return max(0, position.td_volume - frozen.today), max(0, position.yd_volume - frozen.yesterday)
+
+
+def closable(position: PositionData, pending: Iterable[OrderData]) -> int:
+    """Lots of `position` a new close order may still take."""
+    frozen = _frozen(position, pending)
+    if position.exchange in TODAY_YESTERDAY_EXCHANGES:
+        return sum(_free(position, frozen))
+    return max(0, position.volume - frozen.total)
+
+
+def split_close(
+    request: OrderRequest, position: PositionData, pending: Iterable[OrderData], pattern: str
+) -> list[OrderRequest]:
+    """The orders that carry out `request` (a close of `position`), in the order to send them.
+
+    On SHFE/INE a plain Close is split by `pattern` ("today": today's lots first, then yesterday's;
+    "yesterday": the reverse); an explicit CloseToday / CloseYesterday takes only that kind. Elsewhere
+    the answer is the request itself with Offset.CLOSE.
+    """
+    _check(request, position, pattern)
+    pending = list(pending)
+    frozen = _frozen(position, pending)
+    if position.exchange not in TODAY_YESTERDAY_EXCHANGES:
+        _require(request, position, max(0, position.volume - frozen.total), frozen.total, "")
+        return [replace(request, offset=Offset.CLOSE)]
+    today, yesterday = _free(position, frozen)
+    if request.offset is Offset.CLOSETODAY:
+        _require(request, position, today, frozen.today, " of today's lots")
+        return [request]
+    if request.offset is Offset.CLOSEYESTERDAY:
+        _require(request, position, yesterday, frozen.yesterday, " of yesterday's lots")
+        return [request]
+    _require(request, position, today + yesterday, frozen.total, "")
+    kinds = [(Offset.CLOSETODAY, today), (Offset.CLOSEYESTERDAY, yesterday)]
+    if pattern == "yesterday":
+        kinds.reverse()
+    return _pieces(request, kinds)
+
+
+def _pieces(request: OrderRequest, kinds: list[tuple[Offset, int]]) -> list[OrderRequest]:
+    pieces, left = [], request.volume
+    for offset, free in kinds:
+        take = min(left, free)
+        if take > 0:
+            pieces.append(replace(request, offset=offset, volume=take))
+            left -= take
+    return pieces
+
+
+def _check(request: OrderRequest, position: PositionData, pattern: str) -> None:
+    """Caller mistakes, not market conditions: a plain ValueError."""
+    if pattern not in CLOSE_PATTERNS:
+        raise ValueError(f"close pattern must be one of {', '.join(CLOSE_PATTERNS)}, not {pattern!r}")
+    if request.offset is Offset.OPEN:
+        raise ValueError(f"split_close needs a close request, got an open of {request.local_symbol}")
+    if request.local_symbol != position.local_symbol or request.direction is not close_order_side(position.direction):
+        raise ValueError(
+            f"a {request.direction.value} order of {request.local_symbol} does not close "
+            f"the {position.direction.value} position of {position.local_symbol}"
+        )
+    if request.volume <= 0:
+        raise ClosePositionError(f"close {request.volume} {position.local_symbol}: the volume must be positive")
+
+
+def _require(request: OrderRequest, position: PositionData, free: int, frozen: int, kind: str) -> None:
+    if request.volume <= free:
+        return
+    held = f" ({frozen} frozen by working close orders)" if frozen else ""
+    raise ClosePositionError(
+        f"close {request.volume} {position.local_symbol} {position.direction.value}: only {free}{kind} available{held}"
+    )

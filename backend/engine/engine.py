@@ -1,0 +1,447 @@
+"""The main engine: one account's truth, its commands, and what it tells its listeners.
+
+It runs on the gevent loop. Gateway events arrive through the bridge and are applied by one
+consumer in order; commands come from views and strategies; every change is published on the bus
+and journaled through the store writer, off the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gevent
+from gevent.event import AsyncResult
+
+from backend.bridge import Bridge
+from backend.engine import events
+from backend.engine.bus import EventBus
+from backend.engine.chart import BarRoom
+from backend.engine.constants import ConnectionState, Direction, Offset, OrderType, Status
+from backend.engine.converter import ClosePositionError, close_order_side, split_close
+from backend.engine.objects import (
+    SHANGHAI,
+    AccountData,
+    CancelRequest,
+    LogData,
+    OrderData,
+    OrderRequest,
+    TickData,
+    TradeData,
+)
+from backend.engine.oms import Oms
+from backend.engine.risk import OrderRefused, check_order
+from backend.engine.writer import StoreWriter
+from backend.gateway.base import Gateway, LoginSettings
+
+log = logging.getLogger(__name__)
+LOG_HISTORY = 200
+
+
+class LoginFailed(RuntimeError):
+    def __init__(self, error_id: int, message: str) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+
+
+class NotConnected(RuntimeError):
+    """No counter session (503)."""
+
+
+class OrderFinished(RuntimeError):
+    """The order is already filled, cancelled or rejected (409)."""
+
+
+class CancelFailed(RuntimeError):
+    def __init__(self, error_id: int, message: str) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+
+
+@dataclass
+class EngineConfig:
+    """The runtime settings the engine obeys (PUT /config changes them at once)."""
+
+    flow_dir: Path
+    query_interval: float = 1.0
+    refresh_interval: float = 5.0
+    close_pattern: str = "today"
+    slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("buy", "short", "cover", "sell"), 0.0))
+    bar_grace: float = 1.5
+
+
+GatewayFactory = Callable[[Callable[[Any], None], "EngineConfig"], Gateway]
+
+
+def _ctp_gateway(sink: Callable[[Any], None], config: EngineConfig) -> Gateway:
+    from backend.gateway.ctp_gateway import CtpGateway
+
+    return CtpGateway(sink, config.flow_dir, config.query_interval)
+
+
+class MainEngine:
+    def __init__(self, store: Any, config: EngineConfig, gateway_factory: GatewayFactory = _ctp_gateway) -> None:
+        self.store = store
+        self.config = config
+        self.bus = EventBus()
+        self.oms = Oms()
+        self.writer = StoreWriter()
+        self.bars = BarRoom(self._bar_finished, config.bar_grace)
+        self.logs: deque[LogData] = deque(maxlen=LOG_HISTORY)
+        self.states: dict[str, events.ConnectionChanged] = {}
+        self.gateway: Gateway | None = None
+        self.login: LoginSettings | None = None
+        self.trading_day = ""
+        self._gateway_factory = gateway_factory
+        self._bridge = Bridge(self._apply, "engine-bridge")
+        self._login_waiter: AsyncResult | None = None
+        self._order_waiters: dict[str, AsyncResult] = {}
+        self._cancel_waiters: dict[str, AsyncResult] = {}
+        self._subscriptions: set[str] = set(store.load_subscriptions())
+        self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer)]
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def connect(self, login: LoginSettings, timeout: float) -> None:
+        """Connect and wait for the whole login sequence (TD ready and MD logged in), or fail."""
+        if self.gateway is not None:
+            raise RuntimeError("already connected")
+        gateway = self._gateway_factory(self._bridge.put, self.config)
+        self._login_waiter = AsyncResult()
+        self.gateway, self.login = gateway, login
+        try:
+            gateway.connect(login)
+            error = self._login_waiter.get(timeout=timeout)
+        except gevent.Timeout:
+            error = LoginFailed(0, f"the counter did not complete the login within {timeout:g}s")
+        except Exception as failure:  # the binding could not be loaded, a bad address...
+            error = LoginFailed(-1, str(failure))
+        finally:
+            self._login_waiter = None
+        if error is not None:
+            self.disconnect()
+            raise error
+        self.log(f"logged in as {login.userid} on {login.interface}; trading day {self.trading_day}")
+
+    def disconnect(self) -> None:
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            gevent.get_hub().threadpool.apply(gateway.close)  # Release() joins native threads
+        self.states.clear()
+        self.bus.publish(events.STATUS, self.status())
+
+    def close(self) -> None:
+        self.disconnect()
+        for timer in self._timers:
+            timer.kill()
+        self._flush_bars()
+        self._bridge.close()
+        self.writer.close()
+
+    @property
+    def connected(self) -> bool:
+        td = self.states.get("td")
+        return self.gateway is not None and td is not None and td.state is ConnectionState.READY
+
+    def status(self) -> dict[str, Any]:
+        def state(api: str) -> dict[str, Any]:
+            change = self.states.get(api)
+            if change is None:
+                return {"state": ConnectionState.DISCONNECTED.value, "reason": 0, "error_id": 0, "error_msg": ""}
+            return {"state": change.state.value, "reason": change.reason, "error_id": change.error_id,
+                    "error_msg": change.error_msg}  # fmt: skip
+
+        return {
+            "interface": self.login.interface if self.login and self.gateway else "",
+            "userid": self.login.userid if self.login and self.gateway else "",
+            "td": state("td"),
+            "md": state("md"),
+            "trading_day": self.trading_day,
+            "subscribed": len(self._subscriptions),
+        }
+
+    # --- gateway events (the bridge's one consumer) -----------------------------------------
+    def _apply(self, event: Any) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _on_state(self, change: events.ConnectionChanged) -> None:
+        previous = self.states.get(change.api)
+        self.states[change.api] = change
+        if change.trading_day and change.trading_day != self.trading_day:
+            self._new_trading_day(change.trading_day)
+        if previous is None or previous.state != change.state or change.error_id:
+            detail = f" (reason {change.reason:#x})" if change.reason else ""
+            detail += f" error {change.error_id}: {change.error_msg}" if change.error_id else ""
+            self.log(f"{change.api} {change.state.value}{detail}", "WARNING" if change.error_id else "INFO", "gateway")
+        self._resolve_login(change)
+        self.bus.publish(events.STATUS, self.status())
+
+    def _resolve_login(self, change: events.ConnectionChanged) -> None:
+        waiter = self._login_waiter
+        if waiter is None or waiter.ready():
+            return
+        if change.error_id or change.state is ConnectionState.FAILED:
+            waiter.set(LoginFailed(change.error_id, change.error_msg or f"{change.api} {change.state.value}"))
+            return
+        td, md = self.states.get("td"), self.states.get("md")
+        if td and md and td.state is ConnectionState.READY and md.state is ConnectionState.READY:
+            waiter.set(None)
+
+    def _new_trading_day(self, trading_day: str) -> None:
+        """Reload the day's journal so the counter's replay is recognised, not applied twice."""
+        self.trading_day = trading_day
+        orders = gevent.get_hub().threadpool.apply(self.store.load_orders, (trading_day,))
+        trades = gevent.get_hub().threadpool.apply(self.store.load_trades, (trading_day,))
+        for stored in orders:
+            self.oms.on_order(_order_from_dict(stored))
+        for stored in trades:
+            self.oms.trades.setdefault(
+                (stored["exchange"], stored["trade_id"], stored["direction"]), _trade_from_dict(stored)
+            )
+
+    def _on_contracts(self, loaded: events.ContractsLoaded) -> None:
+        self.oms.load_contracts(loaded.contracts)
+        self.bus.publish(events.CONTRACT, sorted(self.oms.contracts))
+        known = [name for name in self._subscriptions if name in self.oms.contracts]
+        if known and self.gateway is not None:
+            self.gateway.subscribe(self.oms.contracts[name].symbol for name in known)
+
+    def _on_tick(self, tick: TickData) -> None:
+        self.oms.on_tick(tick)
+        self.bus.publish(events.TICK, tick)
+        self.bars.update_tick(tick)
+
+    def _on_order(self, order: OrderData) -> None:
+        applied = self.oms.on_order(order)
+        if applied is None:
+            return
+        self.writer.submit(self.store.save_order, self.trading_day, dict(applied.to_dict(), sys_id=applied.sys_id))
+        self.bus.publish(events.ORDER, applied)
+        self.bus.publish(events.ACTIVE_ORDER, self.oms.active_orders())
+        waiter = self._order_waiters.get(applied.order_id)
+        if waiter is not None and applied.status is not Status.SUBMITTING:
+            waiter.set(applied)
+        cancel = self._cancel_waiters.get(applied.order_id)
+        if cancel is not None and not applied.is_active:
+            cancel.set(applied)
+        if applied.status is Status.REJECTED:
+            self.log(f"order {applied.order_id} {applied.local_symbol} rejected: {applied.status_msg}", "WARNING")
+
+    def _on_trade(self, trade: TradeData) -> None:
+        applied = self.oms.on_trade(trade)
+        if applied is None:
+            return
+        self.writer.submit(self.store.save_trade, self.trading_day, applied.to_dict())
+        self.bus.publish(events.TRADE, applied)
+        self.bus.publish(events.POSITION, self.oms.position_list())
+
+    def _on_positions(self, snapshot: events.PositionsSnapshot) -> None:
+        self.oms.on_positions(snapshot.positions)
+        self.bus.publish(events.POSITION, self.oms.position_list())
+
+    def _on_account(self, account: Any) -> None:
+        self.oms.on_account(account)
+        self.bus.publish(events.ACCOUNT, account)
+
+    def _on_cancel_rejected(self, rejected: events.CancelRejected) -> None:
+        waiter = self._cancel_waiters.get(rejected.order_id)
+        if waiter is not None:
+            waiter.set(CancelFailed(rejected.error_id, rejected.error_msg))
+        self.log(f"cancel {rejected.order_id} refused {rejected.error_id}: {rejected.error_msg}", "WARNING")
+        self.bus.publish(events.CANCEL_REJECTED, rejected)
+
+    def _on_query_failed(self, failed: events.QueryFailed) -> None:
+        self.log(f"{failed.query} failed {failed.error_id}: {failed.error_msg}", "WARNING", "gateway")
+
+    _handlers: dict[type, Callable[[MainEngine, Any], None]] = {
+        events.ConnectionChanged: _on_state,
+        events.ContractsLoaded: _on_contracts,
+        TickData: _on_tick,
+        OrderData: _on_order,
+        TradeData: _on_trade,
+        events.PositionsSnapshot: _on_positions,
+        AccountData: _on_account,
+        events.CancelRejected: _on_cancel_rejected,
+        events.QueryFailed: _on_query_failed,
+    }
+
+    # --- market data --------------------------------------------------------------------------
+    def subscribe(self, names: Iterable[str]) -> list[str]:
+        """Subscribe instruments (local_symbols or unambiguous symbols); UnknownInstrument if any is unknown."""
+        contracts = [self.oms.contract(name) for name in names]
+        local = [contract.local_symbol for contract in contracts]
+        new = [name for name in local if name not in self._subscriptions]
+        self._subscriptions.update(local)
+        if new:
+            self.writer.submit(self.store.add_subscriptions, new)
+        if self.gateway is not None:
+            self.gateway.subscribe(contract.symbol for contract in contracts)
+        return local
+
+    def unsubscribe(self, names: Iterable[str]) -> list[str]:
+        contracts = [self.oms.contract(name) for name in names]
+        local = [contract.local_symbol for contract in contracts]
+        self._subscriptions.difference_update(local)
+        self.writer.submit(self.store.remove_subscriptions, local)
+        if self.gateway is not None:
+            self.gateway.unsubscribe(contract.symbol for contract in contracts)
+        return local
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return sorted(self._subscriptions)
+
+    # --- trading ------------------------------------------------------------------------------
+    def _require_gateway(self) -> Gateway:
+        if self.gateway is None or not self.connected:
+            raise NotConnected("the counter is not connected or not logged in")
+        return self.gateway
+
+    def send_order(self, request: OrderRequest, wait: float = 0.0) -> OrderData:
+        """Check locally, send, and (with wait) return once the counter has answered."""
+        gateway = self._require_gateway()
+        contract = self.oms.contract(request.local_symbol)
+        closable = None
+        if request.offset is not Offset.OPEN:
+            closable = self.oms.closable(contract.local_symbol, _closed_side(request.direction))
+        check_order(request, contract, self.oms.ticks.get(contract.local_symbol), closable)
+        request = replace(request, price=_round_to(request.price, contract.pricetick))
+        order_id = gateway.send_order(request)
+        submitted = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
+                              request.type, request.price, request.volume, time=datetime.now(SHANGHAI),
+                              strategy=request.strategy)  # fmt: skip
+        self._on_order(submitted)  # known at once; the counter's answers follow through the bridge
+        if wait <= 0:
+            return self.oms.order(order_id)
+        waiter = self._order_waiters.setdefault(order_id, AsyncResult())
+        try:
+            return waiter.get(timeout=wait)
+        except gevent.Timeout:
+            return self.oms.order(order_id)
+        finally:
+            self._order_waiters.pop(order_id, None)
+
+    def cancel_order(self, order_id: str, wait: float = 0.0) -> OrderData:
+        gateway = self._require_gateway()
+        order = self.oms.order(order_id)
+        if not order.is_active:
+            raise OrderFinished(f"order {order_id} is already {order.status.value}")
+        waiter = self._cancel_waiters.setdefault(order_id, AsyncResult())
+        gateway.cancel_order(CancelRequest(order_id, order.symbol, order.exchange, order.sys_id))
+        if wait <= 0:
+            self._cancel_waiters.pop(order_id, None)
+            return order
+        try:
+            outcome = waiter.get(timeout=wait)
+        except gevent.Timeout:
+            return self.oms.order(order_id)
+        finally:
+            self._cancel_waiters.pop(order_id, None)
+        if isinstance(outcome, CancelFailed):
+            raise outcome
+        return outcome
+
+    def cancel_all(self, strategy: str | None = None) -> list[str]:
+        targets = [o for o in self.oms.active_orders() if strategy is None or o.strategy == strategy]
+        for order in targets:
+            self.cancel_order(order.order_id)
+        return [order.order_id for order in targets]
+
+    def close_position(self, local_symbol: str, direction: Direction, volume: int | None = None,
+                       price: float | None = None, strategy: str | None = None) -> list[OrderData]:  # fmt: skip
+        """Close a position (its own side), splitting close-today/yesterday where the exchange needs it."""
+        self._require_gateway()
+        contract = self.oms.contract(local_symbol)
+        position = self.oms.position(contract.local_symbol, direction)
+        side = close_order_side(direction)
+        if price is None:
+            price = self._aggressive_price(contract.local_symbol, side, contract.pricetick)
+        request = OrderRequest(contract.symbol, contract.exchange, side, Offset.CLOSE, OrderType.LIMIT,
+                               price, volume if volume is not None else position.available, strategy)  # fmt: skip
+        if request.volume <= 0:
+            raise OrderRefused(f"no {direction.value} position in {contract.local_symbol} to close", "volume")
+        pending = [order for order in self.oms.active_orders() if order.local_symbol == contract.local_symbol]
+        try:
+            pieces = split_close(request, position, pending, self.config.close_pattern)
+        except ClosePositionError as error:
+            raise OrderRefused(str(error), "volume") from None
+        return [self.send_order(piece, wait=2.0) for piece in pieces]
+
+    def _aggressive_price(self, local_symbol: str, side: Direction, price_tick: float) -> float:
+        """The best opposite price, moved by the configured slippage (in ticks)."""
+        tick = self.oms.ticks.get(local_symbol)
+        if tick is None or not (tick.ask_price_1 if side is Direction.LONG else tick.bid_price_1):
+            raise OrderRefused(f"no market price for {local_symbol} yet: give a price", "price")
+        if side is Direction.LONG:
+            return min(tick.ask_price_1 + self.config.slippage["cover"] * price_tick, tick.limit_up or float("inf"))
+        return max(tick.bid_price_1 - self.config.slippage["sell"] * price_tick, tick.limit_down or 0.0)
+
+    # --- bars, logs, timers ---------------------------------------------------------------------
+    def _bar_finished(self, bars: list[Any]) -> None:
+        for bar in bars:
+            self.bus.publish(events.BAR, bar)
+        self.writer.submit(self.store.save_bars, list(bars))
+
+    def _flush_bars(self) -> None:
+        self.bars.close_due(datetime.now(SHANGHAI), force=True)
+
+    def _bar_timer(self) -> None:
+        while True:
+            gevent.sleep(0.5)
+            self.bars.close_due(datetime.now(SHANGHAI))
+
+    def _refresh_timer(self) -> None:
+        while True:
+            gevent.sleep(max(1.0, self.config.refresh_interval))
+            if self.gateway is not None and self.connected:
+                self.gateway.query_account()
+                self.gateway.query_position()
+                self.bus.publish(events.POSITION, self.oms.position_list())
+
+    def log(self, message: str, level: str = "INFO", owner: str = "engine") -> None:
+        record = LogData(message, level, owner)
+        self.logs.append(record)
+        log.log(logging.getLevelName(level) if isinstance(logging.getLevelName(level), int) else logging.INFO, message)
+        self.writer.submit(self.store.append_logs, [record.to_dict()])
+        self.bus.publish(events.LOG, record)
+
+
+def _closed_side(order_direction: Direction) -> Direction:
+    return Direction.SHORT if order_direction is Direction.LONG else Direction.LONG
+
+
+def _round_to(price: float, tick: float) -> float:
+    if not price or not tick:
+        return price
+    decimals = max(0, len(f"{tick:.10f}".rstrip("0").split(".")[1]))
+    return round(round(price / tick) * tick, decimals)
+
+
+def _order_from_dict(stored: dict[str, Any]) -> OrderData:
+    from backend.engine.constants import Exchange
+
+    return OrderData(
+        order_id=stored["order_id"], symbol=stored["symbol"], exchange=Exchange(stored["exchange"]),
+        direction=Direction(stored["direction"]), offset=Offset(stored["offset"]), type=OrderType(stored["type"]),
+        price=stored["price"], volume=stored["volume"], traded=stored["traded"], status=Status(stored["status"]),
+        status_msg=stored.get("status_msg", ""), strategy=stored.get("strategy"),
+        time=datetime.fromisoformat(stored["time"]) if stored.get("time") else None,
+        local_order_id=stored.get("local_order_id", ""), sys_id=stored.get("sys_id", ""),
+    )  # fmt: skip
+
+
+def _trade_from_dict(stored: dict[str, Any]) -> TradeData:
+    from backend.engine.constants import Exchange
+
+    return TradeData(
+        trade_id=stored["trade_id"], order_id=stored["order_id"], symbol=stored["symbol"],
+        exchange=Exchange(stored["exchange"]), direction=Direction(stored["direction"]),
+        offset=Offset(stored["offset"]), price=stored["price"], volume=stored["volume"],
+        time=datetime.fromisoformat(stored["time"]) if stored.get("time") else None, strategy=stored.get("strategy"),
+    )  # fmt: skip

@@ -1,0 +1,191 @@
+"""The single owner of the account's state: contracts, ticks, orders, trades, positions, account.
+
+Applies gateway events and answers questions; it never blocks and knows neither CTP nor the web.
+Orders never move backwards; a fill is applied once however often the counter replays it;
+positions come from the counter's snapshots and are kept current between them from fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from backend.engine.constants import STATUS_RANK, TODAY_YESTERDAY_EXCHANGES, Direction, Offset
+from backend.engine.objects import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
+
+PositionKey = tuple[str, Direction]  # (local_symbol, position side)
+
+
+class UnknownInstrument(KeyError):
+    """No contract of that name (local_symbol, or a bare symbol that is ambiguous or unknown)."""
+
+
+class UnknownOrder(KeyError):
+    pass
+
+
+def position_side(order_direction: Direction, offset: Offset) -> Direction:
+    """The position an order or fill affects: opens add to their own side, closes take from the other."""
+    if offset is Offset.OPEN:
+        return order_direction
+    return Direction.SHORT if order_direction is Direction.LONG else Direction.LONG
+
+
+class Oms:
+    def __init__(self) -> None:
+        self.contracts: dict[str, ContractData] = {}
+        self._by_symbol: dict[str, list[ContractData]] = {}
+        self.ticks: dict[str, TickData] = {}
+        self.orders: dict[str, OrderData] = {}
+        self.trades: dict[tuple[str, str, str], TradeData] = {}
+        self.positions: dict[PositionKey, PositionData] = {}
+        self.account: AccountData | None = None
+
+    # --- contracts and ticks ----------------------------------------------------------------
+    def load_contracts(self, contracts: tuple[ContractData, ...]) -> None:
+        self.contracts = {contract.local_symbol: contract for contract in contracts}
+        by_symbol: dict[str, list[ContractData]] = {}
+        for contract in contracts:
+            by_symbol.setdefault(contract.symbol, []).append(contract)
+        self._by_symbol = by_symbol
+
+    def contract(self, name: str) -> ContractData:
+        """The contract of a local_symbol, or of a bare symbol where that is unambiguous."""
+        found = self.contracts.get(name)
+        if found is not None:
+            return found
+        candidates = self._by_symbol.get(name, [])
+        if len(candidates) == 1:
+            return candidates[0]
+        raise UnknownInstrument(name)
+
+    def on_tick(self, tick: TickData) -> list[PositionData]:
+        """Remember the tick; returns the positions whose P&L it changed."""
+        self.ticks[tick.local_symbol] = tick
+        changed = []
+        for direction in (Direction.LONG, Direction.SHORT):
+            position = self.positions.get((tick.local_symbol, direction))
+            if position is not None and position.volume and tick.last_price:
+                marked = replace(position, position_profit=self._profit(position, tick.last_price))
+                self.positions[(tick.local_symbol, direction)] = marked
+                changed.append(marked)
+        return changed
+
+    def _profit(self, position: PositionData, last: float) -> float:
+        contract = self.contracts.get(position.local_symbol)
+        size = contract.size if contract else 1
+        sign = 1 if position.direction is Direction.LONG else -1
+        return (last - position.price) * position.volume * size * sign
+
+    # --- orders and trades --------------------------------------------------------------------
+    def on_order(self, order: OrderData) -> OrderData | None:
+        """Apply an order update; None when it is stale (it would move the order backwards)."""
+        previous = self.orders.get(order.order_id)
+        if previous is not None:
+            if not previous.is_active and not order.is_active and previous.status != order.status:
+                return None  # finished is final
+            if STATUS_RANK[order.status] < STATUS_RANK[previous.status] or order.traded < previous.traded:
+                return None
+            if not previous.is_active and order == previous:
+                return None
+            order = replace(
+                order,
+                strategy=order.strategy or previous.strategy,
+                time=order.time or previous.time,
+                sys_id=order.sys_id or previous.sys_id,
+            )
+        self.orders[order.order_id] = order
+        return order
+
+    def order(self, order_id: str) -> OrderData:
+        try:
+            return self.orders[order_id]
+        except KeyError:
+            raise UnknownOrder(order_id) from None
+
+    def active_orders(self) -> list[OrderData]:
+        return [order for order in self.orders.values() if order.is_active]
+
+    def on_trade(self, trade: TradeData) -> TradeData | None:
+        """Apply a fill once; None for a replayed one. Positions move with it until the next snapshot."""
+        key = (trade.exchange.value, trade.trade_id, trade.direction.value)
+        if key in self.trades:
+            return None
+        order = self.orders.get(trade.order_id)
+        if order is not None and order.strategy and not trade.strategy:
+            trade = replace(trade, strategy=order.strategy)
+        self.trades[key] = trade
+        self._apply_fill(trade)
+        return trade
+
+    def _apply_fill(self, trade: TradeData) -> None:
+        side = position_side(trade.direction, trade.offset)
+        key = (trade.local_symbol, side)
+        position = self.positions.get(key) or PositionData(trade.symbol, trade.exchange, side)
+        if trade.offset is Offset.OPEN:
+            volume = position.volume + trade.volume
+            price = (position.price * position.volume + trade.price * trade.volume) / volume
+            position = replace(position, volume=volume, td_volume=position.td_volume + trade.volume, price=price)
+        else:
+            today, yesterday = self._split_close(trade, position)
+            position = replace(
+                position,
+                volume=max(0, position.volume - trade.volume),
+                td_volume=max(0, position.td_volume - today),
+                yd_volume=max(0, position.yd_volume - yesterday),
+            )
+        self.positions[key] = position
+
+    @staticmethod
+    def _split_close(trade: TradeData, position: PositionData) -> tuple[int, int]:
+        """(today's lots, yesterday's lots) a closing fill consumed."""
+        if trade.offset is Offset.CLOSETODAY:
+            return trade.volume, 0
+        if trade.offset is Offset.CLOSEYESTERDAY or trade.exchange in TODAY_YESTERDAY_EXCHANGES:
+            return 0, trade.volume
+        yesterday = min(trade.volume, position.yd_volume)
+        return trade.volume - yesterday, yesterday
+
+    # --- positions and account ----------------------------------------------------------------
+    def on_positions(self, snapshot: tuple[PositionData, ...]) -> None:
+        """A complete answer: what it does not mention is flat now."""
+        marked = {}
+        for position in snapshot:
+            tick = self.ticks.get(position.local_symbol)
+            if tick is not None and tick.last_price and position.volume:
+                position = replace(position, position_profit=self._profit(position, tick.last_price))
+            marked[(position.local_symbol, position.direction)] = position
+        self.positions = marked
+
+    def position_list(self) -> list[PositionData]:
+        """Open positions, with `frozen` from the working close orders we know of."""
+        frozen = self._frozen_by_close_orders()
+        return [
+            replace(position, frozen=frozen.get(key, position.frozen))
+            for key, position in sorted(self.positions.items())
+            if position.volume > 0
+        ]
+
+    def _frozen_by_close_orders(self) -> dict[PositionKey, int]:
+        frozen: dict[PositionKey, int] = {}
+        for order in self.active_orders():
+            if order.offset is not Offset.OPEN:
+                key = (order.local_symbol, position_side(order.direction, order.offset))
+                frozen[key] = frozen.get(key, 0) + order.volume - order.traded
+        return frozen
+
+    def position(self, local_symbol: str, direction: Direction) -> PositionData:
+        for position in self.position_list():
+            if position.local_symbol == local_symbol and position.direction is direction:
+                return position
+        return PositionData(*self._split(local_symbol), direction)
+
+    def _split(self, local_symbol: str) -> tuple[str, object]:
+        contract = self.contract(local_symbol)
+        return contract.symbol, contract.exchange
+
+    def closable(self, local_symbol: str, direction: Direction) -> int:
+        """Lots of a position not yet promised to working close orders."""
+        return self.position(local_symbol, direction).available
+
+    def on_account(self, account: AccountData) -> None:
+        self.account = account

@@ -1,0 +1,267 @@
+"""The engine over the sim counter: gateway, bridge, OMS, store — no mocks of our own layers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+from gevent.event import Event
+
+from backend import sim
+from backend.engine import events
+from backend.engine.constants import ConnectionState, Direction, Exchange, Offset, OrderType, Status
+from backend.engine.engine import EngineConfig, LoginFailed, MainEngine, NotConnected, OrderFinished
+from backend.engine.objects import OrderRequest
+from backend.engine.oms import UnknownInstrument
+from backend.engine.risk import OrderRefused
+from backend.gateway.base import LoginSettings
+from model.sqlite_store import SqliteStore
+
+_names = itertools.count()
+
+
+class Watcher:
+    """Records what the engine publishes; waits on a condition without sleeping."""
+
+    def __init__(self, engine: MainEngine) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        self._changed = Event()
+        engine.bus.subscribe(None, self._record)
+
+    def _record(self, topic: str, payload: Any) -> None:
+        self.seen.append((topic, payload))
+        self._changed.set()
+
+    def of(self, topic: str) -> list[Any]:
+        return [payload for seen_topic, payload in self.seen if seen_topic == topic]
+
+    def wait(self, topic: str, predicate: Callable[[Any], bool] = lambda _: True, timeout: float = 10.0) -> Any:
+        with gevent.Timeout(timeout, AssertionError(f"no {topic} event matching within {timeout}s")):
+            while True:
+                for payload in reversed(self.of(topic)):
+                    if predicate(payload):
+                        return payload
+                self._changed.clear()
+                self._changed.wait()
+
+
+@pytest.fixture
+def sim_name() -> Iterator[str]:
+    name = f"engine{next(_names)}"
+    sim.configure(name, query_rate=0, tick_rate=20, reconnect_delay=0.2)
+    yield name
+    sim.shutdown(name)
+
+
+def make_engine(tmp_path: Path, store: SqliteStore | None = None) -> MainEngine:
+    store = store or SqliteStore(tmp_path / "store.sqlite3")
+    return MainEngine(store, EngineConfig(flow_dir=tmp_path / "flow", query_interval=0.0, refresh_interval=1.0))
+
+
+def login_settings(name: str, password: str = "demo") -> LoginSettings:
+    return LoginSettings("demo", password, "9999", td_address=f"sim://{name}", md_address=f"sim://{name}")
+
+
+@pytest.fixture
+def engine(tmp_path: Path, sim_name: str) -> Iterator[MainEngine]:
+    engine = make_engine(tmp_path)
+    engine.connect(login_settings(sim_name), timeout=10)
+    yield engine
+    engine.close()
+
+
+def first(engine: MainEngine, prefix: str, exchange: Exchange) -> str:
+    return next(name for name, c in sorted(engine.oms.contracts.items())
+                if c.exchange is exchange and c.symbol.startswith(prefix))  # fmt: skip
+
+
+def quote(name: str, symbol: str) -> Any:
+    return sim.control(name).market.quotes[symbol]
+
+
+def test_connect_waits_for_the_whole_login_sequence(engine: MainEngine):
+    status = engine.status()
+    assert status["td"]["state"] == ConnectionState.READY.value
+    assert status["md"]["state"] == ConnectionState.READY.value
+    assert len(engine.oms.contracts) >= 100
+    assert engine.oms.account is not None and engine.oms.account.balance > 0
+    assert engine.trading_day
+
+
+def test_wrong_password_returns_the_counters_error_and_tears_down(tmp_path: Path, sim_name: str):
+    engine = make_engine(tmp_path)
+    try:
+        with pytest.raises(LoginFailed) as failure:
+            engine.connect(login_settings(sim_name, "wrong"), timeout=10)
+        assert failure.value.error_id == 3
+        assert engine.gateway is None and not engine.connected
+        with pytest.raises(NotConnected):
+            engine.send_order(OrderRequest("rb2601", Exchange.SHFE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, 1, 1))
+    finally:
+        engine.close()
+
+
+def test_unreachable_front_fails_within_the_timeout_instead_of_hanging(tmp_path: Path, sim_name: str):
+    sim.control(sim_name).set_unreachable(True)
+    engine = make_engine(tmp_path)
+    try:
+        with pytest.raises(LoginFailed, match="did not complete"):
+            engine.connect(login_settings(sim_name), timeout=1.0)
+        assert engine.gateway is None
+    finally:
+        engine.close()
+
+
+def test_ticks_flow_after_subscribe_and_unknown_instruments_are_refused(engine: MainEngine):
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    assert engine.subscribe([name]) == [name]
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    assert tick.last_price > 0 and tick.ask_price_1 > tick.bid_price_1 > 0
+    assert tick.exchange is Exchange.DCE  # filled from the instrument table: the sim leaves it empty
+    with pytest.raises(UnknownInstrument):
+        engine.subscribe(["nope.SHFE"])
+
+
+def test_marketable_order_fills_and_moves_position_and_account(engine: MainEngine, sim_name: str):
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    symbol = name.split(".")[0]
+    request = OrderRequest(symbol, Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, tick.limit_up, 2)
+    order = engine.send_order(request, wait=5)
+    assert order.status in (Status.ALLTRADED, Status.PARTTRADED, Status.NOTTRADED)
+    filled = watcher.wait(events.ORDER, lambda o: o.order_id == order.order_id and o.status is Status.ALLTRADED)
+    assert filled.traded == 2
+    trades = [t for t in watcher.of(events.TRADE) if t.order_id == order.order_id]
+    assert sum(t.volume for t in trades) == 2
+    positions = watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name for p in ps))
+    long = next(p for p in positions if p.local_symbol == name)
+    assert (long.direction, long.volume, long.td_volume) == (Direction.LONG, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "exchange", "order_type", "price_offset", "volume", "message"),
+    [
+        ("rb", Exchange.SHFE, OrderType.MARKET, 0, 1, "does not accept market orders"),
+        ("MA", Exchange.CZCE, OrderType.FOK, 0, 1, "does not accept FOK"),
+        ("m", Exchange.DCE, OrderType.LIMIT, 0.5, 1, "not a multiple of the price tick"),
+        ("m", Exchange.DCE, OrderType.LIMIT, 0, 0, "positive"),
+        ("m", Exchange.DCE, OrderType.LIMIT, 10_000, 1, "above today's upper limit"),
+    ],
+)
+def test_local_checks_refuse_before_the_counter_sees_anything(
+    engine: MainEngine, prefix: str, exchange: Exchange, order_type: OrderType, price_offset: float,
+    volume: int, message: str,
+):  # fmt: skip
+    watcher = Watcher(engine)
+    name = first(engine, prefix, exchange)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    request = OrderRequest(name.split(".")[0], exchange, Direction.LONG, Offset.OPEN, order_type,
+                           tick.last_price + price_offset, volume)  # fmt: skip
+    before = dict(engine.oms.orders)
+    with pytest.raises(OrderRefused, match=message):
+        engine.send_order(request, wait=2)
+    assert engine.oms.orders == before
+
+
+def test_counter_reject_comes_back_with_its_error(engine: MainEngine, sim_name: str):
+    name = first(engine, "IF", Exchange.CFFEX)
+    watcher = Watcher(engine)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    request = OrderRequest(name.split(".")[0], Exchange.CFFEX, Direction.LONG, Offset.OPEN, OrderType.LIMIT,
+                           tick.limit_up, 20)  # 20 IF lots need far more than the demo account's money
+    order = engine.send_order(request, wait=5)
+    assert order.status is Status.REJECTED
+    assert order.error_id == 31 and "资金不足" in order.status_msg
+
+
+def test_cancel_resting_order_then_cancel_again_is_a_conflict(engine: MainEngine, sim_name: str):
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    request = OrderRequest(name.split(".")[0], Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT,
+                           tick.limit_down, 1)  # fmt: skip
+    order = engine.send_order(request, wait=5)
+    assert order.status is Status.NOTTRADED
+    cancelled = engine.cancel_order(order.order_id, wait=5)
+    assert cancelled.status is Status.CANCELLED
+    with pytest.raises(OrderFinished):
+        engine.cancel_order(order.order_id, wait=5)
+
+
+def test_close_position_splits_today_and_yesterday_on_shfe(engine: MainEngine, sim_name: str):
+    watcher = Watcher(engine)
+    name = first(engine, "rb", Exchange.SHFE)
+    symbol = name.split(".")[0]
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    buy = OrderRequest(symbol, Exchange.SHFE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, tick.limit_up, 2)
+    assert engine.send_order(buy, wait=5).status is not Status.REJECTED
+    watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.volume == 2 for p in ps))
+    day = engine.trading_day
+    sim.control(sim_name).settle()  # the day rolls: the 2 lots become yesterday's; sessions reconnect
+    watcher.wait(events.STATUS, lambda s: s["td"]["state"] == "ready" and s["trading_day"] != day)
+    watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.yd_volume == 2 for p in ps))
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name and t.trading_day.strftime("%Y%m%d") != day)
+    buy = OrderRequest(symbol, Exchange.SHFE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, tick.limit_up, 1)
+    assert engine.send_order(buy, wait=5).status is not Status.REJECTED
+    watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.volume == 3 for p in ps))
+    orders = engine.close_position(name, Direction.LONG, volume=3, price=tick.limit_down)
+    assert [(o.offset, o.volume) for o in orders] == [(Offset.CLOSETODAY, 1), (Offset.CLOSEYESTERDAY, 2)]
+    assert all(o.status is not Status.REJECTED for o in orders)
+    watcher.wait(events.POSITION, lambda ps: not any(p.local_symbol == name for p in ps))
+
+
+def test_reconnect_resubscribes_and_replayed_fills_are_not_applied_twice(engine: MainEngine, sim_name: str):
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    request = OrderRequest(name.split(".")[0], Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT,
+                           tick.limit_up, 1)  # fmt: skip
+    order = engine.send_order(request, wait=5)
+    watcher.wait(events.TRADE, lambda t: t.order_id == order.order_id)
+    trades_before = len(engine.oms.trades)
+    sim.control(sim_name).drop_connections(reason=0x1001)
+    watcher.wait(events.STATUS, lambda s: s["td"]["state"] == "disconnected")
+    watcher.wait(events.STATUS, lambda s: s["td"]["state"] == "ready")
+    count = len(watcher.of(events.TICK))
+    watcher.wait(events.TICK, lambda t: len(watcher.of(events.TICK)) > count + 2)  # ticks resumed
+    assert len(engine.oms.trades) == trades_before
+    assert len([t for t in watcher.of(events.TRADE) if t.order_id == order.order_id]) == 1
+    assert engine.oms.orders[order.order_id].status is Status.ALLTRADED
+
+
+def test_restart_reloads_the_journal_and_absorbs_the_replay(tmp_path: Path, sim_name: str):
+    store = SqliteStore(tmp_path / "journal.sqlite3")
+    engine = make_engine(tmp_path, store)
+    engine.connect(login_settings(sim_name), timeout=10)
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    request = OrderRequest(name.split(".")[0], Exchange.DCE, Direction.SHORT, Offset.OPEN, OrderType.LIMIT,
+                           tick.limit_down, 1)  # fmt: skip
+    order = engine.send_order(request, wait=5)
+    watcher.wait(events.TRADE, lambda t: t.order_id == order.order_id)
+    engine.close()
+
+    again = make_engine(tmp_path, SqliteStore(tmp_path / "journal.sqlite3"))
+    try:
+        watcher = Watcher(again)
+        again.connect(login_settings(sim_name), timeout=10)
+        assert again.oms.orders[order.order_id].status is Status.ALLTRADED
+        assert not [t for t in watcher.of(events.TRADE) if t.order_id == order.order_id], "replay applied twice"
+        assert name in again.subscriptions  # subscriptions survive a restart
+        watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    finally:
+        again.close()
