@@ -26,6 +26,10 @@ from lib.ctp_preflight import load_binding
 STORM_REPORT_EVERY = 10.0  # seconds between reports while a front keeps dropping connections
 STORM_THRESHOLD = 50  # disconnects without a connect that mean "this front drops everything"
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
+# Interfaces whose API objects survive Release() and re-creation during a storm. openctp_tts's
+# market-data API aborts the process (a mutex assertion) on the second cycle: there the library's
+# own retry goes on, filtered, and nothing is released until logout.
+RECREATE_SAFE = frozenset({"sim", "ctp"})
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -48,36 +52,51 @@ def flow_prefix(flow_dir: Path, interface: str, broker: str, user: str, api: str
 class StormFilter:
     """Passes connection changes on, but a front that drops every connection is reported, not echoed.
 
-    CTP reconnects by itself with no back-off: against a closed front it fires OnFrontDisconnected
-    hundreds of times a second. Only the first disconnect and then one summary per interval go on.
+    CTP reconnects by itself with no back-off: against a front that accepts and drops connections it
+    fires OnFrontDisconnected hundreds of times a second (TTS flaps OnFrontConnected with it). Until a
+    login succeeds again, only the first disconnect and one summary per interval go on, and after
+    STORM_THRESHOLD drops the gateway backs off.
     """
+
+    RECOVERED = (ConnectionState.AUTHENTICATED, ConnectionState.LOGGED_IN, ConnectionState.READY)
 
     def __init__(self, sink: EventSink, clock: Callable[[], float], on_storm: Callable[[str], None]) -> None:
         self._sink = sink
         self._clock = clock
         self._on_storm = on_storm
-        self._down: dict[str, tuple[float, int]] = {}  # api -> (last report, drops since)
-        self._streak: dict[str, int] = {}  # api -> disconnects since the last connect
+        self._last_report: dict[str, float] = {}
+        self._streak: dict[str, int] = {}  # api -> disconnects since the last successful login
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, ConnectionChanged):
-            if event.state is ConnectionState.DISCONNECTED:
-                streak = self._streak[event.api] = self._streak.get(event.api, 0) + 1
-                if streak == STORM_THRESHOLD:
-                    self._on_storm(event.api)
-                now = self._clock()
-                last, count = self._down.get(event.api, (-1e18, 0))
-                if now - last < STORM_REPORT_EVERY:
-                    self._down[event.api] = (last, count + 1)
-                    return
-                self._down[event.api] = (now, 0)
-                if count:
-                    event = ConnectionChanged(event.api, event.state, reason=event.reason,
-                                              error_msg=f"front unreachable: {count + 1} disconnects")  # fmt: skip
-            elif event.state is ConnectionState.CONNECTED:
-                self._down.pop(event.api, None)
-                self._streak.pop(event.api, None)
+            event = self._filter(event)
+            if event is None:
+                return
         self._sink(event)
+
+    def _filter(self, event: ConnectionChanged) -> ConnectionChanged | None:
+        api = event.api
+        if event.state in self.RECOVERED:
+            self._streak.pop(api, None)
+            self._last_report.pop(api, None)
+            return event
+        streak = self._streak.get(api, 0)
+        if event.state is ConnectionState.CONNECTED:
+            return event if streak <= 1 or event.error_id else None  # flapping: not news
+        if event.state is not ConnectionState.DISCONNECTED:
+            return event
+        streak = self._streak[api] = streak + 1
+        if streak == STORM_THRESHOLD:
+            self._on_storm(api)
+        now = self._clock()
+        last = self._last_report.get(api)
+        if last is not None and now - last < STORM_REPORT_EVERY:
+            return None
+        self._last_report[api] = now
+        if streak > 1:
+            return ConnectionChanged(api, event.state, reason=event.reason,
+                                     error_msg=f"front unreachable: {streak} disconnects without a login")  # fmt: skip
+        return event
 
     def reset(self, api: str) -> None:
         self._streak.pop(api, None)
@@ -122,6 +141,10 @@ class CtpGateway(Gateway):
 
         Runs the release on a thread of its own: never on the callback thread that noticed the storm.
         """
+        if self.settings is None or self.settings.interface not in RECREATE_SAFE:
+            self._engine_sink(ConnectionChanged(api, ConnectionState.DISCONNECTED, reason=4097,
+                                                error_msg="front unreachable; the library keeps retrying"))  # fmt: skip
+            return
         delay = self._delays.get(api, BACKOFF_FIRST)
         self._delays[api] = min(delay * 2, BACKOFF_MAX)
         self._engine_sink(ConnectionChanged(api, ConnectionState.DISCONNECTED, reason=4097,

@@ -8,6 +8,7 @@ from typing import Any
 from backend.engine.constants import ConnectionState
 from backend.engine.events import ConnectionChanged
 from backend.gateway.base import LoginSettings
+from backend.gateway.td_session import _make_spi, release
 from backend.gateway.ticks import TickCleaner, parse_day
 from backend.sim.native import allocate_lock
 
@@ -29,7 +30,6 @@ class MdSession:
         self.sink = sink
         self.settings = settings
         self.api = module.CThostFtdcMdApi.CreateFtdcMdApi(flow_prefix)
-        from backend.gateway.td_session import _make_spi
 
         self.spi = _make_spi(module.CThostFtdcMdSpi, self)
         self.cleaner = TickCleaner()
@@ -45,7 +45,7 @@ class MdSession:
         self.sink(ConnectionChanged("md", ConnectionState.CONNECTING))
 
     def close(self) -> None:
-        self.api.Release()
+        release(self.api, self.module, self.logged_in)
 
     def adopt(self, old: MdSession) -> None:
         """Carry the remembered subscriptions and the tick cleaner's state into a recreated session."""

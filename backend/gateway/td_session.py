@@ -17,7 +17,7 @@ from backend.gateway import convert
 from backend.gateway.base import LoginSettings
 from backend.gateway.mapping import DIRECTION_ENGINE2CTP, OFFSET_ENGINE2CTP, ORDER_TYPE_ENGINE2CTP
 from backend.gateway.query_pump import Query, QueryPump
-from backend.sim.native import allocate_lock
+from backend.sim.native import allocate_lock, sleep
 
 log = logging.getLogger(__name__)
 STOP_RETRYING = {3: "invalid credentials", 63: "client not authorised"}
@@ -60,7 +60,7 @@ class TdSession:
     def close(self) -> None:
         self.stopped = True
         self.pump.stop()
-        self.api.Release()
+        release(self.api, self.module, self.front_id != 0)
 
     def adopt(self, old: TdSession) -> None:
         """Carry what a recreated session must remember: the instrument table and order bookkeeping."""
@@ -321,6 +321,25 @@ class TdSession:
     def OnRspError(self, info: Any, request_id: int, last: bool) -> None:  # noqa: N802
         error_id, message = _error(info)
         log.warning("CTP error %s: %s", error_id, message)
+
+
+_PARKED: list[Any] = []  # API objects detached but never released (see release)
+
+
+def release(api: Any, module: Any, logged_in: bool) -> None:
+    """Detach the Spi, let a callback in flight finish, then Release.
+
+    openctp_tts crashes the process (SIGSEGV, or a mutex assertion) when Release() meets its API
+    flapping against a front that drops every connection, even with the Spi detached. An API of
+    openctp_tts that never logged in is therefore detached and parked, not released: a leaked
+    API object is better than a lost server.
+    """
+    api.RegisterSpi(None)
+    if module.__name__.startswith("openctp_tts") and not logged_in:
+        _PARKED.append(api)
+        return
+    sleep(0.05)
+    api.Release()
 
 
 def _error(info: Any) -> tuple[int, str]:

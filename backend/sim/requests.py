@@ -203,25 +203,37 @@ def _broker(values: dict[str, Any]) -> str:
     return values.get("BrokerID", "")
 
 
+def _wanted(values: dict[str, Any], row: dict[str, Any], fields: tuple[str, ...]) -> bool:
+    """A query's conditions: every non-empty condition field must equal the row's (ignoring CTP's padding)."""
+    return all(str(row.get(name, "")).strip() == str(values[name]).strip() for name in fields if values.get(name))
+
+
+def _filtered(values: dict[str, Any], found: list[dict[str, Any]], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [row for row in found if _wanted(values, row, fields)]
+
+
 def _positions(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
     found = book.ledger.positions(exchange.trading_day)
-    return [rows.position_row(_broker(values), book.userid, row, exchange.trading_day) for row in found
-            if not values.get("InstrumentID") or row.symbol == values["InstrumentID"]]  # fmt: skip
+    rows_ = [rows.position_row(_broker(values), book.userid, row, exchange.trading_day) for row in found]
+    return _filtered(values, rows_, ("InstrumentID", "ExchangeID"))
 
 
 def _details(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [rows.detail_row(_broker(values), book.userid, row, exchange.trading_day) for row in book.ledger.details()
-            if not values.get("InstrumentID") or row.symbol == values["InstrumentID"]]  # fmt: skip
+    found = [rows.detail_row(_broker(values), book.userid, row, exchange.trading_day) for row in book.ledger.details()]
+    return _filtered(values, found, ("InstrumentID", "ExchangeID"))
 
 
 def _orders(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(order.fields) for order in book.orders.values()
-            if not values.get("InstrumentID") or order.spec.symbol == values["InstrumentID"]]  # fmt: skip
+    found = [dict(order.fields) for order in book.orders.values()]
+    found = _filtered(values, found, ("InstrumentID", "ExchangeID", "OrderSysID"))
+    start, end = values.get("InsertTimeStart", ""), values.get("InsertTimeEnd", "")
+    return [row for row in found if (not start or row["InsertTime"] >= start) and (not end or row["InsertTime"] <= end)]
 
 
 def _trades(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(trade) for trade in book.trades
-            if not values.get("InstrumentID") or trade["InstrumentID"] == values["InstrumentID"]]  # fmt: skip
+    found = _filtered(values, [dict(trade) for trade in book.trades], ("InstrumentID", "ExchangeID", "TradeID"))
+    start, end = values.get("TradeTimeStart", ""), values.get("TradeTimeEnd", "")
+    return [row for row in found if (not start or row["TradeTime"] >= start) and (not end or row["TradeTime"] <= end)]
 
 
 def _depth(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:

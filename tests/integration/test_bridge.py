@@ -40,7 +40,7 @@ for number in range(THREADS):
 finished = done.wait(timeout=60)
 # A greenlet keeps running while producers work: the loop is not blocked by the hand-off.
 ticks = []
-ticker = gevent.spawn(lambda: [ticks.append(1) or gevent.sleep(0.001) for _ in range(20)])
+ticker = gevent.spawn(lambda: [ticks.append(1) or gevent.idle() for _ in range(20)])
 ticker.join(timeout=5)
 per_thread = {}
 in_order = True
