@@ -13,15 +13,6 @@ from backend.gateway.ticks import TickCleaner, parse_day
 from backend.sim.native import allocate_lock
 
 BATCH = 500  # subscribe in moderate batches
-DEPTH_NAMES = (
-    "InstrumentID", "TradingDay", "UpdateTime", "UpdateMillisec", "LastPrice", "Volume", "Turnover",
-    "OpenInterest", "OpenPrice", "HighestPrice", "LowestPrice", "PreClosePrice", "PreSettlementPrice",
-    "UpperLimitPrice", "LowerLimitPrice", "AveragePrice",
-    "BidPrice1", "BidPrice2", "BidPrice3", "BidPrice4", "BidPrice5",
-    "AskPrice1", "AskPrice2", "AskPrice3", "AskPrice4", "AskPrice5",
-    "BidVolume1", "BidVolume2", "BidVolume3", "BidVolume4", "BidVolume5",
-    "AskVolume1", "AskVolume2", "AskVolume3", "AskVolume4", "AskVolume5",
-)  # fmt: skip
 
 
 class MdSession:
@@ -104,6 +95,6 @@ class MdSession:
     def OnRtnDepthMarketData(self, data: Any) -> None:  # noqa: N802
         if data is None:
             return
-        tick = self.cleaner.clean({name: getattr(data, name) for name in DEPTH_NAMES})
+        tick = self.cleaner.clean(data)  # reads the struct's fields inside the callback, copies none
         if tick is not None:
             self.sink(tick)

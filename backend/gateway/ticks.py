@@ -59,17 +59,37 @@ def parse_clock(update_time: str, millis: int) -> time | None:
     return time(hours, minutes, seconds, max(0, min(int(millis or 0), 999)) * 1000)
 
 
+_BOOK = tuple(
+    (f"bid_price_{n}", f"BidPrice{n}", f"ask_price_{n}", f"AskPrice{n}",
+     f"bid_volume_{n}", f"BidVolume{n}", f"ask_volume_{n}", f"AskVolume{n}")
+    for n in range(1, 6)
+)  # fmt: skip
+_PRICES = (
+    ("last_price", "LastPrice"), ("turnover", "Turnover"), ("open_interest", "OpenInterest"),
+    ("open_price", "OpenPrice"), ("high_price", "HighestPrice"), ("low_price", "LowestPrice"),
+    ("pre_close", "PreClosePrice"), ("pre_settlement_price", "PreSettlementPrice"),
+    ("limit_up", "UpperLimitPrice"), ("limit_down", "LowerLimitPrice"), ("average_price", "AveragePrice"),
+)  # fmt: skip
+_SECONDS_CACHE = 4096
+
+
 @dataclass
 class TickCleaner:
-    """Stateful per gateway: remembers the last accepted tick time of each instrument."""
+    """Stateful per gateway: remembers the last accepted tick time of each instrument.
+
+    `clean` reads a DepthMarketData struct (or a dict of its fields) directly: it runs for every
+    tick on the callback thread, so it avoids intermediate copies and parses each second once.
+    """
 
     contracts: dict[str, ContractData] = field(default_factory=dict)  # by symbol
     trading_day: date | None = None  # the session's trading day, from login
     last_seen: dict[str, datetime] = field(default_factory=dict)
     dropped: int = 0
+    _seconds: dict[tuple[date, str], datetime | None] = field(default_factory=dict, repr=False)
 
-    def clean(self, data: dict[str, Any]) -> TickData | None:
-        tick = self._convert(data)
+    def clean(self, data: Any) -> TickData | None:
+        get = (lambda name: data.get(name, 0)) if isinstance(data, dict) else data.__getattribute__
+        tick = self._convert(get)
         if tick is None:
             self.dropped += 1
             return None
@@ -80,40 +100,48 @@ class TickCleaner:
         self.last_seen[tick.symbol] = tick.datetime
         return tick
 
-    def _convert(self, data: dict[str, Any]) -> TickData | None:
-        symbol = data.get("InstrumentID", "")
+    def _second(self, trading_day: date, update_time: str) -> datetime | None:
+        """The aware datetime of a tick's whole second (memoised: ticks share their seconds)."""
+        key = (trading_day, update_time)
+        if key in self._seconds:
+            return self._seconds[key]
+        clock = parse_clock(update_time, 0)
+        moment = datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI) if clock else None
+        if len(self._seconds) >= _SECONDS_CACHE:
+            self._seconds.clear()
+        self._seconds[key] = moment
+        return moment
+
+    def _convert(self, get: Any) -> TickData | None:
+        symbol = get("InstrumentID")
         contract = self.contracts.get(symbol)
-        clock = parse_clock(data.get("UpdateTime", ""), data.get("UpdateMillisec", 0))
-        if contract is None or clock is None:
+        if contract is None:
             return None
-        trading_day = self.trading_day or parse_day(data.get("TradingDay", ""))
+        trading_day = self.trading_day or parse_day(get("TradingDay"))
         if trading_day is None:
             return None
-        moment = datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI)
-        values = {
-            "last_price": price(data.get("LastPrice", 0.0)),
-            "volume": int(data.get("Volume", 0)),
-            "turnover": price(data.get("Turnover", 0.0)),
-            "open_interest": price(data.get("OpenInterest", 0.0)),
-            "open_price": price(data.get("OpenPrice", 0.0)),
-            "high_price": price(data.get("HighestPrice", 0.0)),
-            "low_price": price(data.get("LowestPrice", 0.0)),
-            "pre_close": price(data.get("PreClosePrice", 0.0)),
-            "pre_settlement_price": price(data.get("PreSettlementPrice", 0.0)),
-            "limit_up": price(data.get("UpperLimitPrice", 0.0)),
-            "limit_down": price(data.get("LowerLimitPrice", 0.0)),
-            "average_price": price(data.get("AveragePrice", 0.0)),
-        }
-        for level in range(1, 6):
-            values[f"bid_price_{level}"] = price(data.get(f"BidPrice{level}", 0.0))
-            values[f"ask_price_{level}"] = price(data.get(f"AskPrice{level}", 0.0))
-            values[f"bid_volume_{level}"] = int(data.get(f"BidVolume{level}", 0))
-            values[f"ask_volume_{level}"] = int(data.get(f"AskVolume{level}", 0))
+        second = self._second(trading_day, get("UpdateTime") or "")
+        if second is None:
+            return None
+        millis = get("UpdateMillisec") or 0
+        moment = second.replace(microsecond=max(0, min(int(millis), 999)) * 1000) if millis else second
+        values: dict[str, Any] = {}
+        for name, ctp_name in _PRICES:
+            value = get(ctp_name)
+            values[name] = value if value < UNSET else 0.0
+        for bid, bid_ctp, ask, ask_ctp, bid_size, bid_size_ctp, ask_size, ask_size_ctp in _BOOK:
+            value = get(bid_ctp)
+            values[bid] = value if value < UNSET else 0.0
+            value = get(ask_ctp)
+            values[ask] = value if value < UNSET else 0.0
+            values[bid_size] = get(bid_size_ctp)
+            values[ask_size] = get(ask_size_ctp)
         return TickData(
             symbol=symbol,
             exchange=contract.exchange,
             datetime=moment,
             trading_day=trading_day,
             name=contract.name,
+            volume=get("Volume"),
             **values,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from backend.sim import wire
@@ -86,12 +87,16 @@ class Link:
 
     def deliver(self, items: list[tuple[Any, str, tuple]]) -> None:
         """Run a batch of callbacks in order (one hand-off for all a request or a market slot made)."""
+        spi = self.api._spi
+        call = self._call
         for runner, callback, args in items:
             try:
-                runner(callback, args)
+                if runner is call:  # the common case, without a second method call per callback
+                    if spi is not None:
+                        getattr(spi, callback)(*args)
+                else:
+                    runner(callback, args)
             except Exception:  # noqa: BLE001 - like the binding: print, swallow, go on with the next
-                import traceback
-
                 traceback.print_exc()
 
     def _call(self, callback: str, args: tuple) -> None:

@@ -152,14 +152,15 @@ class MarketSim:
         bid = round(quote.last_price / quote.tick) - (1 if rand() < 0.5 else 0)
         patterns = self._volume_patterns
         count = len(patterns)
-        # Volumes are consumed by matching (walk_book), so each book gets its own copies.
-        quote.bid_volumes = patterns[int(rand() * count)][:]
-        quote.ask_volumes = patterns[int(rand() * count)][:]
+        # Shared lists, never written in place: matching copies a side before consuming its volume.
+        quote.bid_volumes = patterns[int(rand() * count)]
+        quote.ask_volumes = patterns[int(rand() * count)]
         ladder = quote.ladders.get(bid)
         if ladder is None:
             ladder = quote.ladders[bid] = self._ladder(quote, bid)
-        quote.bid_prices, quote.ask_prices = ladder[0][:], ladder[1][:]
+        quote.bid_prices, quote.ask_prices = ladder[0], ladder[1]
         if ladder[2]:  # a level outside the price band shows no volume
+            quote.bid_volumes, quote.ask_volumes = quote.bid_volumes[:], quote.ask_volumes[:]
             for level in LEVEL_RANGE:
                 if quote.bid_prices[level] == DBL_MAX:
                     quote.bid_volumes[level] = 0
