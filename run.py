@@ -9,9 +9,8 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import sys  # noqa: E402
 
-from gevent.pywsgi import WSGIServer  # noqa: E402
-
 from backend.app import create_app  # noqa: E402
+from backend.extensions import socketio  # noqa: E402
 from lib.config import load_settings  # noqa: E402
 
 
@@ -23,13 +22,20 @@ def main(argv: list[str] | None = None) -> int:
     application = create_app(settings)
     url = f"http://{settings.HOST}:{settings.PORT}/"
     print(f"ctpdesk serving on {url}  (counter: {settings.INTERFACE})", flush=True)
+    generated = application.config.get("CTPDESK_GENERATED_ACCESS_CODE")
+    if generated:
+        print(f"access code (generated, shown only this once): {generated}", flush=True)
+    elif not settings.ACCESS_CODE:
+        print("access code: the one generated on the first start (PUT /auth_code changes it)", flush=True)
     if settings.INTERFACE == "sim":
-        print(f"sim demo account: userid {settings.SIM_USERID}, password {settings.SIM_PASSWORD}", flush=True)
-    server = WSGIServer((settings.HOST, settings.PORT), application, log=None)
+        print(f"log in with the sim's demo account: userid {settings.SIM_USERID}, "
+              f"password {settings.SIM_PASSWORD}", flush=True)  # fmt: skip
     try:
-        server.serve_forever()
+        socketio.run(application, host=settings.HOST, port=settings.PORT, log_output=False)
     except KeyboardInterrupt:
         pass
+    finally:
+        application.extensions["ctpdesk"].engine.close()
     return 0
 
 

@@ -1,35 +1,120 @@
-"""The app factory: the one place that wires configuration, store, engine, auth and views."""
+"""The app factory: the one place that wires configuration, store, engine, auth, views and Socket.IO."""
 
 from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
+from auth.access import AccessCode
+from auth.tokens import Tokens, load_secret
+from backend.engine.engine import EngineConfig, MainEngine
+from backend.extensions import jwt, limiter, socketio
+from backend.runtime import apply_runtime
 from lib.config import Settings, load_settings
-from views import health
-from views.envelope import failure
+from model import open_store
+from views import accounts, config_view, health, market, openapi, trading
+from views.desk import Desk
+from views.envelope import ApiError, failure
+from views.push import Push
+from views.schemas import RuntimeConfig
+from views.sockets import register_socket_handlers
 
 VERSION = "0.1.0"
+TOKEN_HOURS = 24
+log = logging.getLogger("ctpdesk")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build a ctpdesk app; tests pass their own Settings (temporary data directory, sim counter)."""
     settings = settings or load_settings()
-    app = Flask("ctpdesk")
-    app.config["CTPDESK_SETTINGS"] = settings
-    app.config["CTPDESK_VERSION"] = VERSION
-    app.config["JSON_AS_ASCII"] = False
-    app.register_blueprint(health.blueprint)
+    data_dir = Path(settings.DATA_DIR)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask("ctpdesk", static_folder=None)
+    app.config.update(
+        CTPDESK_VERSION=VERSION,
+        JSON_AS_ASCII=False,
+        JWT_SECRET_KEY=load_secret(data_dir),
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=TOKEN_HOURS),
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    store = open_store(data_dir, settings.MONGO_URI)
+    runtime = _runtime_config(settings, store)
+    _configure_sim(settings, data_dir)
+    engine = MainEngine(store, _engine_config(settings, data_dir, runtime))
+    access = AccessCode(store)
+    app.config["CTPDESK_GENERATED_ACCESS_CODE"] = access.ensure(settings.ACCESS_CODE)
+    desk = Desk(settings, store, engine, access, Tokens(store), runtime)
+    app.extensions["ctpdesk"] = desk
+    jwt.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(app, async_mode="gevent", cors_allowed_origins=[], logger=False, engineio_logger=False)
+    for module in (health, accounts, market, trading, config_view, openapi):
+        app.register_blueprint(module.blueprint)
+    register_socket_handlers(socketio)
+    desk.push = Push(socketio, desk)
     _register_error_handlers(app)
     return app
 
 
+def _runtime_config(settings: Settings, store: object) -> dict[str, object]:
+    """The /config values: the configuration file's, overridden by what PUT /config stored."""
+    defaults = {name: getattr(settings, name) for name in RuntimeConfig.model_fields}
+    stored = store.load_config()  # type: ignore[attr-defined]
+    merged = {**defaults, **{k: v for k, v in stored.items() if k in RuntimeConfig.model_fields}}
+    return RuntimeConfig.model_validate(merged).model_dump()
+
+
+def _engine_config(settings: Settings, data_dir: Path, runtime: dict[str, object]) -> EngineConfig:
+    config = EngineConfig(flow_dir=data_dir / "flow", query_interval=_query_interval(settings))
+    apply_runtime(config, runtime)
+    return config
+
+
+def _query_interval(settings: Settings) -> float:
+    if settings.INTERFACE == "sim":
+        return 1.0 / settings.SIM_QUERY_RATE if settings.SIM_QUERY_RATE > 0 else 0.0
+    return 1.0
+
+
+def _configure_sim(settings: Settings, data_dir: Path) -> None:
+    """Set up the embedded counter behind sim://SIM_NAME, unless it already runs in this process."""
+    from backend.sim import SimAccount, configure
+    from backend.sim.registry import registry
+
+    if registry.running(settings.SIM_NAME) is not None:
+        return
+    configure(
+        settings.SIM_NAME,
+        data_dir=str(data_dir),
+        accounts=(SimAccount(settings.SIM_USERID, settings.SIM_PASSWORD, settings.SIM_BALANCE),),
+        mode=settings.SIM_MODE,
+        market=settings.SIM_MARKET,
+        tick_rate=settings.SIM_TICK_RATE,
+        seed=settings.SIM_SEED,
+        replay_csv=settings.SIM_REPLAY_CSV,
+        query_rate=settings.SIM_QUERY_RATE,
+    )
+
+
 def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return failure(error.message, error.status, error.data)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if error.code == 429:
+            return failure("too many attempts: wait and try again", 429)
         return failure(error.description or error.name, error.code or 500)
 
     @app.errorhandler(Exception)
     def unhandled(error: Exception):
-        app.logger.exception("unhandled error")
-        return failure(f"internal error: {type(error).__name__}", 500)
+        trace_id = uuid.uuid4().hex[:12]
+        app.logger.exception("unhandled error (trace %s)", trace_id)
+        return failure(f"internal error (trace {trace_id})", 500)

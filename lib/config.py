@@ -37,6 +37,7 @@ class Settings:
     INTERFACE: str = "sim"  # sim | ctp | tts
     LOGIN_TIMEOUT: float = 30.0
     # The simulated counter (backend/sim).
+    SIM_NAME: str = ""  # the sim behind sim://SIM_NAME (tests run several side by side)
     SIM_USERID: str = "demo"
     SIM_PASSWORD: str = "demo"
     SIM_BALANCE: float = 1_000_000.0

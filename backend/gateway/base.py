@@ -64,3 +64,7 @@ class Gateway(ABC):
 
     @abstractmethod
     def query_position(self) -> None: ...
+
+    @abstractmethod
+    def reload_contracts(self) -> None:
+        """Ask the counter for the instrument list again (ContractsLoaded follows)."""

@@ -213,3 +213,6 @@ class CtpGateway(Gateway):
 
     def query_position(self) -> None:
         self._trader().query_position()
+
+    def reload_contracts(self) -> None:
+        self._trader().query_instruments()

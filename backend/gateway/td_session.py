@@ -139,6 +139,9 @@ class TdSession:
         if result != 0:
             self.sink(CancelRejected(request.order_id, result, f"cancel not sent ({result})"))
 
+    def query_instruments(self) -> None:
+        self._query("ReqQryInstrument", "CThostFtdcQryInstrumentField")
+
     def query_account(self) -> None:
         self._query("ReqQryTradingAccount", "CThostFtdcQryTradingAccountField")
 
@@ -206,7 +209,7 @@ class TdSession:
             self._failed("settlement confirmation", error_id, message)
             return
         if not self.contracts:
-            self._query("ReqQryInstrument", "CThostFtdcQryInstrumentField")
+            self.query_instruments()
         self.query_account()
         self.query_position()
 

@@ -1,0 +1,112 @@
+"""Market data and instruments: /market, /contract, /bar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import gevent
+from flask import Blueprint
+
+from backend.engine import events
+from views.auth_required import token_required
+from views.desk import desk
+from views.envelope import ApiError, envelope
+from views.errors import engine_errors
+from views.params import parse
+from views.schemas import BarRequest, ContractQuery, SymbolsRequest
+
+blueprint = Blueprint("market", __name__)
+
+
+def _names() -> list[str]:
+    request = parse(SymbolsRequest)
+    try:
+        return request.names()
+    except ValueError as error:
+        raise ApiError(str(error), 400) from None
+
+
+@blueprint.post("/market")
+@token_required
+def subscribe():
+    names = _names()
+    with engine_errors():
+        return envelope(desk().engine.subscribe(names), "subscribed")
+
+
+@blueprint.delete("/market")
+@token_required
+def unsubscribe():
+    names = _names()
+    with engine_errors():
+        return envelope(desk().engine.unsubscribe(names), "unsubscribed")
+
+
+@blueprint.get("/market")
+@token_required
+def subscriptions():
+    engine = desk().engine
+    data = []
+    for name in engine.subscriptions:
+        tick = engine.oms.ticks.get(name)
+        data.append({"local_symbol": name, "tick": tick.to_dict() if tick else None})
+    return envelope(data)
+
+
+@blueprint.put("/market")
+@token_required
+def reload_contracts():
+    engine = desk().engine
+    if engine.gateway is not None and engine.connected:
+        engine.gateway.reload_contracts()
+    names = sorted(engine.oms.contracts)
+    engine.bus.publish(events.CONTRACT, names)
+    return envelope(names)
+
+
+@blueprint.get("/contract")
+@token_required
+def contracts():
+    query = parse(ContractQuery)
+    engine = desk().engine
+    if query.local_symbol:
+        with engine_errors():
+            return envelope(engine.oms.contract(query.local_symbol).to_dict())
+    found = [
+        contract.to_dict()
+        for contract in engine.oms.contracts.values()
+        if (not query.product or contract.product_id == query.product)
+        and (not query.exchange or contract.exchange.value == query.exchange.upper())
+    ]
+    return envelope(sorted(found, key=lambda item: item["local_symbol"]))
+
+
+@blueprint.route("/bar", methods=["GET", "POST"])
+@token_required
+def bars():
+    request = parse(BarRequest)
+    start, end = _epoch_ms(request.start, "start"), _epoch_ms(request.end, "end")
+    if start is not None and end is not None and end < start:
+        raise ApiError("end: must not be before start", 400)
+    store = desk().store
+    rows = gevent.get_hub().threadpool.apply(
+        store.load_bars, (request.local_symbol, request.interval, start, end, request.limit)
+    )
+    return envelope(rows)
+
+
+def _epoch_ms(value: str | int | None, name: str) -> int | None:
+    """Epoch milliseconds from epoch ms or an ISO 8601 time (exchange time when it has no zone)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ApiError(f"{name}: expected epoch milliseconds or an ISO 8601 time", 400) from None
+    if moment.tzinfo is None:
+        from backend.engine.objects import SHANGHAI
+
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return int(moment.timestamp() * 1000)

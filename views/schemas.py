@@ -1,0 +1,114 @@
+"""Request models: every field of every endpoint, validated before anything happens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from backend.engine.constants import Direction, Interval, Offset, OrderType
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _symbols(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+LocalSymbol = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+(\.[A-Z]+)?$")]
+Lower = BeforeValidator(_lower)
+
+
+class Fields(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class LoginRequest(Fields):
+    authorization: str = Field(min_length=1, description="the server access code")
+    userid: str = Field(min_length=1, max_length=15)
+    password: str = Field(min_length=1, max_length=40)
+    brokerid: str = Field("", max_length=10)
+    appid: str = Field("", max_length=32)
+    auth_code: str = Field("", max_length=16)
+    td_address: str = Field("", max_length=200)
+    md_address: str = Field("", max_length=200)
+    interface: Annotated[Literal["sim", "ctp", "tts"], Lower] = "sim"
+    product_info: str = Field("", max_length=10)
+
+
+class LogoutRequest(Fields):
+    authorization: str = Field(min_length=1)
+
+
+class AuthCodeRequest(Fields):
+    password: str = Field(min_length=1)
+    authorization: str = Field(min_length=8, max_length=128, description="the new access code")
+
+
+class SymbolsRequest(Fields):
+    symbol: LocalSymbol | None = None
+    symbols: Annotated[list[LocalSymbol], BeforeValidator(_symbols)] | None = None
+
+    def names(self) -> list[str]:
+        names = list(self.symbols or []) + ([self.symbol] if self.symbol else [])
+        if not names:
+            raise ValueError("symbol or symbols is required")
+        return names
+
+
+class ContractQuery(Fields):
+    local_symbol: LocalSymbol | None = None
+    product: str | None = Field(None, max_length=16)
+    exchange: str | None = Field(None, max_length=8)
+
+
+class BarRequest(Fields):
+    local_symbol: LocalSymbol
+    interval: Annotated[Interval, Lower] = Interval.MINUTE
+    start: str | int | None = None
+    end: str | int | None = None
+    limit: int = Field(1000, ge=1, le=10_000)
+
+
+class OrderFields(Fields):
+    local_symbol: LocalSymbol
+    direction: Annotated[Direction, Lower]
+    offset: Annotated[Offset, Lower] = Offset.OPEN
+    type: Annotated[OrderType, Lower] = OrderType.LIMIT
+    price: float = Field(0.0, ge=0, allow_inf_nan=False)
+    volume: int = Field(gt=0, le=10_000)
+    exchange: str | None = Field(None, max_length=8)
+
+
+class CancelRequest(Fields):
+    order_id: str = Field(min_length=3, max_length=64, pattern=r"^-?\d+_-?\d+_\d+$")
+
+
+class ClosePositionRequest(Fields):
+    local_symbol: LocalSymbol
+    direction: Annotated[Direction, Lower]
+    volume: int | None = Field(None, gt=0, le=10_000)
+    price: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+
+class RuntimeConfig(BaseModel):
+    """The settings PUT /config may change; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    REFRESH_INTERVAL: int = Field(5, ge=1, le=60)
+    INSTRUMENT_INDEPEND: bool = True
+    SLIPPAGE_BUY: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    SLIPPAGE_SHORT: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    SLIPPAGE_COVER: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    SLIPPAGE_SELL: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+    CLOSE_PATTERN: Literal["today", "yesterday"] = "today"
+    SHARED_FUNC: bool = False
+
+    @field_validator("CLOSE_PATTERN", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return _lower(value)

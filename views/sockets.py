@@ -1,0 +1,58 @@
+"""Socket.IO handlers: authenticate at connect (or `identify`), `watch` to narrow the ticks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask_socketio import SocketIO
+
+from auth.tokens import TokenError, token_from_header
+from views.envelope import TOKEN_ERROR
+
+
+def _push() -> Any:
+    return current_app.extensions["ctpdesk"].push
+
+
+def _claims(token: str) -> dict[str, Any]:
+    return current_app.extensions["ctpdesk"].tokens.verify(token)
+
+
+def register_socket_handlers(socketio: SocketIO) -> None:
+    @socketio.on("connect")
+    def connect(auth: Any = None) -> None:
+        token = auth.get("token", "") if isinstance(auth, dict) else ""
+        token = token or request.args.get("token", "") or token_from_header(request.headers.get("Authorization"))
+        if not token:
+            _push().pending(request.sid)  # an older client may still `identify` itself
+            return
+        try:
+            claims = _claims(str(token))
+        except TokenError:
+            raise ConnectionRefusedError(TOKEN_ERROR) from None
+        _push().authenticated(request.sid, claims)
+
+    @socketio.on("identify")
+    def identify(data: Any = None) -> dict[str, Any]:
+        token = data.get("token", "") if isinstance(data, dict) else (data if isinstance(data, str) else "")
+        try:
+            claims = _claims(str(token))
+        except TokenError:
+            _push().refuse(request.sid)
+            return {"success": False, "msg": TOKEN_ERROR}
+        _push().authenticated(request.sid, claims)
+        return {"success": True, "msg": "identified"}
+
+    @socketio.on("watch")
+    def watch(data: Any = None) -> dict[str, Any]:
+        symbols = data.get("symbols") if isinstance(data, dict) else None
+        if symbols is not None and (not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols)):
+            return {"success": False, "msg": "symbols: a list of local_symbols"}
+        if not _push().watch(request.sid, symbols):
+            return {"success": False, "msg": TOKEN_ERROR}
+        return {"success": True, "msg": "watching", "data": symbols or "all"}
+
+    @socketio.on("disconnect")
+    def disconnect(*_: Any) -> None:
+        _push().forget(request.sid)
