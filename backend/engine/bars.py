@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from backend.engine.constants import INTERVAL_MINUTES, Interval
+from backend.engine.constants import INTERVAL_MINUTES, Exchange, Interval
 from backend.engine.objects import SHANGHAI, BarData, TickData
 
 ONE_MINUTE = timedelta(minutes=1)
@@ -21,7 +21,9 @@ DEFAULT_GRACE = 1.5  # seconds after a bar's end before a timer close: the last 
 
 def minute_of(moment: datetime) -> datetime:
     """The opening minute that labels a bar: the whole datetime floored, so 23:00 and 09:00 never merge."""
-    return moment.astimezone(SHANGHAI).replace(second=0, microsecond=0)
+    if moment.tzinfo is not SHANGHAI:  # ticks already carry exchange time: skip the conversion
+        moment = moment.astimezone(SHANGHAI)
+    return moment.replace(second=0, microsecond=0)
 
 
 def window_of(moment: datetime, span: timedelta) -> datetime:
@@ -85,6 +87,26 @@ class _DayCounters:
         return step
 
 
+@dataclass(slots=True)
+class _Forming:
+    """The minute bar being built: mutated in place per tick (replacing a frozen bar per tick is costly)."""
+
+    symbol: str
+    exchange: Exchange
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int = 0
+    turnover: float = 0.0
+    open_interest: float = 0.0
+
+    def freeze(self) -> BarData:
+        return BarData(self.symbol, self.exchange, Interval.MINUTE, self.start, self.open, self.high, self.low,
+                       self.close, self.volume, self.turnover, self.open_interest)  # fmt: skip
+
+
 class BarBuilder:
     """1-minute bars of one instrument from its ticks.
 
@@ -98,25 +120,25 @@ class BarBuilder:
 
     def __init__(self, grace: float = DEFAULT_GRACE) -> None:
         self._grace = timedelta(seconds=grace)
-        self._bar: BarData | None = None
+        self._bar: _Forming | None = None  # mutable while forming: frozen when published or read
         self._day: _DayCounters | None = None
         self._last_time: datetime | None = None
         self._published: datetime | None = None  # start of the last finished bar
 
     def update_tick(self, tick: TickData) -> list[BarData]:
         """Take a tick; return the bars it finished (0 or 1)."""
-        if not self._accepts(tick):
+        start = minute_of(tick.datetime)
+        if not self._accepts(tick, start):
             return []
         step = self._advance(tick)
         self._last_time = tick.datetime
-        start = minute_of(tick.datetime)
-        finished = [self._finish()] if self._bar is not None and self._bar.datetime != start else []
-        self._bar = self._add(tick, start, step)
+        finished = [self._finish()] if self._bar is not None and self._bar.start != start else []
+        self._add(tick, start, step)
         return finished
 
     def close_due(self, now: datetime) -> list[BarData]:
         """Finish the forming bar once its minute (plus the grace) is over, tick or no tick."""
-        if self._bar is not None and now - self._grace >= self._bar.datetime + ONE_MINUTE:
+        if self._bar is not None and now - self._grace >= self._bar.start + ONE_MINUTE:
             return [self._finish()]
         return []
 
@@ -126,16 +148,16 @@ class BarBuilder:
 
     def current(self) -> BarData | None:
         """The forming bar, for display."""
-        return self._bar
+        return self._bar.freeze() if self._bar is not None else None
 
-    def _accepts(self, tick: TickData) -> bool:
+    def _accepts(self, tick: TickData, start: datetime) -> bool:
         if tick.last_price <= 0:
             return False
         if self._last_time is not None and tick.datetime < self._last_time:
             return False
         if self._day is not None and tick.trading_day < self._day.trading_day:
             return False
-        return self._published is None or minute_of(tick.datetime) > self._published
+        return self._published is None or start > self._published
 
     def _advance(self, tick: TickData) -> _Step:
         if self._day is not None and tick.trading_day == self._day.trading_day:
@@ -144,26 +166,27 @@ class BarBuilder:
         self._day = _DayCounters.start(tick)
         return _Step() if first_ever else _Step(self._day.volume, self._day.turnover)
 
-    def _add(self, tick: TickData, start: datetime, step: _Step) -> BarData:
+    def _add(self, tick: TickData, start: datetime, step: _Step) -> None:
+        price = tick.last_price
         bar = self._bar
         if bar is None:
-            price = tick.last_price
-            bar = BarData(tick.symbol, tick.exchange, Interval.MINUTE, start, price, price, price, price)
-        return replace(
-            bar,
-            high_price=max(bar.high_price, tick.last_price, step.high or tick.last_price),
-            low_price=min(bar.low_price, tick.last_price, step.low or tick.last_price),
-            close_price=tick.last_price,
-            volume=bar.volume + step.volume,
-            turnover=bar.turnover + step.turnover,
-            open_interest=tick.open_interest,
-        )
+            bar = self._bar = _Forming(tick.symbol, tick.exchange, start, price, price, price, price)
+        high = step.high or price
+        low = step.low or price
+        if price > bar.high or high > bar.high:
+            bar.high = max(price, high)
+        if price < bar.low or low < bar.low:
+            bar.low = min(price, low)
+        bar.close = price
+        bar.volume += step.volume
+        bar.turnover += step.turnover
+        bar.open_interest = tick.open_interest
 
     def _finish(self) -> BarData:
-        bar, self._bar = self._bar, None
-        assert bar is not None
-        self._published = bar.datetime
-        return bar
+        forming, self._bar = self._bar, None
+        assert forming is not None
+        self._published = forming.start
+        return forming.freeze()
 
 
 class BarAggregator:

@@ -26,8 +26,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def make_local_symbol(symbol: str, exchange: Exchange | str) -> str:
-    """The one place a local_symbol ("rb2601.SHFE") is built."""
-    return f"{symbol}.{Exchange(exchange).value if isinstance(exchange, Exchange) else exchange}"
+    """The one place a local_symbol ("rb2601.SHFE") is built (Exchange is a StrEnum: formats as its value)."""
+    return f"{symbol}.{exchange}"
 
 
 def split_local_symbol(local_symbol: str) -> tuple[str, str]:
@@ -83,15 +83,15 @@ class TickData:
     ask_volume_3: int = 0
     ask_volume_4: int = 0
     ask_volume_5: int = 0
+    # Derived once: every consumer of every tick (OMS, bars, push) keys on it.
+    local_symbol: str = field(init=False, compare=False)
 
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "local_symbol", make_local_symbol(self.symbol, self.exchange))
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data.update(
-            local_symbol=self.local_symbol,
             exchange=self.exchange.value,
             datetime=_iso(self.datetime),
             trading_day=_iso(self.trading_day),

@@ -59,17 +59,13 @@ def parse_clock(update_time: str, millis: int) -> time | None:
     return time(hours, minutes, seconds, max(0, min(int(millis or 0), 999)) * 1000)
 
 
-_BOOK = tuple(
-    (f"bid_price_{n}", f"BidPrice{n}", f"ask_price_{n}", f"AskPrice{n}",
-     f"bid_volume_{n}", f"BidVolume{n}", f"ask_volume_{n}", f"AskVolume{n}")
-    for n in range(1, 6)
-)  # fmt: skip
-_PRICES = (
-    ("last_price", "LastPrice"), ("turnover", "Turnover"), ("open_interest", "OpenInterest"),
-    ("open_price", "OpenPrice"), ("high_price", "HighestPrice"), ("low_price", "LowestPrice"),
-    ("pre_close", "PreClosePrice"), ("pre_settlement_price", "PreSettlementPrice"),
-    ("limit_up", "UpperLimitPrice"), ("limit_down", "LowerLimitPrice"), ("average_price", "AveragePrice"),
-)  # fmt: skip
+# DepthMarketData fields in TickData's positional order (after last_price and volume).
+_PRICES = ("Turnover", "OpenInterest", "OpenPrice", "HighestPrice", "LowestPrice", "PreClosePrice",
+           "PreSettlementPrice", "UpperLimitPrice", "LowerLimitPrice", "AveragePrice",
+           "BidPrice1", "BidPrice2", "BidPrice3", "BidPrice4", "BidPrice5",
+           "AskPrice1", "AskPrice2", "AskPrice3", "AskPrice4", "AskPrice5")  # fmt: skip
+_VOLUMES = ("BidVolume1", "BidVolume2", "BidVolume3", "BidVolume4", "BidVolume5",
+            "AskVolume1", "AskVolume2", "AskVolume3", "AskVolume4", "AskVolume5")  # fmt: skip
 _SECONDS_CACHE = 4096
 
 
@@ -125,23 +121,9 @@ class TickCleaner:
             return None
         millis = get("UpdateMillisec") or 0
         moment = second.replace(microsecond=max(0, min(int(millis), 999)) * 1000) if millis else second
-        values: dict[str, Any] = {}
-        for name, ctp_name in _PRICES:
-            value = get(ctp_name)
-            values[name] = value if value < UNSET else 0.0
-        for bid, bid_ctp, ask, ask_ctp, bid_size, bid_size_ctp, ask_size, ask_size_ctp in _BOOK:
-            value = get(bid_ctp)
-            values[bid] = value if value < UNSET else 0.0
-            value = get(ask_ctp)
-            values[ask] = value if value < UNSET else 0.0
-            values[bid_size] = get(bid_size_ctp)
-            values[ask_size] = get(ask_size_ctp)
+        last = get("LastPrice")
+        # Positional, in TickData's field order: this runs for every tick.
         return TickData(
-            symbol=symbol,
-            exchange=contract.exchange,
-            datetime=moment,
-            trading_day=trading_day,
-            name=contract.name,
-            volume=get("Volume"),
-            **values,
-        )
+            symbol, contract.exchange, moment, trading_day, contract.name, last if last < UNSET else 0.0,
+            get("Volume"), *[value if value < UNSET else 0.0 for value in map(get, _PRICES)], *map(get, _VOLUMES),
+        )  # fmt: skip

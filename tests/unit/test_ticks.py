@@ -108,3 +108,22 @@ def test_out_of_order_ticks_are_dropped_but_equal_stamps_pass(cleaner: TickClean
 def test_exchange_is_filled_from_the_instrument_table(cleaner: TickCleaner):
     tick = cleaner.clean(depth("rb2601", "09:00:00", ExchangeID=""))
     assert tick is not None and tick.exchange is Exchange.SHFE and tick.local_symbol == "rb2601.SHFE"
+
+
+def test_every_depth_field_lands_in_its_tick_field(cleaner: TickCleaner):
+    names = {"LastPrice": "last_price", "Volume": "volume", "Turnover": "turnover", "OpenInterest": "open_interest",
+             "OpenPrice": "open_price", "HighestPrice": "high_price", "LowestPrice": "low_price",
+             "PreClosePrice": "pre_close", "PreSettlementPrice": "pre_settlement_price",
+             "UpperLimitPrice": "limit_up", "LowerLimitPrice": "limit_down", "AveragePrice": "average_price"}  # fmt: skip
+    for level in range(1, 6):
+        names.update({f"BidPrice{level}": f"bid_price_{level}", f"AskPrice{level}": f"ask_price_{level}",
+                      f"BidVolume{level}": f"bid_volume_{level}", f"AskVolume{level}": f"ask_volume_{level}"})  # fmt: skip
+    row = depth("rb2601", "09:00:00", **{ctp: float(number) for number, ctp in enumerate(names, start=1)})
+    row["Volume"] = 2
+    for level in range(1, 6):
+        row[f"BidVolume{level}"] = int(row[f"BidVolume{level}"])
+        row[f"AskVolume{level}"] = int(row[f"AskVolume{level}"])
+    tick = cleaner.clean(row)
+    assert tick is not None
+    values = tick.to_dict()
+    assert {ours: values[ours] for ours in names.values()} == {ours: row[ctp] for ctp, ours in names.items()}
