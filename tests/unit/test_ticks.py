@@ -114,10 +114,11 @@ def test_every_depth_field_lands_in_its_tick_field(cleaner: TickCleaner):
     names = {"LastPrice": "last_price", "Volume": "volume", "Turnover": "turnover", "OpenInterest": "open_interest",
              "OpenPrice": "open_price", "HighestPrice": "high_price", "LowestPrice": "low_price",
              "PreClosePrice": "pre_close", "PreSettlementPrice": "pre_settlement_price",
-             "UpperLimitPrice": "limit_up", "LowerLimitPrice": "limit_down", "AveragePrice": "average_price"}  # fmt: skip
+             "UpperLimitPrice": "limit_up", "LowerLimitPrice": "limit_down",
+             "AveragePrice": "average_price"}  # fmt: skip
     for level in range(1, 6):
-        names.update({f"BidPrice{level}": f"bid_price_{level}", f"AskPrice{level}": f"ask_price_{level}",
-                      f"BidVolume{level}": f"bid_volume_{level}", f"AskVolume{level}": f"ask_volume_{level}"})  # fmt: skip
+        names[f"BidPrice{level}"], names[f"AskPrice{level}"] = f"bid_price_{level}", f"ask_price_{level}"
+        names[f"BidVolume{level}"], names[f"AskVolume{level}"] = f"bid_volume_{level}", f"ask_volume_{level}"
     row = depth("rb2601", "09:00:00", **{ctp: float(number) for number, ctp in enumerate(names, start=1)})
     row["Volume"] = 2
     for level in range(1, 6):
