@@ -15,9 +15,10 @@ from auth.tokens import Tokens, load_secret
 from backend.engine.engine import EngineConfig, MainEngine
 from backend.extensions import jwt, limiter, socketio
 from backend.runtime import apply_runtime
+from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
 from model import open_store
-from views import accounts, config_view, health, market, openapi, trading
+from views import accounts, config_view, health, market, openapi, strategies, trading
 from views.desk import Desk
 from views.envelope import ApiError, failure
 from views.push import Push
@@ -54,10 +55,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     jwt.init_app(app)
     limiter.init_app(app)
     socketio.init_app(app, async_mode="gevent", cors_allowed_origins=[], logger=False, engineio_logger=False)
-    for module in (health, accounts, market, trading, config_view, openapi):
+    for module in (health, accounts, market, trading, config_view, strategies, openapi):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     desk.push = Push(socketio, desk)
+    desk.strategies = StrategyManager(engine, store, runtime)
     _register_error_handlers(app)
     return app
 

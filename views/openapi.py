@@ -16,11 +16,14 @@ from views.schemas import (
     BarRequest,
     CancelRequest,
     ClosePositionRequest,
+    CodeUpload,
     ContractQuery,
     LoginRequest,
     LogoutRequest,
     OrderFields,
     RuntimeConfig,
+    StrategyName,
+    StrategyOperation,
     SymbolsRequest,
 )
 
@@ -47,6 +50,11 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "trading.account": ("Account figures", None),
     "config.read": ("Runtime configuration", None),
     "config.update": ("Change runtime configuration", RuntimeConfig),
+    "strategies.listing": ("Strategies with their state", None),
+    "strategies.operate": ("Start or stop a strategy", StrategyOperation),
+    "strategies.delete": ("Stop and delete a strategy", StrategyName),
+    "strategies.read_code": ("A strategy's code", StrategyName),
+    "strategies.upload_code": ("Upload strategy code (restarts it if running)", CodeUpload),
     "openapi.document": ("This document", None),
 }
 ERRORS = {

@@ -112,3 +112,27 @@ class RuntimeConfig(BaseModel):
     @classmethod
     def _lowercase(cls, value: object) -> object:
         return _lower(value)
+
+
+OPERATIONS = {"start": "start", "stop": "stop", "开启": "start", "关闭": "stop"}
+
+
+class StrategyName(Fields):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class StrategyOperation(StrategyName):
+    operation: str = Field(description="start or stop (ctpbee's 开启/关闭 accepted)")
+
+    @field_validator("operation")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        operation = OPERATIONS.get(value.strip().lower()) or OPERATIONS.get(value.strip())
+        if operation is None:
+            raise ValueError("must be start or stop")
+        return operation
+
+
+class CodeUpload(Fields):
+    text: str = Field(min_length=1, max_length=200_000)
+    name: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

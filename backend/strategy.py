@@ -1,0 +1,133 @@
+"""The base class of user strategies, in the spirit of ctpbee: `from backend.strategy import Strategy`.
+
+A strategy runs in a worker process of its own (backend/strategy_runtime/worker.py): callbacks get
+plain read-only objects with the field names of shared/API.md (`tick.ask_price_1`, `bar.close_price`),
+and actions become commands the server checks and sends through the engine, like any order.
+
+    class DoubleMa(Strategy):
+        instruments = ["rb2601.SHFE"]
+        bar_interval = "1m"
+
+        def on_bar(self, bar):
+            if ...:
+                self.buy(bar.close_price, 1, bar)
+
+    ext = DoubleMa("double_ma")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+Sender = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class Record(SimpleNamespace):
+    """A read-only view of one tick, bar, order, trade, position or account."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("strategy inputs are read-only")
+
+
+def record(data: dict[str, Any]) -> Record:
+    view = Record()
+    view.__dict__.update(data)
+    return view
+
+
+def _local_symbol(origin: Any) -> str:
+    if isinstance(origin, str):
+        return origin
+    name = getattr(origin, "local_symbol", None)
+    if not name:
+        raise ValueError("origin must be a local_symbol or have one (a tick, a bar, a contract)")
+    return str(name)
+
+
+class Strategy:
+    """Override the callbacks you need; call the actions from them."""
+
+    instruments: list[str] = []  # local_symbols this strategy trades and receives events of
+    bar_interval: str = "1m"  # the bars on_bar receives: 1m, 5m, 15m, 30m, 1h or 1d
+    params: dict[str, Any] = {}
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._send: Sender | None = None
+        self.positions: dict[str, Record] = {}  # "local_symbol.direction" -> position (from its own trades)
+        self.active_orders: dict[str, Record] = {}
+        self.account: Record | None = None
+        self.contracts: MappingProxyType[str, Record] = MappingProxyType({})
+        self.ticks: dict[str, Record] = {}
+
+    # --- callbacks ------------------------------------------------------------------------------
+    def on_init(self) -> None: ...
+
+    def on_tick(self, tick: Record) -> None: ...
+
+    def on_bar(self, bar: Record) -> None: ...
+
+    def on_order(self, order: Record) -> None: ...
+
+    def on_trade(self, trade: Record) -> None: ...
+
+    def on_position(self, position: Record) -> None: ...
+
+    def on_account(self, account: Record) -> None: ...
+
+    def on_realtime(self) -> None:
+        """Called about once a second."""
+
+    def on_stop(self) -> None: ...
+
+    # --- actions --------------------------------------------------------------------------------
+    def buy(self, price: float, volume: int, origin: Any) -> dict[str, Any] | None:
+        """Open long."""
+        return self._order("long", "open", price, volume, origin)
+
+    def short(self, price: float, volume: int, origin: Any) -> dict[str, Any] | None:
+        """Open short."""
+        return self._order("short", "open", price, volume, origin)
+
+    def sell(self, price: float, volume: int, origin: Any) -> dict[str, Any] | None:
+        """Close long (the server splits close-today/yesterday where the exchange needs it)."""
+        return self._order("short", "close", price, volume, origin)
+
+    def cover(self, price: float, volume: int, origin: Any) -> dict[str, Any] | None:
+        """Close short."""
+        return self._order("long", "close", price, volume, origin)
+
+    def cancel(self, order_id: str) -> dict[str, Any] | None:
+        return self._command({"k": "cancel", "order_id": order_id})
+
+    def cancel_all(self) -> dict[str, Any] | None:
+        return self._command({"k": "cancel_all"})
+
+    def subscribe(self, origin: Any) -> dict[str, Any] | None:
+        return self._command({"k": "subscribe", "local_symbol": _local_symbol(origin)})
+
+    def info(self, message: str) -> None:
+        self._log("INFO", message)
+
+    def warning(self, message: str) -> None:
+        self._log("WARNING", message)
+
+    def error(self, message: str) -> None:
+        self._log("ERROR", message)
+
+    # --- plumbing -------------------------------------------------------------------------------
+    def _order(self, direction: str, offset: str, price: float, volume: int, origin: Any) -> dict[str, Any] | None:
+        command = {"k": "order", "local_symbol": _local_symbol(origin), "direction": direction,
+                   "offset": offset, "type": "limit", "price": float(price), "volume": int(volume)}  # fmt: skip
+        return self._command(command)
+
+    def _command(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        if self._send is None:
+            raise RuntimeError("actions are only possible once the strategy runs (from on_init on)")
+        return self._send(command)
+
+    def _log(self, level: str, message: str) -> None:
+        if self._send is not None:
+            self._send({"k": "log", "level": level, "message": str(message)[:2000], "noreply": True})

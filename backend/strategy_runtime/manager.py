@@ -1,0 +1,364 @@
+"""Strategies on the server side: one worker process each, fed its events, its commands checked.
+
+A worker that raises, hangs, floods, eats memory or exits is stopped and marked `error` with the
+reason; the engine and the other workers go on. Orders from a worker go through the engine like any
+other (local risk checks included) and carry the strategy's name.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import re
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+from gevent import subprocess
+from gevent.queue import Full, Queue
+
+from backend.engine import events
+from backend.engine.constants import Direction, Offset, OrderType, Status
+from backend.engine.objects import OrderRequest
+from backend.strategy_runtime.positions import StrategyBook
+from backend.strategy_runtime.protocol import ProtocolError, decode, encode
+
+log = logging.getLogger(__name__)
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+ROOT = Path(__file__).resolve().parents[2]
+PING_EVERY, PING_TIMEOUT = 5.0, 20.0
+
+
+class StrategyError(ValueError):
+    """Bad strategy input: a name, code that does not compile, no `ext`."""
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    memory_mb: int = 1024
+    max_backlog: int = 50_000  # queued events a worker may be behind before it counts as hung
+    stop_wait: float = 3.0
+
+
+@dataclass
+class Worker:
+    name: str
+    process: Any
+    started_at: float
+    outbox: Queue
+    instruments: frozenset[str] = frozenset()
+    stopping: bool = False
+    error: str = ""
+    last_seen: float = field(default_factory=time.monotonic)
+    stderr_tail: bytes = b""
+    greenlets: list[Any] = field(default_factory=list)
+
+
+def validate_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise StrategyError("name: letters, digits and _, starting with a letter or _, at most 64 characters")
+    return name
+
+
+def name_from_code(text: str) -> str:
+    """The name of a module-level `ext = SomeStrategy("name")`, as ctpbee strategies declare it."""
+    tree = _parse(text)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ext" for t in node.targets):
+            call = node.value
+            if isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant):
+                return validate_name(str(call.args[0].value))
+    raise StrategyError('name: give one, or define `ext = YourStrategy("name")` in the code')
+
+
+def _parse(text: str) -> ast.Module:
+    try:
+        return ast.parse(text)
+    except SyntaxError as error:
+        raise StrategyError(f"text: syntax error line {error.lineno}: {error.msg}") from None
+
+
+def _limit(memory_mb: int):
+    def apply() -> None:  # runs in the child between fork and exec
+        memory = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
+
+    return apply
+
+
+class StrategyManager:
+    def __init__(self, engine: Any, store: Any, runtime: dict[str, Any], limits: WorkerLimits | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self.runtime = runtime
+        self.limits = limits or WorkerLimits()
+        self.workers: dict[str, Worker] = {}
+        self.books: dict[str, StrategyBook] = {}
+        engine.bus.subscribe(None, self._on_event)
+        self._pinger = gevent.spawn(self._ping_loop)
+
+    # --- code and lifecycle ---------------------------------------------------------------------
+    def save_code(self, text: str, name: str | None = None) -> str:
+        name = validate_name(name) if name else name_from_code(text)
+        _parse(text)
+        self.store.save_strategy_code(name, text, time.time())
+        if name in self.workers:
+            self.stop(name)
+            self.start(name)
+        return name
+
+    def start(self, name: str) -> None:
+        record = self.store.get_strategy(validate_name(name))  # NotFound when unknown
+        if name in self.workers:
+            return
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.strategy_runtime.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT)},
+            start_new_session=True, preexec_fn=_limit(self.limits.memory_mb),
+        )  # fmt: skip
+        worker = Worker(name, process, time.time(), Queue(maxsize=self.limits.max_backlog))
+        self.workers[name] = worker
+        self.books.setdefault(name, StrategyBook(name))
+        worker.outbox.put_nowait({"k": "init", "name": name, "code": record.text, "state": self._state(name)})
+        worker.greenlets = [gevent.spawn(f, worker) for f in (self._write, self._read, self._drain_stderr, self._watch)]
+        self._set_state(name, "running", "", worker.started_at)
+
+    def stop(self, name: str, cancel_orders: bool = False) -> None:
+        worker = self.workers.get(name)
+        if worker is None:
+            self.store.get_strategy(name)
+            self._set_state(name, "stopped", "", None)
+            return
+        worker.stopping = True
+        try:
+            worker.outbox.put_nowait({"k": "stop"})
+        except Full:
+            pass
+        try:
+            worker.process.wait(timeout=self.limits.stop_wait)
+        except subprocess.TimeoutExpired:
+            self._kill(worker)
+        self._finish(worker)
+        if cancel_orders and self.engine.connected:
+            self.engine.cancel_all(strategy=name)
+        self._set_state(name, "stopped", "", None)
+
+    def delete(self, name: str) -> None:
+        self.store.get_strategy(validate_name(name))
+        if name in self.workers:
+            self.stop(name)
+        self.store.delete_strategy(name)
+        self.books.pop(name, None)
+
+    def stop_all(self) -> None:
+        for name in list(self.workers):
+            self.stop(name)
+
+    def resume(self) -> None:
+        """After a (re)start: strategies that were running start again, their books rebuilt from fills."""
+        self.books = {}
+        for trade in self.engine.oms.trades.values():
+            if trade.strategy:
+                self.books.setdefault(trade.strategy, StrategyBook(trade.strategy)).add(trade)
+        for record in self.store.list_strategies():
+            if record.status == "running" and record.name not in self.workers:
+                self.start(record.name)
+
+    def running_names(self) -> list[str]:
+        return sorted(self.workers)
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [
+            {"name": r.name, "status": r.status, "error": r.error, "updated_at": r.updated_at,
+             "started_at": r.started_at}
+            for r in self.store.list_strategies()
+        ]  # fmt: skip
+
+    # --- the worker's pipes -----------------------------------------------------------------------
+    def _write(self, worker: Worker) -> None:
+        stdin = worker.process.stdin
+        try:
+            while True:
+                message = worker.outbox.get()
+                stdin.write(encode(message))
+                stdin.flush()
+                if message.get("k") == "stop":
+                    return
+        except (BrokenPipeError, OSError, ValueError):
+            return
+
+    def _read(self, worker: Worker) -> None:
+        for line in worker.process.stdout:
+            worker.last_seen = time.monotonic()
+            try:
+                message = decode(line.rstrip(b"\n"))
+            except ProtocolError as error:
+                self._fail(worker, f"protocol error: {error}")
+                return
+            try:
+                self._handle(worker, message)
+            except Exception:  # a bad command must not kill the reader
+                log.exception("strategy %s: command failed", worker.name)
+
+    def _drain_stderr(self, worker: Worker) -> None:
+        for line in worker.process.stderr:
+            worker.stderr_tail = (worker.stderr_tail + line)[-4000:]
+
+    def _watch(self, worker: Worker) -> None:
+        code = worker.process.wait()
+        if worker.stopping:
+            return
+        reason = worker.error or self._exit_reason(worker, code)
+        self._finish(worker)
+        self._set_state(worker.name, "error", reason, None)
+        self.engine.log(f"strategy {worker.name} stopped: {reason}", "ERROR", worker.name)
+
+    @staticmethod
+    def _exit_reason(worker: Worker, code: int) -> str:
+        tail = worker.stderr_tail.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        if code is not None and code < 0:
+            return f"killed by signal {-code}" + (f": {tail[0]}" if tail[0] else "")
+        return f"exited with code {code}" + (f": {tail[0]}" if tail[0] else "")
+
+    def _fail(self, worker: Worker, reason: str) -> None:
+        worker.error = worker.error or reason
+        self._kill(worker)
+
+    @staticmethod
+    def _kill(worker: Worker) -> None:
+        try:
+            os.killpg(worker.process.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _finish(self, worker: Worker) -> None:
+        if self.workers.get(worker.name) is worker:
+            del self.workers[worker.name]
+        for greenlet in worker.greenlets:
+            if greenlet is not gevent.getcurrent():
+                greenlet.kill(block=False)
+
+    def _set_state(self, name: str, status: str, error: str, started_at: float | None) -> None:
+        self.store.set_strategy_state(name, status, error, started_at)
+        self.engine.bus.publish(events.STRATEGY, {"name": name, "status": status, "error": error})
+
+    def _ping_loop(self) -> None:
+        while True:
+            gevent.sleep(PING_EVERY)
+            now = time.monotonic()
+            for worker in list(self.workers.values()):
+                if now - worker.last_seen > PING_TIMEOUT:
+                    self._fail(worker, f"not responding for {PING_TIMEOUT:g}s (an endless loop?)")
+                else:
+                    self._enqueue(worker, {"k": "ping"})
+
+    # --- commands from a worker -----------------------------------------------------------------
+    def _handle(self, worker: Worker, message: dict[str, Any]) -> None:
+        kind = message["k"]
+        if kind == "ready":
+            worker.instruments = frozenset(message.get("instruments") or ())
+            if worker.instruments and self.engine.connected:
+                self.engine.subscribe(sorted(worker.instruments))
+        elif kind == "log":
+            self.engine.log(str(message.get("message", ""))[:2000], _level(message.get("level")), worker.name)
+        elif kind == "error":
+            self._fail(worker, str(message.get("message", "error")).strip().splitlines()[-1][:500])
+        elif kind in _COMMANDS:
+            reply = _COMMANDS[kind](self, worker, message)
+            self._enqueue(worker, {"k": "reply", "id": message.get("id"), **reply})
+
+    def _order(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            contract = self.engine.oms.contract(str(message["local_symbol"]))
+            request = OrderRequest(contract.symbol, contract.exchange, Direction(message["direction"]),
+                                   Offset(message["offset"]), OrderType(message.get("type", "limit")),
+                                   float(message["price"]), int(message["volume"]), worker.name)  # fmt: skip
+            if request.offset is Offset.OPEN:
+                order = self.engine.send_order(request, wait=2.0)
+                return {"ok": order.status is not Status.REJECTED, "order": order.to_dict()}
+            orders = self.engine.close_position(contract.local_symbol, _closed(request.direction), request.volume,
+                                                request.price, worker.name)  # fmt: skip
+            return {"ok": True, "orders": [order.to_dict() for order in orders]}
+        except Exception as error:  # refused locally, unknown instrument, not connected: tell the strategy
+            return {"ok": False, "error": str(error) or type(error).__name__}
+
+    def _cancel(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+        order = self.engine.oms.orders.get(str(message.get("order_id")))
+        if order is None or order.strategy != worker.name:
+            return {"ok": False, "error": "not an order of this strategy"}
+        try:
+            return {"ok": True, "order": self.engine.cancel_order(order.order_id, wait=2.0).to_dict()}
+        except Exception as error:
+            return {"ok": False, "error": str(error)}
+
+    def _cancel_all(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return {"ok": True, "cancelled": self.engine.cancel_all(strategy=worker.name)}
+        except Exception as error:
+            return {"ok": False, "error": str(error)}
+
+    def _subscribe(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            names = self.engine.subscribe([str(message.get("local_symbol"))])
+        except Exception as error:
+            return {"ok": False, "error": str(error)}
+        worker.instruments = worker.instruments | set(names)
+        return {"ok": True}
+
+    # --- events to workers ------------------------------------------------------------------------
+    def _on_event(self, topic: str, payload: Any) -> None:
+        if not self.workers or topic not in _FED:
+            return
+        independent = bool(self.runtime.get("INSTRUMENT_INDEPEND", True))
+        if topic == events.TRADE and payload.strategy in self.books:
+            self.books[payload.strategy].add(payload)
+        for worker in list(self.workers.values()):
+            if topic in (events.ORDER, events.TRADE) and payload.strategy != worker.name:
+                continue
+            if topic in (events.TICK, events.BAR) and independent and payload.local_symbol not in worker.instruments:
+                continue
+            self._enqueue(worker, {"k": topic, "d": payload.to_dict()})
+            if topic == events.TRADE:
+                for position in self.books[worker.name].positions(payload.local_symbol):
+                    self._enqueue(worker, {"k": "position", "d": position})
+
+    def _enqueue(self, worker: Worker, message: dict[str, Any]) -> None:
+        try:
+            worker.outbox.put_nowait(message)
+        except Full:
+            self._fail(worker, f"more than {self.limits.max_backlog} events behind: stopped (hung or too slow)")
+
+    def _state(self, name: str) -> dict[str, Any]:
+        oms = self.engine.oms
+        return {
+            "account": oms.account.to_dict() if oms.account else None,
+            "positions": self.books[name].all_positions(),
+            "active_orders": [o.to_dict() for o in oms.active_orders() if o.strategy == name],
+            "contracts": [c.to_dict() for c in oms.contracts.values()],
+        }
+
+
+_FED = frozenset({events.TICK, events.BAR, events.ORDER, events.TRADE, events.ACCOUNT})
+_COMMANDS = {
+    "order": StrategyManager._order,
+    "cancel": StrategyManager._cancel,
+    "cancel_all": StrategyManager._cancel_all,
+    "subscribe": StrategyManager._subscribe,
+}
+
+
+def _level(value: Any) -> str:
+    return value if value in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+
+
+def _closed(order_direction: Direction) -> Direction:
+    """The position side a closing order closes."""
+    return Direction.SHORT if order_direction is Direction.LONG else Direction.LONG

@@ -1,0 +1,152 @@
+"""A strategy worker process: `python -m backend.strategy_runtime.worker`.
+
+Reads events from stdin and writes commands to a private copy of stdout (JSON lines, protocol.py).
+User code that prints writes log lines, never into the protocol; fork, exec and subprocess are
+refused by an audit hook. A callback that raises ends the worker with the traceback as the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import traceback
+from typing import Any
+
+from backend.strategy_runtime.protocol import MAX_SERVER_LINE, decode, encode
+
+REFUSED_EVENTS = frozenset({
+    "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen", "pty.spawn",
+})  # fmt: skip
+TIMER = 1.0  # seconds between on_realtime calls
+
+
+def _guard(event: str, args: tuple) -> None:
+    if event in REFUSED_EVENTS:
+        raise PermissionError(f"{event} is not allowed in a strategy")
+
+
+class Channel:
+    """Line-based reading of stdin (with a timeout) and writing of the private protocol stream."""
+
+    def __init__(self, out_fd: int) -> None:
+        self._out = out_fd
+        self._buffer = b""
+        self._pending: list[dict[str, Any]] = []  # events read while waiting for a reply
+        self._next_id = 0
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = encode(message)
+        while data:
+            data = data[os.write(self._out, data) :]
+
+    def read(self, timeout: float) -> dict[str, Any] | None:
+        """The next event: first those that arrived while a command waited for its reply."""
+        if self._pending:
+            return self._pending.pop(0)
+        return self._read_pipe(timeout)
+
+    def _read_pipe(self, timeout: float) -> dict[str, Any] | None:
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([0], [], [], timeout)
+            if not ready:
+                return None
+            chunk = os.read(0, 65536)
+            if not chunk:
+                self.closed = True
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return decode(line, MAX_SERVER_LINE)
+
+    def request(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        """Send a command; wait for its reply (unless it wants none), keeping other messages for later."""
+        if command.pop("noreply", False):
+            self.send(command)
+            return None
+        self._next_id += 1
+        command["id"] = self._next_id
+        self.send(command)
+        while True:
+            message = self._read_pipe(timeout=30.0)
+            if message is None:
+                if self.closed:
+                    raise SystemExit(0)
+                raise TimeoutError("the server did not answer a command within 30 s")
+            if message["k"] == "reply" and message.get("id") == command["id"]:
+                return message
+            self._pending.append(message)
+
+
+class LogWriter:
+    """sys.stdout/sys.stderr of user code: lines become log messages."""
+
+    def __init__(self, channel: Channel, level: str) -> None:
+        self._channel = channel
+        self._level = level
+        self._line = ""
+
+    def write(self, text: str) -> int:
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            if line.strip():
+                self._channel.send({"k": "log", "level": self._level, "message": line[:2000]})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _load(message: dict[str, Any], channel: Channel) -> Any:
+    from backend.strategy import Strategy
+
+    namespace: dict[str, Any] = {"__name__": "strategy"}
+    exec(compile(message["code"], f"<strategy {message['name']}>", "exec"), namespace)  # noqa: S102 - the point
+    strategy = namespace.get("ext")
+    if not isinstance(strategy, Strategy):
+        raise TypeError('the code must define `ext = YourStrategy("name")`, an instance of Strategy')
+    strategy._send = channel.request
+    return strategy
+
+
+def main() -> int:
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything written to fd 1 from here on goes to stderr, never into the protocol
+    channel = Channel(out_fd)
+    sys.stdout = LogWriter(channel, "INFO")  # type: ignore[assignment]
+    sys.addaudithook(_guard)
+    from backend.strategy_runtime.dispatch import Dispatcher
+
+    init = channel.read(timeout=30.0)
+    if init is None or init["k"] != "init":
+        return 2
+    try:
+        strategy = _load(init, channel)
+        dispatcher = Dispatcher(strategy, init.get("state", {}))
+        channel.send({"k": "ready", "instruments": list(strategy.instruments), "bar_interval": strategy.bar_interval})
+        strategy.on_init()
+        while True:
+            message = channel.read(timeout=TIMER)
+            if message is None:
+                if channel.closed:
+                    return 0
+                strategy.on_realtime()
+                continue
+            if message["k"] == "stop":
+                strategy.on_stop()
+                return 0
+            if message["k"] == "ping":
+                channel.send({"k": "pong"})
+                continue
+            dispatcher.dispatch(message)
+    except SystemExit:
+        raise
+    except BaseException:  # noqa: BLE001 - whatever user code raised is the reason it stopped
+        channel.send({"k": "error", "message": traceback.format_exc(limit=8)[-4000:]})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
