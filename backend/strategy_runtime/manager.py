@@ -31,7 +31,6 @@ from backend.strategy_runtime.protocol import ProtocolError, decode, encode
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ROOT = Path(__file__).resolve().parents[2]
-PING_EVERY, PING_TIMEOUT = 5.0, 20.0
 
 
 class StrategyError(ValueError):
@@ -43,6 +42,8 @@ class WorkerLimits:
     memory_mb: int = 1024
     max_backlog: int = 50_000  # queued events a worker may be behind before it counts as hung
     stop_wait: float = 3.0
+    ping_every: float = 5.0  # a worker answers pings between callbacks ...
+    ping_timeout: float = 20.0  # ... and one silent this long is stuck in a callback (an endless loop)
 
 
 @dataclass
@@ -252,11 +253,11 @@ class StrategyManager:
 
     def _ping_loop(self) -> None:
         while True:
-            gevent.sleep(PING_EVERY)
+            gevent.sleep(self.limits.ping_every)
             now = time.monotonic()
             for worker in list(self.workers.values()):
-                if now - worker.last_seen > PING_TIMEOUT:
-                    self._fail(worker, f"not responding for {PING_TIMEOUT:g}s (an endless loop?)")
+                if now - worker.last_seen > self.limits.ping_timeout:
+                    self._fail(worker, f"not responding for {self.limits.ping_timeout:g}s (an endless loop?)")
                 else:
                     self._enqueue(worker, {"k": "ping"})
 

@@ -1,0 +1,183 @@
+"""Strategies in real worker processes, through the API, on the sim: lifecycle and failure modes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+
+from backend import sim
+from backend.app import create_app
+from backend.strategy_runtime.manager import WorkerLimits
+from lib.config import load_settings
+
+ACCESS = "strategy-tests-code"
+_names = itertools.count()
+
+HEADER = "from backend.strategy import Strategy\n"
+
+
+class Desk:
+    def __init__(self, app: Any, token: str, sim_name: str) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"JWT {token}"}
+        self.sim_name = sim_name
+
+    def call(self, method: str, path: str, **json: Any) -> Any:
+        response = getattr(self.client, method)(path, json=json or None, headers=self.headers)
+        return response
+
+    def state(self, name: str) -> dict[str, Any]:
+        listing = self.call("get", "/strategy").json["data"]
+        return next(item for item in listing if item["name"] == name)
+
+    def wait(self, condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        """Let the gevent loop run (sockets, bridge, worker pipes) until `condition` holds."""
+        with gevent.Timeout(timeout, AssertionError(f"{what} not met within {timeout}s")):
+            while True:
+                result = condition()
+                if result:
+                    return result
+                gevent.idle()
+                gevent.wait(timeout=0.05)
+
+    def contract(self, prefix: str, exchange: str) -> str:
+        contracts = self.call("get", f"/contract?exchange={exchange}").json["data"]
+        return next(c["local_symbol"] for c in contracts if c["local_symbol"].startswith(prefix))
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    name = f"strategies{next(_names)}"
+    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
+                             SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
+    app = create_app(settings)
+    app.extensions["ctpdesk"].strategies.limits = WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0)
+    login = app.test_client().post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"})
+    assert login.status_code == 200, login.json
+    yield Desk(app, login.json["data"], name)
+    app.extensions["ctpdesk"].strategies.stop_all()
+    app.extensions["ctpdesk"].engine.close()
+    sim.shutdown(name)
+
+
+def code(name: str, instrument: str, body: str, cls: str = "S") -> str:
+    return (
+        HEADER
+        + f"class {cls}(Strategy):\n    instruments = [{instrument!r}]\n"
+        + body
+        + f"\next = {cls}({name!r})\n"
+    )
+
+
+BUYER = """
+    def on_tick(self, tick):
+        if not self.active_orders and not self.positions:
+            self.buy(tick.limit_up, 1, tick)
+        self.info("tick seen")
+"""
+
+
+def test_upload_start_trade_stop_update_delete(desk: Desk):
+    instrument = desk.contract("m", "DCE")
+    uploaded = desk.call("post", "/code", text=code("buyer", instrument, BUYER))
+    assert uploaded.status_code == 200 and uploaded.json["data"]["status"] == "stopped"
+    assert desk.call("get", "/code?name=buyer").json["data"]["text"].startswith(HEADER)
+    assert desk.call("put", "/strategy", name="buyer", operation="start").json["data"]["status"] == "running"
+    engine = desk.app.extensions["ctpdesk"].engine
+    trade = desk.wait(lambda: [t for t in engine.oms.trades.values() if t.strategy == "buyer"], what="a fill")
+    assert trade[0].local_symbol == instrument
+    order = engine.oms.orders[trade[0].order_id]
+    assert order.strategy == "buyer"  # every order is tagged with its strategy
+    desk.wait(lambda: any(r.owner == "buyer" for r in engine.logs), what="the strategy's log")
+    # New code for a running strategy restarts it on that code.
+    worker = desk.app.extensions["ctpdesk"].strategies.workers["buyer"]
+    desk.call("post", "/code", text=code("buyer", instrument, BUYER.replace("tick seen", "new code")))
+    assert desk.app.extensions["ctpdesk"].strategies.workers["buyer"] is not worker
+    desk.wait(lambda: any(r.message == "new code" for r in engine.logs), what="the new code running")
+    assert desk.call("put", "/strategy", name="buyer", operation="关闭").json["data"]["status"] == "stopped"
+    assert worker.process.poll() is not None
+    assert desk.call("delete", "/strategy", name="buyer").status_code == 200
+    assert desk.call("get", "/code?name=buyer").status_code == 404
+
+
+FAILURES = {
+    "raises": ("    def on_tick(self, tick):\n        raise RuntimeError('boom in on_tick')\n", "boom in on_tick"),
+    "endless_loop": ("    def on_tick(self, tick):\n        while True:\n            pass\n", "not responding"),
+    "memory_hog": ("    def on_tick(self, tick):\n        self.hog = bytearray(4 * 1024 ** 3)\n", "MemoryError"),
+    "forks": ("    def on_tick(self, tick):\n        import os\n        os.fork()\n", "not allowed"),
+    "subprocess": ("    def on_tick(self, tick):\n        import subprocess\n        subprocess.run(['ls'])\n",
+                   "not allowed"),
+    "exits": ("    def on_tick(self, tick):\n        import os\n        os._exit(3)\n", "exited with code 3"),
+    "no_ext": (None, "ext"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_a_failing_strategy_is_marked_error_and_nothing_else_stops(desk: Desk, failure: str):
+    body, reason = FAILURES[failure]
+    instrument = desk.contract("m", "DCE")
+    desk.call("post", "/code", text=code("healthy", instrument, BUYER, cls="Healthy"))
+    bad_code = code("bad", instrument, body) if body else HEADER + "x = 1\n"
+    assert desk.call("post", "/code", text=bad_code, name="bad").status_code == 200
+    desk.call("put", "/strategy", name="healthy", operation="start")
+    desk.call("put", "/strategy", name="bad", operation="start")
+    state = desk.wait(lambda: (s := desk.state("bad"))["status"] == "error" and s, what=f"{failure} marked error")
+    assert reason in state["error"], state
+    # The engine keeps trading and the other strategy keeps running.
+    assert desk.state("healthy")["status"] == "running"
+    engine = desk.app.extensions["ctpdesk"].engine
+    assert engine.connected
+    ticks_before = len(engine.oms.ticks)
+    desk.wait(lambda: engine.oms.ticks and len(engine.oms.ticks) >= ticks_before, what="ticks still flowing")
+    desk.wait(lambda: [t for t in engine.oms.trades.values() if t.strategy == "Healthy" or t.strategy == "healthy"],
+              what="the healthy strategy trading")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/b", "x.py", "1abc", "", "a" * 65, "名字"])
+def test_path_like_and_invalid_names_are_refused(desk: Desk, name: str):
+    response = desk.call("post", "/code", text=HEADER + "x = 1\n", name=name)
+    assert response.status_code == 400, response.json
+    assert desk.call("get", "/strategy").json["data"] == []
+
+
+def test_syntax_errors_are_refused_with_the_line(desk: Desk):
+    response = desk.call("post", "/code", text="def broken(:\n    pass\n", name="broken")
+    assert response.status_code == 400 and "line 1" in response.json["msg"]
+
+
+def test_running_strategies_resume_after_a_server_restart(tmp_path: Path):
+    name = f"strategies{next(_names)}"
+    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
+                             SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
+    first = create_app(settings)
+    try:
+        client = first.test_client()
+        token = client.post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"}).json["data"]
+        headers = {"Authorization": f"JWT {token}"}
+        instrument = next(c["local_symbol"] for c in client.get("/contract?exchange=DCE", headers=headers).json["data"])
+        client.post("/code", json={"text": code("survivor", instrument, BUYER)}, headers=headers)
+        client.put("/strategy", json={"name": "survivor", "operation": "start"}, headers=headers)
+    finally:
+        # The server dies without stopping its strategies: its watchers die with it, then its workers.
+        manager = first.extensions["ctpdesk"].strategies
+        for worker in list(manager.workers.values()):
+            manager._finish(worker)
+            worker.process.kill()
+        first.extensions["ctpdesk"].engine.close()
+    second = create_app(settings)
+    try:
+        client = second.test_client()
+        token = client.post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"}).json["data"]
+        listing = client.get("/strategy", headers={"Authorization": f"JWT {token}"}).json["data"]
+        assert [(s["name"], s["status"]) for s in listing] == [("survivor", "running")]
+        assert "survivor" in second.extensions["ctpdesk"].strategies.workers
+    finally:
+        second.extensions["ctpdesk"].strategies.stop_all()
+        second.extensions["ctpdesk"].engine.close()
+        sim.shutdown(name)
