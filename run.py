@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from gevent import monkey
 
 monkey.patch_all()
+# CTP callbacks arrive on native threads that need the GIL the event loop holds: a shorter switch
+# interval bounds how long they wait for it (order round trips, bench/strategy.py), at little cost.
+sys.setswitchinterval(0.001)
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 
 from backend.app import create_app  # noqa: E402
 from backend.extensions import socketio  # noqa: E402
