@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from auth.access import AccessCode
+from auth.saved_login import SavedLogin
 from auth.tokens import Tokens, load_secret
 from backend.engine.engine import EngineConfig, MainEngine
 from backend.extensions import jwt, limiter, socketio
@@ -18,7 +19,8 @@ from backend.runtime import apply_runtime
 from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
 from model import open_store
-from views import accounts, config_view, health, market, openapi, strategies, trading
+from views import accounts, code_tools, config_view, health, market, openapi, strategies, trading
+from views.accounts import start_auto_login
 from views.desk import Desk
 from views.envelope import ApiError, failure
 from views.push import Push
@@ -36,10 +38,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     data_dir = Path(settings.DATA_DIR)
     data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask("ctpdesk", static_folder=None)
+    secret = load_secret(data_dir)
     app.config.update(
         CTPDESK_VERSION=VERSION,
         JSON_AS_ASCII=False,
-        JWT_SECRET_KEY=load_secret(data_dir),
+        JWT_SECRET_KEY=secret,
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=TOKEN_HOURS),
         RATELIMIT_HEADERS_ENABLED=True,
     )
@@ -55,11 +58,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     jwt.init_app(app)
     limiter.init_app(app)
     socketio.init_app(app, async_mode="gevent", cors_allowed_origins=[], logger=False, engineio_logger=False)
-    for module in (health, accounts, market, trading, config_view, strategies, openapi):
+    for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     desk.push = Push(socketio, desk)
     desk.strategies = StrategyManager(engine, store, runtime)
+    desk.saved_login = SavedLogin(store, secret)
+    start_auto_login(desk)
     _register_error_handlers(app)
     return app
 

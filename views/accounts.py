@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import gevent
 from flask import Blueprint, current_app
 
 from backend.engine.engine import LoginFailed
 from backend.extensions import limiter
 from backend.gateway.base import LoginSettings
 from views.auth_required import token_required
-from views.desk import desk
+from views.desk import Desk, desk
 from views.envelope import ApiError, envelope
 from views.params import parse
 from views.schemas import AuthCodeRequest, LoginRequest, LogoutRequest
 
 blueprint = Blueprint("accounts", __name__)
 LOGIN_LIMIT = "10 per minute"  # failed attempts per client address
+STOP_RETRYING = (3, 63)  # bad credentials, unauthorised client: retrying would only lock the account
 
 
 def _failed(response: object) -> bool:
@@ -29,6 +31,8 @@ def login():
     if not current.access.verify(request.authorization):
         raise ApiError("wrong access code", 403)
     engine = current.engine
+    if current.auto_login is not None and not current.auto_login.ready():
+        current.auto_login.join(timeout=current.settings.LOGIN_TIMEOUT)  # a restart is logging back in
     if engine.gateway is not None:
         active = engine.login
         if active is not None and active.userid == request.userid and current.login_password == request.password:
@@ -36,14 +40,46 @@ def login():
         raise ApiError("another account is active: log out first", 409)
     settings = _login_settings(request, current.settings.SIM_NAME)
     try:
-        engine.connect(settings, timeout=current.settings.LOGIN_TIMEOUT)
+        connect_and_resume(current, settings)
     except LoginFailed as failure:
         status = 400 if failure.error_id > 0 else 503
         raise ApiError(f"login failed: {failure}", status, {"error_id": failure.error_id}) from None
-    current.login_password = request.password
+    current.saved_login.save(settings)
+    return envelope(current.tokens.issue(request.userid), "logged in")
+
+
+def connect_and_resume(current: Desk, settings: LoginSettings) -> None:
+    """Log in to the counter, then start again the strategies that were running."""
+    current.engine.connect(settings, timeout=current.settings.LOGIN_TIMEOUT)
+    current.login_password = settings.password
     if current.strategies is not None:
         current.strategies.resume()
-    return envelope(current.tokens.issue(request.userid), "logged in")
+
+
+def start_auto_login(current: Desk) -> None:
+    """After a restart, log back in with the saved login (and resume strategies), retrying with back-off."""
+    saved = current.saved_login.load()
+    if saved is None:
+        return
+
+    def run() -> None:
+        delay = 5.0
+        while current.engine.gateway is None and current.saved_login.load() is not None:
+            try:
+                connect_and_resume(current, saved)
+                current.engine.log(f"logged back in as {saved.userid} after a restart")
+                return
+            except LoginFailed as failure:
+                current.engine.log(f"logging back in failed: {failure}", "WARNING")
+                if failure.error_id in STOP_RETRYING:
+                    current.saved_login.clear()
+                    return
+            except RuntimeError:  # someone logged in by hand meanwhile
+                return
+            gevent.sleep(delay)
+            delay = min(delay * 2, 300.0)
+
+    current.auto_login = gevent.spawn(run)
 
 
 def _login_settings(request: LoginRequest, sim_name: str) -> LoginSettings:
@@ -69,6 +105,7 @@ def logout():
     if current.strategies is not None:
         current.strategies.stop_all()
     current.engine.disconnect()
+    current.saved_login.clear()
     current.login_password = ""
     current.tokens.revoke_all()
     current.push.disconnect_all()

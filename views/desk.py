@@ -23,7 +23,9 @@ class Desk:
     tokens: Tokens
     runtime: dict[str, Any]  # the /config values in force
     push: Any = None
-    strategies: Any = None  # the strategy runner (issue 5)
+    strategies: Any = None  # the strategy manager
+    saved_login: Any = None  # auth.saved_login.SavedLogin
+    auto_login: Any = None  # the greenlet logging back in after a restart
     login_password: str = ""
 
 

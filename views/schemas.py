@@ -134,5 +134,13 @@ class StrategyOperation(StrategyName):
 
 
 class CodeUpload(Fields):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)  # code keeps its lines as sent
     text: str = Field(min_length=1, max_length=200_000)
     name: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class CodeRequest(Fields):
+    """Python source for /check_code and /run_code; kept as sent (stripping would move line numbers)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    text: str = Field(min_length=1, max_length=200_000, description="Python source code")

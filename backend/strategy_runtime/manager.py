@@ -11,7 +11,6 @@ import ast
 import logging
 import os
 import re
-import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -84,16 +83,6 @@ def _parse(text: str) -> ast.Module:
         raise StrategyError(f"text: syntax error line {error.lineno}: {error.msg}") from None
 
 
-def _limit(memory_mb: int):
-    def apply() -> None:  # runs in the child between fork and exec
-        memory = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
-
-    return apply
-
-
 class StrategyManager:
     def __init__(self, engine: Any, store: Any, runtime: dict[str, Any], limits: WorkerLimits | None = None) -> None:
         self.engine = engine
@@ -122,8 +111,9 @@ class StrategyManager:
         process = subprocess.Popen(
             [sys.executable, "-m", "backend.strategy_runtime.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT)},
-            start_new_session=True, preexec_fn=_limit(self.limits.memory_mb),
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT),
+                 "CTPDESK_WORKER_MEMORY_MB": str(self.limits.memory_mb)},
+            start_new_session=True,  # no preexec_fn: unsafe with the server's native threads
         )  # fmt: skip
         worker = Worker(name, process, time.time(), Queue(maxsize=self.limits.max_backlog))
         self.workers[name] = worker

@@ -8,6 +8,7 @@ refused by an audit hook. A callback that raises ends the worker with the traceb
 from __future__ import annotations
 
 import os
+import resource
 import select
 import sys
 import traceback
@@ -17,6 +18,7 @@ from backend.strategy_runtime.protocol import MAX_SERVER_LINE, decode, encode
 
 REFUSED_EVENTS = frozenset({
     "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen", "pty.spawn",
+    "resource.setrlimit",  # the limits were set before user code ran: they stay
 })  # fmt: skip
 TIMER = 1.0  # seconds between on_realtime calls
 
@@ -111,7 +113,16 @@ def _load(message: dict[str, Any], channel: Channel) -> Any:
     return strategy
 
 
+def _limits() -> None:
+    """Set by the worker itself before any user code runs (the server passes the numbers)."""
+    memory = int(os.environ.get("CTPDESK_WORKER_MEMORY_MB", "1024")) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
+
+
 def main() -> int:
+    _limits()
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything written to fd 1 from here on goes to stderr, never into the protocol
     channel = Channel(out_fd)

@@ -170,14 +170,39 @@ def test_running_strategies_resume_after_a_server_restart(tmp_path: Path):
             manager._finish(worker)
             worker.process.kill()
         first.extensions["ctpdesk"].engine.close()
-    second = create_app(settings)
+    second = create_app(settings)  # nobody logs in: the server logs back in and resumes by itself
     try:
-        client = second.test_client()
+        manager = second.extensions["ctpdesk"].strategies
+        with gevent.Timeout(30, AssertionError("the restarted server did not resume the strategy")):
+            while "survivor" not in manager.workers:
+                gevent.wait(timeout=0.05)
+        assert second.extensions["ctpdesk"].engine.connected
+        client = second.test_client()  # and a person logging in gets a token for the same account
         token = client.post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"}).json["data"]
         listing = client.get("/strategy", headers={"Authorization": f"JWT {token}"}).json["data"]
         assert [(s["name"], s["status"]) for s in listing] == [("survivor", "running")]
-        assert "survivor" in second.extensions["ctpdesk"].strategies.workers
     finally:
         second.extensions["ctpdesk"].strategies.stop_all()
+        second.extensions["ctpdesk"].engine.close()
+        sim.shutdown(name)
+
+
+def test_after_logout_a_restart_does_not_log_back_in(tmp_path: Path):
+    name = f"strategies{next(_names)}"
+    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
+                             SIM_QUERY_RATE=0)  # fmt: skip
+    first = create_app(settings)
+    try:
+        client = first.test_client()
+        token = client.post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"}).json["data"]
+        assert client.post("/logout", json={"authorization": ACCESS},
+                           headers={"Authorization": f"JWT {token}"}).status_code == 200  # fmt: skip
+    finally:
+        first.extensions["ctpdesk"].engine.close()
+    second = create_app(settings)
+    try:
+        assert second.extensions["ctpdesk"].auto_login is None  # nothing saved: nothing to resume
+        assert second.extensions["ctpdesk"].engine.gateway is None
+    finally:
         second.extensions["ctpdesk"].engine.close()
         sim.shutdown(name)

@@ -1,0 +1,263 @@
+"""Run a snippet of Python in a separate, limited interpreter and report what it printed.
+
+Threat model. The people who may upload code are the desk's own operators: they hold the access
+code and can already trade, change settings and run strategies. The sandbox protects the server
+from *accidents* in their snippets, not from a determined attacker:
+
+- an endless loop or a slow computation: a wall-clock timeout kills the whole process group (the
+  child runs in a session of its own), and RLIMIT_CPU backs it up;
+- a memory hog: RLIMIT_AS makes it a MemoryError in the snippet instead of the host's OOM killer;
+- a flood of output: it is read in chunks up to a cap, then the child is killed;
+- a huge file: RLIMIT_FSIZE (Python ignores SIGXFSZ, so the write fails with EFBIG); RLIMIT_CORE 0;
+- leftovers: the snippet runs in a fresh scratch directory that is removed afterwards, even after a
+  timeout;
+- the server's secrets: the child gets only PATH and LANG (`-I` also ignores PYTHON* variables), so
+  CTPDESK_ACCESS_CODE, MONGO_URI and the like are not visible;
+- accidental damage: an audit hook (sys.addaudithook) refuses new processes (fork, exec, spawn,
+  system, subprocess), signals to other processes, ctypes, sockets, raising the limits again,
+  writing or deleting outside the scratch directory, and reading outside it and the Python
+  installation (so config.yaml and the data directory are out of reach of `open`).
+
+What it does not protect against: a determined attacker. The child runs as the server's own uid
+(root in the container), so the kernel sees no boundary at all, and RLIMIT_NPROC (0: no processes
+and no threads) is only enforced for a non-root uid. The audit hook lives in the same interpreter
+as the code it polices: monkey-patching the modules the hook calls (os.path and friends), frame and
+object introspection, or a C extension that is already importable can get around it; and nothing
+bounds how many files (each under RLIMIT_FSIZE) it leaves in the scratch directory until it is
+removed. Real isolation needs a separate
+uid and a container (or a seccomp/namespace jail); this module is a seat belt against accidents,
+not a security boundary.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+MAX_CONCURRENT = 2  # snippets running at once; more callers wait for a slot
+SLOT_WAIT = 10.0  # seconds a caller waits for a slot before SandboxBusy
+FILE_LIMIT = 10 * 1024 * 1024  # bytes any one file the snippet writes may reach
+OPEN_FILES = 64
+TRUNCATED = "\n...[truncated]"
+SNIPPET = "snippet.py"  # fixed: never built from user input
+
+_slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+
+
+class SandboxBusy(RuntimeError):
+    """Every slot stayed taken for the whole wait."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output: str  # stdout and stderr merged, in order, capped
+    exit_code: int  # negative: killed by that signal (the timeout kills with SIGKILL)
+    timed_out: bool
+    duration_ms: int
+
+
+# Runs in the child before the snippet: limits, then the audit hook, then exec of the snippet.
+# The limits are set here rather than in a preexec_fn because preexec_fn is not safe in a
+# multi-threaded parent (the server has native threads), and the effect is the same: they are in
+# place before any user code runs.
+BOOTSTRAP = r"""
+import os, resource, stat, sys, sysconfig, traceback
+
+
+def _install(memory, cpu, fsize, nofile):
+    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu),
+                         (resource.RLIMIT_FSIZE, fsize), (resource.RLIMIT_CORE, 0),
+                         (resource.RLIMIT_NOFILE, nofile), (resource.RLIMIT_NPROC, 0)):
+        resource.setrlimit(which, (value, value))
+    real = os.path.realpath
+    scratch = (real(os.getcwd()),)
+    paths = sysconfig.get_paths()
+    readable = scratch + tuple({real(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib")}) + (
+        "/usr/share/zoneinfo", "/dev/null", "/dev/urandom")
+    refused = frozenset(("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system",
+                         "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill", "resource.setrlimit",
+                         "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents"))
+    # event -> (indexes of its paths, indexes of its dir_fd arguments)
+    changes = {"os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.rename": ((0, 1), (2, 3)),
+               "os.link": ((0, 1), (2, 3)), "os.symlink": ((1,), (2,)), "os.truncate": ((0,), ()),
+               "os.chmod": ((0,), (2,)), "os.chown": ((0,), (3,)), "os.mkdir": ((0,), (2,)),
+               "os.utime": ((0,), (3,)), "shutil.rmtree": ((0,), (1,)), "os.setxattr": ((0,), ()),
+               "os.removexattr": ((0,), ()), "os.chflags": ((0,), ())}
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+    def inside(path, roots, real=real, sep=os.sep, fsdecode=os.fsdecode):
+        if path is None or isinstance(path, int):
+            return True  # the current directory or an already open descriptor
+        where = real(fsdecode(path))
+        return any(where == root or where.startswith(root + sep) for root in roots)
+
+    def is_dir(path, real=real, fsdecode=os.fsdecode, stat_=os.stat, isdir=stat.S_ISDIR):
+        try:
+            return isdir(stat_(real(fsdecode(path))).st_mode)
+        except (OSError, ValueError):
+            return False
+
+    def hook(event, args, refused=frozenset(refused), changes=tuple(changes.items()), scratch=scratch,
+             readable=readable, write_flags=write_flags, inside=inside, is_dir=is_dir):
+        if event in refused or event.startswith(("ctypes.", "socket.", "_posixsubprocess.")):
+            raise PermissionError(f"sandbox: {event} is not allowed")
+        if event == "open":
+            path, mode, flags = args
+            writes = bool(mode and (mode[0] in "wax" or "+" in mode)) or (flags > 0 and bool(flags & write_flags))
+            # no descriptors of outside directories either: with dir_fd they would reach past the checks
+            if not inside(path, scratch if writes else readable) or (
+                    not isinstance(path, int) and not inside(path, scratch) and is_dir(path)):
+                raise PermissionError(f"sandbox: may not open {path!r}" + (" for writing" if writes else ""))
+        elif event in ("os.listdir", "os.scandir", "glob.glob") and args and not inside(args[0], readable):
+            raise PermissionError(f"sandbox: may not list {args[0]!r}")
+        elif event == "object.__setattr__" and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
+            raise PermissionError(f"sandbox: setting {args[1]} is not allowed")
+        else:
+            for name, (where, fds) in changes:
+                if name != event:
+                    continue
+                if any(index < len(args) and args[index] not in (None, -1) for index in fds):
+                    raise PermissionError(f"sandbox: {event} with dir_fd is not allowed")
+                if not all(inside(args[index], scratch) for index in where if index < len(args)):
+                    raise PermissionError(f"sandbox: {event} outside the scratch directory is not allowed")
+
+    sys.addaudithook(hook)
+
+
+with open(sys.argv[1], encoding="utf-8") as _file:
+    _source = _file.read()
+_install(*(int(value) for value in sys.argv[2:6]))
+del _install, _file
+sys.argv = sys.argv[1:2]
+try:
+    exec(compile(_source, sys.argv[0], "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+except SystemExit:
+    raise
+except BaseException as _error:  # the snippet's traceback, without this bootstrap's frame
+    _trace = None if isinstance(_error, SyntaxError) else _error.__traceback__.tb_next
+    traceback.print_exception(type(_error), _error, _trace)
+    sys.exit(1)
+"""
+
+
+def run_snippet(
+    text: str,
+    timeout: float = 5.0,
+    memory_mb: int = 256,
+    max_output: int = 64_000,
+    wait: float | None = None,
+) -> RunResult:
+    """Run `text` as a script in a limited child interpreter.
+
+    Waits up to `wait` seconds (default SLOT_WAIT) for a slot, then raises SandboxBusy.
+    """
+    if not _slots.acquire(timeout=max(SLOT_WAIT if wait is None else wait, 0.0)):
+        raise SandboxBusy("busy: try again")
+    try:
+        scratch = tempfile.mkdtemp(prefix="ctpdesk-run-")
+        try:
+            return _run(text, scratch, timeout, memory_mb, max_output)
+        finally:
+            _remove(scratch)
+    finally:
+        _slots.release()
+
+
+def _run(text: str, scratch: str, timeout: float, memory_mb: int, max_output: int) -> RunResult:
+    with open(os.path.join(scratch, SNIPPET), "w", encoding="utf-8") as file:
+        file.write(text)
+    limits = (memory_mb * 1024 * 1024, int(timeout) + 1, FILE_LIMIT, OPEN_FILES)
+    command = [sys.executable, "-I", "-B", "-u", "-X", "utf8", "-c", BOOTSTRAP, SNIPPET, *map(str, limits)]
+    env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG", "C.UTF-8")}
+    read_end, write_end = os.pipe()  # our own pipe: the same code works under gevent's patched subprocess
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(  # noqa: S603 - a fixed command; the snippet is a file in the scratch dir
+            command, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
+            start_new_session=True, close_fds=True,
+        )  # fmt: skip
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    try:
+        output, timed_out = _collect(process, read_end, started + timeout, max_output)
+    finally:
+        os.close(read_end)
+        if process.poll() is None:
+            _kill_group(process)
+            process.wait()
+    return RunResult(
+        output=output,
+        exit_code=process.returncode,
+        timed_out=timed_out,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+
+
+def _collect(process: subprocess.Popen[bytes], fd: int, deadline: float, cap: int) -> tuple[str, bool]:
+    """Read the child's output until EOF, the deadline or the cap; kill it on the last two."""
+    chunks: list[bytes] = []
+    size, truncated, timed_out = 0, False, False
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            if not selector.select(left):
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                truncated = True
+                break
+    if timed_out or truncated:
+        _kill_group(process)
+    else:
+        try:  # the output is closed; the process is normally exiting already
+            process.wait(max(deadline - time.monotonic(), 0.001))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process)
+    output = b"".join(chunks)[:cap].decode("utf-8", errors="replace")
+    return output + (TRUNCATED if truncated else ""), timed_out
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's whole session (its pid is the group id); it is not reaped yet, so the id is its."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _remove(path: str) -> None:
+    """Remove the scratch directory, even if the snippet took the permissions off its own files."""
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(root, name), 0o700)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
