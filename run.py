@@ -12,8 +12,11 @@ monkey.patch_all()
 sys.setswitchinterval(0.001)
 
 import argparse  # noqa: E402
+import signal  # noqa: E402
 
-from backend.app import create_app  # noqa: E402
+import gevent  # noqa: E402
+
+from backend.app import create_app, shutdown  # noqa: E402
 from backend.extensions import socketio  # noqa: E402
 from lib.config import load_settings  # noqa: E402
 
@@ -34,16 +37,27 @@ def main(argv: list[str] | None = None) -> int:
     if settings.INTERFACE == "sim":
         print(f"log in with the sim's demo account: userid {settings.SIM_USERID}, "
               f"password {settings.SIM_PASSWORD}", flush=True)  # fmt: skip
+    main_greenlet = gevent.getcurrent()  # SIGTERM (supervisor, systemd, docker) stops as Ctrl-C does
+    gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(KeyboardInterrupt))
     try:
         socketio.run(application, host=settings.HOST, port=settings.PORT, log_output=False)
     except KeyboardInterrupt:
         pass
     finally:
-        application.extensions["ctpdesk"].engine.close()
+        shutdown(application)
     return 0
+
+
+def _serve_under_uwsgi():
+    """uWSGI imports `run:app`; its shutdown (SIGTERM with die-on-term, SIGINT, reload) ends here."""
+    import atexit
+
+    application = create_app()
+    atexit.register(shutdown, application)
+    return application
 
 
 if __name__ == "__main__":
     sys.exit(main())
 else:
-    app = create_app()
+    app = _serve_under_uwsgi()

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ctpdesk"] = desk
     jwt.init_app(app)
     limiter.init_app(app)
-    socketio.init_app(app, async_mode="gevent", cors_allowed_origins=[], logger=False, engineio_logger=False)
+    socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False)
     for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
@@ -67,6 +67,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     start_auto_login(desk)
     _register_error_handlers(app)
     return app
+
+
+def _async_mode() -> str:
+    """uWSGI does websockets itself (gevent_uwsgi); everywhere else gevent's own server serves them."""
+    try:
+        import uwsgi  # noqa: F401 - only importable inside a uWSGI worker
+    except ImportError:
+        return "gevent"
+    return "gevent_uwsgi"
+
+
+def shutdown(app: Flask) -> None:
+    """Stop cleanly: strategies first (their orders stay), then the counter, then the store."""
+    desk = app.extensions["ctpdesk"]
+    if desk.strategies is not None:
+        desk.strategies.stop_all(keep_state=True)
+    desk.engine.close()
+    desk.store.close()
 
 
 def _runtime_config(settings: Settings, store: object) -> dict[str, object]:

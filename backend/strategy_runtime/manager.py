@@ -122,11 +122,13 @@ class StrategyManager:
         worker.greenlets = [gevent.spawn(f, worker) for f in (self._write, self._read, self._drain_stderr, self._watch)]
         self._set_state(name, "running", "", worker.started_at)
 
-    def stop(self, name: str, cancel_orders: bool = False) -> None:
+    def stop(self, name: str, cancel_orders: bool = False, keep_state: bool = False) -> None:
+        """Stop a worker; keep_state leaves it marked running (a server shutdown: it resumes after)."""
         worker = self.workers.get(name)
         if worker is None:
             self.store.get_strategy(name)
-            self._set_state(name, "stopped", "", None)
+            if not keep_state:
+                self._set_state(name, "stopped", "", None)
             return
         worker.stopping = True
         try:
@@ -140,7 +142,8 @@ class StrategyManager:
         self._finish(worker)
         if cancel_orders and self.engine.connected:
             self.engine.cancel_all(strategy=name)
-        self._set_state(name, "stopped", "", None)
+        if not keep_state:
+            self._set_state(name, "stopped", "", None)
 
     def delete(self, name: str) -> None:
         self.store.get_strategy(validate_name(name))
@@ -149,9 +152,9 @@ class StrategyManager:
         self.store.delete_strategy(name)
         self.books.pop(name, None)
 
-    def stop_all(self) -> None:
+    def stop_all(self, keep_state: bool = False) -> None:
         for name in list(self.workers):
-            self.stop(name)
+            self.stop(name, keep_state=keep_state)
 
     def resume(self) -> None:
         """After a (re)start: strategies that were running start again, their books rebuilt from fills."""
