@@ -64,8 +64,11 @@ class Recorder:
             return [call for call in self.calls if call.name == name]
 
     def wait_for(
-        self, name: str, predicate: Callable[[Call], bool] = lambda call: True,
-        timeout: float = DEFAULT_TIMEOUT, start: int = 0,
+        self,
+        name: str,
+        predicate: Callable[[Call], bool] = lambda call: True,
+        timeout: float = DEFAULT_TIMEOUT,
+        start: int = 0,
     ) -> Call:
         """The first call named `name` at index >= start satisfying predicate; AssertionError on timeout."""
         found: list[Call] = []
@@ -112,8 +115,29 @@ def recording_spi(base: type) -> type:
     return type(f"Recording{base.__name__}", (base,), namespace)
 
 
+class _Client:
+    """What both clients share: the recorder, request ids, release."""
+
+    api: Any
+    spi: Any
+    request_id: int
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.spi.recorder
+
+    def next_id(self) -> int:
+        self.request_id += 1
+        return self.request_id
+
+    def close(self) -> None:
+        if self.api is not None:
+            self.api.Release()
+            self.api = None
+
+
 @dataclass
-class TraderClient:
+class TraderClient(_Client):
     """A trader API with a recording Spi, and helpers for the steps of a CTP session."""
 
     tdapi: Any
@@ -139,14 +163,6 @@ class TraderClient:
         self.api.SubscribePublicTopic(self.tdapi.THOST_TERT_QUICK)
         self.api.Init()
         return self
-
-    @property
-    def recorder(self) -> Recorder:
-        return self.spi.recorder
-
-    def next_id(self) -> int:
-        self.request_id += 1
-        return self.request_id
 
     def struct(self, name: str, **values: Any) -> Any:
         struct = getattr(self.tdapi, name)()
@@ -192,8 +208,17 @@ class TraderClient:
         return [c for c in self.recorder.named(callback) if c.args[-2] == request_id]
 
     def order(
-        self, symbol: str, exchange: str, direction: str, offset: str, price: float, volume: int,
-        price_type: str = "2", time_condition: str = "3", volume_condition: str = "1", ref: int | None = None,
+        self,
+        symbol: str,
+        exchange: str,
+        direction: str,
+        offset: str,
+        price: float,
+        volume: int,
+        price_type: str = "2",
+        time_condition: str = "3",
+        volume_condition: str = "1",
+        ref: int | None = None,
     ) -> str:
         """Send ReqOrderInsert; returns the OrderRef used (as sent, without padding)."""
         if ref is None:
@@ -227,14 +252,9 @@ class TraderClient:
             values.update(FrontID=self.session["FrontID"], SessionID=self.session["SessionID"], OrderRef=ref or "")
         assert self.api.ReqOrderAction(self.struct("CThostFtdcInputOrderActionField", **values), self.next_id()) == 0
 
-    def close(self) -> None:
-        if self.api is not None:
-            self.api.Release()
-            self.api = None
-
 
 @dataclass
-class MdClient:
+class MdClient(_Client):
     """A market-data API with a recording Spi, and helpers for login and subscriptions."""
 
     mdapi: Any
@@ -254,14 +274,6 @@ class MdClient:
         self.api.RegisterFront(self.front)
         self.api.Init()
         return self
-
-    @property
-    def recorder(self) -> Recorder:
-        return self.spi.recorder
-
-    def next_id(self) -> int:
-        self.request_id += 1
-        return self.request_id
 
     def login(self, timeout: float = DEFAULT_TIMEOUT, since: int = 0) -> Call:
         """Wait for OnFrontConnected (recorded at index >= since), log in, return the OnRspUserLogin call."""
@@ -285,17 +297,17 @@ class MdClient:
                 and (symbol is None or c.data["InstrumentID"] == symbol)]  # fmt: skip
 
     def wait_tick(
-        self, symbol: str, predicate: Callable[[dict[str, Any]], bool] = lambda data: True,
-        timeout: float = DEFAULT_TIMEOUT, since: int = 0,
+        self,
+        symbol: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda data: True,
+        timeout: float = DEFAULT_TIMEOUT,
+        since: int = 0,
     ) -> dict[str, Any]:
         """The first tick of `symbol` at index >= since satisfying predicate; AssertionError on timeout."""
         call = self.recorder.wait_for(
-            "OnRtnDepthMarketData", lambda c: c.data["InstrumentID"] == symbol and predicate(c.data),
-            timeout=timeout, start=since,
+            "OnRtnDepthMarketData",
+            lambda c: c.data["InstrumentID"] == symbol and predicate(c.data),
+            timeout=timeout,
+            start=since,
         )
         return call.data
-
-    def close(self) -> None:
-        if self.api is not None:
-            self.api.Release()
-            self.api = None

@@ -36,6 +36,16 @@ def split_local_symbol(local_symbol: str) -> tuple[str, str]:
     return symbol, exchange
 
 
+class _Listed:
+    """Objects of one instrument: the local_symbol is derived from symbol and exchange in one place."""
+
+    __slots__ = ()
+
+    @property
+    def local_symbol(self) -> str:
+        return make_local_symbol(self.symbol, self.exchange)  # type: ignore[attr-defined]
+
+
 def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -100,7 +110,7 @@ class TickData:
 
 
 @dataclass(frozen=True, slots=True)
-class BarData:
+class BarData(_Listed):
     symbol: str
     exchange: Exchange
     interval: Interval
@@ -112,10 +122,6 @@ class BarData:
     volume: int = 0
     turnover: float = 0.0
     open_interest: float = 0.0
-
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
 
     def to_row(self) -> list[Any]:
         """[ts_ms, open, high, low, close, volume]: the /bar wire format."""
@@ -146,7 +152,7 @@ class BarData:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderData:
+class OrderData(_Listed):
     order_id: str  # "{front}_{session}_{ref}"
     symbol: str
     exchange: Exchange
@@ -163,10 +169,6 @@ class OrderData:
     local_order_id: str = ""
     sys_id: str = ""  # the exchange's OrderSysID once accepted
     error_id: int = 0
-
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
 
     @property
     def is_active(self) -> bool:
@@ -193,7 +195,7 @@ class OrderData:
 
 
 @dataclass(frozen=True, slots=True)
-class TradeData:
+class TradeData(_Listed):
     trade_id: str
     order_id: str
     symbol: str
@@ -204,10 +206,6 @@ class TradeData:
     volume: int
     time: datetime | None = None
     strategy: str | None = None
-
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,7 +224,7 @@ class TradeData:
 
 
 @dataclass(frozen=True, slots=True)
-class PositionData:
+class PositionData(_Listed):
     symbol: str
     exchange: Exchange
     direction: Direction
@@ -237,10 +235,6 @@ class PositionData:
     price: float = 0.0  # average holding price
     position_profit: float = 0.0
     margin: float = 0.0
-
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
 
     @property
     def available(self) -> int:
@@ -280,7 +274,7 @@ class AccountData:
 
 
 @dataclass(frozen=True, slots=True)
-class ContractData:
+class ContractData(_Listed):
     symbol: str
     exchange: Exchange
     name: str
@@ -295,10 +289,6 @@ class ContractData:
     expire_date: date | None = None
     is_trading: bool = True
     product_id: str = ""
-
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -337,7 +327,7 @@ class LogData:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderRequest:
+class OrderRequest(_Listed):
     symbol: str
     exchange: Exchange
     direction: Direction
@@ -346,10 +336,6 @@ class OrderRequest:
     price: float
     volume: int
     strategy: str | None = None
-
-    @property
-    def local_symbol(self) -> str:
-        return make_local_symbol(self.symbol, self.exchange)
 
 
 @dataclass(frozen=True, slots=True)
