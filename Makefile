@@ -24,6 +24,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 
 test: deps locale lint
+	@sh tools/ensure_deploy_tools.sh
 	$(PY) -m pytest
 
 bench: deps locale

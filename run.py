@@ -49,11 +49,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve_under_uwsgi():
-    """uWSGI imports `run:app`; its shutdown (SIGTERM with die-on-term, SIGINT, reload) ends here."""
-    import atexit
+    """uWSGI imports `run:app`; its shutdown (SIGTERM with die-on-term, SIGINT) ends here.
 
+    uWSGI skips Python's atexit handlers in async mode (its gevent loop), so the clean shutdown is
+    uWSGI's own exit hook, `uwsgi.atexit`, which the gevent loop calls when the worker stops.
+    """
     application = create_app()
-    atexit.register(shutdown, application)
+    done: list[bool] = []
+
+    def stop() -> None:
+        if not done:  # uWSGI may call it twice: after the last request of a graceful stop, then at the end
+            done.append(True)
+            shutdown(application)
+
+    try:
+        import uwsgi
+    except ImportError:  # imported outside uWSGI
+        import atexit
+
+        atexit.register(stop)
+    else:
+        uwsgi.atexit = stop
     return application
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.access import AccessCode
 from auth.saved_login import SavedLogin
@@ -66,6 +67,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     desk.saved_login = SavedLogin(store, secret)
     start_auto_login(desk)
     _register_error_handlers(app)
+    if settings.BEHIND_PROXY:  # one trusted proxy (nginx) in front: per-client limits need the real address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    logging.getLogger().setLevel(settings.LOG_LEVEL.upper())
     return app
 
 

@@ -33,6 +33,7 @@ class Settings:
     ACCESS_CODE: str = ""  # empty: generated on first start, stored hashed, printed once
     MONGO_URI: str = ""  # empty: the embedded SQLite store
     LOG_LEVEL: str = "INFO"
+    BEHIND_PROXY: bool = False  # behind nginx: take the client address from X-Forwarded-For (login limits)
     # The counter.
     INTERFACE: str = "sim"  # sim | ctp | tts
     LOGIN_TIMEOUT: float = 30.0
