@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JWT_SECRET_KEY=secret,
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=TOKEN_HOURS),
         RATELIMIT_HEADERS_ENABLED=True,
+        PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers 405 in the envelope, like every other response
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     store = open_store(data_dir, settings.MONGO_URI)

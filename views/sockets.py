@@ -39,7 +39,8 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         try:
             claims = _claims(str(token))
         except TokenError:
-            _push().refuse(request.sid)
+            sid = request.sid
+            socketio.start_background_task(_push().refuse, sid)  # after the answer has gone out
             return {"success": False, "msg": TOKEN_ERROR}
         _push().authenticated(request.sid, claims)
         return {"success": True, "msg": "identified"}

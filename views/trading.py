@@ -38,6 +38,7 @@ def send_order():
     request = parse(OrderFields)
     engine = desk().engine
     with engine_errors():
+        engine.require_connected()  # before the instrument lookup: no contracts are known before a login
         contract = engine.oms.contract(_qualified(request.local_symbol, request.exchange))
         order_request = OrderRequest(contract.symbol, contract.exchange, request.direction, request.offset,
                                      request.type, request.price, request.volume)  # fmt: skip
@@ -71,6 +72,7 @@ def cancel_order():
 def close_position():
     request = parse(ClosePositionRequest)
     with engine_errors():
+        desk().engine.require_connected()
         orders = desk().engine.close_position(request.local_symbol, request.direction, request.volume, request.price)
     rejected = [order for order in orders if order.status is Status.REJECTED]
     data = [order.to_dict() for order in orders]

@@ -303,6 +303,10 @@ class MainEngine:
             raise NotConnected("the counter is not connected or not logged in")
         return self.gateway
 
+    def require_connected(self) -> None:
+        """NotConnected (503) unless a counter session is ready for orders."""
+        self._require_gateway()
+
     def send_order(self, request: OrderRequest, wait: float = 0.0) -> OrderData:
         """Check locally, send, and (with wait) return once the counter has answered."""
         gateway = self._require_gateway()

@@ -1,0 +1,130 @@
+"""Schemathesis against the real server's /openapi.json: valid and invalid requests on every operation.
+
+Whatever comes in, the answer is never a 5xx and always the JSON envelope (except /openapi.json, the
+raw document). Requests the API refuses change nothing: every order that exists afterwards was
+answered as sent. /logout and /auth_code are left out (they would revoke the token or change the
+code under the fuzzer); tests/integration/test_web_api.py covers them by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+from tests.e2e.conftest import Desk
+
+pytestmark = pytest.mark.slow
+
+EXCLUDED = ("/logout", "/auth_code")
+EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
+SLOW = {"/check_code": 3, "/run_code": 5}  # each example runs pylint / a sandboxed process: fewer of them
+ORDER_PATHS = {("POST", "/order_solve"), ("POST", "/close_position")}
+
+
+URI_LIMIT = 8192  # gevent pywsgi's MAX_REQUEST_LINE: longer request lines never reach the app
+
+
+def _problem(response: Any) -> str | None:
+    """What is wrong with one answer, or None."""
+    if response.status_code == 414 and len(response.request.url) > URI_LIMIT:
+        return None  # the WSGI server's own answer: test_an_over_long_url_is_answered_in_the_envelope_too
+    if response.status_code >= 500:
+        return f"server error {response.status_code}"
+    content_type = ";".join(response.headers.get("content-type", []))
+    if not content_type.startswith("application/json"):
+        return f"not JSON but {content_type!r}"
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return "a body that does not parse as JSON"
+    if response.request.path_url.split("?")[0] == "/openapi.json":
+        return None if isinstance(body, dict) and "paths" in body else "not the OpenAPI document"
+    if not isinstance(body, dict) or set(body) != {"success", "msg", "data"}:
+        return f"not the envelope: {str(body)[:200]}"
+    if body["success"] is not (200 <= response.status_code < 300) or not isinstance(body["msg"], str):
+        return f"success/msg do not match status {response.status_code}: {str(body)[:200]}"
+    return None
+
+
+def _orders_in(data: Any) -> list[dict[str, Any]]:
+    items = data if isinstance(data, list) else [data]
+    return [item for item in items if isinstance(item, dict) and "order_id" in item]
+
+
+@dataclass
+class Findings:
+    problems: list[str] = field(default_factory=list)
+    answered: dict[str, int] = field(default_factory=dict)  # order_id -> status of the answer carrying it
+    statuses: dict[str, set[int]] = field(default_factory=dict)
+
+
+def _fuzz(operation: Any, mode: GenerationMode, desk: Desk, headers: dict[str, str], findings: Findings) -> None:
+    examples = min(EXAMPLES[mode], SLOW.get(operation.path, EXAMPLES[mode]))
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def exercise(case: Any) -> None:
+        response = case.call(base_url=desk.base, headers=headers, timeout=15)
+        findings.statuses.setdefault(operation.label, set()).add(response.status_code)
+        problem = _problem(response)
+        if problem is not None:
+            findings.problems.append(f"{operation.label} [{mode.value}]: {problem}\n    {case.as_curl_command()}")
+        elif (operation.method.upper(), operation.path) in ORDER_PATHS:
+            for order in _orders_in(json.loads(response.content)["data"]):
+                findings.answered[order["order_id"]] = response.status_code
+
+    try:
+        exercise()
+    except Unsatisfiable:  # nothing invalid to generate (an operation without fields)
+        pass
+
+
+def test_fuzzing_every_operation_keeps_the_envelope_and_refused_requests_change_nothing(desk: Desk):
+    api = desk.api
+    name = sorted(item["local_symbol"] for item in api.get("/contract", params={"exchange": "DCE"}).json()["data"])[0]
+    assert api.post("/market", json={"symbol": name}).status_code == 200
+    before = {order["order_id"] for order in api.get("/order_solve").json()["data"]["order_list"]}
+    headers = {"Authorization": f"JWT {desk.token}"}
+
+    schema = schemathesis.openapi.from_url(desk.url("/openapi.json"))
+    findings = Findings()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [operation for operation in operations if operation.path not in EXCLUDED]
+    for operation in operations:
+        for mode in EXAMPLES:
+            _fuzz(operation, mode, desk, headers, findings)
+
+    assert len(operations) >= 15, [operation.label for operation in operations]
+    assert findings.problems == [], "\n".join(findings.problems[:20])
+    # negative cases include requests without the token (401); the valid token got through everywhere
+    assert all(codes - {401} for codes in findings.statuses.values()), findings.statuses
+    # refused requests changed nothing: every new order was answered as sent (or as the counter's reject)
+    after = {order["order_id"]: order for order in api.get("/order_solve").json()["data"]["order_list"]}
+    unexplained = sorted(set(after) - before - set(findings.answered))
+    assert unexplained == [], [after[order_id] for order_id in unexplained]
+    for order_id, status in findings.answered.items():
+        if status != 200:
+            assert after[order_id]["status"] == "rejected", after[order_id]
+    # the fuzzer's token still works and the desk is still logged in
+    assert api.get("/status").json()["data"]["td"]["state"] == "ready"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a request line over 8 KiB is answered by gevent's pywsgi itself (run.py:43 serves with "
+    "socketio.run on pywsgi): 414 with an empty body and no Content-Type, not the JSON envelope "
+    "API.md promises for every response; over-long headers likewise get a bare 400"))  # fmt: skip
+def test_an_over_long_url_is_answered_in_the_envelope_too(desk: Desk):
+    response = requests.get(desk.url("/market"), params={"symbol": "a" * (URI_LIMIT + 100)},
+                            headers={"Authorization": f"JWT {desk.token}"}, timeout=10)  # fmt: skip
+    assert response.status_code in (400, 414)
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    assert set(response.json()) == {"success", "msg", "data"}
