@@ -106,7 +106,19 @@ class Strategy:
         return self._command({"k": "cancel_all"})
 
     def subscribe(self, origin: Any) -> dict[str, Any] | None:
-        return self._command({"k": "subscribe", "local_symbol": _local_symbol(origin)})
+        """Receive (and trade) one more instrument from now on."""
+        name = _local_symbol(origin)
+        if name not in self.instruments:
+            self.instruments = [*self.instruments, name]
+        return self._command({"k": "subscribe", "local_symbol": name})
+
+    def nearest(self, product: str, exchange: str) -> str:
+        """The local_symbol of the first-expiring listed contract of a product (e.g. "m", "DCE")."""
+        listed = [c for c in self.contracts.values()
+                  if c.exchange == exchange and c.symbol.rstrip("0123456789") == product]  # fmt: skip
+        if not listed:
+            raise LookupError(f"the counter lists no {product} contract on {exchange}")
+        return min(listed, key=lambda c: (c.expire_date or "", c.symbol)).local_symbol
 
     def info(self, message: str) -> None:
         self._log("INFO", message)

@@ -1,7 +1,8 @@
 """A bar-based double moving average: long when the fast average crosses above the slow one.
 
 Upload it with POST /code (or the desk's editor), then PUT /strategy name=double_ma operation=start.
-Set `instruments` to what you want to trade; the sim's contract list is at GET /contract.
+By default it trades the nearest contract of `params["product"]`; list local_symbols in
+`instruments` to choose (the counter's contract list is at GET /contract).
 """
 
 from collections import deque
@@ -10,11 +11,13 @@ from backend.strategy import Strategy
 
 
 class DoubleMa(Strategy):
-    instruments = ["rb2601.SHFE"]  # change to a contract the counter lists
+    instruments = []  # empty: trade the nearest contract of `product` (or list local_symbols here)
     bar_interval = "1m"
-    params = {"fast": 5, "slow": 20, "volume": 1}
+    params = {"product": "rb", "exchange": "SHFE", "fast": 5, "slow": 20, "volume": 1}
 
     def on_init(self):
+        if not self.instruments:
+            self.subscribe(self.nearest(self.params["product"], self.params["exchange"]))
         self.closes = deque(maxlen=self.params["slow"])
         self.info(f"double MA on {self.instruments} with {self.params}")
 

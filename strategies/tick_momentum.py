@@ -8,10 +8,13 @@ from backend.strategy import Strategy
 
 
 class TickMomentum(Strategy):
-    instruments = ["m2601.DCE"]  # change to a contract the counter lists
-    params = {"run": 3, "max_lots": 2}
+    instruments = []  # empty: trade the nearest contract of `product` (or list local_symbols here)
+    params = {"product": "m", "exchange": "DCE", "run": 3, "max_lots": 2}
 
     def on_init(self):
+        if not self.instruments:
+            self.subscribe(self.nearest(self.params["product"], self.params["exchange"]))
+        self.info(f"tick momentum on {self.instruments} with {self.params}")
         self.last = None
         self.streak = 0
 

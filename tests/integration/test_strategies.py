@@ -206,3 +206,16 @@ def test_after_logout_a_restart_does_not_log_back_in(tmp_path: Path):
     finally:
         second.extensions["ctpdesk"].engine.close()
         sim.shutdown(name)
+
+
+@pytest.mark.parametrize("example", ["tick_momentum", "double_ma"])
+def test_the_shipped_examples_run_unmodified_on_the_sim(desk: Desk, example: str):
+    text = (Path(__file__).resolve().parents[2] / "strategies" / f"{example}.py").read_text(encoding="utf-8")
+    assert desk.call("post", "/code", text=text).json["data"]["name"] == example
+    assert desk.call("put", "/strategy", name=example, operation="start").status_code == 200
+    engine = desk.app.extensions["ctpdesk"].engine
+    desk.wait(lambda: any(r.owner == example for r in engine.logs) or desk.state(example)["status"] == "error",
+              what=f"{example} starting")  # fmt: skip
+    assert desk.state(example)["status"] == "running", desk.state(example)
+    if example == "tick_momentum":  # a few rising ticks on the sim's random walk are enough for it to trade
+        desk.wait(lambda: [t for t in engine.oms.trades.values() if t.strategy == example], 60, "a trade")
