@@ -13,11 +13,12 @@ sys.setswitchinterval(0.001)
 
 import argparse  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 
 import gevent  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from backend.app import create_app, shutdown  # noqa: E402
-from backend.extensions import socketio  # noqa: E402
 from lib.config import load_settings  # noqa: E402
 
 
@@ -39,13 +40,28 @@ def main(argv: list[str] | None = None) -> int:
               f"password {settings.SIM_PASSWORD}", flush=True)  # fmt: skip
     main_greenlet = gevent.getcurrent()  # SIGTERM (supervisor, systemd, docker) stops as Ctrl-C does
     gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(KeyboardInterrupt))
+    server = WSGIServer(_listener(settings.HOST, settings.PORT), application, log=None)
     try:
-        socketio.run(application, host=settings.HOST, port=settings.PORT, log_output=False)
+        server.serve_forever()  # what socketio.run does on gevent, with a listener of our own (below)
     except KeyboardInterrupt:
         pass
     finally:
         shutdown(application)
     return 0
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    """A listening socket with TCP_NODELAY, which accepted sockets inherit.
+
+    gevent's server writes a response's headers and body separately; with Nagle's algorithm the body
+    then waits for the client's delayed ACK: 40 ms on every keep-alive request (bench/web.py).
+    """
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
+    return listener
 
 
 def _serve_under_uwsgi():

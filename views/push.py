@@ -21,6 +21,7 @@ DESK_ROOM = "desk"  # every authenticated socket
 ALL_TICKS = "ticks:all"
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
+FLUSH_YIELD_EVERY = 200
 
 
 def tick_room(local_symbol: str) -> str:
@@ -115,10 +116,11 @@ class Push:
 
     def flush_ticks(self) -> None:
         pending, self._ticks = self._ticks, {}
-        for name, tick in pending.items():
-            message = {"type": "tick", "data": tick.to_dict()}
-            self.socketio.emit("tick", message, to=ALL_TICKS)
-            self.socketio.emit("tick", message, to=tick_room(name))
+        for index, (name, tick) in enumerate(pending.items(), start=1):
+            # One emit to both rooms: encoded once, each socket receives it once.
+            self.socketio.emit("tick", {"type": "tick", "data": tick.to_dict()}, to=[ALL_TICKS, tick_room(name)])
+            if index % FLUSH_YIELD_EVERY == 0:
+                self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
 
     def _guard(self) -> None:
         """Drop sockets that never identified, and those whose token expired or was revoked."""
