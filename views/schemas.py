@@ -123,6 +123,7 @@ class StrategyName(Fields):
 
 class StrategyOperation(StrategyName):
     operation: str = Field(description="start or stop (ctpbee's 开启/关闭 accepted)")
+    cancel_orders: bool = Field(False, description="on stop, also cancel the strategy's working orders")
 
     @field_validator("operation")
     @classmethod

@@ -36,7 +36,7 @@ def operate():
                 raise ApiError("log in to a counter before starting a strategy", 503)
             manager.start(request.name)
         else:
-            manager.stop(request.name)
+            manager.stop(request.name, cancel_orders=request.cancel_orders)
     except NotFound:
         raise ApiError(f"unknown strategy {request.name}", 404) from None
     return envelope(_one(request.name), f"{request.operation} done")

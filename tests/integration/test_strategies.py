@@ -219,3 +219,21 @@ def test_the_shipped_examples_run_unmodified_on_the_sim(desk: Desk, example: str
     assert desk.state(example)["status"] == "running", desk.state(example)
     if example == "tick_momentum":  # a few rising ticks on the sim's random walk are enough for it to trade
         desk.wait(lambda: [t for t in engine.oms.trades.values() if t.strategy == example], 60, "a trade")
+
+
+RESTER = """
+    def on_tick(self, tick):
+        if not self.active_orders:
+            self.buy(tick.limit_down, 1, tick)  # rests: far below the market
+"""
+
+
+def test_stop_can_cancel_the_strategys_working_orders(desk: Desk):
+    instrument = desk.contract("m", "DCE")
+    desk.call("post", "/code", text=code("rester", instrument, RESTER))
+    desk.call("put", "/strategy", name="rester", operation="start")
+    engine = desk.app.extensions["ctpdesk"].engine
+    desk.wait(lambda: [o for o in engine.oms.active_orders() if o.strategy == "rester"], what="a resting order")
+    stopped = desk.call("put", "/strategy", name="rester", operation="stop", cancel_orders=True)
+    assert stopped.status_code == 200 and stopped.json["data"]["status"] == "stopped"
+    desk.wait(lambda: not [o for o in engine.oms.active_orders() if o.strategy == "rester"], what="cancelled")
