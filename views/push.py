@@ -22,6 +22,7 @@ ALL_TICKS = "ticks:all"
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
+MAX_QUEUED = 512  # messages a socket may still have queued and get the next flush's ticks
 
 
 def tick_room(local_symbol: str) -> str:
@@ -116,11 +117,29 @@ class Push:
 
     def flush_ticks(self) -> None:
         pending, self._ticks = self._ticks, {}
+        if not pending:
+            return
+        # A socket still sending the last flush's ticks skips this one: a slow browser loses
+        # intermediate display ticks (never orders, trades or positions) and costs nothing.
+        behind = self._backed_up()
         for index, (name, tick) in enumerate(pending.items(), start=1):
             # One emit to both rooms: encoded once, each socket receives it once.
-            self.socketio.emit("tick", {"type": "tick", "data": tick.to_dict()}, to=[ALL_TICKS, tick_room(name)])
+            self.socketio.emit("tick", {"type": "tick", "data": tick.to_dict()}, to=[ALL_TICKS, tick_room(name)],
+                               skip_sid=behind)  # fmt: skip
             if index % FLUSH_YIELD_EVERY == 0:
                 self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
+
+    def _backed_up(self) -> list[str]:
+        """Sockets whose Engine.IO queue still holds more than a flush's worth of messages."""
+        server = self.socketio.server
+        behind = []
+        for sid in list(self.sockets):
+            eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+            socket = server.eio.sockets.get(eio_sid) if eio_sid else None
+            queue = getattr(socket, "queue", None)
+            if queue is not None and queue.qsize() > MAX_QUEUED:
+                behind.append(sid)
+        return behind
 
     def _guard(self) -> None:
         """Drop sockets that never identified, and those whose token expired or was revoked."""
