@@ -172,7 +172,7 @@ class StrategyManager:
     def listing(self) -> list[dict[str, Any]]:
         return [
             {"name": r.name, "status": r.status, "error": r.error, "updated_at": r.updated_at,
-             "started_at": r.started_at}
+             "started_at": r.started_at, "positions": self.pnl(r.name)}
             for r in self.store.list_strategies()
         ]  # fmt: skip
 
@@ -321,7 +321,8 @@ class StrategyManager:
                 continue
             self._enqueue(worker, {"k": topic, "d": payload.to_dict()})
             if topic == events.TRADE:
-                for position in self.books[worker.name].positions(payload.local_symbol):
+                sizes, prices = self._marks()
+                for position in self.books[worker.name].positions(payload.local_symbol, sizes, prices):
                     self._enqueue(worker, {"k": "position", "d": position})
 
     def _enqueue(self, worker: Worker, message: dict[str, Any]) -> None:
@@ -330,11 +331,21 @@ class StrategyManager:
         except Full:
             self._fail(worker, f"more than {self.limits.max_backlog} events behind: stopped (hung or too slow)")
 
+    def _marks(self) -> tuple[dict[str, int], dict[str, float]]:
+        oms = self.engine.oms
+        sizes = {name: contract.size for name, contract in oms.contracts.items()}
+        return sizes, {name: tick.last_price for name, tick in oms.ticks.items()}
+
+    def pnl(self, name: str) -> list[dict[str, Any]]:
+        """A strategy's positions and P&L from its own fills, marked to the latest ticks."""
+        book = self.books.get(name)
+        return book.all_positions(*self._marks()) if book else []
+
     def _state(self, name: str) -> dict[str, Any]:
         oms = self.engine.oms
         return {
             "account": oms.account.to_dict() if oms.account else None,
-            "positions": self.books[name].all_positions(),
+            "positions": self.books[name].all_positions(*self._marks()),
             "active_orders": [o.to_dict() for o in oms.active_orders() if o.strategy == name],
             "contracts": [c.to_dict() for c in oms.contracts.values()],
         }

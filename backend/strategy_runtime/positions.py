@@ -13,7 +13,7 @@ from backend.engine.objects import TradeData
 class _Side:
     volume: int = 0
     cost: float = 0.0  # price x volume of the open lots (average cost)
-    close_profit: float = 0.0  # in price points x lots (the engine's contract size is not known here)
+    close_profit: float = 0.0  # in price points x lots; times the contract size when reported
 
 
 class StrategyBook:
@@ -36,14 +36,25 @@ class StrategyBook:
         side.cost -= average * closed
         side.volume -= closed
 
-    def positions(self, local_symbol: str | None = None) -> list[dict[str, Any]]:
-        return [
-            {"local_symbol": symbol, "direction": direction.value, "volume": side.volume,
-             "price": side.cost / side.volume if side.volume else 0.0, "close_profit_points": side.close_profit,
-             "strategy": self.name}
-            for (symbol, direction), side in sorted(self._sides.items())
-            if local_symbol is None or symbol == local_symbol
-        ]  # fmt: skip
+    def positions(
+        self, local_symbol: str | None = None, sizes: dict[str, int] | None = None,
+        prices: dict[str, float] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Its positions; with contract sizes and latest prices, its P&L in money too."""
+        sizes, prices = sizes or {}, prices or {}
+        rows = []
+        for (symbol, direction), side in sorted(self._sides.items()):
+            if local_symbol is not None and symbol != local_symbol:
+                continue
+            size = sizes.get(symbol, 1)
+            average = side.cost / side.volume if side.volume else 0.0
+            last = prices.get(symbol)
+            sign = 1 if direction is Direction.LONG else -1
+            profit = (last - average) * side.volume * size * sign if last and side.volume else 0.0
+            rows.append({"local_symbol": symbol, "direction": direction.value, "volume": side.volume,
+                         "price": average, "position_profit": profit, "close_profit": side.close_profit * size,
+                         "strategy": self.name})  # fmt: skip
+        return rows
 
-    def all_positions(self) -> list[dict[str, Any]]:
-        return self.positions()
+    def all_positions(self, sizes: dict[str, int] | None = None, prices: dict[str, float] | None = None) -> list:
+        return self.positions(None, sizes, prices)

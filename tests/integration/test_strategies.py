@@ -94,6 +94,9 @@ def test_upload_start_trade_stop_update_delete(desk: Desk):
     assert trade[0].local_symbol == instrument
     order = engine.oms.orders[trade[0].order_id]
     assert order.strategy == "buyer"  # every order is tagged with its strategy
+    own = desk.state("buyer")["positions"]  # its positions and P&L, from its own fills only
+    assert [(p["local_symbol"], p["direction"], p["volume"]) for p in own] == [(instrument, "long", 1)]
+    assert own[0]["price"] == trade[0].price and isinstance(own[0]["position_profit"], float)
     desk.wait(lambda: any(r.owner == "buyer" for r in engine.logs), what="the strategy's log")
     # New code for a running strategy restarts it on that code.
     worker = desk.app.extensions["ctpdesk"].strategies.workers["buyer"]
