@@ -6,7 +6,6 @@ and printed once. `/login` checks it; `PUT /auth_code` changes it (stored hashed
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -24,7 +23,7 @@ class AccessCode:
     def ensure(self, configured: str) -> str | None:
         """Make sure a code exists; returns a newly generated one (to print once), else None."""
         if configured:
-            if not self._matches_stored(configured):
+            if not self.verify(configured):
                 self._save(configured)
             return None
         try:
@@ -47,12 +46,6 @@ class AccessCode:
             raise ValueError(f"the access code needs at least {MIN_LENGTH} characters")
         self._save(new_code)
 
-    def _matches_stored(self, code: str) -> bool:
-        return self.verify(code)
-
     def _save(self, code: str) -> None:
         self.store.set_value(HASH_KEY, generate_password_hash(code))  # type: ignore[attr-defined]
 
-
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

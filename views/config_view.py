@@ -9,7 +9,7 @@ from backend.runtime import apply_runtime
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
-from views.params import fields
+from views.params import fields, validation_message
 from views.schemas import RuntimeConfig
 
 blueprint = Blueprint("config", __name__)
@@ -32,8 +32,7 @@ def update():
     try:
         validated = RuntimeConfig.model_validate({**current.runtime, **changes}).model_dump()
     except ValidationError as error:
-        first = error.errors()[0]
-        raise ApiError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", 400) from None
+        raise ApiError(validation_message(error), 400) from None
     current.store.save_config(validated)
     current.runtime.clear()
     current.runtime.update(validated)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from views.schemas import (
@@ -130,10 +130,4 @@ def _response(description: str) -> dict[str, Any]:
 
 @blueprint.get("/openapi.json")
 def document():
-    return _raw(build_document())  # the document itself, not an envelope: tools read it as it is
-
-
-def _raw(document_: dict[str, Any]):
-    from flask import jsonify
-
-    return jsonify(document_)
+    return jsonify(build_document())  # the document itself, not an envelope: tools read it as it is

@@ -34,6 +34,11 @@ def parse(model: type[Model]) -> Model:
     try:
         return model.model_validate(fields())
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
-        raise ApiError(f"{where}: {first.get('msg', 'invalid')}", 400) from None
+        raise ApiError(validation_message(error), 400) from None
+
+
+def validation_message(error: ValidationError) -> str:
+    """The first problem, naming the field: "volume: Input should be greater than 0"."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+    return f"{where}: {first.get('msg', 'invalid')}"

@@ -34,10 +34,11 @@ from backend.engine.objects import (
     TickData,
     TradeData,
 )
-from backend.engine.oms import Oms
+from backend.engine.oms import Oms, position_side
 from backend.engine.risk import OrderRefused, check_order
 from backend.engine.writer import StoreWriter
 from backend.gateway.base import Gateway, LoginSettings
+from lib.price_grid import to_tick
 
 log = logging.getLogger(__name__)
 LOG_HISTORY = 200
@@ -313,9 +314,10 @@ class MainEngine:
         contract = self.oms.contract(request.local_symbol)
         closable = None
         if request.offset is not Offset.OPEN:
-            closable = self.oms.closable(contract.local_symbol, _closed_side(request.direction))
+            closable = self.oms.closable(contract.local_symbol, position_side(request.direction, request.offset))
         check_order(request, contract, self.oms.ticks.get(contract.local_symbol), closable)
-        request = replace(request, price=_round_to(request.price, contract.pricetick))
+        if request.price and contract.pricetick:
+            request = replace(request, price=to_tick(request.price, contract.pricetick))
         order_id = gateway.send_order(request)
         submitted = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
                               request.type, request.price, request.volume, time=datetime.now(SHANGHAI),
@@ -414,17 +416,6 @@ class MainEngine:
         log.log(logging.getLevelName(level) if isinstance(logging.getLevelName(level), int) else logging.INFO, message)
         self.writer.submit(self.store.append_logs, [record.to_dict()])
         self.bus.publish(events.LOG, record)
-
-
-def _closed_side(order_direction: Direction) -> Direction:
-    return Direction.SHORT if order_direction is Direction.LONG else Direction.LONG
-
-
-def _round_to(price: float, tick: float) -> float:
-    if not price or not tick:
-        return price
-    decimals = max(0, len(f"{tick:.10f}".rstrip("0").split(".")[1]))
-    return round(round(price / tick) * tick, decimals)
 
 
 def _order_from_dict(stored: dict[str, Any]) -> OrderData:

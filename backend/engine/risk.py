@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from backend.engine.constants import NO_FOK_EXCHANGES, NO_MARKET_ORDER_EXCHANGES, Offset, OrderType
 from backend.engine.objects import ContractData, OrderRequest, TickData
+from lib.price_grid import on_tick
 
 
 class OrderRefused(ValueError):
@@ -12,11 +13,6 @@ class OrderRefused(ValueError):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
         self.field = field
-
-
-def on_tick(price: float, tick_size: float) -> bool:
-    steps = price / tick_size
-    return abs(steps - round(steps)) < 1e-6
 
 
 def check_order(request: OrderRequest, contract: ContractData, tick: TickData | None, closable: int | None) -> None:

@@ -112,6 +112,7 @@ class SimExchange:
             self._apply_account(userid, saved)
         for entry in entries:
             self._apply_entry(entry)
+        self._count_resting()  # once, after the whole journal: it looks at every account's orders
         for book in self.accounts.values():
             self._reconcile_frozen(book)
             for symbol, quote in self.market.quotes.items():
@@ -157,7 +158,6 @@ class SimExchange:
         for kind, fields in saved.get("stream", ()):
             book.record(kind, fields, self.specs.get(fields.get("InstrumentID", "")))
             self._bump_ids(fields)
-        self._count_resting(book)
 
     def _apply_entry(self, entry: dict[str, Any]) -> None:
         kind = entry["k"]
@@ -171,7 +171,6 @@ class SimExchange:
             fields = entry["v"]
             book.record(entry["t"], fields, self.specs.get(fields.get("InstrumentID", "")))
             self._bump_ids(fields)
-            self._count_resting(book)
         elif kind == "ledger":
             book.ledger = Ledger.from_state(entry["v"])
         elif kind == "account":
@@ -183,7 +182,7 @@ class SimExchange:
             if text.isdigit():
                 self._ids[kind] = max(self._ids[kind], int(text))
 
-    def _count_resting(self, book: AccountBook) -> None:
+    def _count_resting(self) -> None:
         counts: dict[str, int] = {}
         for other in self.accounts.values():
             for order in other.active_orders():

@@ -7,7 +7,6 @@ fresh dict of CThostFtdcDepthMarketDataField values per tick.
 from __future__ import annotations
 
 import csv
-import math
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,32 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 from backend.sim.instruments import InstrumentSpec
+from lib.price_grid import on_tick, tick_decimals, to_tick
 
 DBL_MAX = 1.7976931348623157e308
 LEVELS = 5
 LEVEL_RANGE = range(LEVELS)
+__all__ = ["DBL_MAX", "LEVELS", "MarketSim", "Quote", "on_tick", "read_replay", "to_tick"]
 MOVES = (-2, -1, -1, 0, 0, 0, 0, 1, 1, 2)  # ticks a snapshot's price moves, in tenths of probability
-
-
-def tick_decimals(price_tick: float) -> int:
-    text = f"{price_tick:.10f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
-def to_tick(price: float, price_tick: float, mode: str = "round") -> float:
-    """Snap a price to the tick grid (round, floor or ceil), without float residue."""
-    steps = price / price_tick
-    if mode == "floor":
-        count = math.floor(steps + 1e-9)
-    elif mode == "ceil":
-        count = math.ceil(steps - 1e-9)
-    else:
-        count = round(steps)
-    return round(count * price_tick, tick_decimals(price_tick))
-
-
-def on_tick(price: float, price_tick: float) -> bool:
-    return abs(price / price_tick - round(price / price_tick)) < 1e-6
 
 
 @dataclass

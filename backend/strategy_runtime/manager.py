@@ -24,6 +24,7 @@ from gevent.queue import Full, Queue
 from backend.engine import events
 from backend.engine.constants import Direction, Offset, OrderType, Status
 from backend.engine.objects import OrderRequest
+from backend.engine.oms import position_side
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import ProtocolError, decode, encode
 
@@ -278,8 +279,9 @@ class StrategyManager:
             if request.offset is Offset.OPEN:
                 order = self.engine.send_order(request, wait=2.0)
                 return {"ok": order.status is not Status.REJECTED, "order": order.to_dict()}
-            orders = self.engine.close_position(contract.local_symbol, _closed(request.direction), request.volume,
-                                                request.price, worker.name)  # fmt: skip
+            closed = position_side(request.direction, request.offset)
+            orders = self.engine.close_position(contract.local_symbol, closed, request.volume, request.price,
+                                                worker.name)  # fmt: skip
             return {"ok": True, "orders": [order.to_dict() for order in orders]}
         except Exception as error:  # refused locally, unknown instrument, not connected: tell the strategy
             return {"ok": False, "error": str(error) or type(error).__name__}
@@ -362,8 +364,3 @@ _COMMANDS = {
 
 def _level(value: Any) -> str:
     return value if value in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
-
-
-def _closed(order_direction: Direction) -> Direction:
-    """The position side a closing order closes."""
-    return Direction.SHORT if order_direction is Direction.LONG else Direction.LONG
