@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench locale deps clean
+.PHONY: run test lint bench locale deps ui clean
 
 deps: $(STAMP)
 
@@ -17,18 +17,21 @@ $(STAMP): requirements.txt requirements-dev.txt
 locale:
 	@sh tools/ensure_locale.sh
 
-run: deps locale
+ui:
+	@sh tools/ensure_ui.sh
+
+run: deps locale ui
 	$(PY) run.py
 
 lint: deps
 	$(VENV)/bin/ruff check .
 
-test: deps locale lint
-	@sh tools/ensure_deploy_tools.sh
+test: deps locale ui lint
+	@sh tools/ensure_test_tools.sh
 	$(PY) -m pytest
 
 bench: deps locale
 	$(PY) bench/sim.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache ui/node_modules

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.config)
     application = create_app(settings)
     url = f"http://{settings.HOST}:{settings.PORT}/"
-    print(f"ctpdesk serving on {url}  (counter: {settings.INTERFACE})", flush=True)
+    print(f"ctpdesk serving on {url}  (counter: {settings.INTERFACE}); open it in a browser for the desk",
+          flush=True)
     generated = application.config.get("CTPDESK_GENERATED_ACCESS_CODE")
     if generated:
         print(f"access code (generated, shown only this once): {generated}", flush=True)

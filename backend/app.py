@@ -20,7 +20,7 @@ from backend.runtime import apply_runtime
 from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
 from model import open_store
-from views import accounts, code_tools, config_view, health, market, openapi, strategies, trading
+from views import accounts, code_tools, config_view, health, market, openapi, strategies, trading, ui
 from views.accounts import start_auto_login
 from views.desk import Desk
 from views.envelope import ApiError, failure
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     jwt.init_app(app)
     limiter.init_app(app)
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False)
-    for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi):
+    for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi, ui):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     desk.push = Push(socketio, desk)

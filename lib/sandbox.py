@@ -40,7 +40,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 MAX_CONCURRENT = 2  # snippets running at once; more callers wait for a slot
 SLOT_WAIT = 10.0  # seconds a caller waits for a slot before SandboxBusy
@@ -137,6 +139,7 @@ with open(sys.argv[1], encoding="utf-8") as _file:
 _install(*(int(value) for value in sys.argv[2:6]))
 del _install, _file
 sys.argv = sys.argv[1:2]
+sys.path.insert(0, os.getcwd())  # the library modules written beside the snippet (-I leaves cwd out)
 try:
     exec(compile(_source, sys.argv[0], "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 except SystemExit:
@@ -154,21 +157,37 @@ def run_snippet(
     memory_mb: int = 256,
     max_output: int = 64_000,
     wait: float | None = None,
+    library: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run `text` as a script in a limited child interpreter.
 
-    Waits up to `wait` seconds (default SLOT_WAIT) for a slot, then raises SandboxBusy.
+    `library` maps relative paths (chosen by the caller's code, never by the snippet's author) to
+    module sources written beside the snippet, so the snippet can import them: a strategy file
+    imports its base class this way. Waits up to `wait` seconds (default SLOT_WAIT) for a slot,
+    then raises SandboxBusy.
     """
     if not _slots.acquire(timeout=max(SLOT_WAIT if wait is None else wait, 0.0)):
         raise SandboxBusy("busy: try again")
     try:
         scratch = tempfile.mkdtemp(prefix="ctpdesk-run-")
         try:
+            _write_library(scratch, library or {})
             return _run(text, scratch, timeout, memory_mb, max_output)
         finally:
             _remove(scratch)
     finally:
         _slots.release()
+
+
+def _write_library(scratch: str, library: Mapping[str, str]) -> None:
+    for relative, source in library.items():
+        parts = PurePosixPath(relative).parts
+        if PurePosixPath(relative).is_absolute() or ".." in parts or not relative.endswith(".py"):
+            raise ValueError(f"library paths are relative module files: {relative!r}")
+        target = os.path.join(scratch, *parts)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w", encoding="utf-8") as file:
+            file.write(source)
 
 
 def _run(text: str, scratch: str, timeout: float, memory_mb: int, max_output: int) -> RunResult:

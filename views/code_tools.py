@@ -10,9 +10,12 @@ serving other requests meanwhile.
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import cache
+from pathlib import Path
 
 from flask import Blueprint
 
+from backend import strategy
 from lib.lint import LintBusy, LintTimeout, lint
 from lib.sandbox import SandboxBusy, run_snippet
 from views.auth_required import token_required
@@ -22,6 +25,13 @@ from views.schemas import CodeRequest
 
 blueprint = Blueprint("code_tools", __name__)
 BUSY = "busy: try again"
+
+
+@cache
+def strategy_api() -> dict[str, str]:
+    """The strategy base class, importable in the sandbox as in a worker (`from backend.strategy import
+    Strategy`), so a strategy file can be tried there before it is started."""
+    return {"backend/__init__.py": "", "backend/strategy.py": Path(strategy.__file__).read_text(encoding="utf-8")}
 
 
 @blueprint.post("/check_code")
@@ -42,7 +52,7 @@ def check_code():
 def run_code():
     request = parse(CodeRequest)
     try:
-        result = run_snippet(request.text)
+        result = run_snippet(request.text, library=strategy_api())
     except SandboxBusy:
         raise ApiError(BUSY, 429) from None
     return envelope(asdict(result))

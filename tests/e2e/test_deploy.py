@@ -1,6 +1,6 @@
 """The deployment of the design card, for real: supervisor keeps uWSGI running, nginx faces the browser.
 
-supervisord and nginx run from this machine's packages (tools/ensure_deploy_tools.sh installs them
+supervisord and nginx run from this machine's packages (tools/ensure_test_tools.sh installs them
 under `make test` when it can), with configurations generated from deploy/supervisor.conf and
 deploy/nginx.conf by replacing their placeholders: a temporary directory for the data, logs and
 runtime files, free loopback ports, this checkout's path, the current user. uWSGI is this checkout's
@@ -56,9 +56,9 @@ def _missing_tools() -> str:
     if missing:
         packages = " ".join(sorted({"nginx" if name == "nginx" else "supervisor" for name in missing}))
         if os.geteuid() == 0:
-            why = "tools/ensure_deploy_tools.sh, run by make test, could not install them: see its output"
+            why = "tools/ensure_test_tools.sh, run by make test, could not install them: see its output"
         else:
-            why = "not root, so tools/ensure_deploy_tools.sh (run by make test) could not install them"
+            why = "not root, so tools/ensure_test_tools.sh (run by make test) could not install them"
         return f"{', '.join(missing)} not installed ({why}); fix, as root: apt-get install -y {packages}"
     if not UWSGI.exists():
         return f"{UWSGI} missing: `make deps` installs uwsgi from requirements.txt"

@@ -83,6 +83,14 @@ def test_run_code_keeps_indentation_and_reports_exceptions(client: Client) -> No
     assert data["exit_code"] == 1 and "IndentationError" in data["output"]
 
 
+def test_run_code_can_import_the_strategy_api_as_a_worker_does(client: Client) -> None:
+    """A strategy file runs in the sandbox before it is started: its base class is importable there."""
+    text = (Path(__file__).resolve().parents[2] / "strategies" / "tick_momentum.py").read_text(encoding="utf-8")
+    text += "\nprint(type(ext).__name__, ext.name, ext.params['run'])\n"
+    data = client.post("/run_code", text=text).json["data"]
+    assert (data["exit_code"], data["output"]) == (0, "TickMomentum tick_momentum 3\n"), data
+
+
 @pytest.mark.parametrize("path", ["/check_code", "/run_code"])
 def test_missing_text_is_400(client: Client, path: str) -> None:
     for fields in ({}, {"text": ""}, {"text": "x" * 200_001}):

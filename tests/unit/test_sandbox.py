@@ -150,3 +150,15 @@ def test_busy_when_every_slot_stays_taken() -> None:
         for _ in range(taken):
             sandbox._slots.release()
     assert run_snippet("print(1)\n", wait=0).output == "1\n"
+
+
+def test_library_modules_are_importable_beside_the_snippet() -> None:
+    library = {"pkg/__init__.py": "", "pkg/helper.py": "ANSWER = 42\n"}
+    result = run_snippet("from pkg.helper import ANSWER\nprint(ANSWER)\n", library=library)
+    assert (result.exit_code, result.output) == (0, "42\n")
+
+
+@pytest.mark.parametrize("path", ["../escape.py", "/tmp/abs.py", "pkg/../../x.py", "pkg/data.txt"])
+def test_library_paths_must_be_relative_module_files(path: str) -> None:
+    with pytest.raises(ValueError, match="relative module files"):
+        run_snippet("print(1)\n", library={path: "X = 1\n"})

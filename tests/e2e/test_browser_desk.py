@@ -1,0 +1,315 @@
+"""The browser desk, driven the way a trader uses it: Debian's Chromium under Playwright, against a
+real server on the sim. Screenshots of the main views go to test-artifacts/browser/.
+
+Playwright drives the system browser (/usr/bin/chromium, installed by tools/ensure_test_tools.sh):
+no browser is ever downloaded. Waits are Playwright's own (`expect`, `wait_for_*`), never sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, ServerFactory
+from views import ui
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
+expect = playwright_api.expect
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+# As root Chromium needs --no-sandbox; the rest keeps it off the (closed) network and quiet.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+    "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage",
+]  # fmt: skip
+WAIT_MS = 20_000
+expect.set_options(timeout=WAIT_MS)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                       reason=f"{CHROMIUM} missing: `make test` installs Debian's chromium when run as root"),
+    pytest.mark.skipif(not all((ui.MODULES / path).is_file() for path in ui.VENDOR.values()),
+                       reason="ui/node_modules missing: `make test` runs tools/ensure_ui.sh (npm ci)"),
+]  # fmt: skip
+
+STRATEGY_WITH_AN_ERROR = '''from backend.strategy import Strategy
+
+
+class Broken(Strategy):
+    def on_tick(self, tick):
+        self.info(str(tick.last_price))
+        undefined_helper(tick)
+
+
+ext = Broken("broken")
+'''
+ERROR_LINE = 7
+
+STRATEGY = '''from backend.strategy import Strategy
+
+
+class Watcher(Strategy):
+    """Logs the nearest rebar contract's price now and then; never trades."""
+
+    seen = 0
+
+    def on_init(self):
+        self.subscribe(self.nearest("rb", "SHFE"))
+
+    def on_tick(self, tick):
+        self.seen += 1
+        if self.seen % 10 == 1:
+            self.info(f"{tick.local_symbol} {tick.last_price}")
+
+
+ext = Watcher("browser_watcher")
+'''
+
+
+@pytest.fixture(scope="module")
+def server_desk(server_factory: ServerFactory) -> Desk:
+    return Desk(server_factory(SIM_TICK_RATE=4, TICK_PUSH_INTERVAL=0.1))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    with playwright_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, server_desk: Desk) -> Iterator[Any]:
+    """One tab for the module, as one trader keeps one desk open. Errors in the page fail the test."""
+    context = browser.new_context(viewport={"width": 1600, "height": 900}, bypass_csp=True)
+    context.set_default_timeout(WAIT_MS)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto(server_desk.base + "/")
+    tab.errors = errors
+    yield tab
+    context.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def watch_row(page: Any, symbol: str) -> Any:
+    return page.locator(f'#watch tbody tr[data-symbol="{symbol}"]')
+
+
+def subscribe_by_search(page: Any, text: str) -> str:
+    page.get_by_test_id("search").fill(text)
+    first = page.locator("#suggestions li").first
+    expect(first).to_be_visible()
+    symbol = first.get_attribute("data-symbol")
+    page.keyboard.press("Enter")
+    expect(watch_row(page, symbol)).to_be_visible()
+    return symbol
+
+
+def test_the_login_page_explains_itself_and_refuses_a_wrong_access_code(page: Any) -> None:
+    expect(page.locator("#login-view")).to_be_visible()
+    expect(page.locator("#preset-hint")).to_contain_text("demo")  # a new user learns the demo account here
+    expect(page.get_by_test_id("login-userid")).to_have_value("demo")
+    shot(page, "login")
+    page.get_by_test_id("login-access").fill("not-the-code")
+    page.get_by_test_id("login-password").fill("demo")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("access code")
+    expect(page.locator("#desk-view")).to_be_hidden()
+
+
+def test_log_in_on_the_sim(page: Any) -> None:
+    page.get_by_test_id("login-access").fill(ACCESS_CODE)
+    page.get_by_test_id("login-password").fill("demo")
+    page.get_by_test_id("login-submit").click()
+    expect(page.locator("#desk-view")).to_be_visible()
+    expect(page.locator('#status [data-api="td"]')).to_have_attribute("data-state", "ready")
+    expect(page.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
+    expect(page.locator('#account [data-field="Balance"]')).to_contain_text("1,000,000.00")
+
+
+def test_subscribe_by_search_and_see_prices_move(page: Any) -> None:
+    symbol = subscribe_by_search(page, "rb")
+    assert symbol.endswith(".SHFE") and symbol.startswith("rb")
+    # the last price takes several values: ticks arrive over the socket and are drawn
+    page.wait_for_function("""symbol => {
+        const cell = document.querySelector(`#watch tr[data-symbol="${symbol}"] td.price`);
+        window.seenPrices = window.seenPrices || new Set();
+        if (cell && cell.textContent) window.seenPrices.add(cell.textContent);
+        return window.seenPrices.size >= 3;
+    }""", arg=symbol)
+    expect(page.get_by_test_id("chart-title")).to_contain_text(symbol)
+    shot(page, "market")
+
+
+def test_see_candles_in_each_interval(page: Any) -> None:
+    chart = page.get_by_test_id("chart")
+    expect(chart.locator("canvas").first).to_be_visible()
+    for interval in ("5m", "1h", "1d", "1m"):
+        page.locator(f'#intervals button[data-interval="{interval}"]').click()
+        expect(chart).to_have_attribute("data-interval", interval)
+        # the forming candle is built from live ticks even before the first bar is finished
+        page.wait_for_function("() => Number(document.querySelector('#chart').dataset.bars) >= 1")
+    shot(page, "chart")
+
+
+def test_a_marketable_order_shows_in_orders_trades_and_positions(page: Any) -> None:
+    symbol = page.get_by_test_id("ticket-symbol").input_value()
+    ask = page.locator("#depth tr.ask td.clickable").first  # ask 5: marketable even if the price ticks up
+    expect(ask).not_to_have_text("")
+    expect(page.get_by_test_id("ticket-price")).to_have_value("")
+    ask.click()  # click a price to fill the ticket
+    expect(page.get_by_test_id("ticket-price")).not_to_have_value("")
+    page.get_by_test_id("ticket-send").click()
+    expect(page.get_by_test_id("ticket-message")).to_contain_text("Filled")
+    position = page.locator(f'#positions tbody tr[data-symbol="{symbol}"][data-direction="long"]')
+    expect(position).to_be_visible()
+    expect(position.locator('td[data-field="td"]')).to_have_text("1")  # today's lots, apart from yesterday's
+    expect(position.locator('td[data-field="yd"]')).to_have_text("0")
+    page.get_by_test_id("tab-trades").click()
+    expect(page.locator("#trades tbody tr[data-trade-id]")).to_have_count(1)
+    page.get_by_test_id("tab-history").click()
+    expect(page.locator('#history tbody tr[data-status="alltraded"]')).to_have_count(1)
+    page.get_by_test_id("tab-positions").click()
+    shot(page, "trade")
+
+
+def test_a_refused_order_shows_the_reason(page: Any) -> None:
+    page.get_by_test_id("ticket-price").fill("1")
+    page.get_by_test_id("ticket-send").click()
+    expect(page.get_by_test_id("ticket-message")).to_contain_text("lower limit")
+    expect(page.get_by_test_id("ticket-message")).to_have_class("message error")
+
+
+def test_cancel_a_resting_order(page: Any) -> None:
+    limit_down = page.locator("#depth tr.last td").last.inner_text().split("–")[0].strip()
+    page.get_by_test_id("ticket-price").fill(limit_down)  # a buy at the lower limit rests
+    page.get_by_test_id("ticket-send").click()
+    expect(page.get_by_test_id("ticket-message")).to_contain_text("Working")
+    page.get_by_test_id("tab-orders").click()
+    working = page.locator("#orders tbody tr[data-order-id]")
+    expect(working).to_have_count(1)
+    shot(page, "working-order")
+    working.get_by_test_id("cancel-order").click()
+    expect(working).to_have_count(0)
+    page.get_by_test_id("tab-history").click()
+    expect(page.locator('#history tbody tr[data-status="cancelled"]')).to_have_count(1)
+
+
+def test_cancel_all(page: Any) -> None:
+    limit_down = page.locator("#depth tr.last td").last.inner_text().split("–")[0].strip()
+    page.get_by_test_id("ticket-price").fill(limit_down)
+    for _ in range(2):
+        page.get_by_test_id("ticket-send").click()
+        expect(page.get_by_test_id("ticket-message")).to_contain_text("Working")
+    page.get_by_test_id("tab-orders").click()
+    working = page.locator("#orders tbody tr[data-order-id]")
+    expect(working).to_have_count(2)
+    page.get_by_test_id("cancel-all").click()
+    expect(working).to_have_count(0)
+
+
+def test_close_the_position(page: Any) -> None:
+    page.get_by_test_id("tab-positions").click()
+    position = page.locator("#positions tbody tr[data-symbol]")
+    expect(position).to_have_count(1)
+    position.get_by_test_id("close-position").click()
+    expect(page.locator("#toast")).to_contain_text("Close today 1")  # SHFE: today's lot closes with CloseToday
+    expect(position).to_have_count(0)
+
+
+def test_hundreds_of_ticking_instruments_are_drawn_a_few_times_a_second(page: Any, server_desk: Desk) -> None:
+    contracts = server_desk.api.get("/contract").json()["data"]
+    names = [c["local_symbol"] for c in contracts if c["is_trading"]][:200]
+    assert len(names) >= 150
+    assert server_desk.api.post("/market", json={"symbols": names}).json()["success"]
+    page.reload()  # the page learns subscriptions when it loads
+    expect(page.locator("#watch tbody tr")).to_have_count(len(set(names) | {page_symbol(page)}))
+    before = page.evaluate("() => ({...window.ctpdesk.stats, at: performance.now()})")
+    page.wait_for_function("start => window.ctpdesk.stats.ticks - start >= 1500", arg=before["ticks"])
+    after = page.evaluate("() => ({...window.ctpdesk.stats, at: performance.now()})")
+    seconds = (after["at"] - before["at"]) / 1000
+    ticks, drawn = after["ticks"] - before["ticks"], after["drawn"] - before["drawn"]
+    assert drawn <= 5 * seconds + 2, f"{drawn} draws in {seconds:.1f}s: the desk must draw at most a few times a second"
+    assert ticks >= 10 * drawn, f"{ticks} ticks but {drawn} draws: ticks must be batched into frames"
+    shot(page, "market-watch-200")
+    assert server_desk.api.delete("/market", json={"symbols": names[1:]}).json()["success"]
+
+
+def page_symbol(page: Any) -> str:
+    return page.get_by_test_id("ticket-symbol").input_value()
+
+
+def test_upload_a_strategy_see_its_lint_error_at_its_line_start_and_stop_it(page: Any) -> None:
+    page.get_by_test_id("nav-strategies").click()
+    set_editor(page, STRATEGY_WITH_AN_ERROR)
+    page.get_by_test_id("code-check").click()
+    finding = page.locator('#lint-results li[data-code="E0602"]')
+    expect(finding).to_contain_text(f"line {ERROR_LINE}")
+    expect(finding).to_contain_text("undefined_helper")
+    # the marker sits in the gutter of that very line
+    line = page.locator(".CodeMirror-code > div").nth(ERROR_LINE - 1)
+    expect(line.locator(".CodeMirror-linenumber")).to_have_text(str(ERROR_LINE))
+    expect(line.locator(".CodeMirror-lint-marker-error")).to_have_count(1)
+    shot(page, "strategy-lint")
+
+    set_editor(page, STRATEGY)
+    expect(page.locator("#lint-results li")).to_have_count(0)  # findings of the old text go with it
+    expect(page.locator(".CodeMirror-lint-marker-error")).to_have_count(0)
+    page.get_by_test_id("code-run").click()
+    expect(page.get_by_test_id("run-output")).to_contain_text("exit code 0")
+    page.get_by_test_id("code-save").click()
+    expect(page.get_by_test_id("code-message")).to_contain_text("saved browser_watcher")
+    row = page.locator('#strategy-table tbody tr[data-name="browser_watcher"]')
+    expect(row).to_have_attribute("data-status", "stopped")
+    row.get_by_test_id("strategy-start").click()
+    expect(row).to_have_attribute("data-status", "running")
+    shot(page, "strategies")
+    row.get_by_test_id("strategy-stop").click()
+    expect(row).to_have_attribute("data-status", "stopped")
+
+
+def set_editor(page: Any, text: str) -> None:
+    page.evaluate("text => document.querySelector('.CodeMirror').CodeMirror.setValue(text)", text)
+
+
+def test_change_the_configuration(page: Any, server_desk: Desk) -> None:
+    page.get_by_test_id("nav-config").click()
+    field = page.locator('#config-form input[name="REFRESH_INTERVAL"]')
+    expect(field).to_be_visible()
+    field.fill("7")
+    page.get_by_test_id("config-save").click()
+    expect(page.get_by_test_id("config-message")).to_contain_text("saved: REFRESH_INTERVAL")
+    assert server_desk.api.get("/config").json()["data"]["REFRESH_INTERVAL"] == 7
+    field.fill("99")  # out of range: the browser holds the form back, nothing changes
+    page.get_by_test_id("config-save").click()
+    assert field.evaluate("input => input.validity.rangeOverflow") is True
+    assert server_desk.api.get("/config").json()["data"]["REFRESH_INTERVAL"] == 7
+    shot(page, "config")
+
+
+def test_log_out_of_the_counter_returns_to_the_login_page(page: Any) -> None:
+    page.get_by_test_id("logout-access").fill(ACCESS_CODE)
+    page.get_by_test_id("logout").click()
+    expect(page.locator("#login-view")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('ctpdesk.token')") is None
+
+
+def test_screenshots_were_saved() -> None:
+    saved = {path.stem for path in Path(ARTIFACTS).glob("*.png")}
+    assert {"login", "market", "chart", "trade", "strategies", "config"} <= saved

@@ -1,0 +1,51 @@
+// The REST client: the envelope, the JWT header, and "token error" sending the page back to login.
+
+const TOKEN_KEY = "ctpdesk.token";
+
+export class ApiError extends Error {
+  constructor(message, status, data) {
+    super(message);
+    this.status = status;
+    this.data = data;
+  }
+}
+
+export const session = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  onExpired: () => {},
+  set(token) {
+    this.token = token;
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+// GET sends its fields as a query string; every other method as a JSON body (the API takes both).
+export async function api(method, path, fields) {
+  const options = { method, headers: { Accept: "application/json" } };
+  let url = path;
+  if (session.token) options.headers.Authorization = `JWT ${session.token}`;
+  if (fields !== undefined && method === "GET") {
+    url += "?" + new URLSearchParams(fields).toString();
+  } else if (fields !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(fields);
+  }
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (error) {
+    throw new ApiError(`the server cannot be reached (${error.message})`, 0, null);
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`unexpected answer from the server (HTTP ${response.status})`, response.status, null);
+  }
+  if (response.status === 401 && path !== "/login") {
+    session.onExpired();
+  }
+  if (!body.success) throw new ApiError(body.msg || `HTTP ${response.status}`, response.status, body.data);
+  return body.data;
+}

@@ -1,0 +1,173 @@
+// The desk's entry point: login or desk, the socket that feeds the state, the drawing loop.
+
+import { api, session } from "./api.js";
+import { applyOrder, applyTrade, initBlotter } from "./blotter.js";
+import { chartBar, chartTick, initChart, showInstrument } from "./chart.js";
+import { initConfig, loadConfig } from "./config.js";
+import { el } from "./format.js";
+import { initLogin } from "./login.js";
+import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./market.js";
+import { addLog, frame, mark, MAX_TRADES, RENDER_HZ, state } from "./state.js";
+import { applyStrategy, initStrategies, loadStrategies, refreshEditor } from "./strategies.js";
+import { fillPrice, initTicket, ticketSymbol } from "./ticket.js";
+
+const SELECTED_KEY = "ctpdesk.selected";
+let socket = null;
+let refreshTimer = null;
+let toastTimer = null;
+
+const desk = {
+  select(symbol) {
+    if (!symbol) return;
+    state.selected = symbol;
+    localStorage.setItem(SELECTED_KEY, symbol);
+    ticketSymbol(symbol);
+    showInstrument(symbol);
+    markSelectedRow();
+    mark("depth");
+  },
+  fillPrice,
+  toast(text, kind = "ok") {
+    const box = document.getElementById("toast");
+    box.textContent = text;
+    box.className = `toast ${kind}`;
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 8000 : 4000);
+  },
+  // After an order: the socket brings every change; a REST refresh a moment later is a safety net.
+  refreshSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => loadOverview().catch(() => {}), 1500);
+  },
+};
+
+async function loadOverview() {
+  const overview = await api("GET", "/order_solve");
+  state.positions = overview.position_list;
+  state.activeOrders = overview.active_order_list;
+  state.orders = new Map(overview.order_list.map((order) => [order.order_id, order]));
+  state.trades = overview.trade_list.slice(-MAX_TRADES);
+  state.logs = overview.log_history.slice();
+  mark("positions", "orders", "history", "trades", "logs");
+}
+
+async function loadStatus() {
+  const [status, account] = await Promise.all([api("GET", "/status"), api("GET", "/account").catch(() => null)]);
+  state.status = status;
+  if (account) state.account = account;
+  mark("status", "account");
+}
+
+function connectSocket() {
+  socket = window.io({ auth: { token: session.token }, reconnectionDelayMax: 5000 });
+  socket.on("tick", (message) => {
+    const tick = message.data;
+    applyTick(tick);
+    if (tick.local_symbol === state.selected) chartTick(tick);
+  });
+  socket.on("bar", chartBar);
+  socket.on("order", (message) => applyOrder(message.data));
+  socket.on("active_order", (message) => { state.activeOrders = message.data; mark("orders"); });
+  socket.on("trade", (message) => applyTrade(message.data));
+  socket.on("position", (message) => { state.positions = message.data; mark("positions"); });
+  socket.on("account", (message) => { state.account = message.data; mark("account"); });
+  socket.on("status", (status) => { state.status = status; mark("status"); });
+  socket.on("log", addLog);
+  socket.on("strategy", applyStrategy);
+  socket.on("contract", () => loadMarket().catch(() => {}));
+  socket.on("connect", () => {
+    document.body.classList.remove("offline");
+    if (socket.recovered === false && socket.wasConnected) loadOverview().catch(() => {});
+    socket.wasConnected = true;
+  });
+  socket.on("connect_error", () => {
+    document.body.classList.add("offline");
+    api("GET", "/status").catch(() => {}); // a refused token shows here as 401: back to login
+  });
+  socket.on("disconnect", (reason) => {
+    document.body.classList.add("offline");
+    if (reason === "io server disconnect") {
+      // The server dropped us on purpose (logout, revoked token): ask whether the token still holds.
+      api("GET", "/status").then(() => socket.connect()).catch(() => {});
+    }
+  });
+}
+
+function showPage(name) {
+  for (const button of document.querySelectorAll("#pages button")) button.classList.toggle("active", button.dataset.page === name);
+  for (const page of document.querySelectorAll("#desk-view .page")) page.hidden = page.id !== `page-${name}`;
+  if (name === "strategies") {
+    refreshEditor();
+    loadStrategies().catch(() => {});
+  }
+  if (name === "config") loadConfig().catch((error) => desk.toast(error.message, "error"));
+}
+
+function showLogin() {
+  if (socket) {
+    socket.removeAllListeners();
+    socket.disconnect();
+    socket = null;
+  }
+  session.set("");
+  document.getElementById("desk-view").hidden = true;
+  document.getElementById("login-view").hidden = false;
+}
+
+async function showDesk() {
+  document.getElementById("login-view").hidden = true;
+  document.getElementById("desk-view").hidden = false;
+  try {
+    await Promise.all([loadMarket(), loadOverview(), loadStatus(), loadStrategies()]);
+  } catch (error) {
+    if (!session.token) return; // the token was refused: the login page is showing
+    desk.toast(error.message, "error");
+  }
+  connectSocket();
+  const remembered = localStorage.getItem(SELECTED_KEY);
+  desk.select(state.watch.includes(remembered) ? remembered : state.watch[0] || "");
+}
+
+async function logout(event) {
+  event.preventDefault();
+  const form = event.target;
+  const out = document.getElementById("logout-message");
+  try {
+    await api("POST", "/logout", { authorization: form.elements.authorization.value });
+    form.reset();
+    out.textContent = "";
+    showLogin();
+  } catch (error) {
+    out.textContent = error.message;
+    out.className = "message error";
+  }
+}
+
+function start() {
+  bindDesk(desk);
+  initLogin(showDesk);
+  initMarket(desk);
+  initChart();
+  initTicket(desk);
+  initBlotter(desk);
+  initStrategies(desk);
+  initConfig();
+  session.onExpired = showLogin;
+  document.getElementById("pages").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-page]");
+    if (button) showPage(button.dataset.page);
+  });
+  document.getElementById("logout-form").addEventListener("submit", logout);
+  document.getElementById("leave").addEventListener("click", showLogin);
+  setInterval(frame, 1000 / RENDER_HZ);
+  if (session.token) showDesk();
+  else showLogin();
+}
+
+if (!window.io || !window.LightweightCharts || !window.CodeMirror) {
+  document.body.replaceChildren(el("p", { className: "fatal" },
+    "The desk's libraries did not load: run `make run` (it installs them with npm) and reload."));
+} else {
+  start();
+}

@@ -1,0 +1,209 @@
+// Market watch: search and subscribe, one row per instrument updated in place, the depth ladder.
+
+import { api } from "./api.js";
+import { decimalsOf, el, integer, price, signClass } from "./format.js";
+import { mark, onRender, state, tickChanged } from "./state.js";
+
+const MAX_SUGGESTIONS = 30;
+const rows = new Map(); // local_symbol -> {row, cells, last}
+
+export function decimalsFor(symbol) {
+  const contract = state.contracts.get(symbol);
+  return decimalsOf(contract ? contract.pricetick : 0.01);
+}
+
+export function initMarket(desk) {
+  const search = document.getElementById("search");
+  const list = document.getElementById("suggestions");
+  let shown = [];
+
+  function suggest() {
+    const text = search.value.trim().toLowerCase();
+    if (!text) {
+      list.hidden = true;
+      return;
+    }
+    shown = [];
+    for (const contract of state.contracts.values()) {
+      const symbol = contract.local_symbol.toLowerCase();
+      if (symbol.startsWith(text) || (contract.product_id || "").toLowerCase() === text
+          || (contract.name || "").toLowerCase().includes(text) || contract.exchange.toLowerCase() === text) {
+        shown.push(contract);
+        if (shown.length >= MAX_SUGGESTIONS) break;
+      }
+    }
+    list.replaceChildren(...shown.map((contract, index) => el("li", {
+      className: index === 0 ? "active" : "",
+      dataset: { symbol: contract.local_symbol },
+      onmousedown: (event) => { event.preventDefault(); choose(contract.local_symbol); },
+    }, el("b", {}, contract.local_symbol), " ", contract.name || "",
+    state.watch.includes(contract.local_symbol) ? el("small", {}, " watching") : null)));
+    list.hidden = shown.length === 0;
+  }
+
+  async function choose(symbol) {
+    list.hidden = true;
+    search.value = "";
+    await subscribe(desk, symbol);
+    desk.select(symbol);
+  }
+
+  search.addEventListener("input", suggest);
+  search.addEventListener("blur", () => { list.hidden = true; });
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && shown.length && !list.hidden) {
+      event.preventDefault();
+      choose(shown[0].local_symbol);
+    } else if (event.key === "Escape") {
+      list.hidden = true;
+    }
+  });
+
+  onRender("watch", drawWatchList);
+  onRender("ticks", (changed) => {
+    for (const symbol of changed) drawRow(symbol);
+    if (changed.has(state.selected)) mark("depth");
+  });
+  onRender("depth", () => drawDepth(desk));
+}
+
+export async function subscribe(desk, symbol) {
+  try {
+    await api("POST", "/market", { symbol });
+    if (!state.watch.includes(symbol)) state.watch.push(symbol);
+    mark("watch");
+  } catch (error) {
+    desk.toast(`Subscribe ${symbol}: ${error.message}`, "error");
+  }
+}
+
+async function unsubscribe(desk, symbol) {
+  try {
+    await api("DELETE", "/market", { symbol });
+    state.watch = state.watch.filter((name) => name !== symbol);
+    mark("watch");
+  } catch (error) {
+    desk.toast(`Unsubscribe ${symbol}: ${error.message}`, "error");
+  }
+}
+
+export async function loadMarket() {
+  const [contracts, subscribed] = await Promise.all([api("GET", "/contract"), api("GET", "/market")]);
+  state.contracts = new Map(contracts.map((contract) => [contract.local_symbol, contract]));
+  state.watch = [];
+  for (const entry of subscribed) {
+    const symbol = entry.local_symbol || entry;
+    state.watch.push(symbol);
+    if (entry.tick) state.ticks.set(symbol, entry.tick);
+  }
+  mark("watch", "depth");
+}
+
+export function applyTick(tick) {
+  const previous = state.ticks.get(tick.local_symbol);
+  if (previous && previous.datetime > tick.datetime) return;
+  state.ticks.set(tick.local_symbol, tick);
+  tickChanged(tick.local_symbol);
+}
+
+function drawWatchList() {
+  const tbody = document.querySelector("#watch tbody");
+  const wanted = new Set(state.watch);
+  for (const [symbol, entry] of rows) {
+    if (!wanted.has(symbol)) {
+      entry.row.remove();
+      rows.delete(symbol);
+    }
+  }
+  for (const symbol of state.watch) {
+    if (!rows.has(symbol)) rows.set(symbol, makeRow(symbol));
+    tbody.append(rows.get(symbol).row); // keeps the subscription order
+    drawRow(symbol);
+  }
+}
+
+let desk_ = null;
+export function bindDesk(desk) {
+  desk_ = desk;
+}
+
+function makeRow(symbol) {
+  const contract = state.contracts.get(symbol) || {};
+  const cells = {
+    last: el("td", { className: "num price" }),
+    change: el("td", { className: "num" }),
+    bid: el("td", { className: "num price bid", title: "click: fill the ticket's price" }),
+    ask: el("td", { className: "num price ask", title: "click: fill the ticket's price" }),
+    volume: el("td", { className: "num" }),
+    oi: el("td", { className: "num" }),
+  };
+  const remove = el("button", {
+    className: "icon", title: `Unsubscribe ${symbol}`, textContent: "×",
+    onclick: (event) => { event.stopPropagation(); unsubscribe(desk_, symbol); },
+  });
+  const row = el("tr", { dataset: { symbol }, onclick: () => desk_.select(symbol) },
+    el("td", { title: contract.name || "" }, el("b", {}, symbol), el("small", {}, contract.name || "")),
+    cells.last, cells.change, cells.bid, cells.ask, cells.volume, cells.oi, el("td", {}, remove));
+  for (const [name, side] of [["last", "last_price"], ["bid", "bid_price_1"], ["ask", "ask_price_1"]]) {
+    cells[name].addEventListener("click", (event) => {
+      event.stopPropagation();
+      desk_.select(symbol);
+      const tick = state.ticks.get(symbol);
+      if (tick) desk_.fillPrice(tick[side]);
+    });
+  }
+  return { row, cells, last: null };
+}
+
+function drawRow(symbol) {
+  const entry = rows.get(symbol);
+  const tick = state.ticks.get(symbol);
+  if (!entry || !tick) return;
+  const decimals = decimalsFor(symbol);
+  const base = tick.pre_settlement_price || tick.pre_close || 0;
+  const change = base ? ((tick.last_price - base) / base) * 100 : 0;
+  const { cells } = entry;
+  cells.last.textContent = price(tick.last_price, decimals);
+  cells.last.className = `num price ${signClass(change)}`;
+  if (entry.last !== null && tick.last_price !== entry.last) {
+    const flash = tick.last_price > entry.last ? "flash-up" : "flash-down";
+    cells.last.classList.add(flash); // the class restarts its animation on each draw
+  }
+  entry.last = tick.last_price;
+  cells.change.textContent = base ? `${change >= 0 ? "+" : ""}${change.toFixed(2)}%` : "";
+  cells.change.className = `num ${signClass(change)}`;
+  cells.bid.textContent = price(tick.bid_price_1, decimals);
+  cells.ask.textContent = price(tick.ask_price_1, decimals);
+  cells.volume.textContent = integer(tick.volume);
+  cells.oi.textContent = integer(tick.open_interest);
+  entry.row.classList.toggle("selected", symbol === state.selected);
+}
+
+export function markSelectedRow() {
+  for (const [symbol, entry] of rows) entry.row.classList.toggle("selected", symbol === state.selected);
+}
+
+function drawDepth(desk) {
+  const tbody = document.querySelector("#depth tbody");
+  const symbol = state.selected;
+  const tick = state.ticks.get(symbol);
+  if (!tick) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 3, className: "muted" }, symbol ? "waiting for a tick…" : "")));
+    return;
+  }
+  const decimals = decimalsFor(symbol);
+  const level = (side, n) => {
+    const value = tick[`${side}_price_${n}`];
+    return el("tr", { className: side },
+      el("td", {}, `${side === "ask" ? "Ask" : "Bid"} ${n}`),
+      el("td", { className: "num price clickable", onclick: () => desk.fillPrice(value), dataset: { price: value } },
+        price(value, decimals)),
+      el("td", { className: "num" }, integer(tick[`${side}_volume_${n}`])));
+  };
+  const asks = [5, 4, 3, 2, 1].map((n) => level("ask", n));
+  const bids = [1, 2, 3, 4, 5].map((n) => level("bid", n));
+  const last = el("tr", { className: "last" }, el("td", {}, "Last"),
+    el("td", { className: "num price clickable", onclick: () => desk.fillPrice(tick.last_price) }, price(tick.last_price, decimals)),
+    el("td", { className: "num muted" }, `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
+  tbody.replaceChildren(...asks, last, ...bids);
+}

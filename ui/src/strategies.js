@@ -1,0 +1,211 @@
+// Strategies: the list with start/stop/delete, an editor with line numbers, pylint's findings at
+// their lines (/check_code), a sandbox run (/run_code), and save (/code).
+
+import { api } from "./api.js";
+import { el, fillRows, money, signClass, when } from "./format.js";
+import { mark, onRender, state } from "./state.js";
+
+const TEMPLATE = `from backend.strategy import Strategy
+
+
+class LogTicks(Strategy):
+    """A starting point: logs every 20th tick of the nearest rebar contract. Replace with your rules."""
+
+    params = {"product": "rb", "exchange": "SHFE", "every": 20}
+    seen = 0
+
+    def on_init(self):
+        self.subscribe(self.nearest(self.params["product"], self.params["exchange"]))
+
+    def on_tick(self, tick):
+        self.seen += 1
+        if self.seen % self.params["every"] == 0:
+            self.info(f"{tick.local_symbol} last {tick.last_price} bid {tick.bid_price_1} ask {tick.ask_price_1}")
+
+    def on_trade(self, trade):
+        self.info(f"filled {trade.direction} {trade.offset} {trade.volume} @ {trade.price}")
+
+
+ext = LogTicks("log_ticks")
+`;
+
+let editor = null;
+let findings = []; // the latest /check_code answer, drawn by the lint addon
+let message = null;
+
+export function initStrategies(desk) {
+  message = document.getElementById("code-message");
+  editor = window.CodeMirror(document.getElementById("editor"), {
+    value: TEMPLATE,
+    mode: "python",
+    lineNumbers: true,
+    indentUnit: 4,
+    tabSize: 4,
+    indentWithTabs: false,
+    extraKeys: { Tab: (cm) => cm.execCommand("insertSoftTab") },
+    gutters: ["CodeMirror-lint-markers", "CodeMirror-linenumbers"],
+    lint: { getAnnotations: annotations, lintOnChange: false },
+  });
+  editor.on("change", () => {
+    if (findings.length) clearFindings();
+  });
+  document.getElementById("code-check").addEventListener("click", () => check());
+  document.getElementById("code-run").addEventListener("click", () => run());
+  document.getElementById("code-save").addEventListener("click", () => save());
+  document.getElementById("strategy-new").addEventListener("click", () => {
+    document.getElementById("strategy-name").value = "";
+    editor.setValue(TEMPLATE);
+    show("", "");
+  });
+  onRender("strategies", () => drawList(desk));
+}
+
+export function refreshEditor() {
+  if (editor) editor.refresh(); // CodeMirror measures itself: do it once the page is visible
+}
+
+export async function loadStrategies() {
+  state.strategies = await api("GET", "/strategy");
+  mark("strategies");
+}
+
+export function applyStrategy(change) {
+  const known = state.strategies.find((entry) => entry.name === change.name);
+  if (known) Object.assign(known, change);
+  else state.strategies.push({ ...change });
+  mark("strategies");
+  loadStrategies().catch(() => {}); // positions and times come with the full listing
+}
+
+function show(text, kind) {
+  message.textContent = text;
+  message.className = `message ${kind}`;
+}
+
+function annotations() {
+  const severity = { error: "error", fatal: "error", warning: "warning" };
+  return findings.map((item) => {
+    const line = Math.max(0, (item.line || 1) - 1);
+    const column = Math.max(0, item.column || 0);
+    return {
+      from: window.CodeMirror.Pos(line, column),
+      to: window.CodeMirror.Pos(line, column + 1),
+      message: `${item.code} ${item.error}: ${item.message}`,
+      severity: severity[item.type] || "warning",
+    };
+  });
+}
+
+function clearFindings() {
+  findings = [];
+  drawFindings();
+}
+
+function drawFindings() {
+  const list = document.getElementById("lint-results");
+  for (let line = 0; line < editor.lineCount(); line += 1) editor.removeLineClass(line, "background", "lint-line");
+  for (const item of findings) {
+    editor.addLineClass(Math.max(0, item.line - 1), "background", "lint-line");
+  }
+  editor.performLint();
+  list.replaceChildren(...findings.map((item) => el("li", {
+    className: `lint-${item.type}`,
+    dataset: { line: item.line, code: item.code },
+    onclick: () => {
+      editor.focus();
+      editor.setCursor({ line: item.line - 1, ch: item.column || 0 });
+    },
+  }, el("b", {}, `line ${item.line}`), ` ${item.code} ${item.error}: ${item.message}`)));
+}
+
+async function check() {
+  show("checking…", "pending");
+  try {
+    findings = await api("POST", "/check_code", { text: editor.getValue() });
+    drawFindings();
+    show(findings.length ? `pylint: ${findings.length} finding(s)` : "pylint: no findings", findings.length ? "warn" : "ok");
+  } catch (error) {
+    show(error.message, "error");
+  }
+}
+
+async function run() {
+  const output = document.getElementById("run-output");
+  output.textContent = "running…";
+  try {
+    const result = await api("POST", "/run_code", { text: editor.getValue() });
+    const tail = result.timed_out ? "timed out" : `exit code ${result.exit_code}`;
+    output.textContent = `${result.output}\n— ${tail}, ${result.duration_ms} ms`;
+    output.className = `run-output ${result.exit_code === 0 && !result.timed_out ? "ok" : "error"}`;
+  } catch (error) {
+    output.textContent = error.message;
+    output.className = "run-output error";
+  }
+}
+
+async function save() {
+  const name = document.getElementById("strategy-name").value.trim();
+  const fields = { text: editor.getValue() };
+  if (name) fields.name = name;
+  try {
+    const saved = await api("POST", "/code", fields);
+    document.getElementById("strategy-name").value = saved.name || name;
+    show(`saved ${saved.name || name}`, "ok");
+    await loadStrategies();
+  } catch (error) {
+    show(error.message, "error");
+  }
+}
+
+async function open(name) {
+  try {
+    const code = await api("GET", "/code", { name });
+    document.getElementById("strategy-name").value = code.name;
+    editor.setValue(code.text);
+    findings = [];
+    drawFindings();
+    show(`editing ${code.name}`, "");
+  } catch (error) {
+    show(error.message, "error");
+  }
+}
+
+async function operate(desk, name, operation) {
+  try {
+    await api("PUT", "/strategy", { name, operation });
+    desk.toast(`${name}: ${operation} done`);
+  } catch (error) {
+    desk.toast(`${name}: ${error.message}`, "error");
+  }
+  await loadStrategies();
+}
+
+async function remove(desk, name) {
+  if (!window.confirm(`Delete strategy ${name}? Its code is removed; it is stopped first if running.`)) return;
+  try {
+    await api("DELETE", "/strategy", { name });
+    desk.toast(`${name} deleted`);
+  } catch (error) {
+    desk.toast(`${name}: ${error.message}`, "error");
+  }
+  await loadStrategies();
+}
+
+function drawList(desk) {
+  const rows = state.strategies.map((entry) => {
+    const pnl = (entry.positions || []).reduce((sum, p) => sum + (p.position_profit || 0) + (p.close_profit || 0), 0);
+    const running = entry.status === "running";
+    return el("tr", { dataset: { name: entry.name, status: entry.status } },
+      el("td", {}, el("a", { href: "#", textContent: entry.name, onclick: (event) => { event.preventDefault(); open(entry.name); } })),
+      el("td", { className: `state-${entry.status}`, title: entry.error || "" }, entry.status, entry.error ? el("small", {}, ` ${entry.error}`) : null),
+      el("td", { className: `num ${signClass(pnl)}` }, money(pnl)),
+      el("td", { title: entry.started_at ? `started ${when(entry.started_at)}` : "" }, when(entry.updated_at)),
+      el("td", { className: "actions" },
+        el("button", { className: "small", textContent: running ? "Stop" : "Start", dataset: { testid: running ? "strategy-stop" : "strategy-start" },
+          onclick: () => operate(desk, entry.name, running ? "stop" : "start") }),
+        el("button", { className: "small ghost", textContent: "Delete", dataset: { testid: "strategy-delete" },
+          onclick: () => remove(desk, entry.name) })));
+  });
+  fillRows(document.querySelector("#strategy-table tbody"), rows.length ? rows
+    : [el("tr", { className: "empty" }, el("td", { colSpan: 5 }, "No strategies yet: write one on the right and save it"))]);
+}
