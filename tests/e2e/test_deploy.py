@@ -201,7 +201,6 @@ class Deployment:
             "server 127.0.0.1:5000;": f"server 127.0.0.1:{self.uwsgi_port};",
             "listen 80;": f"listen 127.0.0.1:{self.nginx_port};",
             "server_name desk.example.com;": "server_name 127.0.0.1;",
-            "/srv/ctpdesk": str(ROOT),
         }, NGINX_TEMPLATE)  # fmt: skip
         (nginx_dir / "ctpdesk.conf").write_text(site, encoding="utf-8")
         temp_paths = "".join(f"    {kind}_temp_path {nginx_dir / kind};\n" for kind in
@@ -411,9 +410,12 @@ def _scenario(deployed: Deployment, sockets: list[socketio.Client]) -> None:
     first_master = deployed.uwsgi_pid()
     assert first_master, deployed.logs()
     first_uwsgi_worker = deployed.uwsgi_worker(first_master)
-    # nginx serves the UI's files itself: its own 404 page, not the app's JSON envelope
-    static = requests.get(deployed.url("/static/no-such-file.js"), timeout=HTTP_TIMEOUT)
-    assert static.status_code == 404 and "nginx" in static.text, static.text[:300]
+    # the browser desk and its libraries, through nginx
+    page = requests.get(deployed.url("/"), timeout=HTTP_TIMEOUT)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html"), page.text[:300]
+    for path in ("/ui/app.js", "/vendor/socket.io.min.js"):
+        asset = requests.get(deployed.url(path), timeout=HTTP_TIMEOUT)
+        assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/javascript"), path
 
     # log in on the sim and subscribe, through nginx
     api = Api(deployed, log_in(deployed))
