@@ -9,7 +9,9 @@ DATA_DIR, ACCESS_CODE set, SIM_QUERY_RATE 0); the clients run in this process. T
 stime from /proc/<pid>/stat, 100% = one core) and what other processes used of the machine are printed.
 
 (1) Tick fan-out. Log in, subscribe every instrument (POST /market in batches), connect 20 Socket.IO clients
-    (websocket transport, token in the CONNECT auth), wait for the first tick, warm up, measure over a window:
+    (websocket transport, token in the CONNECT auth; each asks for batches with `watch {batch: true}` as the
+    browser desk does: one `ticks` message per push holding every changed instrument), wait for the first
+    tick, warm up, measure over a window:
     * ticks received by the clients a second, all and per client;
     * display latency p50/p99: the client's receive time minus the tick's own `datetime`. The sim stamps ticks
       with its own clock, the wall clock in 7x24 mode (times of day are compared: the engine dates daytime ticks
@@ -90,6 +92,9 @@ DAY = 86_400.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TICK_TIME = re.compile(rb'"datetime": ?"\d{4}-\d\d-\d\dT(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?')
+# In a `ticks` batch: a tick's exchange and its stamp (TickData.to_dict puts them side by side).
+BATCH_TICK = re.compile(rb'"exchange": ?"(\w+)", ?"datetime": ?"\d{4}-\d\d-\d\dT(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?')
+BATCH_SAMPLE_BYTES = 32_000  # latency is sampled at both ends of a batch: the oldest and the newest ticks
 ORDER_ID = re.compile(rb'"order_id": ?"([^"]+)"')
 
 
@@ -243,7 +248,11 @@ def _frame(text: str, opcode: int = 1) -> bytes:
 
 
 def time_of_day(match: re.Match[bytes]) -> float:
-    hours, minutes, seconds, fraction = match.groups()
+    return time_of_day_parts(match.groups())
+
+
+def time_of_day_parts(groups: tuple[Any, ...]) -> float:
+    hours, minutes, seconds, fraction = groups
     value = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
     return value + int(fraction) / 10 ** len(fraction) if fraction else float(value)
 
@@ -271,8 +280,10 @@ class SioClient:
     """
 
     def __init__(self, host: str, port: int, token: str, market: Market | None = None,
-                 on_event: Callable[[SioClient, str, bytes, float], None] | None = None) -> None:  # fmt: skip
+                 on_event: Callable[[SioClient, str, bytes, float], None] | None = None,
+                 batch: bool = False) -> None:  # fmt: skip
         self.token = token
+        self.batch = batch  # ask for one `ticks` message per flush (`watch {batch: true}`), as the desk does
         self.market = market or Market()
         self.on_event = on_event
         self.state = "http"
@@ -362,9 +373,11 @@ class SioClient:
         return True
 
     def _message(self, data: bytearray, now: float) -> None:
-        if data.startswith(b'42["tick"'):
+        if data.startswith(b'42["tick",'):
             self.ticks += 1
             self._tick(data, now)
+        elif data.startswith(b'42["ticks"'):
+            self._batch(data, now)
         elif data.startswith(b"42["):
             name = data[4 : data.find(b'"', 4)].decode()
             self.events[name] = self.events.get(name, 0) + 1
@@ -377,6 +390,8 @@ class SioClient:
             self.state = "connecting"
         elif data.startswith(b"40"):
             self.state = "ready"
+            if self.batch:
+                self.send_text('42["watch",{"batch":true}]')
         elif data.startswith(b"44"):
             self.error = f"connection refused: {data[2:].decode(errors='replace')}"
             self.state = "closed"
@@ -398,6 +413,22 @@ class SioClient:
             return
         self.latency.append(wrapped((now + SHANGHAI_UTC_OFFSET) % DAY - stamped))
         self.arrivals.append(now)
+
+    def _batch(self, data: bytearray, now: float) -> None:
+        self.ticks += data.count(b'"local_symbol"')
+        size = BATCH_SAMPLE_BYTES
+        ends = (data,) if len(data) <= 2 * size else (data[:size], data[-size:])
+        market = self.market
+        for part in ends:
+            for stamp in BATCH_TICK.finditer(part):
+                if stamp.group(1) == b"CZCE":
+                    continue
+                stamped = time_of_day_parts(stamp.groups()[1:])
+                if market.frontier is None or wrapped(stamped - market.frontier) > 0:
+                    market.frontier = stamped
+                if market.recording:
+                    self.latency.append(wrapped((now + SHANGHAI_UTC_OFFSET) % DAY - stamped))
+                    self.arrivals.append(now)
 
     def close(self) -> None:
         try:
@@ -466,13 +497,13 @@ def percentile(values: Any, fraction: float) -> float:
 
 
 def fan_out(server: Server, token: str, clients: int, warmup: float, seconds: float,
-            stats: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+            stats: Callable[[], dict[str, Any]] | None = None, batch: bool = False) -> dict[str, Any]:  # fmt: skip
     """Connect the clients, wait for the first ticks, warm up, and measure one window."""
     market = Market()
     pool = ClientPool()
     try:
         for _ in range(clients):
-            pool.add(SioClient("127.0.0.1", server.port, token, market))
+            pool.add(SioClient("127.0.0.1", server.port, token, market, batch=batch))
         connect_s = pool.connect_all(120)
         began = time.monotonic()
         pool.run_for(120, lambda: market.frontier is not None)
@@ -654,7 +685,7 @@ def bench_ctpdesk_fanout(scratch: Path, market: str, tick_rate: float, push_inte
         time.sleep(3.0)
         second = engine_snapshot(rest)
         pace = sim_pace(first, second)
-        result = fan_out(server, token, clients, warmup, seconds)
+        result = fan_out(server, token, clients, warmup, seconds, batch=True)
         health = health_after(server.base)  # both at once, right after the window
         try:
             last: dict[str, Any] | None = engine_snapshot(rest, timeout=30)

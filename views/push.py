@@ -4,6 +4,12 @@ Orders, trades, positions, account, logs and state go out as they happen: never 
 display data: per instrument only the latest is kept, and at most one per TICK_PUSH_INTERVAL goes
 out, to a room per instrument (sockets that `watch`) and to the room of sockets that see all. A slow
 browser therefore never slows the engine, and costs at most one message per instrument per interval.
+
+Sockets that `watch` with `batch: true` get one `ticks` message per flush holding all their changed
+instruments instead of one `tick` message each: with a big market that is the difference between
+one websocket frame per socket per flush and thousands (bench/web.py). And the flushes together
+take at most PUSH_SHARE of the loop's time: a flush that took long stretches the pause after it, so
+under overload the display slows down and the engine does not.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from backend.engine import events
 
 DESK_ROOM = "desk"  # every authenticated socket
 ALL_TICKS = "ticks:all"
+BATCH_ALL = "ticks:all:batch"  # sockets that take every instrument in one `ticks` message per flush
+PUSH_SHARE = 0.3  # the most of the loop's time tick flushes may take
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
 MAX_QUEUED = 512  # messages a socket may still have queued and get the next flush's ticks
+MAX_QUEUED_BATCHES = 2  # the same for a batch socket: each of its messages is a whole flush
 
 
 def tick_room(local_symbol: str) -> str:
@@ -34,6 +43,7 @@ class Socket:
     claims: dict[str, Any] | None = None
     since: float = field(default_factory=time.monotonic)
     watching: list[str] | None = None  # None: every subscribed instrument
+    batch: bool = False  # one `ticks` message per flush instead of one `tick` per instrument
 
 
 class Push:
@@ -60,20 +70,25 @@ class Push:
         self.forget(sid)
         self.socketio.server.disconnect(sid)
 
-    def watch(self, sid: str, symbols: list[str] | None) -> bool:
+    def watch(self, sid: str, symbols: list[str] | None, batch: bool = False) -> bool:
         socket = self.sockets.get(sid)
         if socket is None or socket.claims is None:
             return False
         server = self.socketio.server
-        for name in socket.watching or []:
-            server.leave_room(sid, tick_room(name))
-        if symbols is None:
+        if not socket.batch:
+            for name in socket.watching or []:
+                server.leave_room(sid, tick_room(name))
+        server.leave_room(sid, ALL_TICKS)
+        server.leave_room(sid, BATCH_ALL)
+        if batch:
+            if symbols is None:
+                server.enter_room(sid, BATCH_ALL)  # a batch socket with a list is served on its own
+        elif symbols is None:
             server.enter_room(sid, ALL_TICKS)
         else:
-            server.leave_room(sid, ALL_TICKS)
             for name in symbols:
                 server.enter_room(sid, tick_room(name))
-        socket.watching = symbols
+        socket.watching, socket.batch = symbols, batch
         return True
 
     def forget(self, sid: str) -> None:
@@ -111,33 +126,56 @@ class Push:
             self.socketio.emit("bar", data, to=DESK_ROOM)
 
     def _tick_loop(self) -> None:
+        pause = 0.0
         while True:
-            self.socketio.sleep(max(0.05, float(self.desk.settings.TICK_PUSH_INTERVAL)))
-            self.flush_ticks()
+            interval = max(0.05, float(self.desk.settings.TICK_PUSH_INTERVAL))
+            self.socketio.sleep(max(interval, pause))
+            spent = self.flush_ticks()
+            # flushes take at most PUSH_SHARE of the time: a long one stretches the next pause
+            pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
 
-    def flush_ticks(self) -> None:
+    def flush_ticks(self) -> float:
+        """Send the latest tick of each changed instrument; answers the seconds of loop time it took."""
         pending, self._ticks = self._ticks, {}
         if not pending:
-            return
-        # A socket still sending the last flush's ticks skips this one: a slow browser loses
-        # intermediate display ticks (never orders, trades or positions) and costs nothing.
+            return 0.0
+        authed = [(sid, socket) for sid, socket in self.sockets.items() if socket.claims is not None]
+        if not authed:
+            return 0.0
+        started = time.perf_counter()
+        spent = 0.0
+        # A socket still sending earlier ticks skips this flush: a slow browser loses intermediate
+        # display ticks (never orders, trades or positions) and costs nothing.
         behind = self._backed_up()
-        for index, (name, tick) in enumerate(pending.items(), start=1):
-            # One emit to both rooms: encoded once, each socket receives it once.
-            self.socketio.emit("tick", {"type": "tick", "data": tick.to_dict()}, to=[ALL_TICKS, tick_room(name)],
-                               skip_sid=behind)  # fmt: skip
-            if index % FLUSH_YIELD_EVERY == 0:
-                self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
+        ticks = {name: tick.to_dict() for name, tick in pending.items()}
+        if any(not socket.batch for _, socket in authed):
+            for index, (name, tick) in enumerate(ticks.items(), start=1):
+                # One emit to both rooms: encoded once, each socket receives it once.
+                self.socketio.emit("tick", {"type": "tick", "data": tick}, to=[ALL_TICKS, tick_room(name)],
+                                   skip_sid=behind)  # fmt: skip
+                if index % FLUSH_YIELD_EVERY == 0:
+                    spent += time.perf_counter() - started
+                    self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
+                    started = time.perf_counter()
+        skipped = set(behind)
+        if any(socket.batch and socket.watching is None and sid not in skipped for sid, socket in authed):
+            self.socketio.emit("ticks", {"type": "ticks", "data": list(ticks.values())}, to=BATCH_ALL, skip_sid=behind)
+        for sid, socket in authed:
+            if socket.batch and socket.watching is not None and sid not in skipped:
+                mine = [ticks[name] for name in socket.watching if name in ticks]
+                if mine:
+                    self.socketio.emit("ticks", {"type": "ticks", "data": mine}, to=sid)
+        return spent + time.perf_counter() - started
 
     def _backed_up(self) -> list[str]:
         """Sockets whose Engine.IO queue still holds more than a flush's worth of messages."""
         server = self.socketio.server
         behind = []
-        for sid in list(self.sockets):
+        for sid, mine in list(self.sockets.items()):
             eio_sid = server.manager.eio_sid_from_sid(sid, "/")
             socket = server.eio.sockets.get(eio_sid) if eio_sid else None
             queue = getattr(socket, "queue", None)
-            if queue is not None and queue.qsize() > MAX_QUEUED:
+            if queue is not None and queue.qsize() > (MAX_QUEUED_BATCHES if mine.batch else MAX_QUEUED):
                 behind.append(sid)
         return behind
 

@@ -48,9 +48,12 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     @socketio.on("watch")
     def watch(data: Any = None) -> dict[str, Any]:
         symbols = data.get("symbols") if isinstance(data, dict) else None
+        batch = data.get("batch", False) if isinstance(data, dict) else False
         if symbols is not None and (not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols)):
             return {"success": False, "msg": "symbols: a list of local_symbols"}
-        if not _push().watch(request.sid, symbols):
+        if not isinstance(batch, bool):
+            return {"success": False, "msg": "batch: true or false"}
+        if not _push().watch(request.sid, symbols, batch):
             return {"success": False, "msg": TOKEN_ERROR}
         return {"success": True, "msg": "watching", "data": symbols or "all"}
 

@@ -259,6 +259,34 @@ def test_watch_narrows_the_ticks_of_a_socket(desk: Desk, sockets: SocketFactory,
     assert bad["success"] is False
 
 
+def batch_of(*symbols: str):
+    return lambda data: isinstance(data, dict) and data.get("type") == "ticks" and {
+        tick["local_symbol"] for tick in data["data"]} >= set(symbols)  # fmt: skip
+
+
+def test_a_batch_socket_gets_one_ticks_message_per_flush(desk: Desk, sockets: SocketFactory, dce: str,
+                                                         other_dce: str):  # fmt: skip
+    socket = sockets(desk, desk.token)
+    answer = socket.client.call("watch", {"batch": True}, timeout=10)
+    assert answer["success"] is True and answer["data"] == "all"
+    since = socket.events.mark()
+    socket.events.wait_for("ticks", batch_of(dce), since=since)
+    switched = socket.events.mark()  # a batch came: from here on no single `tick` messages
+    batches = socket.events.count("ticks", batch_of(dce, other_dce), 3, since=switched)
+    for message in batches:
+        names = [tick["local_symbol"] for tick in message["data"]]
+        assert len(names) == len(set(names)), "one tick per instrument per flush (the latest)"
+        assert all(set(tick) >= {"last_price", "datetime", "bid_price_1"} for tick in message["data"])
+    assert socket.events.of("tick", switched) == []
+    # a list narrows the batch to those instruments
+    assert socket.client.call("watch", {"symbols": [dce], "batch": True}, timeout=10)["data"] == [dce]
+    narrowed = socket.events.count("ticks", batch_of(dce), 3, since=socket.events.mark())
+    assert all({tick["local_symbol"] for tick in message["data"]} == {dce} for message in narrowed[1:])
+    assert socket.client.call("watch", {"batch": "yes"}, timeout=10)["success"] is False
+    assert socket.client.call("watch", {}, timeout=10)["data"] == "all"  # back to one `tick` per instrument
+    socket.events.wait_for("tick", is_tick_of(other_dce), since=socket.events.mark())
+
+
 # --- trading --------------------------------------------------------------------------------------
 def test_a_marketable_order_fills_and_every_change_is_pushed(
     desk: Desk, sockets: SocketFactory, dce: str, dce_tick: dict[str, Any]

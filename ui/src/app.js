@@ -61,11 +61,12 @@ async function loadStatus() {
 
 function connectSocket() {
   socket = window.io({ auth: { token: session.token }, reconnectionDelayMax: 5000 });
-  socket.on("tick", (message) => {
-    const tick = message.data;
+  const takeTick = (tick) => {
     applyTick(tick);
     if (tick.local_symbol === state.selected) chartTick(tick);
-  });
+  };
+  socket.on("tick", (message) => takeTick(message.data));
+  socket.on("ticks", (message) => message.data.forEach(takeTick)); // one message per server flush
   socket.on("bar", chartBar);
   socket.on("order", (message) => applyOrder(message.data));
   socket.on("active_order", (message) => { state.activeOrders = message.data; mark("orders"); });
@@ -78,6 +79,7 @@ function connectSocket() {
   socket.on("contract", () => loadMarket().catch(() => {}));
   socket.on("connect", () => {
     document.body.classList.remove("offline");
+    socket.emit("watch", { batch: true }); // every subscribed instrument, one message per flush
     if (socket.recovered === false && socket.wasConnected) loadOverview().catch(() => {});
     socket.wasConnected = true;
   });
