@@ -71,12 +71,19 @@ function drawPositions(desk) {
   fillRows(document.querySelector("#positions tbody"), rows.length ? rows : [empty(10, "No positions")]);
 }
 
+// What orders and trades show first: when, what, which side, open or close.
+function leadingCells(item) {
+  return [
+    el("td", {}, clock(item.time)),
+    el("td", {}, item.local_symbol),
+    el("td", { className: item.direction === "long" ? "up" : "down" }, label("direction", item.direction)),
+    el("td", {}, label("offset", item.offset)),
+  ];
+}
+
 function drawOrders(desk) {
   const rows = state.activeOrders.map((order) => el("tr", { dataset: { orderId: order.order_id } },
-    el("td", {}, clock(order.time)),
-    el("td", {}, order.local_symbol),
-    el("td", { className: order.direction === "long" ? "up" : "down" }, label("direction", order.direction)),
-    el("td", {}, label("offset", order.offset)),
+    ...leadingCells(order),
     el("td", { className: "num" }, price(order.price, decimalsFor(order.local_symbol))),
     el("td", { className: "num" }, integer(order.volume)),
     el("td", { className: "num" }, integer(order.traded)),
@@ -91,10 +98,7 @@ function drawOrders(desk) {
 function drawHistory() {
   const orders = [...state.orders.values()].reverse().slice(0, 500);
   const rows = orders.map((order) => el("tr", { dataset: { orderId: order.order_id, status: order.status } },
-    el("td", {}, clock(order.time)),
-    el("td", {}, order.local_symbol),
-    el("td", { className: order.direction === "long" ? "up" : "down" }, label("direction", order.direction)),
-    el("td", {}, label("offset", order.offset)),
+    ...leadingCells(order),
     el("td", {}, label("type", order.type)),
     el("td", { className: "num" }, price(order.price, decimalsFor(order.local_symbol))),
     el("td", { className: "num" }, integer(order.volume)),
@@ -106,10 +110,7 @@ function drawHistory() {
 
 function drawTrades() {
   const rows = [...state.trades].reverse().map((trade) => el("tr", { dataset: { tradeId: trade.trade_id } },
-    el("td", {}, clock(trade.time)),
-    el("td", {}, trade.local_symbol),
-    el("td", { className: trade.direction === "long" ? "up" : "down" }, label("direction", trade.direction)),
-    el("td", {}, label("offset", trade.offset)),
+    ...leadingCells(trade),
     el("td", { className: "num" }, price(trade.price, decimalsFor(trade.local_symbol))),
     el("td", { className: "num" }, integer(trade.volume)),
     el("td", { className: "muted" }, trade.order_id)));
