@@ -16,6 +16,7 @@ from auth.saved_login import SavedLogin
 from auth.tokens import Tokens, load_secret
 from backend.engine.engine import EngineConfig, MainEngine
 from backend.extensions import jwt, limiter, socketio
+from backend.gateway.ctp_gateway import session_filter_on
 from backend.runtime import apply_runtime
 from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
@@ -101,7 +102,12 @@ def _runtime_config(settings: Settings, store: object) -> dict[str, object]:
 
 
 def _engine_config(settings: Settings, data_dir: Path, runtime: dict[str, object]) -> EngineConfig:
-    config = EngineConfig(flow_dir=data_dir / "flow", query_interval=_query_interval(settings))
+    session_filter_on(settings.TICK_SESSION_FILTER, settings.INTERFACE)  # a bad value stops the start, clearly
+    config = EngineConfig(
+        flow_dir=data_dir / "flow",
+        query_interval=_query_interval(settings),
+        tick_session_filter=settings.TICK_SESSION_FILTER,
+    )
     apply_runtime(config, runtime)
     return config
 

@@ -37,6 +37,9 @@ class Settings:
     # The counter.
     INTERFACE: str = "sim"  # sim | ctp | tts
     LOGIN_TIMEOUT: float = 30.0
+    # Drop ticks stamped outside their instrument's trading sessions (CTP.md §5): auto | on | off.
+    # auto: on for ctp and tts (fronts push stale snapshots out of hours), off for the sim (7x24 by default).
+    TICK_SESSION_FILTER: str = "auto"
     # The simulated counter (backend/sim).
     SIM_NAME: str = ""  # the sim behind sim://SIM_NAME (tests run several side by side)
     SIM_USERID: str = "demo"
@@ -92,6 +95,8 @@ def _coerce(key: str, value: Any) -> Any:
             raise ConfigError(f"{key}: expected a number, got {value!r}") from None
     if value is None:
         return ""
+    if isinstance(value, bool):  # YAML 1.1 reads a bare on / off / yes / no as a boolean
+        return "on" if value else "off"
     return str(value)
 
 

@@ -45,14 +45,10 @@ def _merge(bar: BarData, later: BarData) -> BarData:
     )
 
 
-@dataclass(slots=True)
-class _Step:
-    """What one tick adds to its bar beyond its own price."""
-
-    volume: int = 0
-    turnover: float = 0.0
-    high: float | None = None  # a new day high reached between two snapshots
-    low: float | None = None
+# What one tick adds to its bar beyond its own price: (volume, turnover, high, low), high / low being
+# a new day high / low reached between two snapshots, else None. A plain tuple: one per tick.
+_Step = tuple[int, float, float | None, float | None]
+_NO_STEP: _Step = (0, 0.0, None, None)
 
 
 @dataclass(slots=True)
@@ -74,16 +70,21 @@ class _DayCounters:
         return cls(tick.trading_day, max(0, tick.volume), max(0.0, tick.turnover), tick.high_price, tick.low_price)
 
     def advance(self, tick: TickData) -> _Step:
-        step = _Step(max(0, tick.volume - self.volume), max(0.0, tick.turnover - self.turnover))
-        if self.high > 0 and tick.high_price > self.high:
-            step.high = tick.high_price
-        if self.low > 0 and 0 < tick.low_price < self.low:
-            step.low = tick.low_price
-        self.volume = max(self.volume, tick.volume)
-        self.turnover = max(self.turnover, tick.turnover)
-        self.high = max(self.high, tick.high_price)
-        if tick.low_price > 0:
-            self.low = min(self.low, tick.low_price) if self.low > 0 else tick.low_price
+        volume, turnover, high, low = tick.volume, tick.turnover, tick.high_price, tick.low_price
+        step = (
+            volume - self.volume if volume > self.volume else 0,
+            turnover - self.turnover if turnover > self.turnover else 0.0,
+            high if self.high > 0 and high > self.high else None,
+            low if self.low > 0 and 0 < low < self.low else None,
+        )
+        if volume > self.volume:
+            self.volume = volume
+        if turnover > self.turnover:
+            self.turnover = turnover
+        if high > self.high:
+            self.high = high
+        if low > 0:
+            self.low = min(self.low, low) if self.low > 0 else low
         return step
 
 
@@ -94,6 +95,7 @@ class _Forming:
     symbol: str
     exchange: Exchange
     start: datetime
+    end: datetime  # start + 1 minute: ticks before it belong to this bar
     open: float
     high: float
     low: float
@@ -124,21 +126,37 @@ class BarBuilder:
         self._day: _DayCounters | None = None
         self._last_time: datetime | None = None
         self._published: datetime | None = None  # start of the last finished bar
+        self._reopen: datetime | None = None  # end of the last finished bar: earlier ticks are dropped
+        self.due: datetime | None = None  # when close_due finishes the forming bar (None: none forming)
 
     def update_tick(self, tick: TickData) -> list[BarData]:
         """Take a tick; return the bars it finished (0 or 1)."""
-        start = minute_of(tick.datetime)
-        if not self._accepts(tick, start):
+        moment = tick.datetime
+        bar = self._bar
+        if bar is not None and bar.start <= moment < bar.end:
+            start = bar.start  # the common case, without flooring the time
+        elif self._reopen is not None and moment < self._reopen:
+            return []  # in (or before) a minute whose bar is published
+        else:
+            start = minute_of(moment)
+        # Dropped, changing nothing: no price, older than the last accepted tick, of an earlier
+        # trading day, or in a published minute (checked inline: every tick of the market comes here).
+        if tick.last_price <= 0 or (self._last_time is not None and moment < self._last_time):
             return []
-        step = self._advance(tick)
-        self._last_time = tick.datetime
-        finished = [self._finish()] if self._bar is not None and self._bar.start != start else []
+        day = self._day
+        if (day is not None and tick.trading_day < day.trading_day) or (
+            self._published is not None and start <= self._published
+        ):
+            return []
+        step = day.advance(tick) if day is not None and tick.trading_day == day.trading_day else self._advance(tick)
+        self._last_time = moment
+        finished = [self._finish()] if bar is not None and bar.start != start else []
         self._add(tick, start, step)
         return finished
 
     def close_due(self, now: datetime) -> list[BarData]:
         """Finish the forming bar once its minute (plus the grace) is over, tick or no tick."""
-        if self._bar is not None and now - self._grace >= self._bar.start + ONE_MINUTE:
+        if self.due is not None and now >= self.due:
             return [self._finish()]
         return []
 
@@ -150,42 +168,36 @@ class BarBuilder:
         """The forming bar, for display."""
         return self._bar.freeze() if self._bar is not None else None
 
-    def _accepts(self, tick: TickData, start: datetime) -> bool:
-        if tick.last_price <= 0:
-            return False
-        if self._last_time is not None and tick.datetime < self._last_time:
-            return False
-        if self._day is not None and tick.trading_day < self._day.trading_day:
-            return False
-        return self._published is None or start > self._published
-
     def _advance(self, tick: TickData) -> _Step:
         if self._day is not None and tick.trading_day == self._day.trading_day:
             return self._day.advance(tick)
         first_ever = self._day is None
         self._day = _DayCounters.start(tick)
-        return _Step() if first_ever else _Step(self._day.volume, self._day.turnover)
+        return _NO_STEP if first_ever else (self._day.volume, self._day.turnover, None, None)
 
     def _add(self, tick: TickData, start: datetime, step: _Step) -> None:
         price = tick.last_price
         bar = self._bar
         if bar is None:
-            bar = self._bar = _Forming(tick.symbol, tick.exchange, start, price, price, price, price)
-        high = step.high or price
-        low = step.low or price
+            end = start + ONE_MINUTE
+            bar = self._bar = _Forming(tick.symbol, tick.exchange, start, end, price, price, price, price)
+            self.due = end + self._grace
+        volume, turnover, high, low = step
+        high = high or price
+        low = low or price
         if price > bar.high or high > bar.high:
             bar.high = max(price, high)
         if price < bar.low or low < bar.low:
             bar.low = min(price, low)
         bar.close = price
-        bar.volume += step.volume
-        bar.turnover += step.turnover
+        bar.volume += volume
+        bar.turnover += turnover
         bar.open_interest = tick.open_interest
 
     def _finish(self) -> BarData:
         forming, self._bar = self._bar, None
         assert forming is not None
-        self._published = forming.start
+        self._published, self._reopen, self.due = forming.start, forming.end, None
         return forming.freeze()
 
 
@@ -205,6 +217,7 @@ class BarAggregator:
         self._bar: BarData | None = None
         self._last_minute: datetime | None = None
         self._published: datetime | None = None  # start of the last finished window
+        self.due: datetime | None = None  # when close_due finishes the forming window (None: none forming)
 
     def update_bar(self, bar: BarData) -> list[BarData]:
         """Take a finished 1-minute bar; return the windows it finished (0, 1 or 2)."""
@@ -216,16 +229,18 @@ class BarAggregator:
             return []
         self._last_minute = bar.datetime
         finished = [self._finish()] if self._bar is not None and self._bar.datetime != start else []
-        self._bar = (
-            replace(bar, interval=self.interval, datetime=start) if self._bar is None else _merge(self._bar, bar)
-        )
+        if self._bar is None:
+            self._bar = replace(bar, interval=self.interval, datetime=start)
+            self.due = start + self._span + self._grace
+        else:
+            self._bar = _merge(self._bar, bar)
         if bar.datetime + ONE_MINUTE >= start + self._span:
             finished.append(self._finish())
         return finished
 
     def close_due(self, now: datetime) -> list[BarData]:
         """Finish the forming window once its end (plus the grace) has passed."""
-        if self._bar is not None and now - self._grace >= self._bar.datetime + self._span:
+        if self.due is not None and now >= self.due:
             return [self._finish()]
         return []
 
@@ -239,7 +254,7 @@ class BarAggregator:
     def _finish(self) -> BarData:
         bar, self._bar = self._bar, None
         assert bar is not None
-        self._published = bar.datetime
+        self._published, self.due = bar.datetime, None
         return bar
 
 

@@ -74,6 +74,7 @@ class EngineConfig:
     close_pattern: str = "today"
     slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("buy", "short", "cover", "sell"), 0.0))
     bar_grace: float = 1.5
+    tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
 
 
 GatewayFactory = Callable[[Callable[[Any], None], "EngineConfig"], Gateway]
@@ -82,7 +83,7 @@ GatewayFactory = Callable[[Callable[[Any], None], "EngineConfig"], Gateway]
 def _ctp_gateway(sink: Callable[[Any], None], config: EngineConfig) -> Gateway:
     from backend.gateway.ctp_gateway import CtpGateway
 
-    return CtpGateway(sink, config.flow_dir, config.query_interval)
+    return CtpGateway(sink, config.flow_dir, config.query_interval, config.tick_session_filter)
 
 
 class MainEngine:

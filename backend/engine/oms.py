@@ -37,8 +37,18 @@ class Oms:
         self.ticks: dict[str, TickData] = {}
         self.orders: dict[str, OrderData] = {}
         self.trades: dict[tuple[str, str, str], TradeData] = {}
-        self.positions: dict[PositionKey, PositionData] = {}
+        self._positions: dict[PositionKey, PositionData] = {}
+        self._held: set[str] = set()  # local_symbols with a position entry: most ticks concern none
         self.account: AccountData | None = None
+
+    @property
+    def positions(self) -> dict[PositionKey, PositionData]:
+        return self._positions
+
+    @positions.setter
+    def positions(self, positions: dict[PositionKey, PositionData]) -> None:
+        self._positions = positions
+        self._held = {local_symbol for local_symbol, _ in positions}
 
     # --- contracts and ticks ----------------------------------------------------------------
     def load_contracts(self, contracts: tuple[ContractData, ...]) -> None:
@@ -61,7 +71,9 @@ class Oms:
     def on_tick(self, tick: TickData) -> list[PositionData]:
         """Remember the tick; returns the positions whose P&L it changed."""
         self.ticks[tick.local_symbol] = tick
-        changed = []
+        changed: list[PositionData] = []
+        if tick.local_symbol not in self._held:
+            return changed
         for direction in (Direction.LONG, Direction.SHORT):
             position = self.positions.get((tick.local_symbol, direction))
             if position is not None and position.volume and tick.last_price:
@@ -133,7 +145,8 @@ class Oms:
                 td_volume=max(0, position.td_volume - today),
                 yd_volume=max(0, position.yd_volume - yesterday),
             )
-        self.positions[key] = position
+        self._positions[key] = position
+        self._held.add(key[0])
 
     @staticmethod
     def _split_close(trade: TradeData, position: PositionData) -> tuple[int, int]:

@@ -30,6 +30,7 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 # market-data API aborts the process (a mutex assertion) on the second cycle: there the library's
 # own retry goes on, filtered, and nothing is released until logout.
 RECREATE_SAFE = frozenset({"sim", "ctp"})
+SESSION_FILTER_SETTINGS = ("auto", "on", "off")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -102,22 +103,41 @@ class StormFilter:
         self._streak.pop(api, None)
 
 
+def session_filter_on(setting: str, interface: str) -> bool:
+    """Whether ticks outside their instrument's sessions are dropped (CTP.md §5).
+
+    "on" / "off" as configured; "auto" (the default): on for real counters (ctp, tts), whose fronts
+    push stale snapshots out of hours, and off for the sim, whose default 7x24 mode ticks at any
+    hour on purpose (in its "sessions" mode it only ticks in session anyway).
+    """
+    setting = (setting or "auto").strip().lower()
+    if setting not in SESSION_FILTER_SETTINGS:
+        raise ValueError(f"tick session filter must be one of {', '.join(SESSION_FILTER_SETTINGS)}, not {setting!r}")
+    return setting == "on" or (setting == "auto" and interface != "sim")
+
+
 class CtpGateway(Gateway):
-    def __init__(self, sink: EventSink, flow_dir: Path, query_interval: float = 1.0) -> None:
+    def __init__(
+        self, sink: EventSink, flow_dir: Path, query_interval: float = 1.0, session_filter: str = "auto"
+    ) -> None:
         self.sink = StormFilter(self._route, monotonic, self._back_off)
         self._engine_sink = sink
         self.flow_dir = flow_dir
         self.query_interval = query_interval
+        self.session_filter = session_filter
         self.td: TdSession | None = None
         self.md: MdSession | None = None
         self.settings: LoginSettings | None = None
         self._modules: tuple[Any, Any] = (None, None)
+        self._filter_on = False
         self._delays: dict[str, float] = {}
         self._closed = False
 
     def connect(self, settings: LoginSettings) -> None:
+        filter_on = session_filter_on(self.session_filter, settings.interface)  # a bad setting fails here
         self._modules = load_modules(settings.interface)
         self.settings = settings
+        self._filter_on = filter_on
         self.td = self._new_td()
         self.md = self._new_md()
         self.td.start()
@@ -134,7 +154,9 @@ class CtpGateway(Gateway):
 
     def _new_md(self) -> MdSession:
         assert self.settings is not None
-        return MdSession(self._modules[1], self.sink, self.settings, self._prefix("md"))
+        session = MdSession(self._modules[1], self.sink, self.settings, self._prefix("md"), self._engine_sink)
+        session.cleaner.set_session_filter(self._filter_on)
+        return session
 
     def _back_off(self, api: str) -> None:
         """The front drops every connection and CTP retries without pause: release the API, wait, retry.

@@ -16,9 +16,17 @@ BATCH = 500  # subscribe in moderate batches
 
 
 class MdSession:
-    def __init__(self, module: Any, sink: Callable[[Any], None], settings: LoginSettings, flow_prefix: str) -> None:
+    def __init__(
+        self,
+        module: Any,
+        sink: Callable[[Any], None],
+        settings: LoginSettings,
+        flow_prefix: str,
+        tick_sink: Callable[[Any], None] | None = None,
+    ) -> None:
         self.module = module
         self.sink = sink
+        self.tick_sink = tick_sink or sink  # ticks may skip the connection-event filters: they need none
         self.settings = settings
         self.api = module.CThostFtdcMdApi.CreateFtdcMdApi(flow_prefix)
 
@@ -97,4 +105,4 @@ class MdSession:
             return
         tick = self.cleaner.clean(data)  # reads the struct's fields inside the callback, copies none
         if tick is not None:
-            self.sink(tick)
+            self.tick_sink(tick)

@@ -6,16 +6,26 @@
   day there at night; CZCE's TradingDay is the calendar day): night ticks at or after 18:00 belong
   to the business day before the trading day, ticks before 06:00 to the day after that;
 * ticks with an empty UpdateTime, of unknown instruments, or older than the last accepted one of
-  the instrument are dropped; ExchangeID, often empty, comes from the instrument table.
+  the instrument are dropped; ExchangeID, often empty, comes from the instrument table;
+* with the session filter on, ticks stamped outside the instrument's trading sessions are dropped
+  (a front pushes the previous session's last tick on connecting out of hours); the hours come
+  from lib.sessions by the contract's product, with the opening auction's leeway; a product the
+  table does not know keeps all its ticks.
+
+This runs for every tick of the market on the callback thread, so it reads all the fields it needs
+in one C call (operator.attrgetter), parses each second once, keeps what it derives per instrument,
+and builds the frozen TickData through its slot builder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 
-from backend.engine.objects import SHANGHAI, ContractData, TickData
+from backend.engine.objects import SHANGHAI, ContractData, TickData, make_local_symbol, new_tick
+from lib.sessions import product_of, sessions_for, tick_hours
 
 UNSET = 1e300  # anything above is CTP's DBL_MAX "no value"
 NIGHT_START = time(18, 0)
@@ -59,71 +69,122 @@ def parse_clock(update_time: str, millis: int) -> time | None:
     return time(hours, minutes, seconds, max(0, min(int(millis or 0), 999)) * 1000)
 
 
-# DepthMarketData fields in TickData's positional order (after last_price and volume).
-_PRICES = ("Turnover", "OpenInterest", "OpenPrice", "HighestPrice", "LowestPrice", "PreClosePrice",
-           "PreSettlementPrice", "UpperLimitPrice", "LowerLimitPrice", "AveragePrice",
-           "BidPrice1", "BidPrice2", "BidPrice3", "BidPrice4", "BidPrice5",
-           "AskPrice1", "AskPrice2", "AskPrice3", "AskPrice4", "AskPrice5")  # fmt: skip
-_VOLUMES = ("BidVolume1", "BidVolume2", "BidVolume3", "BidVolume4", "BidVolume5",
-            "AskVolume1", "AskVolume2", "AskVolume3", "AskVolume4", "AskVolume5")  # fmt: skip
+# The DepthMarketData fields a tick is made of, read in one go: the instrument and its stamp, then
+# the values in TickData's positional order from last_price to ask_volume_5 (the "body").
+_STAMP = ("InstrumentID", "UpdateTime", "UpdateMillisec")
+_BODY = ("LastPrice", "Volume", "Turnover", "OpenInterest", "OpenPrice", "HighestPrice", "LowestPrice",
+         "PreClosePrice", "PreSettlementPrice", "UpperLimitPrice", "LowerLimitPrice", "AveragePrice",
+         "BidPrice1", "BidPrice2", "BidPrice3", "BidPrice4", "BidPrice5",
+         "AskPrice1", "AskPrice2", "AskPrice3", "AskPrice4", "AskPrice5",
+         "BidVolume1", "BidVolume2", "BidVolume3", "BidVolume4", "BidVolume5",
+         "AskVolume1", "AskVolume2", "AskVolume3", "AskVolume4", "AskVolume5")  # fmt: skip
+FIELDS = _STAMP + _BODY
+_read = attrgetter(*FIELDS)
+_BODY_START = len(_STAMP)
 _SECONDS_CACHE = 4096
+
+
+@dataclass(slots=True)
+class _Listing:
+    """What the cleaner derives from one contract, once: and the instrument's last accepted time."""
+
+    contract: ContractData
+    local_symbol: str
+    hours: bytes | None  # lib.sessions.tick_hours of its product; None: every second is accepted
+    last: datetime | None = None
 
 
 @dataclass
 class TickCleaner:
     """Stateful per gateway: remembers the last accepted tick time of each instrument.
 
-    `clean` reads a DepthMarketData struct (or a dict of its fields) directly: it runs for every
-    tick on the callback thread, so it avoids intermediate copies and parses each second once.
+    `clean` reads a DepthMarketData struct (or a dict of its fields, missing ones 0). `contracts`
+    (by symbol) may be replaced or changed in place at any time: what is derived from a contract is
+    made again when its contract object changes.
     """
 
     contracts: dict[str, ContractData] = field(default_factory=dict)  # by symbol
     trading_day: date | None = None  # the session's trading day, from login
-    last_seen: dict[str, datetime] = field(default_factory=dict)
+    session_filter: bool = False  # drop ticks stamped outside the instrument's sessions
     dropped: int = 0
-    _seconds: dict[tuple[date, str], datetime | None] = field(default_factory=dict, repr=False)
+    _listings: dict[str, _Listing] = field(default_factory=dict, repr=False)
+    _seconds: dict[tuple[date, str], tuple[datetime, int] | None] = field(default_factory=dict, repr=False)
+    # The last (millis, second) -> moment: ticks of one moment share it (the sim's, and SHFE's 0 / 500 ms).
+    _millis: int = field(default=-1, repr=False)
+    _millis_second: tuple[datetime, int] | None = field(default=None, repr=False)
+    _millis_moment: datetime | None = field(default=None, repr=False)
 
     def clean(self, data: Any) -> TickData | None:
-        get = (lambda name: data.get(name, 0)) if isinstance(data, dict) else data.__getattribute__
-        tick = self._convert(get)
-        if tick is None:
+        values = tuple(data.get(name, 0) for name in FIELDS) if isinstance(data, dict) else _read(data)
+        symbol = values[0]
+        contract = self.contracts.get(symbol)
+        listing = self._listings.get(symbol)
+        if listing is None or listing.contract is not contract:
+            if contract is None:
+                self.dropped += 1
+                return None
+            listing = self._listing(symbol, contract, listing)
+        trading_day = self.trading_day or parse_day(data.get("TradingDay") if isinstance(data, dict)
+                                                    else data.TradingDay)  # fmt: skip
+        second = self._seconds.get((trading_day, values[1])) if trading_day else None
+        if second is None:
+            second = self._second(trading_day, values[1]) if trading_day else None
+            if second is None:
+                self.dropped += 1
+                return None
+        moment, of_day = second
+        if listing.hours is not None and not listing.hours[of_day]:
             self.dropped += 1
             return None
-        last = self.last_seen.get(tick.symbol)
-        if last is not None and tick.datetime < last:
+        millis = values[2]
+        if millis:
+            if millis == self._millis and second is self._millis_second:  # the ticks of one moment
+                moment = self._millis_moment
+            else:
+                self._millis, self._millis_second = millis, second
+                moment = self._millis_moment = moment.replace(microsecond=max(0, min(int(millis), 999)) * 1000)
+        last = listing.last
+        if last is not None and moment < last:
             self.dropped += 1
             return None
-        self.last_seen[tick.symbol] = tick.datetime
-        return tick
+        listing.last = moment
+        body = values[_BODY_START:]
+        # DBL_MAX (unset) prices to 0. The sum is below UNSET when no value is unset (or NaN): one C
+        # call instead of a comparison per price in the common case (values are never below -1e300;
+        # volumes are ints far below UNSET, which the comparison leaves as they are).
+        if not sum(body) < UNSET:
+            body = tuple([value if value < UNSET else 0.0 for value in body])
+        contract = listing.contract
+        # Positional, in TickData's slot order: symbol, exchange, datetime, trading_day, name, the body
+        # (last_price, volume, turnover ... ask_volume_5), local_symbol.
+        return new_tick(symbol, contract.exchange, moment, trading_day, contract.name, *body, listing.local_symbol)
 
-    def _second(self, trading_day: date, update_time: str) -> datetime | None:
-        """The aware datetime of a tick's whole second (memoised: ticks share their seconds)."""
-        key = (trading_day, update_time)
-        if key in self._seconds:
-            return self._seconds[key]
-        clock = parse_clock(update_time, 0)
-        moment = datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI) if clock else None
+    def set_session_filter(self, on: bool) -> None:
+        """Turn the session filter on or off (for the instruments known so far too)."""
+        self.session_filter = on
+        for symbol, listing in list(self._listings.items()):
+            self._listing(symbol, listing.contract, listing)
+
+    def _listing(self, symbol: str, contract: ContractData, previous: _Listing | None) -> _Listing:
+        hours = None
+        if self.session_filter:
+            sessions = sessions_for(contract.product_id or product_of(symbol))
+            hours = tick_hours(sessions) if sessions else None
+        listing = _Listing(contract, make_local_symbol(symbol, contract.exchange), hours)
+        if previous is not None:  # the contract table was reloaded: the instrument's history stays
+            listing.last = previous.last
+        self._listings[symbol] = listing
+        return listing
+
+    def _second(self, trading_day: date, update_time: str) -> tuple[datetime, int] | None:
+        """The aware datetime of a tick's whole second and its seconds of the day (memoised:
+        the ticks of a moment share their second)."""
+        clock = parse_clock(update_time or "", 0)
+        second = None
+        if clock is not None:
+            moment = datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI)
+            second = (moment, clock.hour * 3600 + clock.minute * 60 + clock.second)
         if len(self._seconds) >= _SECONDS_CACHE:
             self._seconds.clear()
-        self._seconds[key] = moment
-        return moment
-
-    def _convert(self, get: Any) -> TickData | None:
-        symbol = get("InstrumentID")
-        contract = self.contracts.get(symbol)
-        if contract is None:
-            return None
-        trading_day = self.trading_day or parse_day(get("TradingDay"))
-        if trading_day is None:
-            return None
-        second = self._second(trading_day, get("UpdateTime") or "")
-        if second is None:
-            return None
-        millis = get("UpdateMillisec") or 0
-        moment = second.replace(microsecond=max(0, min(int(millis), 999)) * 1000) if millis else second
-        last = get("LastPrice")
-        # Positional, in TickData's field order: this runs for every tick.
-        return TickData(
-            symbol, contract.exchange, moment, trading_day, contract.name, last if last < UNSET else 0.0,
-            get("Volume"), *[value if value < UNSET else 0.0 for value in map(get, _PRICES)], *map(get, _VOLUMES),
-        )  # fmt: skip
+        self._seconds[(trading_day, update_time)] = second
+        return second

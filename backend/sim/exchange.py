@@ -29,13 +29,13 @@ from backend.sim.links import Link
 from backend.sim.market import MarketSim, read_replay
 from backend.sim.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thread
 from backend.sim.registry import SimSettings
-from backend.sim.rows import Stamp, depth_row, stamp_for
+from backend.sim.rows import dating_rows, depth_struct, stamp_for
 from backend.sim.structs import struct_classes
 from backend.sim.trading import OrderDesk
 
-DEPTH = struct_classes("md")["CThostFtdcDepthMarketDataField"]  # only market-data APIs receive ticks
 ORDER = struct_classes("td")["CThostFtdcOrderField"]
 TRADE = struct_classes("td")["CThostFtdcTradeField"]
+SLOT_CHUNK = 256  # snapshots of a market slot handed to the API threads at a time (see _market_slot)
 _ID_FIELDS = {"sys": "OrderSysID", "trade": "TradeID", "local": "OrderLocalID", "sequence": "SequenceNo",
               "broker_seq": "BrokerOrderSeq"}  # fmt: skip
 
@@ -484,6 +484,13 @@ class SimExchange:
             self.settle(today)
 
     def _market_slot(self, slot: int, slots: int) -> None:
+        """One slot of the market: a snapshot of every active instrument whose turn it is.
+
+        Snapshots are handed to the API threads in chunks, not once per slot: what a slot makes
+        would otherwise pile up (thousands of structs) until its end, survive the cyclic GC's young
+        collections and make it run full collections over the whole heap again and again. The lock
+        is taken per chunk, so a request waits for one chunk at most, not for the whole slot.
+        """
         with self.lock:
             if self.settings.mode == "replay":
                 self._replay_due()
@@ -495,27 +502,33 @@ class SimExchange:
             if not symbols:
                 return
             now = self.now()
-            stamp = stamp_for(now)
-            sessions = self.settings.mode == "sessions"
-            with self.batched():
-                for symbol in symbols:
-                    spec = self.specs.get(symbol)
+        stamp = stamp_for(now)
+        sessions = self.settings.mode == "sessions"
+        dating_day, dating = "", {}
+        for start in range(0, len(symbols), SLOT_CHUNK):
+            with self.lock, self.batched():
+                if self._closing:
+                    return
+                if self.trading_day != dating_day:
+                    dating_day, dating = self.trading_day, dating_rows(stamp, self.trading_day)
+                specs, step, publish = self.specs, self.market.step, self._publish
+                for symbol in symbols[start : start + SLOT_CHUNK]:
+                    spec = specs.get(symbol)
                     if spec is None or (sessions and not in_session(spec, now)):
                         continue
-                    self._publish(self.market.step(symbol, now), stamp)
+                    publish(step(symbol, now), dating, symbol)
 
-    def _publish(self, quote: Any, stamp: Stamp | None = None) -> None:
-        symbol = quote.spec.symbol
+    def _publish(self, quote: Any, dating: dict[str, Any] | None = None, symbol: str = "") -> None:
+        symbol = symbol or quote.spec.symbol
+        last = quote.last_price
         for book in self.accounts.values():
-            book.ledger.mark(symbol, quote.last_price)
+            book.ledger.mark(symbol, last)
         subscribers = self.subscribers.get(symbol)
         if subscribers:
             moment = quote.updated or self.now()
-            row = depth_row(quote, moment, self.trading_day, self.settings.tick_exchange_id, stamp)
-            struct = DEPTH.__new__(DEPTH)
-            object.__setattr__(struct, "__dict__", row)  # the row is fresh and complete: no second copy
+            struct = depth_struct(quote, moment, self.trading_day, self.settings.tick_exchange_id, None, dating)
             for link in subscribers:
-                link.post("OnRtnDepthMarketData", struct)
+                link.post_tick(struct)
         if symbol in self.resting:
             self.desk.match_resting(quote)
 

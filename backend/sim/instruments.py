@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from backend.sim.calendar import is_business_day, next_business_day, previous_business_day
+from lib.sessions import Sessions, sessions_for
 
 # Exchanges that keep today's and yesterday's lots apart and need CloseToday ('3') for today's lots.
 TODAY_YESTERDAY_EXCHANGES = frozenset({"SHFE", "INE"})
@@ -93,12 +94,6 @@ class InstrumentSpec:
 # today's settlement prices.
 # ---------------------------------------------------------------------------------------------------
 
-DAY = (("09:00", "10:15"), ("10:30", "11:30"), ("13:30", "15:00"))
-NIGHT_2300 = (("21:00", "23:00"), *DAY)
-NIGHT_0100 = (("21:00", "01:00"), *DAY)
-NIGHT_0230 = (("21:00", "02:30"), *DAY)
-INDEX_DAY = (("09:30", "11:30"), ("13:00", "15:00"))
-BOND_DAY = (("09:30", "11:30"), ("13:00", "15:15"))
 
 ALL = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 ODD = (1, 3, 5, 7, 9, 11)
@@ -153,12 +148,19 @@ class Product:
     margin: float
     band: float
     fees: FeeRates
-    sessions: tuple[tuple[str, str], ...]
     months: tuple[int, ...]
     option: str = ""
     kind: str = "commodity"
     max_limit: int = 0
     max_market: int = 0
+
+    @property
+    def sessions(self) -> Sessions:
+        """The product's trading hours, from lib.sessions: the table the desk uses for real counters too."""
+        found = sessions_for(self.product)
+        if found is None:
+            raise KeyError(f"no trading sessions for product {self.product!r} in lib.sessions")
+        return found
 
 
 _P = Product
@@ -168,89 +170,89 @@ _BOND_FEES = _lots(3, 0)
 # fmt: off
 PRODUCTS: tuple[Product, ...] = (
     # SHFE ---------------------------------------------------------------------------------------
-    _P("SHFE", "cu", "铜", 5, 10, 78000, 0.09, 0.07, _money(0.00005, 0.0001), NIGHT_0100, ALL, "cu_o"),
-    _P("SHFE", "al", "铝", 5, 5, 20500, 0.09, 0.07, _lots(3, 0), NIGHT_0100, ALL, "al_o"),
-    _P("SHFE", "zn", "锌", 5, 5, 23000, 0.09, 0.07, _lots(3, 0), NIGHT_0100, ALL, "zn_o"),
-    _P("SHFE", "pb", "铅", 5, 5, 17000, 0.09, 0.07, _money(0.00004, 0), NIGHT_0100, ALL, "pb_o"),
-    _P("SHFE", "ni", "镍", 1, 10, 125000, 0.12, 0.10, _lots(3), NIGHT_0100, ALL, "ni_o"),
-    _P("SHFE", "sn", "锡", 1, 10, 260000, 0.13, 0.10, _lots(3), NIGHT_0100, ALL, "sn_o"),
-    _P("SHFE", "ss", "不锈钢", 5, 5, 13000, 0.08, 0.07, _lots(2, 0), NIGHT_0100, ALL),
-    _P("SHFE", "ao", "氧化铝", 20, 1, 3200, 0.09, 0.07, _money(0.0001), NIGHT_0100, ALL, "ao_o"),
-    _P("SHFE", "au", "黄金", 1000, 0.02, 780, 0.10, 0.08, _lots(10, 0), NIGHT_0230, EVEN, "au_o"),
-    _P("SHFE", "ag", "白银", 15, 1, 8000, 0.11, 0.09, _money(0.00005), NIGHT_0230, ALL, "ag_o"),
-    _P("SHFE", "rb", "螺纹钢", 10, 1, 3200, 0.07, 0.07, _money(0.0001), NIGHT_2300, ALL),
-    _P("SHFE", "hc", "热轧卷板", 10, 1, 3300, 0.07, 0.07, _money(0.0001), NIGHT_2300, ALL),
-    _P("SHFE", "ru", "天然橡胶", 10, 5, 15000, 0.08, 0.07, _lots(3), NIGHT_2300, RUBBER, "ru_o"),
-    _P("SHFE", "br", "丁二烯橡胶", 5, 5, 12000, 0.10, 0.08, _money(0.00002), NIGHT_2300, ALL, "br_o"),
-    _P("SHFE", "bu", "石油沥青", 10, 1, 3500, 0.08, 0.07, _money(0.00005), NIGHT_2300, ALL),
-    _P("SHFE", "fu", "燃料油", 10, 1, 3000, 0.10, 0.08, _money(0.00005), NIGHT_2300, ALL),
-    _P("SHFE", "sp", "纸浆", 10, 2, 5500, 0.08, 0.07, _money(0.00005, 0), NIGHT_2300, ALL),
-    _P("SHFE", "wr", "线材", 10, 1, 3500, 0.09, 0.07, _money(0.00004), DAY, ALL),
+    _P("SHFE", "cu", "铜", 5, 10, 78000, 0.09, 0.07, _money(0.00005, 0.0001), ALL, "cu_o"),
+    _P("SHFE", "al", "铝", 5, 5, 20500, 0.09, 0.07, _lots(3, 0), ALL, "al_o"),
+    _P("SHFE", "zn", "锌", 5, 5, 23000, 0.09, 0.07, _lots(3, 0), ALL, "zn_o"),
+    _P("SHFE", "pb", "铅", 5, 5, 17000, 0.09, 0.07, _money(0.00004, 0), ALL, "pb_o"),
+    _P("SHFE", "ni", "镍", 1, 10, 125000, 0.12, 0.10, _lots(3), ALL, "ni_o"),
+    _P("SHFE", "sn", "锡", 1, 10, 260000, 0.13, 0.10, _lots(3), ALL, "sn_o"),
+    _P("SHFE", "ss", "不锈钢", 5, 5, 13000, 0.08, 0.07, _lots(2, 0), ALL),
+    _P("SHFE", "ao", "氧化铝", 20, 1, 3200, 0.09, 0.07, _money(0.0001), ALL, "ao_o"),
+    _P("SHFE", "au", "黄金", 1000, 0.02, 780, 0.10, 0.08, _lots(10, 0), EVEN, "au_o"),
+    _P("SHFE", "ag", "白银", 15, 1, 8000, 0.11, 0.09, _money(0.00005), ALL, "ag_o"),
+    _P("SHFE", "rb", "螺纹钢", 10, 1, 3200, 0.07, 0.07, _money(0.0001), ALL),
+    _P("SHFE", "hc", "热轧卷板", 10, 1, 3300, 0.07, 0.07, _money(0.0001), ALL),
+    _P("SHFE", "ru", "天然橡胶", 10, 5, 15000, 0.08, 0.07, _lots(3), RUBBER, "ru_o"),
+    _P("SHFE", "br", "丁二烯橡胶", 5, 5, 12000, 0.10, 0.08, _money(0.00002), ALL, "br_o"),
+    _P("SHFE", "bu", "石油沥青", 10, 1, 3500, 0.08, 0.07, _money(0.00005), ALL),
+    _P("SHFE", "fu", "燃料油", 10, 1, 3000, 0.10, 0.08, _money(0.00005), ALL),
+    _P("SHFE", "sp", "纸浆", 10, 2, 5500, 0.08, 0.07, _money(0.00005, 0), ALL),
+    _P("SHFE", "wr", "线材", 10, 1, 3500, 0.09, 0.07, _money(0.00004), ALL),
     # INE ----------------------------------------------------------------------------------------
-    _P("INE", "sc", "原油", 1000, 0.1, 520, 0.10, 0.08, _lots(20, 0), NIGHT_0230, ALL, "sc_o"),
-    _P("INE", "lu", "低硫燃料油", 10, 1, 3500, 0.10, 0.08, _money(0.00001), NIGHT_2300, ALL),
-    _P("INE", "nr", "20号胶", 10, 5, 12500, 0.08, 0.07, _money(0.00002), NIGHT_2300, ALL),
-    _P("INE", "bc", "国际铜", 5, 10, 70000, 0.08, 0.07, _money(0.00001), NIGHT_0100, ALL),
-    _P("INE", "ec", "集运指数(欧线)", 50, 0.1, 1800, 0.18, 0.16, _money(0.0006), DAY, EVEN),
+    _P("INE", "sc", "原油", 1000, 0.1, 520, 0.10, 0.08, _lots(20, 0), ALL, "sc_o"),
+    _P("INE", "lu", "低硫燃料油", 10, 1, 3500, 0.10, 0.08, _money(0.00001), ALL),
+    _P("INE", "nr", "20号胶", 10, 5, 12500, 0.08, 0.07, _money(0.00002), ALL),
+    _P("INE", "bc", "国际铜", 5, 10, 70000, 0.08, 0.07, _money(0.00001), ALL),
+    _P("INE", "ec", "集运指数(欧线)", 50, 0.1, 1800, 0.18, 0.16, _money(0.0006), EVEN),
     # DCE ----------------------------------------------------------------------------------------
-    _P("DCE", "i", "铁矿石", 100, 0.5, 780, 0.11, 0.10, _money(0.0001), NIGHT_2300, ALL, "i_o"),
-    _P("DCE", "m", "豆粕", 10, 1, 2900, 0.07, 0.06, _lots(1.5), NIGHT_2300, SOY, "m_o"),
-    _P("DCE", "y", "豆油", 10, 2, 8000, 0.07, 0.06, _lots(2.5), NIGHT_2300, SOY, "y_o"),
-    _P("DCE", "p", "棕榈油", 10, 2, 8800, 0.08, 0.07, _lots(2.5), NIGHT_2300, ALL, "p_o"),
-    _P("DCE", "a", "豆一", 10, 1, 4000, 0.08, 0.07, _lots(2), NIGHT_2300, ODD, "a_o"),
-    _P("DCE", "b", "豆二", 10, 1, 3600, 0.08, 0.07, _lots(1), NIGHT_2300, ALL, "b_o"),
-    _P("DCE", "c", "玉米", 10, 1, 2250, 0.07, 0.05, _lots(1.2), NIGHT_2300, ODD, "c_o"),
-    _P("DCE", "cs", "玉米淀粉", 10, 1, 2600, 0.07, 0.05, _lots(1.5), NIGHT_2300, ODD, "cs_o"),
-    _P("DCE", "jm", "焦煤", 60, 0.5, 1200, 0.12, 0.10, _money(0.0001, 0.0003), NIGHT_2300, ALL),
-    _P("DCE", "j", "焦炭", 100, 0.5, 1800, 0.12, 0.10, _money(0.0001, 0.00014), NIGHT_2300, ALL),
-    _P("DCE", "l", "聚乙烯", 5, 1, 7300, 0.07, 0.06, _lots(1), NIGHT_2300, ALL, "l_o"),
-    _P("DCE", "v", "聚氯乙烯", 5, 1, 5000, 0.07, 0.06, _lots(1), NIGHT_2300, ALL, "v_o"),
-    _P("DCE", "pp", "聚丙烯", 5, 1, 7100, 0.07, 0.06, _lots(1), NIGHT_2300, ALL, "pp_o"),
-    _P("DCE", "eg", "乙二醇", 10, 1, 4400, 0.08, 0.07, _lots(3), NIGHT_2300, ALL, "eg_o"),
-    _P("DCE", "eb", "苯乙烯", 5, 1, 7500, 0.08, 0.07, _lots(3), NIGHT_2300, ALL, "eb_o"),
-    _P("DCE", "pg", "液化石油气", 20, 1, 4500, 0.08, 0.07, _lots(6), NIGHT_2300, ALL, "pg_o"),
-    _P("DCE", "jd", "鸡蛋", 10, 1, 3500, 0.09, 0.07, _money(0.00015), DAY, ALL),
-    _P("DCE", "lh", "生猪", 16, 5, 14000, 0.12, 0.08, _money(0.0001, 0.0002), DAY, ODD,
+    _P("DCE", "i", "铁矿石", 100, 0.5, 780, 0.11, 0.10, _money(0.0001), ALL, "i_o"),
+    _P("DCE", "m", "豆粕", 10, 1, 2900, 0.07, 0.06, _lots(1.5), SOY, "m_o"),
+    _P("DCE", "y", "豆油", 10, 2, 8000, 0.07, 0.06, _lots(2.5), SOY, "y_o"),
+    _P("DCE", "p", "棕榈油", 10, 2, 8800, 0.08, 0.07, _lots(2.5), ALL, "p_o"),
+    _P("DCE", "a", "豆一", 10, 1, 4000, 0.08, 0.07, _lots(2), ODD, "a_o"),
+    _P("DCE", "b", "豆二", 10, 1, 3600, 0.08, 0.07, _lots(1), ALL, "b_o"),
+    _P("DCE", "c", "玉米", 10, 1, 2250, 0.07, 0.05, _lots(1.2), ODD, "c_o"),
+    _P("DCE", "cs", "玉米淀粉", 10, 1, 2600, 0.07, 0.05, _lots(1.5), ODD, "cs_o"),
+    _P("DCE", "jm", "焦煤", 60, 0.5, 1200, 0.12, 0.10, _money(0.0001, 0.0003), ALL),
+    _P("DCE", "j", "焦炭", 100, 0.5, 1800, 0.12, 0.10, _money(0.0001, 0.00014), ALL),
+    _P("DCE", "l", "聚乙烯", 5, 1, 7300, 0.07, 0.06, _lots(1), ALL, "l_o"),
+    _P("DCE", "v", "聚氯乙烯", 5, 1, 5000, 0.07, 0.06, _lots(1), ALL, "v_o"),
+    _P("DCE", "pp", "聚丙烯", 5, 1, 7100, 0.07, 0.06, _lots(1), ALL, "pp_o"),
+    _P("DCE", "eg", "乙二醇", 10, 1, 4400, 0.08, 0.07, _lots(3), ALL, "eg_o"),
+    _P("DCE", "eb", "苯乙烯", 5, 1, 7500, 0.08, 0.07, _lots(3), ALL, "eb_o"),
+    _P("DCE", "pg", "液化石油气", 20, 1, 4500, 0.08, 0.07, _lots(6), ALL, "pg_o"),
+    _P("DCE", "jd", "鸡蛋", 10, 1, 3500, 0.09, 0.07, _money(0.00015), ALL),
+    _P("DCE", "lh", "生猪", 16, 5, 14000, 0.12, 0.08, _money(0.0001, 0.0002), ODD,
        max_limit=500, max_market=50),
     # CZCE ---------------------------------------------------------------------------------------
-    _P("CZCE", "MA", "甲醇", 10, 1, 2500, 0.08, 0.07, _lots(2, 6), NIGHT_2300, ALL, "MA_o"),
-    _P("CZCE", "SR", "白糖", 10, 1, 5800, 0.07, 0.06, _lots(3, 0), NIGHT_2300, ODD, "SR_o"),
-    _P("CZCE", "CF", "棉花", 5, 5, 14000, 0.07, 0.06, _lots(4.3, 0), NIGHT_2300, ODD, "CF_o"),
-    _P("CZCE", "TA", "PTA", 5, 2, 4800, 0.07, 0.06, _lots(3, 0), NIGHT_2300, ALL, "TA_o"),
-    _P("CZCE", "OI", "菜籽油", 10, 1, 9000, 0.09, 0.07, _lots(2), NIGHT_2300, ODD, "OI_o"),
-    _P("CZCE", "RM", "菜籽粕", 10, 1, 2500, 0.09, 0.07, _lots(1.5), NIGHT_2300, RAPESEED_MEAL, "RM_o"),
-    _P("CZCE", "FG", "玻璃", 20, 1, 1200, 0.09, 0.08, _lots(6), NIGHT_2300, ALL, "FG_o"),
-    _P("CZCE", "SA", "纯碱", 20, 1, 1400, 0.09, 0.08, _lots(3.5), NIGHT_2300, ALL, "SA_o"),
-    _P("CZCE", "PF", "短纤", 5, 2, 7000, 0.08, 0.07, _lots(3), NIGHT_2300, ALL, "PF_o"),
-    _P("CZCE", "SH", "烧碱", 30, 1, 2500, 0.09, 0.07, _money(0.0001), NIGHT_2300, ALL, "SH_o"),
-    _P("CZCE", "PX", "对二甲苯", 5, 2, 8000, 0.09, 0.07, _money(0.0001), NIGHT_2300, ALL, "PX_o"),
-    _P("CZCE", "CY", "棉纱", 5, 5, 20000, 0.07, 0.06, _lots(4, 0), NIGHT_2300, ALL),
-    _P("CZCE", "AP", "苹果", 10, 1, 7500, 0.10, 0.08, _lots(5, 20), DAY, APPLE, "AP_o"),
-    _P("CZCE", "UR", "尿素", 20, 1, 1800, 0.08, 0.07, _lots(5), DAY, ALL, "UR_o"),
-    _P("CZCE", "SF", "硅铁", 5, 2, 6000, 0.09, 0.07, _lots(3), DAY, ALL, "SF_o"),
-    _P("CZCE", "SM", "锰硅", 5, 2, 6200, 0.09, 0.07, _lots(3), DAY, ALL, "SM_o"),
-    _P("CZCE", "CJ", "红枣", 5, 5, 10500, 0.10, 0.08, _lots(3), DAY, JUJUBE),
-    _P("CZCE", "PK", "花生", 5, 2, 8500, 0.08, 0.07, _lots(4), DAY, PEANUT, "PK_o"),
+    _P("CZCE", "MA", "甲醇", 10, 1, 2500, 0.08, 0.07, _lots(2, 6), ALL, "MA_o"),
+    _P("CZCE", "SR", "白糖", 10, 1, 5800, 0.07, 0.06, _lots(3, 0), ODD, "SR_o"),
+    _P("CZCE", "CF", "棉花", 5, 5, 14000, 0.07, 0.06, _lots(4.3, 0), ODD, "CF_o"),
+    _P("CZCE", "TA", "PTA", 5, 2, 4800, 0.07, 0.06, _lots(3, 0), ALL, "TA_o"),
+    _P("CZCE", "OI", "菜籽油", 10, 1, 9000, 0.09, 0.07, _lots(2), ODD, "OI_o"),
+    _P("CZCE", "RM", "菜籽粕", 10, 1, 2500, 0.09, 0.07, _lots(1.5), RAPESEED_MEAL, "RM_o"),
+    _P("CZCE", "FG", "玻璃", 20, 1, 1200, 0.09, 0.08, _lots(6), ALL, "FG_o"),
+    _P("CZCE", "SA", "纯碱", 20, 1, 1400, 0.09, 0.08, _lots(3.5), ALL, "SA_o"),
+    _P("CZCE", "PF", "短纤", 5, 2, 7000, 0.08, 0.07, _lots(3), ALL, "PF_o"),
+    _P("CZCE", "SH", "烧碱", 30, 1, 2500, 0.09, 0.07, _money(0.0001), ALL, "SH_o"),
+    _P("CZCE", "PX", "对二甲苯", 5, 2, 8000, 0.09, 0.07, _money(0.0001), ALL, "PX_o"),
+    _P("CZCE", "CY", "棉纱", 5, 5, 20000, 0.07, 0.06, _lots(4, 0), ALL),
+    _P("CZCE", "AP", "苹果", 10, 1, 7500, 0.10, 0.08, _lots(5, 20), APPLE, "AP_o"),
+    _P("CZCE", "UR", "尿素", 20, 1, 1800, 0.08, 0.07, _lots(5), ALL, "UR_o"),
+    _P("CZCE", "SF", "硅铁", 5, 2, 6000, 0.09, 0.07, _lots(3), ALL, "SF_o"),
+    _P("CZCE", "SM", "锰硅", 5, 2, 6200, 0.09, 0.07, _lots(3), ALL, "SM_o"),
+    _P("CZCE", "CJ", "红枣", 5, 5, 10500, 0.10, 0.08, _lots(3), JUJUBE),
+    _P("CZCE", "PK", "花生", 5, 2, 8500, 0.08, 0.07, _lots(4), PEANUT, "PK_o"),
     # CFFEX --------------------------------------------------------------------------------------
-    _P("CFFEX", "IF", "沪深300股指", 300, 0.2, 3900, 0.12, 0.10, _INDEX_FEES, INDEX_DAY, ALL, "IO",
+    _P("CFFEX", "IF", "沪深300股指", 300, 0.2, 3900, 0.12, 0.10, _INDEX_FEES, ALL, "IO",
        kind="index"),
-    _P("CFFEX", "IH", "上证50股指", 300, 0.2, 2700, 0.12, 0.10, _INDEX_FEES, INDEX_DAY, ALL, "HO",
+    _P("CFFEX", "IH", "上证50股指", 300, 0.2, 2700, 0.12, 0.10, _INDEX_FEES, ALL, "HO",
        kind="index"),
-    _P("CFFEX", "IC", "中证500股指", 200, 0.2, 5800, 0.12, 0.10, _INDEX_FEES, INDEX_DAY, ALL, kind="index"),
-    _P("CFFEX", "IM", "中证1000股指", 200, 0.2, 6200, 0.12, 0.10, _INDEX_FEES, INDEX_DAY, ALL, "MO",
+    _P("CFFEX", "IC", "中证500股指", 200, 0.2, 5800, 0.12, 0.10, _INDEX_FEES, ALL, kind="index"),
+    _P("CFFEX", "IM", "中证1000股指", 200, 0.2, 6200, 0.12, 0.10, _INDEX_FEES, ALL, "MO",
        kind="index"),
-    _P("CFFEX", "TS", "二年期国债", 20000, 0.002, 102.5, 0.005, 0.005, _BOND_FEES, BOND_DAY, QUARTERS,
+    _P("CFFEX", "TS", "二年期国债", 20000, 0.002, 102.5, 0.005, 0.005, _BOND_FEES, QUARTERS,
        kind="bond", max_limit=50, max_market=30),
-    _P("CFFEX", "TF", "五年期国债", 10000, 0.005, 105.5, 0.012, 0.012, _BOND_FEES, BOND_DAY, QUARTERS,
+    _P("CFFEX", "TF", "五年期国债", 10000, 0.005, 105.5, 0.012, 0.012, _BOND_FEES, QUARTERS,
        kind="bond", max_limit=50, max_market=30),
-    _P("CFFEX", "T", "十年期国债", 10000, 0.005, 108.5, 0.02, 0.02, _BOND_FEES, BOND_DAY, QUARTERS,
+    _P("CFFEX", "T", "十年期国债", 10000, 0.005, 108.5, 0.02, 0.02, _BOND_FEES, QUARTERS,
        kind="bond", max_limit=50, max_market=30),
-    _P("CFFEX", "TL", "三十年期国债", 10000, 0.01, 118, 0.035, 0.035, _BOND_FEES, BOND_DAY, QUARTERS,
+    _P("CFFEX", "TL", "三十年期国债", 10000, 0.01, 118, 0.035, 0.035, _BOND_FEES, QUARTERS,
        kind="bond", max_limit=50, max_market=30),
     # GFEX ---------------------------------------------------------------------------------------
-    _P("GFEX", "si", "工业硅", 5, 5, 9500, 0.09, 0.07, _money(0.0001, 0), DAY, ALL, "si_o"),
-    _P("GFEX", "lc", "碳酸锂", 1, 20, 75000, 0.12, 0.09, _money(0.0003), DAY, ALL, "lc_o"),
-    _P("GFEX", "ps", "多晶硅", 3, 5, 45000, 0.12, 0.09, _money(0.0005), DAY, ALL, "ps_o"),
+    _P("GFEX", "si", "工业硅", 5, 5, 9500, 0.09, 0.07, _money(0.0001, 0), ALL, "si_o"),
+    _P("GFEX", "lc", "碳酸锂", 1, 20, 75000, 0.12, 0.09, _money(0.0003), ALL, "lc_o"),
+    _P("GFEX", "ps", "多晶硅", 3, 5, 45000, 0.12, 0.09, _money(0.0005), ALL, "ps_o"),
 )
 # fmt: on
 

@@ -1,17 +1,25 @@
 """The sim's market: a seeded random walk per instrument on its price tick, inside its band.
 
 Quotes are mutable state owned by the exchange (used under its lock); what leaves the market is a
-fresh dict of CThostFtdcDepthMarketDataField values per tick.
+fresh CThostFtdcDepthMarketDataField per tick (rows.depth_struct).
+
+The walk runs for every tick of the whole market (tens of thousands a second), so it is built for
+speed: one random number per snapshot picks a precomputed draw (price move, trade volume, open
+interest change, book side and level volumes); prices in whole ticks and books (a "ladder" of five
+bid and five ask prices around a bid step) are memoised per tick size, shared by every instrument
+walking the same levels. Everything memoised is an immutable tuple of numbers: the cyclic GC stops
+visiting those, which matters at this allocation rate.
 """
 
 from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from backend.sim.instruments import InstrumentSpec
 from lib.price_grid import on_tick, tick_decimals, to_tick
@@ -21,11 +29,77 @@ LEVELS = 5
 LEVEL_RANGE = range(LEVELS)
 __all__ = ["DBL_MAX", "LEVELS", "MarketSim", "Quote", "on_tick", "read_replay", "to_tick"]
 MOVES = (-2, -1, -1, 0, 0, 0, 0, 1, 1, 2)  # ticks a snapshot's price moves, in tenths of probability
+DRAWS = 8192  # precomputed random draws per market (a power of two: picked by one random() each)
+VOLUME_PATTERNS = 256  # shared five-level volume patterns of the simulated books
+GRID_LIMIT = 1 << 16  # memoised prices / ladders per tick size before the memo starts again (bounded)
+EDGE_LIMIT = 64  # memoised ladders at the edges of one quote's band
 
 
-@dataclass
+class Ladder(NamedTuple):
+    """Five bid and five ask prices around a bid step (DBL_MAX outside the band)."""
+
+    bids: tuple[float, ...]
+    asks: tuple[float, ...]
+    clipped: bool  # a level lies outside the band: its volume must show 0
+
+
+class Draw(NamedTuple):
+    """Everything random about one snapshot, precomputed."""
+
+    move: int  # ticks the price moves
+    volume: int  # lots traded
+    oi_change: int  # open interest change
+    bid_below: int  # 1: the bid sits one tick below the last price, 0: at it
+    bids: tuple[int, ...]  # the five levels' volumes (shared patterns)
+    asks: tuple[int, ...]
+
+
+class PriceGrid:
+    """Prices and books in whole ticks of one tick size, shared by every quote with that tick.
+
+    A product's months and option strikes walk over the same levels, so sharing the memo means a
+    new level's book is made once for all of them, not once per instrument. Ladders that reach
+    outside a quote's band are that quote's own (Quote.ladder).
+    """
+
+    def __init__(self, tick: float) -> None:
+        self.tick = tick
+        self.decimals = tick_decimals(tick)
+        self.prices: dict[int, float] = {}
+        self.ladders: dict[int, Ladder] = {}
+
+    def price_at(self, steps: int) -> float:
+        """The price `steps` ticks above zero, exactly on the grid (memoised: the walk stays local)."""
+        price = self.prices.get(steps)
+        if price is None:
+            if len(self.prices) >= GRID_LIMIT:
+                self.prices.clear()
+            price = self.prices[steps] = round(steps * self.tick, self.decimals)
+        return price
+
+    def ladder(self, bid: int, lower: int = -(2**62), upper: int = 2**62) -> Ladder:
+        """Five bids down from a bid step and five asks above it; DBL_MAX outside [lower, upper]."""
+        tick, decimals = self.tick, self.decimals
+        prices = tuple([round(s * tick, decimals) if lower <= s <= upper else DBL_MAX
+                        for s in range(bid - LEVELS + 1, bid + LEVELS + 1)])  # fmt: skip
+        return Ladder(prices[LEVELS - 1 :: -1], prices[LEVELS:], DBL_MAX in prices)
+
+    def shared_ladder(self, bid: int) -> Ladder:
+        ladder = self.ladders.get(bid)
+        if ladder is None:
+            if len(self.ladders) >= GRID_LIMIT:
+                self.ladders.clear()
+            ladder = self.ladders[bid] = self.ladder(bid)
+        return ladder
+
+
+@dataclass(eq=False)
 class Quote:
-    """The market state of one instrument for the current trading day."""
+    """The market state of one instrument for the current trading day.
+
+    The book's sequences are shared tuples (ladders, volume patterns), never written in place:
+    matching (trading.walk_book) takes volume from a copy.
+    """
 
     spec: InstrumentSpec
     pre_settlement: float
@@ -40,32 +114,57 @@ class Quote:
     volume: int = 0
     turnover: float = 0.0
     open_interest: float = 0.0
-    bid_prices: list[float] = field(default_factory=lambda: [DBL_MAX] * LEVELS)
-    bid_volumes: list[int] = field(default_factory=lambda: [0] * LEVELS)
-    ask_prices: list[float] = field(default_factory=lambda: [DBL_MAX] * LEVELS)
-    ask_volumes: list[int] = field(default_factory=lambda: [0] * LEVELS)
+    bid_prices: Sequence[float] = (DBL_MAX,) * LEVELS
+    bid_volumes: Sequence[int] = (0,) * LEVELS
+    ask_prices: Sequence[float] = (DBL_MAX,) * LEVELS
+    ask_volumes: Sequence[int] = (0,) * LEVELS
     updated: datetime | None = None
     # Cached per quote for the hot path: prices are walked in whole ticks.
     tick: float = 0.0
     decimals: int = 0
     lower_ticks: int = 0
     upper_ticks: int = 0
-    template: dict | None = None  # the static part of this quote's DepthMarketData (rows.depth_row)
+    steps: int = 0  # the reference price in ticks
+    exchange: str = ""
+    size: int = 1  # the contract multiplier
+    czce: bool = False  # CZCE's AveragePrice excludes the multiplier
+    template: tuple | None = None  # the static fields of this quote's DepthMarketData (rows.depth_struct)
+    template_exchange_id: bool = False  # whether the template carries ExchangeID
+    grid: PriceGrid | None = field(default=None, repr=False)  # shared per tick size (MarketSim.grid)
+    ladders: dict[int, Ladder] = field(default_factory=dict, repr=False)  # the shared ladders (grid's)
+    edge_ladders: dict[int, Ladder] = field(default_factory=dict, repr=False)  # clipped by this band
+    inner_low: int = 0  # bid steps whose whole ladder lies inside the band: inner_low..inner_high
+    inner_high: int = 0
 
     def __post_init__(self) -> None:
         self.tick = self.spec.price_tick
-        self.decimals = tick_decimals(self.tick)
+        if self.grid is None:
+            self.grid = PriceGrid(self.tick)
+        self.decimals = self.grid.decimals
+        self.ladders = self.grid.ladders
         self.lower_ticks = round(self.lower_limit / self.tick)
         self.upper_ticks = round(self.upper_limit / self.tick)
-        self._prices: dict[int, float] = {}
-        self.ladders: dict[int, tuple[list[float], list[float], bool]] = {}
+        self.inner_low, self.inner_high = self.lower_ticks + LEVELS - 1, self.upper_ticks - LEVELS
+        self.steps = round(self.reference_price() / self.tick)
+        self.exchange, self.size = self.spec.exchange, self.spec.size
+        self.czce = self.exchange == "CZCE"
 
     def price_at(self, steps: int) -> float:
-        """The price `steps` ticks above zero, exactly on the grid (memoised: the walk stays local)."""
-        price = self._prices.get(steps)
-        if price is None:
-            price = self._prices[steps] = round(steps * self.tick, self.decimals)
-        return price
+        """The price `steps` ticks above zero, exactly on the grid."""
+        return self.grid.price_at(steps)  # type: ignore[union-attr]
+
+    def ladder(self, bid: int) -> Ladder:
+        """The book's prices around a bid step: shared inside the band, the quote's own at its edges."""
+        grid = self.grid
+        assert grid is not None
+        if self.inner_low <= bid <= self.inner_high:
+            return self.ladders.get(bid) or grid.shared_ladder(bid)
+        ladder = self.edge_ladders.get(bid)
+        if ladder is None:
+            if len(self.edge_ladders) >= EDGE_LIMIT:
+                self.edge_ladders.clear()
+            ladder = self.edge_ladders[bid] = grid.ladder(bid, self.lower_ticks, self.upper_ticks)
+        return ladder
 
     @property
     def traded(self) -> bool:
@@ -81,10 +180,11 @@ def price_limits(pre_settlement: float, spec: InstrumentSpec) -> tuple[float, fl
     return upper, max(lower, spec.price_tick)
 
 
-def new_quote(spec: InstrumentSpec, pre_settlement: float, pre_close: float, pre_oi: float) -> Quote:
+def new_quote(
+    spec: InstrumentSpec, pre_settlement: float, pre_close: float, pre_oi: float, grid: PriceGrid | None = None
+) -> Quote:
     upper, lower = price_limits(pre_settlement, spec)
-    quote = Quote(spec, pre_settlement, pre_close, pre_oi, upper, lower, open_interest=pre_oi)
-    return quote
+    return Quote(spec, pre_settlement, pre_close, pre_oi, upper, lower, open_interest=pre_oi, grid=grid)
 
 
 class MarketSim:
@@ -92,26 +192,60 @@ class MarketSim:
 
     def __init__(self, specs: Iterable[InstrumentSpec], seed: int, state: dict | None = None) -> None:
         self.random = random.Random(seed)
-        self._volume_patterns = [[1 + self.random.randrange(200) for _ in LEVEL_RANGE] for _ in range(256)]
+        rand = self.random.random
+        self._patterns = [tuple(1 + self.random.randrange(200) for _ in LEVEL_RANGE) for _ in range(VOLUME_PATTERNS)]
         self.quotes: dict[str, Quote] = {}
+        self._grids: dict[float, PriceGrid] = {}
         saved = (state or {}).get("quotes", {})
         for spec in specs:
             pre = saved.get(spec.symbol) or {}
             pre_settlement = pre.get("pre_settlement") or to_tick(spec.base_price, spec.price_tick)
             pre_oi = pre.get("pre_open_interest") or float(self.random.randint(1_000, 200_000))
-            quote = new_quote(spec, pre_settlement, pre.get("pre_close") or pre_settlement, pre_oi)
+            quote = new_quote(spec, pre_settlement, pre.get("pre_close") or pre_settlement, pre_oi, self.grid(spec))
             _restore_intraday(quote, pre.get("intraday"))
             self.quotes[spec.symbol] = quote
+        self._draws = [self._draw(rand) for _ in range(DRAWS)]
+        self._random = rand
+
+    def grid(self, spec: InstrumentSpec) -> PriceGrid:
+        grid = self._grids.get(spec.price_tick)
+        if grid is None:
+            grid = self._grids[spec.price_tick] = PriceGrid(spec.price_tick)
+        return grid
+
+    def _draw(self, rand: Any) -> Draw:
+        volume = 1 + int(rand() * 40)
+        patterns = self._patterns
+        return Draw(MOVES[int(rand() * 10)], volume, int(rand() * 2 * volume) - volume, 1 if rand() < 0.5 else 0,
+                    patterns[int(rand() * VOLUME_PATTERNS)], patterns[int(rand() * VOLUME_PATTERNS)])  # fmt: skip
 
     # --- the walk -----------------------------------------------------------------------------
     def step(self, symbol: str, now: datetime) -> Quote:
         """Advance one instrument by one snapshot: a trade print, then a fresh book."""
         quote = self.quotes[symbol]
-        rand = self.random.random
-        steps = round(quote.reference_price() / quote.tick) + MOVES[int(rand() * 10)]
-        steps = min(max(steps, quote.lower_ticks), quote.upper_ticks)
-        self._print_trade(quote, quote.price_at(steps), 1 + int(rand() * 40))
-        self._rebuild_book(quote)
+        draw = self._draws[int(self._random() * DRAWS)]
+        steps = quote.steps + draw.move
+        if steps < quote.lower_ticks:
+            steps = quote.lower_ticks
+        elif steps > quote.upper_ticks:
+            steps = quote.upper_ticks
+        grid = quote.grid
+        price = grid.prices.get(steps) or grid.price_at(steps)  # type: ignore[union-attr]
+        # The trade print (as _print_trade, inlined: this runs for every tick of the market).
+        volume = draw.volume
+        if quote.volume <= 0:
+            quote.open_price = quote.high_price = quote.low_price = price
+        elif price > quote.high_price:
+            quote.high_price = price
+        elif price < quote.low_price:
+            quote.low_price = price
+        quote.last_price = price
+        quote.steps = steps
+        quote.volume += volume
+        quote.turnover += price * volume * quote.size
+        interest = quote.open_interest + draw.oi_change
+        quote.open_interest = interest if interest > 0.0 else 0.0
+        self._set_book(quote, steps - draw.bid_below, draw.bids, draw.asks)
         quote.updated = now
         return quote
 
@@ -119,6 +253,7 @@ class MarketSim:
         if not quote.traded:
             quote.open_price = quote.high_price = quote.low_price = price
         quote.last_price = price
+        quote.steps = round(price / quote.tick)
         if price > quote.high_price:
             quote.high_price = price
         if price < quote.low_price:
@@ -129,31 +264,20 @@ class MarketSim:
 
     def _rebuild_book(self, quote: Quote) -> None:
         rand = self.random.random
-        bid = round(quote.last_price / quote.tick) - (1 if rand() < 0.5 else 0)
-        patterns = self._volume_patterns
-        count = len(patterns)
-        # Shared lists, never written in place: matching copies a side before consuming its volume.
-        quote.bid_volumes = patterns[int(rand() * count)]
-        quote.ask_volumes = patterns[int(rand() * count)]
-        ladder = quote.ladders.get(bid)
-        if ladder is None:
-            ladder = quote.ladders[bid] = self._ladder(quote, bid)
-        quote.bid_prices, quote.ask_prices = ladder[0], ladder[1]
-        if ladder[2]:  # a level outside the price band shows no volume
-            quote.bid_volumes, quote.ask_volumes = quote.bid_volumes[:], quote.ask_volumes[:]
-            for level in LEVEL_RANGE:
-                if quote.bid_prices[level] == DBL_MAX:
-                    quote.bid_volumes[level] = 0
-                if quote.ask_prices[level] == DBL_MAX:
-                    quote.ask_volumes[level] = 0
+        patterns = self._patterns
+        bid = quote.steps - (1 if rand() < 0.5 else 0)
+        self._set_book(quote, bid, patterns[int(rand() * VOLUME_PATTERNS)], patterns[int(rand() * VOLUME_PATTERNS)])
 
     @staticmethod
-    def _ladder(quote: Quote, bid: int) -> tuple[list[float], list[float], bool]:
-        """Five bid and five ask prices around a bid step, DBL_MAX outside the band (memoised)."""
-        lower, upper = quote.lower_ticks, quote.upper_ticks
-        bids = [quote.price_at(bid - level) if bid - level >= lower else DBL_MAX for level in LEVEL_RANGE]
-        asks = [quote.price_at(bid + 1 + level) if bid + 1 + level <= upper else DBL_MAX for level in LEVEL_RANGE]
-        return bids, asks, DBL_MAX in bids or DBL_MAX in asks
+    def _set_book(quote: Quote, bid: int, bids: tuple[int, ...], asks: tuple[int, ...]) -> None:
+        ladder = (quote.inner_low <= bid <= quote.inner_high and quote.ladders.get(bid)) or quote.ladder(bid)
+        quote.bid_prices = ladder.bids
+        quote.ask_prices = ladder.asks
+        if ladder.clipped:  # a level outside the price band shows no volume
+            bids = tuple(0 if p == DBL_MAX else v for p, v in zip(ladder.bids, bids, strict=True))
+            asks = tuple(0 if p == DBL_MAX else v for p, v in zip(ladder.asks, asks, strict=True))
+        quote.bid_volumes = bids
+        quote.ask_volumes = asks
 
     def set_price(self, symbol: str, price: float, now: datetime, volume: int = 1) -> Quote:
         """Move an instrument to a given price (tests and demos steer the market with this)."""
@@ -173,15 +297,17 @@ class MarketSim:
         if not quote.traded and last:
             quote.open_price = quote.high_price = quote.low_price = last
         quote.last_price = last
+        if last:
+            quote.steps = round(last / quote.tick)
         quote.volume = max(volume, quote.volume)
         quote.turnover = number("Turnover", quote.turnover)
         quote.open_interest = number("OpenInterest", quote.open_interest)
         quote.high_price = max(number("HighestPrice", quote.high_price if quote.traded else last), last)
         quote.low_price = min(number("LowestPrice", quote.low_price if quote.traded else last), last)
-        quote.bid_prices = [number(f"BidPrice{level + 1}", DBL_MAX) for level in LEVEL_RANGE]
-        quote.bid_volumes = [int(number(f"BidVolume{level + 1}", 0)) for level in LEVEL_RANGE]
-        quote.ask_prices = [number(f"AskPrice{level + 1}", DBL_MAX) for level in LEVEL_RANGE]
-        quote.ask_volumes = [int(number(f"AskVolume{level + 1}", 0)) for level in LEVEL_RANGE]
+        quote.bid_prices = tuple(number(f"BidPrice{level + 1}", DBL_MAX) for level in LEVEL_RANGE)
+        quote.bid_volumes = tuple(int(number(f"BidVolume{level + 1}", 0)) for level in LEVEL_RANGE)
+        quote.ask_prices = tuple(number(f"AskPrice{level + 1}", DBL_MAX) for level in LEVEL_RANGE)
+        quote.ask_volumes = tuple(int(number(f"AskVolume{level + 1}", 0)) for level in LEVEL_RANGE)
         if quote.bid_prices[0] == DBL_MAX and quote.ask_prices[0] == DBL_MAX and last:
             self._rebuild_book(quote)
         quote.updated = now
@@ -195,7 +321,7 @@ class MarketSim:
     def roll_day(self, settlement: dict[str, float]) -> None:
         for symbol, quote in list(self.quotes.items()):
             self.quotes[symbol] = new_quote(
-                quote.spec, settlement[symbol], quote.reference_price(), quote.open_interest
+                quote.spec, settlement[symbol], quote.reference_price(), quote.open_interest, quote.grid
             )
 
     def to_state(self) -> dict:
@@ -226,7 +352,8 @@ def _intraday(quote: Quote) -> dict | None:
 def _restore_intraday(quote: Quote, saved: dict | None) -> None:
     for name, value in (saved or {}).items():
         if name in _INTRADAY:
-            setattr(quote, name, list(value) if isinstance(value, list) else value)
+            setattr(quote, name, tuple(value) if isinstance(value, list) else value)
+    quote.steps = round(quote.reference_price() / quote.tick)
 
 
 def _number_reader(row: dict[str, str]):

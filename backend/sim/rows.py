@@ -11,7 +11,7 @@ from backend.sim.calendar import is_night
 from backend.sim.instruments import InstrumentSpec
 from backend.sim.ledger import AccountFigures, DetailRow, PositionRow
 from backend.sim.market import LEVELS, Quote
-from backend.sim.structs import struct_classes
+from backend.sim.structs import positional, struct_classes, to_dict
 
 EXCHANGE_NAMES = {
     "SHFE": "上海期货交易所",
@@ -72,65 +72,88 @@ def stamp_for(now: datetime) -> Stamp:
     return Stamp(now.strftime("%Y%m%d"), now.strftime("%H:%M:%S"), now.microsecond // 1000, is_night(now))
 
 
-DEPTH_DEFAULTS = dict(struct_classes("md")["CThostFtdcDepthMarketDataField"]._DEFAULTS)
+DEPTH_CLASS = struct_classes("md")["CThostFtdcDepthMarketDataField"]  # only market-data APIs receive ticks
+_DEFAULTS = DEPTH_CLASS._DEFAULTS
 BID_PRICES = tuple(f"BidPrice{n}" for n in range(1, LEVELS + 1))
 BID_VOLUMES = tuple(f"BidVolume{n}" for n in range(1, LEVELS + 1))
 ASK_PRICES = tuple(f"AskPrice{n}" for n in range(1, LEVELS + 1))
 ASK_VOLUMES = tuple(f"AskVolume{n}" for n in range(1, LEVELS + 1))
+# DepthMarketData's fields in the order depth_struct passes them: what a quote keeps for the day,
+# what a moment dates, the trade figures, then the book as the quote holds it.
+DEPTH_STATIC = ("reserve1", "ExchangeID", "reserve2", "PreSettlementPrice", "PreClosePrice", "PreOpenInterest",
+                "ClosePrice", "SettlementPrice", "UpperLimitPrice", "LowerLimitPrice", "PreDelta", "CurrDelta",
+                "InstrumentID", "ExchangeInstID", "BandingUpperPrice", "BandingLowerPrice")  # fmt: skip
+DEPTH_DATING = ("TradingDay", "ActionDay", "UpdateTime", "UpdateMillisec")
+DEPTH_TRADE = ("LastPrice", "OpenPrice", "HighestPrice", "LowestPrice", "Volume", "Turnover", "OpenInterest",
+               "AveragePrice")  # fmt: skip
+DEPTH_ORDER = DEPTH_STATIC + DEPTH_DATING + DEPTH_TRADE + BID_PRICES + ASK_PRICES + BID_VOLUMES + ASK_VOLUMES
+_new_depth = positional(DEPTH_CLASS, DEPTH_ORDER)  # every field: nothing is left at a default
 
 
-def _template(quote: Quote, with_exchange_id: bool) -> dict[str, Any]:
-    """The fields of a quote's snapshots that do not change during the day (all the struct's fields)."""
+def dating_rows(stamp: Stamp, trading_day: str) -> dict[str, tuple[str, str, str, int]]:
+    """The date and time fields (DEPTH_DATING) of one moment's snapshots, per exchange, dated the way
+    each exchange's front dates them (CTP.md §5): DCE puts the trading day into ActionDay at night,
+    CZCE's TradingDay is the calendar day and CZCE has no sub-second stamps. Once per market slot."""
+    rows = {}
+    for exchange in EXCHANGE_NAMES:
+        czce = exchange == "CZCE"
+        rows[exchange] = (
+            stamp.calendar_day if czce else trading_day,
+            trading_day if stamp.night and exchange == "DCE" else stamp.calendar_day,
+            stamp.update_time,
+            0 if czce else stamp.millis,
+        )
+    return rows
+
+
+def _template(quote: Quote, with_exchange_id: bool) -> tuple[Any, ...]:
+    """The fields of a quote's snapshots that do not change during the day (DEPTH_STATIC)."""
     spec = quote.spec
-    return {
-        **DEPTH_DEFAULTS,
-        "InstrumentID": spec.symbol,
-        "ExchangeID": spec.exchange if with_exchange_id else "",
-        "PreSettlementPrice": quote.pre_settlement,
-        "PreClosePrice": quote.pre_close,
-        "PreOpenInterest": quote.pre_open_interest,
-        "ClosePrice": wire.DBL_MAX,
-        "SettlementPrice": wire.DBL_MAX,
-        "UpperLimitPrice": quote.upper_limit,
-        "LowerLimitPrice": quote.lower_limit,
-        "PreDelta": wire.DBL_MAX,
-        "CurrDelta": wire.DBL_MAX,
-        "BandingUpperPrice": 0.0,
-        "BandingLowerPrice": 0.0,
-    }
+    return (
+        _DEFAULTS["reserve1"], spec.exchange if with_exchange_id else "", _DEFAULTS["reserve2"],
+        quote.pre_settlement, quote.pre_close, quote.pre_open_interest, wire.DBL_MAX, wire.DBL_MAX,
+        quote.upper_limit, quote.lower_limit, wire.DBL_MAX, wire.DBL_MAX,
+        spec.symbol, _DEFAULTS["ExchangeInstID"], 0.0, 0.0,
+    )  # fmt: skip
+
+
+def depth_struct(
+    quote: Quote,
+    now: datetime,
+    trading_day: str,
+    with_exchange_id: bool,
+    stamp: Stamp | None = None,
+    dating: dict[str, tuple[str, str, str, int]] | None = None,
+) -> Any:
+    """A DepthMarketData snapshot (mdapi's struct), dated the way each exchange's front dates it (CTP.md §5).
+
+    Runs for every tick of the market: the struct is filled positionally (rows.DEPTH_ORDER) from
+    the quote's static fields, the moment's dating fields (`dating`: dating_rows, once per slot),
+    the trade figures and the book's sequences.
+    """
+    if dating is None:
+        dating = dating_rows(stamp or stamp_for(now), trading_day)
+    if quote.template is None or quote.template_exchange_id is not with_exchange_id:
+        quote.template, quote.template_exchange_id = _template(quote, with_exchange_id), with_exchange_id
+    volume = quote.volume
+    if volume:
+        average = quote.turnover / volume
+        if quote.czce:  # CZCE's AveragePrice excludes the multiplier
+            average /= quote.size
+        last = quote.last_price
+    else:
+        average, last = 0.0, wire.DBL_MAX
+    return _new_depth(*quote.template, *dating[quote.exchange],
+                      last, quote.open_price, quote.high_price, quote.low_price, volume, quote.turnover,
+                      quote.open_interest, average,
+                      *quote.bid_prices, *quote.ask_prices, *quote.bid_volumes, *quote.ask_volumes)  # fmt: skip
 
 
 def depth_row(
     quote: Quote, now: datetime, trading_day: str, with_exchange_id: bool, stamp: Stamp | None = None
 ) -> dict[str, Any]:
-    """A DepthMarketData snapshot, dated the way each exchange's front dates it (CTP.md §5)."""
-    spec = quote.spec
-    stamp = stamp or stamp_for(now)
-    template = quote.template
-    if template is None or bool(template["ExchangeID"]) is not with_exchange_id:
-        template = quote.template = _template(quote, with_exchange_id)
-    row = template.copy()
-    czce = spec.exchange == "CZCE"
-    # DCE puts the trading day into ActionDay at night; CZCE's TradingDay is the calendar day.
-    row["ActionDay"] = trading_day if stamp.night and spec.exchange == "DCE" else stamp.calendar_day
-    row["TradingDay"] = stamp.calendar_day if czce else trading_day
-    row["UpdateTime"] = stamp.update_time
-    row["UpdateMillisec"] = 0 if czce else stamp.millis
-    volume = quote.volume
-    average = quote.turnover / volume if volume else 0.0
-    row["AveragePrice"] = average / spec.size if czce else average  # CZCE's excludes the multiplier
-    row["LastPrice"] = quote.last_price if volume else wire.DBL_MAX
-    row["OpenPrice"] = quote.open_price
-    row["HighestPrice"] = quote.high_price
-    row["LowestPrice"] = quote.low_price
-    row["Volume"] = volume
-    row["Turnover"] = quote.turnover
-    row["OpenInterest"] = quote.open_interest
-    row.update(zip(BID_PRICES, quote.bid_prices, strict=True))
-    row.update(zip(BID_VOLUMES, quote.bid_volumes, strict=True))
-    row.update(zip(ASK_PRICES, quote.ask_prices, strict=True))
-    row.update(zip(ASK_VOLUMES, quote.ask_volumes, strict=True))
-    return row
+    """depth_struct's fields as a dict (query answers and the snapshot pushed on subscribe)."""
+    return to_dict(depth_struct(quote, now, trading_day, with_exchange_id, stamp))
 
 
 def account_row(broker_id: str, figures: AccountFigures, trading_day: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The sim must behave like openctp_ctp without importing it (the import aborts the
 zh_CN.GB18030 locale is missing), so the classes are made from the layout probed by
 tools/gen_ctp_spec.py. Setting a known field validates and converts exactly as the SWIG setter
 does (same exception type and message); unknown names are accepted silently, as by the binding.
-Values live in the instance __dict__, so reads are plain attribute reads.
+Values live in the instance __dict__, so reads are plain attribute reads (DepthMarketData's live in
+slots: SlottedStruct).
 
 The binding's modules differ: mdapi structs read an empty char field as "\\x00" (tdapi: "") and
 mdapi's SettlementInfoField.Content is str (tdapi: bytes). `struct_classes("md")` gives that
@@ -151,6 +152,61 @@ class CtpStruct:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
+class SlottedStruct(CtpStruct):
+    """Base of the struct classes whose fields live in slots, not in the instance __dict__.
+
+    For DepthMarketData only: the sim makes one per tick of the whole market and a gateway reads
+    thirty-odd fields of each. Slots are filled by a generated positional constructor
+    (`positional`) instead of a 48-entry dict per tick, and read at C speed. What a client sees is
+    the same: every field reads its value, setters validate, unknown attributes go to __dict__.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        for name, value in self._DEFAULTS.items():
+            _setattr(self, name, value)
+
+    @classmethod
+    def _make(cls, values: dict[str, Any]) -> Self:
+        obj = cls.__new__(cls)
+        for name, value in {**cls._DEFAULTS, **values}.items():
+            _setattr(obj, name, value)
+        return obj
+
+    def __repr__(self) -> str:
+        shown = (f"{k}={getattr(self, k)!r}" for k, v in self._DEFAULTS.items() if getattr(self, k) != v)
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def positional(cls: type[SlottedStruct], names: tuple[str, ...]) -> Callable[..., Any]:
+    """A constructor of a slotted struct class taking the fields `names` positionally, unchecked.
+
+    Fields not named keep their defaults. It is a twin class with the same slots that fills them
+    with plain stores (no __setattr__ validation: the caller guarantees the types) and then turns
+    the object into a `cls` (Python allows that between identical slot layouts).
+    """
+    unknown = set(names) - set(cls._DEFAULTS)
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"{cls.__name__}: unknown or repeated fields {sorted(unknown) or names}")
+    defaults = {name: value for name, value in cls._DEFAULTS.items() if name not in names}
+    arguments = [f"_{index}" for index in range(len(names))]
+    source = (f"def __init__(self, {', '.join(arguments)}):\n"
+              + "".join(f"    self.{name} = {argument}\n" for name, argument in zip(names, arguments, strict=True))
+              + "".join(f"    self.{name} = _defaults[{name!r}]\n" for name in defaults)
+              + "    self.__class__ = _cls\n")  # fmt: skip
+    namespace: dict[str, Any] = {"_cls": cls, "_defaults": defaults}
+    exec(source, namespace)  # noqa: S102 - generated from the struct's own field names, as dataclasses does
+    # object's own __setattr__ and __delattr__ (tp_setattro serves both): plain C stores in __init__.
+    return type(f"{cls.__name__}Builder", (SlottedStruct,), {
+        "__slots__": cls.__slots__, "__init__": namespace["__init__"],
+        "__setattr__": object.__setattr__, "__delattr__": object.__delattr__,
+    })  # fmt: skip
+
+
+SLOTTED = frozenset({"CThostFtdcDepthMarketDataField"})  # see SlottedStruct
+
+
 def _build(name: str, fields: tuple[tuple[str, str, str, int], ...], nul: str) -> type[CtpStruct]:
     checks: dict[str, Check] = {}
     defaults: dict[str, Any] = {}
@@ -159,14 +215,15 @@ def _build(name: str, fields: tuple[tuple[str, str, str, int], ...], nul: str) -
         message = f"in method '{name}_{field}_set', argument 2 of type '{ctype}'"
         checks[field] = (_CONVERTERS[kind], size or _RANGES.get(kind) or nul, message)
         defaults[field] = nul if kind == "c" else _DEFAULTS[kind]
+    slotted = name in SLOTTED
     namespace = {
-        "__slots__": (),
+        "__slots__": tuple(defaults) if slotted else (),
         "__doc__": f"{name} with the fields and setter rules of the openctp-ctp binding.",
         "__annotations__": {field: typedef for field, typedef, _, _ in fields},
         "_CHECKS": checks,
         "_DEFAULTS": defaults,
     }
-    return type(name, (CtpStruct,), namespace)
+    return type(name, (SlottedStruct if slotted else CtpStruct,), namespace)
 
 
 _FLAVOURS = {
@@ -184,7 +241,10 @@ def struct_classes(api: str = "td") -> dict[str, type[CtpStruct]]:
 
 def to_dict(struct: CtpStruct) -> dict[str, Any]:
     """All known fields as plain data, the way a gateway copies a struct out of a callback."""
-    values, names = struct.__dict__, struct._DEFAULTS
+    names = struct._DEFAULTS
+    if isinstance(struct, SlottedStruct):
+        return {name: getattr(struct, name) for name in names}
+    values = struct.__dict__
     if len(values) == len(names):  # no unknown attributes: __dict__ is already in field order
         return values.copy()
     return {name: values[name] for name in names}

@@ -30,8 +30,8 @@ def walk_book(quote: Quote, direction: str, limit: float | None, volume: int, co
     """Fills (price, volume) available against the displayed opposite side, best level first."""
     prices = quote.ask_prices if direction == wire.D_BUY else quote.bid_prices
     volumes = quote.ask_volumes if direction == wire.D_BUY else quote.bid_volumes
-    if consume:  # the book's lists may be shared (market.py): copy before taking volume
-        volumes = volumes[:]
+    if consume:  # the book's volumes may be shared (market.py): copy before taking volume
+        volumes = list(volumes)
         if direction == wire.D_BUY:
             quote.ask_volumes = volumes
         else:

@@ -10,8 +10,6 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from backend.sim.instruments import (
-    BOND_DAY,
-    INDEX_DAY,
     PRODUCTS,
     FeeRates,
     InstrumentSpec,
@@ -19,6 +17,7 @@ from backend.sim.instruments import (
     full_market,
     instrument_index,
 )
+from lib.sessions import BOND_DAY, INDEX_DAY, sessions_for
 
 TRADING_DAY = date(2025, 11, 24)
 EXCHANGES = {"SHFE", "INE", "DCE", "CZCE", "CFFEX", "GFEX"}
@@ -75,6 +74,16 @@ def test_table_covers_the_six_exchanges_and_the_required_products() -> None:
     assert {row.exchange for row in PRODUCTS} == EXCHANGES
     assert len({row.product for row in PRODUCTS}) == len(PRODUCTS)
     assert set(REQUIRED) <= {row.product for row in PRODUCTS}
+
+
+def test_every_product_and_its_options_have_sessions_in_the_shared_table(market: list[InstrumentSpec]) -> None:
+    # The sim takes its hours from lib.sessions, the table the desk uses for real counters' ProductIDs.
+    for row in PRODUCTS:
+        assert row.sessions == sessions_for(row.product), row.product
+        if row.option:
+            assert sessions_for(row.option) == row.sessions, row.option
+    for spec in market:
+        assert spec.sessions == sessions_for(spec.product), spec.symbol
 
 
 def test_table_values_are_sane() -> None:

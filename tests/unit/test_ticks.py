@@ -8,6 +8,7 @@ import pytest
 
 from backend.engine.constants import Exchange, Product
 from backend.engine.objects import SHANGHAI, ContractData
+from backend.gateway.ctp_gateway import session_filter_on
 from backend.gateway.ticks import TickCleaner, calendar_date, parse_clock
 
 DBL_MAX = 1.7976931348623157e308
@@ -128,3 +129,68 @@ def test_every_depth_field_lands_in_its_tick_field(cleaner: TickCleaner):
     assert tick is not None
     values = tick.to_dict()
     assert {ours: values[ours] for ours in names.values()} == {ours: row[ctp] for ctp, ours in names.items()}
+
+
+# --- the session filter (CTP.md §5: a front pushes the last session's tick on connecting out of hours) ---
+
+
+def filtering(product_id: str = "") -> TickCleaner:
+    contracts = {
+        "rb2601": ContractData("rb2601", Exchange.SHFE, "rb2601", Product.FUTURES, 10, 1.0, product_id=product_id),
+        "IF2512": contract("IF2512", Exchange.CFFEX),
+        "zz2601": contract("zz2601", Exchange.SHFE),  # a product lib.sessions does not know
+    }
+    return TickCleaner(contracts=contracts, trading_day=TUESDAY, session_filter=True)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "clock", "kept"),
+    [
+        ("rb2601", "21:00:00", True), ("rb2601", "22:59:59", True), ("rb2601", "23:30:00", False),
+        ("rb2601", "08:59:00", True),  # the opening auction's tick
+        ("rb2601", "12:00:00", False), ("rb2601", "15:00:00", True), ("rb2601", "16:30:00", False),
+        ("IF2512", "09:00:00", False), ("IF2512", "09:30:00", True), ("IF2512", "21:30:00", False),
+        ("zz2601", "03:00:00", True),  # unknown hours: nothing is dropped
+    ],
+)  # fmt: skip
+def test_session_filter_drops_ticks_stamped_outside_the_sessions(symbol: str, clock: str, kept: bool):
+    cleaner = filtering()
+    assert (cleaner.clean(depth(symbol, clock)) is not None) is kept
+    assert cleaner.dropped == (0 if kept else 1)
+
+
+def test_session_filter_uses_the_counters_product_id_before_the_symbol():
+    # ProductID "IF" (index hours) wins over the symbol's "rb" (night hours).
+    cleaner = filtering(product_id="IF")
+    assert cleaner.clean(depth("rb2601", "21:30:00")) is None
+    assert cleaner.clean(depth("rb2601", "09:30:00")) is not None
+
+
+def test_a_dropped_stale_tick_does_not_block_the_session_that_follows():
+    # Connecting at 17:00, the front pushes the day's last tick stamped 17:00 (a DCE-style future stamp):
+    # dropped, and the night session's ticks that follow pass.
+    cleaner = filtering()
+    assert cleaner.clean(depth("rb2601", "17:00:00")) is None
+    assert cleaner.clean(depth("rb2601", "21:00:00", 500)) is not None
+
+
+def test_session_filter_can_be_turned_on_for_instruments_already_seen():
+    cleaner = filtering()
+    cleaner.set_session_filter(False)
+    assert cleaner.clean(depth("rb2601", "03:00:00")) is not None  # off: kept
+    cleaner.set_session_filter(True)
+    assert cleaner.clean(depth("rb2601", "03:00:01")) is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "interface", "on"),
+    [("auto", "sim", False), ("auto", "ctp", True), ("auto", "tts", True), ("", "ctp", True),
+     ("on", "sim", True), ("ON", "sim", True), ("off", "ctp", False)],
+)  # fmt: skip
+def test_session_filter_setting(setting: str, interface: str, on: bool):
+    assert session_filter_on(setting, interface) is on
+
+
+def test_a_bad_session_filter_setting_is_a_clear_error():
+    with pytest.raises(ValueError, match="auto, on, off"):
+        session_filter_on("sometimes", "ctp")
