@@ -682,6 +682,10 @@ def bench_ctpdesk_fanout(scratch: Path, market: str, tick_rate: float, push_inte
         subscribe_s = time.monotonic() - began
         subscribed = rest.call("GET", "/status")["subscribed"]
         first = engine_snapshot(rest)  # no socket yet: the sim's pace, and the engine alone
+        deadline = time.monotonic() + 30
+        while first["newest"] is None and time.monotonic() < deadline:  # the first ticks are on their way
+            time.sleep(0.2)
+            first = engine_snapshot(rest)
         time.sleep(3.0)
         second = engine_snapshot(rest)
         pace = sim_pace(first, second)

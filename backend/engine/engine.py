@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 
 from backend.bridge import Bridge
 from backend.engine import events
@@ -42,6 +42,7 @@ from lib.price_grid import to_tick
 
 log = logging.getLogger(__name__)
 LOG_HISTORY = 200
+REFRESH_AFTER_FILL = 0.5  # seconds between a fill (or order change) and the account / position queries it prompts
 
 
 class LoginFailed(RuntimeError):
@@ -105,6 +106,7 @@ class MainEngine:
         self._order_waiters: dict[str, AsyncResult] = {}
         self._cancel_waiters: dict[str, AsyncResult] = {}
         self._subscriptions: set[str] = set(store.load_subscriptions())
+        self._filled = Event()  # a fill or an order change since the last refresh: ask the counter soon
         self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer)]
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -226,6 +228,7 @@ class MainEngine:
         self.writer.submit(self.store.save_order, self.trading_day, dict(applied.to_dict(), sys_id=applied.sys_id))
         self.bus.publish(events.ORDER, applied)
         self.bus.publish(events.ACTIVE_ORDER, self.oms.active_orders())
+        self._filled.set()
         waiter = self._order_waiters.get(applied.order_id)
         if waiter is not None and applied.status is not Status.SUBMITTING:
             waiter.set(applied)
@@ -242,6 +245,7 @@ class MainEngine:
         self.writer.submit(self.store.save_trade, self.trading_day, applied.to_dict())
         self.bus.publish(events.TRADE, applied)
         self.bus.publish(events.POSITION, self.oms.position_list())
+        self._filled.set()
 
     def _on_positions(self, snapshot: events.PositionsSnapshot) -> None:
         self.oms.on_positions(snapshot.positions)
@@ -404,8 +408,17 @@ class MainEngine:
             self.bars.close_due(datetime.now(SHANGHAI))
 
     def _refresh_timer(self) -> None:
+        """Account and positions from the counter every refresh_interval, and soon after a fill.
+
+        Margin, fees and available are the counter's figures: after a fill (or an order that froze or
+        released money) a trader should see them within a second, not at the next period. The pause
+        after a trigger lets a burst of fills finish and spaces the queries (the pump also keeps at
+        most one of each waiting).
+        """
         while True:
-            gevent.sleep(max(1.0, self.config.refresh_interval))
+            if self._filled.wait(timeout=max(1.0, self.config.refresh_interval)):
+                gevent.sleep(REFRESH_AFTER_FILL)
+            self._filled.clear()
             if self.gateway is not None and self.connected:
                 self.gateway.query_account()
                 self.gateway.query_position()

@@ -265,3 +265,26 @@ def test_restart_reloads_the_journal_and_absorbs_the_replay(tmp_path: Path, sim_
         watcher.wait(events.TICK, lambda t: t.local_symbol == name)
     finally:
         again.close()
+
+
+def test_account_and_positions_are_asked_again_soon_after_a_fill(tmp_path: Path, sim_name: str):
+    # The periodic refresh is a minute away: the counter's margin and fees still show within seconds.
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    engine = MainEngine(store, EngineConfig(flow_dir=tmp_path / "flow", query_interval=0.0, refresh_interval=60.0))
+    try:
+        engine.connect(login_settings(sim_name), timeout=10)
+        watcher = Watcher(engine)
+        name = first(engine, "m", Exchange.DCE)
+        engine.subscribe([name])
+        tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+        assert engine.oms.account is not None and engine.oms.account.commission == 0
+        request = OrderRequest(name.split(".")[0], Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT,
+                               tick.limit_up, 1)  # fmt: skip
+        engine.send_order(request, wait=5)
+        account = watcher.wait(events.ACCOUNT, lambda a: a.commission > 0 and a.margin > 0, timeout=5)
+        assert account.available < account.balance
+        positions = watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.margin > 0 for p in ps),
+                                 timeout=5)  # fmt: skip
+        assert next(p for p in positions if p.local_symbol == name).volume == 1
+    finally:
+        engine.close()
