@@ -7,7 +7,10 @@ browser therefore never slows the engine, and costs at most one message per inst
 
 Sockets that `watch` with `batch: true` get one `ticks` message per flush holding all their changed
 instruments instead of one `tick` message each: with a big market that is the difference between
-one websocket frame per socket per flush and thousands (bench/web.py). And the flushes together
+one websocket frame per socket per flush and thousands (bench/web.py). They get finished bars the
+same way, as one `bars` message per flush (never skipped): at each minute's end every instrument
+finishes a bar, and one `bar` message per bar per socket would hold the engine for seconds there,
+because the engine publishes bars from its own greenlet. And the flushes together
 take at most PUSH_SHARE of the loop's time: a flush that took long stretches the pause after it, so
 under overload the display slows down and the engine does not.
 """
@@ -26,6 +29,8 @@ from backend.engine import events
 DESK_ROOM = "desk"  # every authenticated socket
 ALL_TICKS = "ticks:all"
 BATCH_ALL = "ticks:all:batch"  # sockets that take every instrument in one `ticks` message per flush
+SINGLE_BARS = "bars:single"  # sockets that take one `bar` message per bar (the others: `bars` per flush)
+BATCH_BARS = "bars:batch"
 PUSH_SHARE = 0.3  # the most of the loop's time tick flushes may take
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
@@ -52,6 +57,9 @@ class Push:
         self.desk = desk
         self.sockets: dict[str, Socket] = {}
         self._ticks: dict[str, dict[str, Any]] = {}  # latest display tick per instrument, not yet sent
+        self._bars: list[dict[str, Any]] = []  # finished bars for the batch sockets' next flush
+        self._single_bars = 0  # authenticated sockets that take one `bar` message per bar
+        self._batch_bars = 0  # ... and those that take a `bars` message per flush
         desk.engine.bus.subscribe(None, self._on_event)
         self._tasks = [socketio.start_background_task(self._tick_loop), socketio.start_background_task(self._guard)]
 
@@ -64,6 +72,8 @@ class Push:
         socket.claims = claims
         self.socketio.server.enter_room(sid, DESK_ROOM)
         self.socketio.server.enter_room(sid, ALL_TICKS)
+        self.socketio.server.enter_room(sid, SINGLE_BARS)
+        self._count_bar_sockets()
         self._snapshot(sid)
 
     def refuse(self, sid: str) -> None:
@@ -88,11 +98,21 @@ class Push:
         else:
             for name in symbols:
                 server.enter_room(sid, tick_room(name))
+        server.leave_room(sid, BATCH_BARS if not batch else SINGLE_BARS)
+        server.enter_room(sid, BATCH_BARS if batch else SINGLE_BARS)
         socket.watching, socket.batch = symbols, batch
+        self._count_bar_sockets()
         return True
 
     def forget(self, sid: str) -> None:
         self.sockets.pop(sid, None)
+        self._count_bar_sockets()
+
+    def _count_bar_sockets(self) -> None:
+        """Who takes bars how: counted when sockets change, not per bar (a minute's end finishes thousands)."""
+        authed = [socket for socket in self.sockets.values() if socket.claims is not None]
+        self._batch_bars = sum(1 for socket in authed if socket.batch)
+        self._single_bars = len(authed) - self._batch_bars
 
     def disconnect_all(self) -> None:
         for sid in list(self.sockets):
@@ -123,7 +143,10 @@ class Push:
             self.socketio.emit("status", payload, to=DESK_ROOM)
         elif topic == events.BAR:
             data = {"local_symbol": payload.local_symbol, "interval": payload.interval.value, "data": payload.to_row()}
-            self.socketio.emit("bar", data, to=DESK_ROOM)
+            if self._single_bars:
+                self.socketio.emit("bar", data, to=SINGLE_BARS)
+            if self._batch_bars:
+                self._bars.append(data)
 
     def _tick_loop(self) -> None:
         pause = 0.0
@@ -135,15 +158,21 @@ class Push:
             pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
 
     def flush_ticks(self) -> float:
-        """Send the latest tick of each changed instrument; answers the seconds of loop time it took."""
+        """Send the finished bars and the latest tick of each changed instrument; answers the seconds of
+        loop time it took."""
+        began = time.perf_counter()
+        bars, self._bars = self._bars, []
+        if bars:  # never skipped: a chart needs every bar
+            self.socketio.emit("bars", {"type": "bars", "data": bars}, to=BATCH_BARS)
+        bars_spent = time.perf_counter() - began
         pending, self._ticks = self._ticks, {}
         if not pending:
-            return 0.0
+            return bars_spent
         authed = [(sid, socket) for sid, socket in self.sockets.items() if socket.claims is not None]
         if not authed:
-            return 0.0
+            return bars_spent
         started = time.perf_counter()
-        spent = 0.0
+        spent = bars_spent
         # A socket still sending earlier ticks skips this flush: a slow browser loses intermediate
         # display ticks (never orders, trades or positions) and costs nothing.
         behind = self._backed_up()

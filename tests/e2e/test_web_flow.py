@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +24,7 @@ from backend.engine.constants import Exchange, Interval
 from backend.engine.objects import SHANGHAI, BarData
 from model import SQLITE_FILE
 from model.sqlite_store import SqliteStore
-from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory, SocketFactory
+from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory, SocketFactory, pause
 
 pytestmark = pytest.mark.slow
 
@@ -285,6 +286,30 @@ def test_a_batch_socket_gets_one_ticks_message_per_flush(desk: Desk, sockets: So
     assert socket.client.call("watch", {"batch": "yes"}, timeout=10)["success"] is False
     assert socket.client.call("watch", {}, timeout=10)["data"] == "all"  # back to one `tick` per instrument
     socket.events.wait_for("tick", is_tick_of(other_dce), since=socket.events.mark())
+
+
+def test_finished_bars_are_pushed_one_by_one_or_batched_per_flush(desk: Desk, sockets: SocketFactory, dce: str):
+    # Waits for the end of the current minute (at most ~62 s): bars finish on the wall clock.
+    single, batched = sockets(desk, desk.token), sockets(desk, desk.token)
+    assert batched.client.call("watch", {"batch": True}, timeout=10)["data"] == "all"
+    since_single, since_batched = single.events.mark(), batched.events.mark()
+
+    def minute_bar_of(item: Any) -> bool:
+        return item["local_symbol"] == dce and item["interval"] == "1m"
+
+    bar = single.events.wait_for("bar", minute_bar_of, since=since_single, timeout=75)
+    stamp, open_, high, low, close, volume = bar["data"]
+    assert stamp % 60_000 == 0 and low <= min(open_, close) <= max(open_, close) <= high and volume >= 0
+    message = batched.events.wait_for("bars", lambda m: any(minute_bar_of(item) for item in m["data"]),
+                                      since=since_batched, timeout=10)  # fmt: skip
+    assert message["type"] == "bars"
+    assert next(item for item in message["data"] if minute_bar_of(item))["data"] == bar["data"]
+    assert batched.events.of("bar", since_batched) == []  # a batch socket gets no single `bar` messages
+    # the same bar over REST, once the store's writer has it
+    deadline = time.monotonic() + 10
+    while bar["data"] not in data_of(desk.api.post("/bar", json={"local_symbol": dce, "interval": "1m", "limit": 5})):
+        assert time.monotonic() < deadline, "the pushed bar never reached GET /bar"
+        pause(0.1)
 
 
 # --- trading --------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ function connectSocket() {
   socket.on("tick", (message) => takeTick(message.data));
   socket.on("ticks", (message) => message.data.forEach(takeTick)); // one message per server flush
   socket.on("bar", chartBar);
+  socket.on("bars", (message) => message.data.forEach(chartBar)); // a batch socket's bars, one message per flush
   socket.on("order", (message) => applyOrder(message.data));
   socket.on("active_order", (message) => { state.activeOrders = message.data; mark("orders"); });
   socket.on("trade", (message) => applyTrade(message.data));
