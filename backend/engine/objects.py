@@ -6,7 +6,6 @@ Field names are those of shared/API.md. Each type serialises itself with an expl
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from backend.engine.constants import (
     Product,
     Status,
 )
+from lib.slot_builder import slot_builder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -110,26 +110,8 @@ class TickData:
         return data
 
 
-def slot_builder(cls: type) -> Callable[..., Any]:
-    """A fast positional constructor of a frozen slots dataclass: every slot in order, derived ones too.
-
-    A frozen dataclass's __init__ sets each field through object.__setattr__ (about 5 us for
-    TickData's 38 fields), paid for every tick of the market. The builder is a plain class with the
-    same slots, filled with ordinary stores, whose instance then takes `cls` as its class (Python
-    allows that between identical slot layouts). The result equals what `cls(...)` makes; the
-    caller passes derived fields (TickData.local_symbol) itself, __post_init__ does not run.
-    """
-    names = cls.__slots__
-    source = (f"def __init__(self, {', '.join(names)}):\n"
-              + "".join(f"    self.{name} = {name}\n" for name in names)
-              + "    self.__class__ = cls\n")  # fmt: skip
-    namespace: dict[str, Any] = {"cls": cls}
-    exec(source, namespace)  # noqa: S102 - generated from the dataclass's own slot names, as dataclasses does
-    return type(f"{cls.__name__}Builder", (), {"__slots__": names, "__init__": namespace["__init__"]})
-
-
 # new_tick(symbol, exchange, datetime, trading_day, name, last_price, volume, turnover, ..., local_symbol)
-new_tick = slot_builder(TickData)
+new_tick = slot_builder(TickData)  # every slot in order, the derived local_symbol too (no __post_init__)
 
 
 @dataclass(frozen=True, slots=True)

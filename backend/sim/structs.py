@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from backend.sim.ctp_spec import CHAR_NUL, CONSTANTS, MD_STRUCTS, STRUCTS
+from lib.slot_builder import slot_builder
 
 Check = tuple[Callable[[Any, Any, str], Any], Any, str]  # (converter, size or range or NUL, message)
 _DEFAULTS = {"d": 0.0, "i": 0, "h": 0, "s": "", "y": b""}
@@ -180,28 +181,9 @@ class SlottedStruct(CtpStruct):
 
 
 def positional(cls: type[SlottedStruct], names: tuple[str, ...]) -> Callable[..., Any]:
-    """A constructor of a slotted struct class taking the fields `names` positionally, unchecked.
-
-    Fields not named keep their defaults. It is a twin class with the same slots that fills them
-    with plain stores (no __setattr__ validation: the caller guarantees the types) and then turns
-    the object into a `cls` (Python allows that between identical slot layouts).
-    """
-    unknown = set(names) - set(cls._DEFAULTS)
-    if unknown or len(set(names)) != len(names):
-        raise ValueError(f"{cls.__name__}: unknown or repeated fields {sorted(unknown) or names}")
-    defaults = {name: value for name, value in cls._DEFAULTS.items() if name not in names}
-    arguments = [f"_{index}" for index in range(len(names))]
-    source = (f"def __init__(self, {', '.join(arguments)}):\n"
-              + "".join(f"    self.{name} = {argument}\n" for name, argument in zip(names, arguments, strict=True))
-              + "".join(f"    self.{name} = _defaults[{name!r}]\n" for name in defaults)
-              + "    self.__class__ = _cls\n")  # fmt: skip
-    namespace: dict[str, Any] = {"_cls": cls, "_defaults": defaults}
-    exec(source, namespace)  # noqa: S102 - generated from the struct's own field names, as dataclasses does
-    # object's own __setattr__ and __delattr__ (tp_setattro serves both): plain C stores in __init__.
-    return type(f"{cls.__name__}Builder", (SlottedStruct,), {
-        "__slots__": cls.__slots__, "__init__": namespace["__init__"],
-        "__setattr__": object.__setattr__, "__delattr__": object.__delattr__,
-    })  # fmt: skip
+    """A constructor of a slotted struct class taking the fields `names` positionally, unchecked
+    (lib.slot_builder); fields not named keep their defaults."""
+    return slot_builder(cls, names, cls._DEFAULTS, base=SlottedStruct)
 
 
 SLOTTED = frozenset({"CThostFtdcDepthMarketDataField"})  # see SlottedStruct
