@@ -126,6 +126,7 @@ def test_settlement_rolls_money_positions_and_orders(trader_sim: TraderSim, trad
     day = trader_sim.control.settle()
     cancelled = trader.wait_order(resting, lambda d: d["OrderStatus"] == "5")
     assert cancelled["VolumeTraded"] == 0
+    trader.recorder.wait_for("OnFrontDisconnected", start=mark)  # the drop follows the cancel: wait for it
     names = [c.name for c in trader.recorder.calls[mark:]]
     assert names.index("OnRtnOrder") < names.index("OnFrontDisconnected")  # cancelled before the drop
     login = relogin(trader, mark)
