@@ -106,7 +106,7 @@ class MainEngine:
         self._order_waiters: dict[str, AsyncResult] = {}
         self._cancel_waiters: dict[str, AsyncResult] = {}
         self._subscriptions: set[str] = set(store.load_subscriptions())
-        self._filled = Event()  # a fill or an order change since the last refresh: ask the counter soon
+        self._refresh_soon = Event()  # a fill or an order change since the last refresh: ask the counter soon
         self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer)]
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -228,7 +228,7 @@ class MainEngine:
         self.writer.submit(self.store.save_order, self.trading_day, dict(applied.to_dict(), sys_id=applied.sys_id))
         self.bus.publish(events.ORDER, applied)
         self.bus.publish(events.ACTIVE_ORDER, self.oms.active_orders())
-        self._filled.set()
+        self._refresh_soon.set()
         waiter = self._order_waiters.get(applied.order_id)
         if waiter is not None and applied.status is not Status.SUBMITTING:
             waiter.set(applied)
@@ -245,7 +245,7 @@ class MainEngine:
         self.writer.submit(self.store.save_trade, self.trading_day, applied.to_dict())
         self.bus.publish(events.TRADE, applied)
         self.bus.publish(events.POSITION, self.oms.position_list())
-        self._filled.set()
+        self._refresh_soon.set()
 
     def _on_positions(self, snapshot: events.PositionsSnapshot) -> None:
         self.oms.on_positions(snapshot.positions)
@@ -416,9 +416,9 @@ class MainEngine:
         most one of each waiting).
         """
         while True:
-            if self._filled.wait(timeout=max(1.0, self.config.refresh_interval)):
+            if self._refresh_soon.wait(timeout=max(1.0, self.config.refresh_interval)):
                 gevent.sleep(REFRESH_AFTER_FILL)
-            self._filled.clear()
+            self._refresh_soon.clear()
             if self.gateway is not None and self.connected:
                 self.gateway.query_account()
                 self.gateway.query_position()

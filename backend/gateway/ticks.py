@@ -25,7 +25,7 @@ from operator import attrgetter
 from typing import Any
 
 from backend.engine.objects import SHANGHAI, ContractData, TickData, make_local_symbol, new_tick
-from lib.sessions import product_of, sessions_for, tick_hours
+from lib.sessions import product_of, seconds_of_day, sessions_for, tick_hours
 
 UNSET = 1e300  # anything above is CTP's DBL_MAX "no value"
 NIGHT_START = time(18, 0)
@@ -183,7 +183,7 @@ class TickCleaner:
         second = None
         if clock is not None:
             moment = datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI)
-            second = (moment, clock.hour * 3600 + clock.minute * 60 + clock.second)
+            second = (moment, seconds_of_day(clock))
         if len(self._seconds) >= _SECONDS_CACHE:
             self._seconds.clear()
         self._seconds[(trading_day, update_time)] = second
