@@ -170,10 +170,16 @@ class Oms:
         self.positions = marked
 
     def position_list(self) -> list[PositionData]:
-        """Open positions, with `frozen` from the working close orders we know of."""
+        """Open positions, with `frozen` from the working close orders we know of.
+
+        Never the counter's own frozen figure: a snapshot taken while a close order was working keeps
+        saying so after the order is filled or cancelled, until the next snapshot, and would refuse a
+        close of lots that are free. The private stream (RESTART) and the journal give us every order
+        of the account's trading day, so the working ones are all known here.
+        """
         frozen = self._frozen_by_close_orders()
         return [
-            replace(position, frozen=frozen.get(key, position.frozen))
+            replace(position, frozen=frozen.get(key, 0))
             for key, position in sorted(self.positions.items())
             if position.volume > 0
         ]
