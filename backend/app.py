@@ -28,6 +28,7 @@ from views.envelope import ApiError, failure
 from views.push import Push
 from views.schemas import RuntimeConfig
 from views.sockets import register_socket_handlers
+from views.websocket import use_whole_frames
 
 VERSION = "0.1.0"
 TOKEN_HOURS = 24
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     jwt.init_app(app)
     limiter.init_app(app)
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False)
+    use_whole_frames(socketio)
     for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi, ui):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)

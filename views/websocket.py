@@ -1,0 +1,40 @@
+"""The websocket transport of `python run.py` (gevent's server), with every frame written whole.
+
+Engine.IO serves websockets on gevent's server through simple-websocket, whose `send` (1.1.0, the
+newest) hands each frame to one `socket.send` and ignores how much of it the kernel took. When a
+client's socket buffer is full, a big frame (a batch of the full market's ticks is megabytes) goes
+out cut short, the rest of the stream is read as garbage and the browser's connection dies: with the
+full market, no tick reached any client (bench/web.py). Here the frame goes through `sendall`.
+
+Only Engine.IO's writer greenlet sends data frames on a socket, so a frame is never interleaved with
+another; simple-websocket still answers a client's websocket ping with its own write (browsers send
+none). uWSGI (gevent_uwsgi) has its own websocket code and does not use this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import simple_websocket
+from engineio.async_drivers.gevent import WebSocketWSGI
+from flask_socketio import SocketIO
+from wsproto.events import BytesMessage, TextMessage
+
+
+class WholeFrameWebSocket(WebSocketWSGI):
+    def send(self, message: Any) -> None:
+        ws = self.ws
+        if not ws.connected:
+            raise OSError("websocket closed")
+        event = BytesMessage(data=message) if isinstance(message, bytes) else TextMessage(data=str(message))
+        try:
+            ws.sock.sendall(ws.ws.send(event))
+        except simple_websocket.ConnectionClosed:
+            raise OSError("websocket closed") from None
+
+
+def use_whole_frames(socketio: SocketIO) -> None:
+    """Serve websockets with WholeFrameWebSocket (the gevent async mode only)."""
+    eio = socketio.server.eio
+    if eio.async_mode == "gevent" and eio._async.get("websocket") is WebSocketWSGI:
+        eio._async = {**eio._async, "websocket": WholeFrameWebSocket}  # a copy: the driver's table is shared
