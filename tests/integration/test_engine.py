@@ -74,6 +74,18 @@ def engine(tmp_path: Path, sim_name: str) -> Iterator[MainEngine]:
     engine.close()
 
 
+@pytest.fixture
+def quiet_engine(tmp_path: Path, sim_name: str) -> Iterator[MainEngine]:
+    """Connected, with the periodic account and position refresh a minute away."""
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    engine = MainEngine(store, EngineConfig(flow_dir=tmp_path / "flow", query_interval=0.0, refresh_interval=60.0))
+    try:
+        engine.connect(login_settings(sim_name), timeout=10)
+        yield engine
+    finally:
+        engine.close()
+
+
 def first(engine: MainEngine, prefix: str, exchange: Exchange) -> str:
     return next(name for name, c in sorted(engine.oms.contracts.items())
                 if c.exchange is exchange and c.symbol.startswith(prefix))  # fmt: skip
@@ -267,52 +279,42 @@ def test_restart_reloads_the_journal_and_absorbs_the_replay(tmp_path: Path, sim_
         again.close()
 
 
-def test_account_and_positions_are_asked_again_soon_after_a_fill(tmp_path: Path, sim_name: str):
+def test_account_and_positions_are_asked_again_soon_after_a_fill(quiet_engine: MainEngine):
     # The periodic refresh is a minute away: the counter's margin and fees still show within seconds.
-    store = SqliteStore(tmp_path / "store.sqlite3")
-    engine = MainEngine(store, EngineConfig(flow_dir=tmp_path / "flow", query_interval=0.0, refresh_interval=60.0))
-    try:
-        engine.connect(login_settings(sim_name), timeout=10)
-        watcher = Watcher(engine)
-        name = first(engine, "m", Exchange.DCE)
-        engine.subscribe([name])
-        tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
-        assert engine.oms.account is not None and engine.oms.account.commission == 0
-        request = OrderRequest(name.split(".")[0], Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT,
-                               tick.limit_up, 1)  # fmt: skip
-        engine.send_order(request, wait=5)
-        account = watcher.wait(events.ACCOUNT, lambda a: a.commission > 0 and a.margin > 0, timeout=5)
-        assert account.available < account.balance
-        positions = watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.margin > 0 for p in ps),
-                                 timeout=5)  # fmt: skip
-        assert next(p for p in positions if p.local_symbol == name).volume == 1
-    finally:
-        engine.close()
+    engine = quiet_engine
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    assert engine.oms.account is not None and engine.oms.account.commission == 0
+    request = OrderRequest(name.split(".")[0], Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT,
+                           tick.limit_up, 1)  # fmt: skip
+    engine.send_order(request, wait=5)
+    account = watcher.wait(events.ACCOUNT, lambda a: a.commission > 0 and a.margin > 0, timeout=5)
+    assert account.available < account.balance
+    positions = watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.margin > 0 for p in ps),
+                             timeout=5)  # fmt: skip
+    assert next(p for p in positions if p.local_symbol == name).volume == 1
 
 
-def test_a_finished_close_order_frees_its_lots_before_the_next_position_snapshot(tmp_path: Path, sim_name: str):
+def test_a_finished_close_order_frees_its_lots_before_the_next_position_snapshot(quiet_engine: MainEngine):
     # The counter's snapshot counts a working close order as frozen; once that order is cancelled (or
     # filled) the lots are free at once, not only after the next snapshot (bench/web.py's order loop was
     # refused "close 1 but only 0 can be closed" in that window).
-    store = SqliteStore(tmp_path / "store.sqlite3")
-    engine = MainEngine(store, EngineConfig(flow_dir=tmp_path / "flow", query_interval=0.0, refresh_interval=60.0))
-    try:
-        engine.connect(login_settings(sim_name), timeout=10)
-        watcher = Watcher(engine)
-        name = first(engine, "m", Exchange.DCE)
-        symbol = name.split(".")[0]
-        engine.subscribe([name])
-        tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
-        buy = OrderRequest(symbol, Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, tick.limit_up, 1)
-        engine.send_order(buy, wait=5)
-        resting = OrderRequest(symbol, Exchange.DCE, Direction.SHORT, Offset.CLOSE, OrderType.LIMIT, tick.limit_up, 1)
-        close = engine.send_order(resting, wait=5)
-        assert close.status is Status.NOTTRADED
-        watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.frozen == 1 and p.margin > 0
-                                                     for p in ps), timeout=5)  # fmt: skip
-        assert engine.oms.positions[(name, Direction.LONG)].frozen == 1  # the counter's snapshot says so
-        assert engine.cancel_order(close.order_id, wait=5).status is Status.CANCELLED
-        assert engine.oms.closable(name, Direction.LONG) == 1
-        assert engine.oms.position(name, Direction.LONG).frozen == 0
-    finally:
-        engine.close()
+    engine = quiet_engine
+    watcher = Watcher(engine)
+    name = first(engine, "m", Exchange.DCE)
+    symbol = name.split(".")[0]
+    engine.subscribe([name])
+    tick = watcher.wait(events.TICK, lambda t: t.local_symbol == name)
+    buy = OrderRequest(symbol, Exchange.DCE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, tick.limit_up, 1)
+    engine.send_order(buy, wait=5)
+    resting = OrderRequest(symbol, Exchange.DCE, Direction.SHORT, Offset.CLOSE, OrderType.LIMIT, tick.limit_up, 1)
+    close = engine.send_order(resting, wait=5)
+    assert close.status is Status.NOTTRADED
+    watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.frozen == 1 and p.margin > 0
+                                                 for p in ps), timeout=5)  # fmt: skip
+    assert engine.oms.positions[(name, Direction.LONG)].frozen == 1  # the counter's snapshot says so
+    assert engine.cancel_order(close.order_id, wait=5).status is Status.CANCELLED
+    assert engine.oms.closable(name, Direction.LONG) == 1
+    assert engine.oms.position(name, Direction.LONG).frozen == 0
