@@ -8,10 +8,12 @@ and journaled through the store writer, off the loop.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from lib.price_grid import to_tick
 
 log = logging.getLogger(__name__)
 LOG_HISTORY = 200
+MERGE_REPORT_EVERY = 60.0  # seconds: at most one warning a minute about merged ticks
 REFRESH_AFTER_FILL = 0.5  # seconds between a fill (or order change) and the account / position queries it prompts
 
 
@@ -78,13 +81,14 @@ class EngineConfig:
     tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
 
 
-GatewayFactory = Callable[[Callable[[Any], None], "EngineConfig"], Gateway]
+Sink = Callable[[Any], None]
+GatewayFactory = Callable[[Sink, Sink, "EngineConfig"], Gateway]  # (events, ticks, config)
 
 
-def _ctp_gateway(sink: Callable[[Any], None], config: EngineConfig) -> Gateway:
+def _ctp_gateway(sink: Sink, tick_sink: Sink, config: EngineConfig) -> Gateway:
     from backend.gateway.ctp_gateway import CtpGateway
 
-    return CtpGateway(sink, config.flow_dir, config.query_interval, config.tick_session_filter)
+    return CtpGateway(sink, config.flow_dir, config.query_interval, config.tick_session_filter, tick_sink)
 
 
 class MainEngine:
@@ -101,7 +105,8 @@ class MainEngine:
         self.login: LoginSettings | None = None
         self.trading_day = ""
         self._gateway_factory = gateway_factory
-        self._bridge = Bridge(self._apply, "engine-bridge")
+        self._bridge = Bridge(self._apply, "engine-bridge", merge_key=attrgetter("local_symbol"))
+        self._merged_reported = 0  # the bridge's merged ticks already logged
         self._login_waiter: AsyncResult | None = None
         self._order_waiters: dict[str, AsyncResult] = {}
         self._cancel_waiters: dict[str, AsyncResult] = {}
@@ -114,7 +119,7 @@ class MainEngine:
         """Connect and wait for the whole login sequence (TD ready and MD logged in), or fail."""
         if self.gateway is not None:
             raise RuntimeError("already connected")
-        gateway = self._gateway_factory(self._bridge.put, self.config)
+        gateway = self._gateway_factory(self._bridge.put, self._bridge.put_latest, self.config)
         self._login_waiter = AsyncResult()
         self.gateway, self.login = gateway, login
         try:
@@ -403,9 +408,22 @@ class MainEngine:
         self.bars.close_due(datetime.now(SHANGHAI), force=True)
 
     def _bar_timer(self) -> None:
+        checked = time.monotonic()
         while True:
             gevent.sleep(0.5)
             self.bars.close_due(datetime.now(SHANGHAI))
+            if time.monotonic() - checked >= MERGE_REPORT_EVERY:
+                checked = time.monotonic()
+                self._report_merged()
+
+    def _report_merged(self) -> None:
+        """Say so when market data outran the engine and ticks were merged (bridge.put_latest)."""
+        merged = self._bridge.merged
+        if merged > self._merged_reported:
+            self.log(f"market data came faster than the engine could apply it: {merged - self._merged_reported:,} "
+                     f"ticks were merged into a newer one of their instrument (bars stay whole; strategies and "
+                     f"the display saw fewer ticks)", "WARNING")  # fmt: skip
+            self._merged_reported = merged
 
     def _refresh_timer(self) -> None:
         """Account and positions from the counter every refresh_interval, and soon after a fill.

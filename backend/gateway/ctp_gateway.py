@@ -118,10 +118,16 @@ def session_filter_on(setting: str, interface: str) -> bool:
 
 class CtpGateway(Gateway):
     def __init__(
-        self, sink: EventSink, flow_dir: Path, query_interval: float = 1.0, session_filter: str = "auto"
+        self,
+        sink: EventSink,
+        flow_dir: Path,
+        query_interval: float = 1.0,
+        session_filter: str = "auto",
+        tick_sink: EventSink | None = None,
     ) -> None:
         self.sink = StormFilter(self._route, monotonic, self._back_off)
         self._engine_sink = sink
+        self._tick_sink = tick_sink or sink  # ticks may take their own way (the bridge's put_latest)
         self.flow_dir = flow_dir
         self.query_interval = query_interval
         self.session_filter = session_filter
@@ -154,7 +160,7 @@ class CtpGateway(Gateway):
 
     def _new_md(self) -> MdSession:
         assert self.settings is not None
-        session = MdSession(self._modules[1], self.sink, self.settings, self._prefix("md"), self._engine_sink)
+        session = MdSession(self._modules[1], self.sink, self.settings, self._prefix("md"), self._tick_sink)
         session.cleaner.set_session_filter(self._filter_on)
         return session
 

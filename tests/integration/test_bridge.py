@@ -71,3 +71,63 @@ def test_burst_from_native_threads_arrives_complete_and_in_order_on_the_loop():
     assert result["consumer_on_main"], "events must be applied on the loop's thread"
     assert result["producers_native"], "producers were real OS threads"
     assert result["ticks"] == 20
+
+
+MERGING = r"""
+from gevent import monkey
+monkey.patch_all()
+import json, time
+from gevent.event import Event
+from backend.bridge import Bridge
+from backend.sim.native import start_new_thread
+
+KEYS, ROUNDS, LIMIT = 50, 400, 300  # 20,000 ticks and 400 orders from one native thread, a slow consumer
+ticks, orders, done, most = [], [], Event(), [0]
+
+def consume(item):
+    kind, key, seq = item
+    (orders if kind == "order" else ticks).append((key, seq))
+    most[0] = max(most[0], bridge.backlog)
+    end = time.perf_counter() + 20e-6  # slower than the producer: a backlog forms
+    while time.perf_counter() < end:
+        pass
+    if kind == "order" and seq == ROUNDS - 1:
+        done.set()
+
+bridge = Bridge(consume, merge_key=lambda item: item[1], conflate_at=LIMIT)
+
+def produce():
+    for seq in range(ROUNDS):
+        for key in range(KEYS):
+            bridge.put_latest(("tick", key, seq))
+        bridge.put(("order", -1, seq))
+
+start_new_thread(produce, ())
+finished = done.wait(timeout=60)
+last = {}
+backwards = 0
+for key, seq in ticks:
+    backwards += seq <= last.get(key, -1)
+    last[key] = seq
+print(json.dumps({
+    "finished": finished, "ticks": len(ticks), "merged": bridge.merged, "backwards": backwards,
+    "newest_kept": all(last.get(key) == ROUNDS - 1 for key in range(KEYS)),
+    "orders_whole": [seq for _, seq in orders] == list(range(ROUNDS)), "most_waiting": most[0],
+}))
+bridge.close()
+"""
+
+
+def test_under_a_backlog_ticks_are_merged_per_instrument_and_orders_never():
+    done = subprocess.run(
+        [sys.executable, "-c", MERGING], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["finished"], result
+    assert result["orders_whole"], "every order event arrives, in order"
+    assert result["merged"] > 0, result
+    assert result["ticks"] + result["merged"] == 50 * 400, "every tick is either applied or merged into a newer one"
+    assert result["backwards"] == 0, "an instrument's ticks never go backwards"
+    assert result["newest_kept"], "the newest tick of every instrument is applied"
+    assert result["most_waiting"] <= 300 + 50 + 400 + 1, "the queue stays bounded"
