@@ -109,6 +109,7 @@ def _engine_config(settings: Settings, data_dir: Path, runtime: dict[str, object
         flow_dir=data_dir / "flow",
         query_interval=_query_interval(settings),
         tick_session_filter=settings.TICK_SESSION_FILTER,
+        tick_merge_backlog=settings.TICK_MERGE_BACKLOG,
     )
     apply_runtime(config, runtime)
     return config

@@ -28,7 +28,7 @@ from backend.sim.native import allocate_lock
 
 log = logging.getLogger(__name__)
 YIELD_EVERY = 500  # let other greenlets (sockets, HTTP) run during a burst
-CONFLATE_AT = 20_000  # items waiting from which `put_latest` items are merged per key
+CONFLATE_AT = 100_000  # items waiting from which `put_latest` items are merged per key
 _MERGED = object()  # the place in the queue where the merged items take their turn
 
 

@@ -34,7 +34,7 @@ stime from /proc/<pid>/stat, 100% = one core) and what other processes used of t
     most of the market, megabytes), "builtin" (~210 instruments at 100 ticks a second each, 21,000 a second
     offered: just above the target, and coalescing merges ~25 ticks per instrument and push) and "overload" (the
     full market at SIM_TICK_RATE 50, far more than the embedded sim can make: it runs flat out and takes the CPU
-    the engine and the push need; no target, it shows how the server degrades: once 20,000 ticks wait in the
+    the engine and the push need; no target, it shows how the server degrades: once 100,000 ticks wait in the
     bridge, only the newest of each instrument waits (backend/bridge.py), so the engine's volumes count the
     ticks it absorbed, applied or merged into a newer one).
 (2) Baseline: a naive push as ctpbee_backend does it: a tiny Flask-SocketIO server on gevent defined in this

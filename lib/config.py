@@ -40,6 +40,9 @@ class Settings:
     # Drop ticks stamped outside their instrument's trading sessions (CTP.md §5): auto | on | off.
     # auto: on for ctp and tts (fronts push stale snapshots out of hours), off for the sim (7x24 by default).
     TICK_SESSION_FILTER: str = "auto"
+    # Ticks waiting in the engine's queue from which only the newest of each instrument waits (market data
+    # faster than the engine: memory and lag stay bounded; orders and trades are never merged). 0: never merge.
+    TICK_MERGE_BACKLOG: int = 100_000
     # The simulated counter (backend/sim).
     SIM_NAME: str = ""  # the sim behind sim://SIM_NAME (tests run several side by side)
     SIM_USERID: str = "demo"
@@ -73,6 +76,7 @@ class Settings:
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means nothing
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -90,9 +94,12 @@ def _coerce(key: str, value: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         try:
-            return int(value) if kind == "int" else float(value)
+            number = int(value) if kind == "int" else float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if number < 0 and key in _NOT_NEGATIVE:
+            raise ConfigError(f"{key}: expected 0 or more, got {value!r}")
+        return number
     if value is None:
         return ""
     if isinstance(value, bool):  # YAML 1.1 reads a bare on / off / yes / no as a boolean

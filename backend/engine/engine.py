@@ -8,6 +8,7 @@ and journaled through the store writer, off the loop.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from typing import Any
 import gevent
 from gevent.event import AsyncResult, Event
 
-from backend.bridge import Bridge
+from backend.bridge import CONFLATE_AT, Bridge
 from backend.engine import events
 from backend.engine.bus import EventBus
 from backend.engine.chart import BarRoom
@@ -79,6 +80,7 @@ class EngineConfig:
     slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("buy", "short", "cover", "sell"), 0.0))
     bar_grace: float = 1.5
     tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
+    tick_merge_backlog: int = CONFLATE_AT  # waiting items from which ticks merge per instrument (0: never)
 
 
 Sink = Callable[[Any], None]
@@ -105,7 +107,8 @@ class MainEngine:
         self.login: LoginSettings | None = None
         self.trading_day = ""
         self._gateway_factory = gateway_factory
-        self._bridge = Bridge(self._apply, "engine-bridge", merge_key=attrgetter("local_symbol"))
+        merge_at = config.tick_merge_backlog if config.tick_merge_backlog > 0 else sys.maxsize
+        self._bridge = Bridge(self._apply, "engine-bridge", attrgetter("local_symbol"), merge_at)
         self._merged_reported = 0  # the bridge's merged ticks already logged
         self._login_waiter: AsyncResult | None = None
         self._order_waiters: dict[str, AsyncResult] = {}

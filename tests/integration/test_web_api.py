@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -542,3 +543,9 @@ def test_the_overview_has_its_five_lists_and_at_most_200_log_lines(web: Web):
     assert len(logs) == 200
     assert logs[-1]["message"] == "line 249"
     assert set(logs[-1]) == {"created", "levelname", "owner", "name", "message"}
+
+
+def test_tick_merging_follows_the_configuration(web_factory: Callable[..., Web]):
+    # TICK_MERGE_BACKLOG reaches the engine's bridge; 0 turns merging off (backend/bridge.py).
+    assert web_factory(TICK_MERGE_BACKLOG=500).desk.engine._bridge.conflate_at == 500
+    assert web_factory(TICK_MERGE_BACKLOG=0).desk.engine._bridge.conflate_at == sys.maxsize

@@ -50,6 +50,7 @@ def test_a_bare_yaml_on_stays_a_word_for_text_settings(tmp_path: Path) -> None:
         ("PORT: many\n", "PORT: expected a number"),
         ("PORT: true\n", "PORT: expected a number"),
         ("SHARED_FUNC: maybe\n", "SHARED_FUNC: expected a boolean"),
+        ("TICK_MERGE_BACKLOG: -1\n", "TICK_MERGE_BACKLOG: expected 0 or more"),
         ("- PORT\n", "expected a mapping"),
     ],
 )
