@@ -1,4 +1,5 @@
-"""The websocket transport of `python run.py` (gevent's server), with every frame written whole.
+"""The websocket transport of `python run.py` (gevent's server): whole frames, and a closed connection
+after the websocket closes.
 
 Engine.IO serves websockets on gevent's server through simple-websocket, whose `send` (1.1.0, the
 newest) hands each frame to one `socket.send` and ignores how much of it the kernel took. When a
@@ -8,11 +9,19 @@ full market, no tick reached any client (bench/web.py). Here the frame goes thro
 
 Only Engine.IO's writer greenlet sends data frames on a socket, so a frame is never interleaved with
 another; simple-websocket still answers a client's websocket ping with its own write (browsers send
-none). uWSGI (gevent_uwsgi) has its own websocket code and does not use this.
+none).
+
+When the websocket session ends, gevent's server does not know the connection was taken over: it
+went on reading it as keep-alive HTTP (the client's close frame read as a request line, and the TCP
+connection left open, so every client waited for its own timeout to close). Ending the request with
+ECONNRESET, which gevent's server takes silently as a client gone, makes it close the connection.
+
+uWSGI (gevent_uwsgi) has its own websocket code and does not use this.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import simple_websocket
@@ -22,6 +31,10 @@ from wsproto.events import BytesMessage, TextMessage
 
 
 class WholeFrameWebSocket(WebSocketWSGI):
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        super().__call__(environ, start_response)
+        raise ConnectionResetError(errno.ECONNRESET, "websocket session over: close the connection")
+
     def send(self, message: Any) -> None:
         ws = self.ws
         if not ws.connected:

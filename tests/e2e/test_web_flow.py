@@ -174,11 +174,6 @@ def test_a_socket_with_a_bad_token_is_refused(desk: Desk, sockets: SocketFactory
     assert all(isinstance(outcome, socketio.exceptions.ConnectionError) for outcome in outcomes), outcomes
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: after the websocket closing handshake the server keeps the TCP connection open and parses the next "
-    "bytes as an HTTP request (gevent pywsgi with engineio's simple-websocket fallback, run.py:43; server log: "
-    "'Invalid HTTP method: \\x88...'); RFC 6455 7.1.1 wants the server to close it, and every client's "
-    "close waits for its timeout (3 s for python-socketio)"))  # fmt: skip
 def test_the_server_closes_the_connection_after_the_websocket_closing_handshake(desk: Desk):
     ws = websocket.create_connection(f"ws://127.0.0.1:{desk.server.port}/socket.io/?EIO=4&transport=websocket",
                                      timeout=5)  # fmt: skip
