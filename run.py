@@ -12,11 +12,12 @@ monkey.patch_all()
 sys.setswitchinterval(0.001)
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 
 import gevent  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
+from gevent.pywsgi import WSGIHandler, WSGIServer  # noqa: E402
 
 from backend.app import create_app, shutdown  # noqa: E402
 from lib.config import load_settings  # noqa: E402
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
               f"password {settings.SIM_PASSWORD}", flush=True)  # fmt: skip
     main_greenlet = gevent.getcurrent()  # SIGTERM (supervisor, systemd, docker) stops as Ctrl-C does
     gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(KeyboardInterrupt))
-    server = WSGIServer(_listener(settings.HOST, settings.PORT), application, log=None)
+    server = WSGIServer(_listener(settings.HOST, settings.PORT), application, log=None, handler_class=EnvelopeHandler)
     try:
         server.serve_forever()  # what socketio.run does on gevent, with a listener of our own (below)
     except KeyboardInterrupt:
@@ -49,6 +50,30 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutdown(application)
     return 0
+
+
+_REFUSED = {  # what gevent's server answers itself, before the app sees a request
+    "414": ("414 Request URI Too Long", "the request line is too long (8 KiB at most): send long lists in a body"),
+    "400": ("400 Bad Request", "malformed HTTP request (request line or headers)"),
+}
+
+
+class EnvelopeHandler(WSGIHandler):
+    """gevent's request handler, answering the requests it refuses itself in the API's envelope too.
+
+    A request line over 8 KiB, or one it cannot parse, never reaches the app: gevent answered it with
+    an empty body and no Content-Type, where API.md promises the JSON envelope for every response.
+    """
+
+    def handle_one_request(self):  # type: ignore[no-untyped-def]
+        result = super().handle_one_request()
+        if isinstance(result, tuple) and result[0] in _REFUSED:
+            status, message = _REFUSED[result[0]]
+            body = json.dumps({"success": False, "msg": message, "data": ""}).encode()
+            head = (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+            return result[0], head.encode() + body
+        return result
 
 
 def _listener(host: str, port: int) -> socket.socket:
