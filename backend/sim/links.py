@@ -37,6 +37,7 @@ class Link:
         self.subscriptions: set[str] = set()
         self.flow_file = f"{flow_path}{PRIVATE_FLOW}" if kind == "td" else ""
         self.delivered = self._read_flow()  # private-flow messages delivered (RESUME continues after these)
+        self._ticks_runner = self._call_ticks  # one bound method: post_tick recognises its entries by identity
         self.reset_session(0, connected=False)
 
     def _read_flow(self) -> int:
@@ -98,11 +99,13 @@ class Link:
             return
         items = batch.get(self)
         if items is None:
-            batch[self] = [(self._call_ticks, "OnRtnDepthMarketData", [struct])]
-        elif items[-1][0] == self._call_ticks:
-            items[-1][2].append(struct)
+            batch[self] = [(self._ticks_runner, "OnRtnDepthMarketData", [struct])]
+            return
+        last = items[-1]
+        if last[0] is self._ticks_runner:
+            last[2].append(struct)
         else:
-            items.append((self._call_ticks, "OnRtnDepthMarketData", [struct]))
+            items.append((self._ticks_runner, "OnRtnDepthMarketData", [struct]))
 
     def deliver(self, items: list[tuple[Any, str, tuple]]) -> None:
         """Run a batch of callbacks in order (one hand-off for all a request or a market slot made)."""
