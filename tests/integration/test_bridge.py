@@ -59,13 +59,19 @@ print(json.dumps({
 """
 
 
-def test_burst_from_native_threads_arrives_complete_and_in_order_on_the_loop():
+def run_script(script: str) -> dict:
+    """Run a script in a fresh (monkey-patched) interpreter; its last line of output is a JSON result."""
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["finished"], result
+    return result
+
+
+def test_burst_from_native_threads_arrives_complete_and_in_order_on_the_loop():
+    result = run_script(SCRIPT)
     assert result["count"] == 6 * 20000
     assert result["in_order"] and result["complete"]
     assert result["consumer_on_main"], "events must be applied on the loop's thread"
@@ -119,12 +125,7 @@ bridge.close()
 
 
 def test_under_a_backlog_ticks_are_merged_per_instrument_and_orders_never():
-    done = subprocess.run(
-        [sys.executable, "-c", MERGING], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["finished"], result
+    result = run_script(MERGING)
     assert result["orders_whole"], "every order event arrives, in order"
     assert result["merged"] > 0, result
     assert result["ticks"] + result["merged"] == 50 * 400, "every tick is either applied or merged into a newer one"
