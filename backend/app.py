@@ -25,7 +25,7 @@ from views import accounts, code_tools, config_view, health, market, openapi, st
 from views.accounts import start_auto_login
 from views.desk import Desk
 from views.envelope import ApiError, failure
-from views.push import Push
+from views.push import Push, TextPacket
 from views.schemas import RuntimeConfig
 from views.sockets import register_socket_handlers
 from views.websocket import use_whole_frames
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ctpdesk"] = desk
     jwt.init_app(app)
     limiter.init_app(app)
-    socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False)
+    socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False,
+                      serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
     for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi, ui):
         app.register_blueprint(module.blueprint)

@@ -20,43 +20,57 @@ from tests.e2e.conftest import Desk, ServerFactory, pause
 pytestmark = pytest.mark.slow
 
 
-def test_a_slow_reader_gets_every_batch_of_the_whole_market_intact(server_factory: ServerFactory):
+def test_slow_readers_get_every_batch_of_the_whole_market_intact(server_factory: ServerFactory):
     desk = Desk(server_factory(SIM_MARKET="full", SIM_TICK_RATE=0.5, TICK_PUSH_INTERVAL=1.0))
     names = sorted(item["local_symbol"] for item in desk.api.get("/contract").json()["data"])
     assert len(names) > 5000
     for start in range(0, len(names), 2000):
         assert desk.api.post("/market", json={"symbols": names[start : start + 2000]}).json()["success"]
+    readers = [batch_reader(desk) for _ in range(2)]  # two: the frame of a batch is shared between sockets
+    try:
+        pause(3.0)  # read nothing: the server's writes meet full socket buffers (at most 4 MiB here)
+        for ws in readers:
+            batches, largest = read_batches(ws, set(names), 4)
+            assert len(batches) == 4, f"only {len(batches)} batches arrived"
+            assert max(batches) > 2000 and largest > 1024 * 1024  # big enough to need several writes
+    finally:
+        for ws in readers:
+            ws.close()
+
+
+def batch_reader(desk: Desk) -> websocket.WebSocket:
+    """A raw Socket.IO client with a small receive buffer, authenticated, taking `ticks` batches."""
     ws = websocket.create_connection(
         f"ws://127.0.0.1:{desk.server.port}/socket.io/?EIO=4&transport=websocket",
         timeout=10, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),),
     )  # fmt: skip
-    try:
-        assert ws.recv().startswith("0")  # engine.io open
-        ws.send("40" + json.dumps({"token": desk.token}))
-        while not ws.recv().startswith("40"):
-            pass
-        ws.send('42["watch",{"batch":true}]')
-        pause(3.0)  # read nothing: the server's writes meet full socket buffers (at most 4 MiB here)
-        batches: list[int] = []
-        largest = 0
-        deadline = time.monotonic() + 30
-        while len(batches) < 4 and time.monotonic() < deadline:
-            try:
-                opcode, frame = ws.recv_data()
-            except (websocket.WebSocketException, ValueError) as error:  # a cut frame: the rest reads as garbage
-                pytest.fail(f"the stream broke after {len(batches)} batches: {str(error)[:300]}")
-            assert opcode == websocket.ABNF.OPCODE_TEXT, (opcode, frame[:80])
-            text = frame.decode("utf-8")
-            if text == "2":  # engine.io ping
-                ws.send("3")
-                continue
-            assert text.startswith("42["), text[:80]
-            name, data = json.loads(text[2:])
-            if name == "ticks":
-                assert {tick["local_symbol"] for tick in data["data"]} <= set(names)
-                batches.append(len(data["data"]))
-                largest = max(largest, len(frame))
-        assert len(batches) == 4, f"only {len(batches)} batches arrived"
-        assert max(batches) > 2000 and largest > 1024 * 1024  # big enough to need several writes
-    finally:
-        ws.close()
+    assert ws.recv().startswith("0")  # engine.io open
+    ws.send("40" + json.dumps({"token": desk.token}))
+    while not ws.recv().startswith("40"):
+        pass
+    ws.send('42["watch",{"batch":true}]')
+    return ws
+
+
+def read_batches(ws: websocket.WebSocket, names: set[str], count: int) -> tuple[list[int], int]:
+    """The sizes (ticks) of the next `count` batches, and the largest frame's bytes; fails on a broken stream."""
+    batches: list[int] = []
+    largest = 0
+    deadline = time.monotonic() + 30
+    while len(batches) < count and time.monotonic() < deadline:
+        try:
+            opcode, frame = ws.recv_data()
+        except (websocket.WebSocketException, ValueError) as error:  # a cut frame: the rest reads as garbage
+            pytest.fail(f"the stream broke after {len(batches)} batches: {str(error)[:300]}")
+        assert opcode == websocket.ABNF.OPCODE_TEXT, (opcode, frame[:80])
+        text = frame.decode("utf-8")
+        if text == "2":  # engine.io ping
+            ws.send("3")
+            continue
+        assert text.startswith("42["), text[:80]
+        name, data = json.loads(text[2:])
+        if name == "ticks":
+            assert {tick["local_symbol"] for tick in data["data"]} <= names
+            batches.append(len(data["data"]))
+            largest = max(largest, len(frame))
+    return batches, largest

@@ -26,8 +26,9 @@ from gevent.event import Event
 
 from backend import sim
 from backend.app import create_app, shutdown
-from backend.extensions import limiter
+from backend.extensions import limiter, socketio
 from lib.config import load_settings
+from views.push import TextPacket
 
 ACCESS_CODE = "integration-code-1"
 PUBLIC_PATHS = {"/login", "/health", "/openapi.json"}
@@ -549,3 +550,11 @@ def test_tick_merging_follows_the_configuration(web_factory: Callable[..., Web])
     # TICK_MERGE_BACKLOG reaches the engine's bridge; 0 turns merging off (backend/bridge.py).
     assert web_factory(TICK_MERGE_BACKLOG=500).desk.engine._bridge.conflate_at == 500
     assert web_factory(TICK_MERGE_BACKLOG=0).desk.engine._bridge.conflate_at == sys.maxsize
+
+
+def test_socket_io_packets_are_json_only(web: Web):
+    # The push never sends binary, so python-socketio's search of every event for bytes is skipped
+    # (views/push.py: it cost as much as the JSON encoding of a full-market batch).
+    assert socketio.server.packet_class is TextPacket
+    packet = TextPacket(data=["ticks", {"data": [{"last_price": 1.5, "name": "rb"}]}])
+    assert packet.encode() == '2["ticks",{"data":[{"last_price":1.5,"name":"rb"}]}]'
