@@ -24,7 +24,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from backend.sim.native import allocate_lock
+from lib.native import allocate_lock
 
 log = logging.getLogger(__name__)
 YIELD_EVERY = 500  # let other greenlets (sockets, HTTP) run during a burst

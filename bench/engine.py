@@ -40,7 +40,7 @@ from backend.engine.engine import EngineConfig, MainEngine  # noqa: E402
 from backend.gateway.base import LoginSettings  # noqa: E402
 from backend.sim import configure, control, mdapi, shutdown  # noqa: E402
 from backend.sim.calendar import SHANGHAI  # noqa: E402
-from backend.sim.native import monotonic  # noqa: E402
+from lib.native import monotonic  # noqa: E402
 from model.sqlite_store import SqliteStore  # noqa: E402
 
 TARGET = 30_000.0

@@ -5,7 +5,7 @@
 (a) Market data: a full-market sim (market="full", ~8,700 instruments) at a tick rate that saturates
     it, one MD API subscribed to every instrument; OnRtnDepthMarketData callbacks counted over a
     window. Baseline: the bare hand-off the sim's delivery rests on, `_queue.SimpleQueue` put/get
-    between two native threads, calling a counting callback, as backend.sim.native.CallbackThread does.
+    between two native threads, calling a counting callback, as lib.native.CallbackThread does.
 (b) Orders: ReqOrderInsert -> OnRtnTrade for marketable limit orders on a DCE future, one at a time,
     timed from just before ReqOrderInsert to the start of the OnRtnTrade callback (perf_counter_ns).
     Baselines: a one-way hand-off to a native thread (timed the same way: put, the other thread
@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 from backend.sim import SimAccount, configure, control, mdapi, shutdown, tdapi  # noqa: E402
 from backend.sim.calendar import SHANGHAI  # noqa: E402
-from backend.sim.native import SimpleQueue, monotonic, start_new_thread  # noqa: E402
+from lib.native import SimpleQueue, monotonic, start_new_thread  # noqa: E402
 
 TICK_TARGET = 50_000.0  # ticks a second
 ORDER_TARGET_US = 200.0  # median round trip

@@ -767,9 +767,9 @@ def naive_server(port: int, token: str, market: str, tick_rate: float, flow_dir:
     from backend.gateway.convert import contract_from
     from backend.gateway.ticks import TickCleaner, parse_day
     from backend.sim import configure, control, mdapi
-    from backend.sim.native import sleep as native_sleep
-    from backend.sim.native import start_new_thread
     from backend.sim.rows import instrument_row
+    from lib.native import sleep as native_sleep
+    from lib.native import start_new_thread
 
     sys.setswitchinterval(0.001)  # as run.py does, so both servers share the GIL the same way
     name = "bench-naive"

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from backend.sim.native import NativeEvent, SimpleQueue, start_new_thread
+from lib.native import NativeEvent, SimpleQueue, start_new_thread
 
 log = logging.getLogger(__name__)
 _STOP = object()

@@ -20,8 +20,8 @@ from backend.gateway.base import EventSink, Gateway, LoginSettings
 from backend.gateway.md_session import MdSession
 from backend.gateway.td_session import TdSession
 from backend.gateway.ticks import parse_day
-from backend.sim.native import monotonic, sleep, start_new_thread
 from lib.ctp_preflight import load_binding
+from lib.native import monotonic, sleep, start_new_thread
 
 STORM_REPORT_EVERY = 10.0  # seconds between reports while a front keeps dropping connections
 STORM_THRESHOLD = 50  # disconnects without a connect that mean "this front drops everything"

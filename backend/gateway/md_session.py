@@ -10,7 +10,7 @@ from backend.engine.events import ConnectionChanged
 from backend.gateway.base import LoginSettings
 from backend.gateway.td_session import _make_spi, release
 from backend.gateway.ticks import TickCleaner, parse_day
-from backend.sim.native import allocate_lock
+from lib.native import allocate_lock
 
 BATCH = 500  # subscribe in moderate batches
 

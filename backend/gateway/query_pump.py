@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.sim.native import NativeEvent, SimpleQueue, allocate_lock, monotonic, sleep, start_new_thread
+from lib.native import NativeEvent, SimpleQueue, allocate_lock, monotonic, sleep, start_new_thread
 
 log = logging.getLogger(__name__)
 RETRYABLE_RETURNS = (-2, -3)

@@ -17,7 +17,7 @@ from backend.gateway import convert
 from backend.gateway.base import LoginSettings
 from backend.gateway.mapping import DIRECTION_ENGINE2CTP, OFFSET_ENGINE2CTP, ORDER_TYPE_ENGINE2CTP
 from backend.gateway.query_pump import Query, QueryPump
-from backend.sim.native import allocate_lock, sleep
+from lib.native import allocate_lock, sleep
 
 log = logging.getLogger(__name__)
 STOP_RETRYING = {3: "invalid credentials", 63: "client not authorised"}

@@ -12,10 +12,10 @@ from typing import Any
 from backend.sim import wire
 from backend.sim.ctp_spec import API_VERSION, MD_SPI_CALLBACKS, TRADER_SPI_CALLBACKS
 from backend.sim.links import Link
-from backend.sim.native import CallbackThread, NativeEvent, monotonic, start_new_thread
 from backend.sim.registry import parse_address, registry
 from backend.sim.requests import QUERIES, TRADER_HANDLERS
 from backend.sim.structs import struct_classes, to_dict
+from lib.native import CallbackThread, NativeEvent, monotonic, start_new_thread
 
 FLOW_FILES = ("DialogRsp.con", "QueryRsp.con", "TradingDay.con")
 

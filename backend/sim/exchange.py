@@ -27,11 +27,11 @@ from backend.sim.journal import Journal
 from backend.sim.ledger import Ledger
 from backend.sim.links import Link
 from backend.sim.market import MarketSim, read_replay
-from backend.sim.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thread
 from backend.sim.registry import SimSettings
 from backend.sim.rows import dating_rows, depth_struct, stamp_for
 from backend.sim.structs import struct_classes
 from backend.sim.trading import OrderDesk
+from lib.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thread
 
 ORDER = struct_classes("td")["CThostFtdcOrderField"]
 TRADE = struct_classes("td")["CThostFtdcTradeField"]

@@ -7,8 +7,8 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from backend.sim import wire
-from backend.sim.native import CallbackThread
 from backend.sim.structs import struct_classes
+from lib.native import CallbackThread
 
 if TYPE_CHECKING:
     from backend.sim.exchange import SimExchange

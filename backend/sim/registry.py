@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from backend.sim.native import RLock
+from lib.native import RLock
 
 if TYPE_CHECKING:
     from backend.sim.exchange import SimExchange

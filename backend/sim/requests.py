@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from backend.sim import rows, wire
 from backend.sim.accounts import AccountBook
 from backend.sim.calendar import in_session, last_session_end_before
-from backend.sim.native import monotonic
+from lib.native import monotonic
 
 if TYPE_CHECKING:
     from backend.sim.exchange import SimExchange

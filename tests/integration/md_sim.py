@@ -17,7 +17,7 @@ from typing import Any
 from backend.sim import configure, control, mdapi, shutdown, tdapi
 from backend.sim.calendar import SHANGHAI
 from backend.sim.instruments import InstrumentSpec
-from backend.sim.native import monotonic
+from lib.native import monotonic
 from tests.ctpclient import MdClient, TraderClient
 
 # The week the tests live in: Tuesday 2025-11-25 .. Monday 2025-12-01.

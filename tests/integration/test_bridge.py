@@ -15,7 +15,7 @@ monkey.patch_all()
 import json, gevent
 from gevent.event import Event
 from backend.bridge import Bridge
-from backend.sim.native import start_new_thread, get_ident
+from lib.native import start_new_thread, get_ident
 
 THREADS, EACH = 6, 20000
 received, done = [], Event()
@@ -85,7 +85,7 @@ monkey.patch_all()
 import json, time
 from gevent.event import Event
 from backend.bridge import Bridge
-from backend.sim.native import start_new_thread
+from lib.native import start_new_thread
 
 KEYS, ROUNDS, LIMIT = 50, 400, 300  # 20,000 ticks and 400 orders from one native thread, a slow consumer
 ticks, orders, done, most = [], [], Event(), [0]

@@ -19,7 +19,7 @@ import pytest
 from backend.sim import control, ctp_spec, mdapi
 from backend.sim.instruments import builtin_instruments
 from backend.sim.market import DBL_MAX
-from backend.sim.native import monotonic
+from lib.native import monotonic
 from tests.integration.md_sim import (
     FRI,
     MON,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from backend.sim import control, mdapi
-from backend.sim.native import monotonic
+from lib.native import monotonic
 from tests.integration.md_sim import THU, WED, MdSim, SimClock, at, nearest, quiet_for
 
 ROOT = Path(__file__).resolve().parents[2]

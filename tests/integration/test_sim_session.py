@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backend.sim import tdapi
-from backend.sim.native import monotonic
+from lib.native import monotonic
 from tests.ctpclient import TraderClient
 from tests.integration.trader_sim import TraderSim, barrier, order_id
 
