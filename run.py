@@ -52,9 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _refusal(status: str, message: str) -> bytes:
+    """A whole HTTP response in the API's envelope, made once."""
+    body = json.dumps({"success": False, "msg": message, "data": ""}).encode()
+    head = (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    return head.encode() + body
+
+
 _REFUSED = {  # what gevent's server answers itself, before the app sees a request
-    "414": ("414 Request URI Too Long", "the request line is too long (8 KiB at most): send long lists in a body"),
-    "400": ("400 Bad Request", "malformed HTTP request (request line or headers)"),
+    "414": _refusal("414 Request URI Too Long",
+                    "the request line is too long (8 KiB at most): send long lists in a body"),  # fmt: skip
+    "400": _refusal("400 Bad Request", "malformed HTTP request (request line or headers)"),
 }
 
 
@@ -68,11 +77,7 @@ class EnvelopeHandler(WSGIHandler):
     def handle_one_request(self):  # type: ignore[no-untyped-def]
         result = super().handle_one_request()
         if isinstance(result, tuple) and result[0] in _REFUSED:
-            status, message = _REFUSED[result[0]]
-            body = json.dumps({"success": False, "msg": message, "data": ""}).encode()
-            head = (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
-            return result[0], head.encode() + body
+            return result[0], _REFUSED[result[0]]
         return result
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -40,14 +41,14 @@ class Bridge:
         consumer: Callable[[Any], None],
         name: str = "bridge",
         merge_key: Callable[[Any], Any] = id,
-        conflate_at: int = CONFLATE_AT,
+        conflate_at: int = CONFLATE_AT,  # 0: never merge
     ) -> None:
         self._consumer = consumer
         self._items: collections.deque[Any] = collections.deque()
         self._merge_key = merge_key
         self._latest: dict[Any, Any] = {}  # merged items waiting for their turn, by key
         self._lock = allocate_lock()  # a native lock: producers are OS threads, the consumer the loop
-        self.conflate_at = conflate_at
+        self.conflate_at = conflate_at if conflate_at > 0 else sys.maxsize
         self.merged = 0  # items replaced by a newer one of their key before they were applied
         self._ready = Event()
         self._closed = False

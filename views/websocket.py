@@ -62,7 +62,7 @@ class WholeFrameWebSocket(WebSocketWSGI):
         try:
             if self.plain and len(message) >= SHARE_FRAMES_FROM:
                 last = self._last
-                if message is not last.message and message != last.message:
+                if message != last.message:  # identical objects compare equal at once
                     last.message, last.frame = message, bytes(ws.ws.send(_event(message)))
                 frame = last.frame
             else:

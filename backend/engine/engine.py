@@ -8,7 +8,6 @@ and journaled through the store writer, off the loop.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -107,8 +106,7 @@ class MainEngine:
         self.login: LoginSettings | None = None
         self.trading_day = ""
         self._gateway_factory = gateway_factory
-        merge_at = config.tick_merge_backlog if config.tick_merge_backlog > 0 else sys.maxsize
-        self._bridge = Bridge(self._apply, "engine-bridge", attrgetter("local_symbol"), merge_at)
+        self._bridge = Bridge(self._apply, "engine-bridge", attrgetter("local_symbol"), config.tick_merge_backlog)
         self._merged_reported = 0  # the bridge's merged ticks already logged
         self._login_waiter: AsyncResult | None = None
         self._order_waiters: dict[str, AsyncResult] = {}
