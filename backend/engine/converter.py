@@ -72,6 +72,38 @@ def closable(position: PositionData, pending: Iterable[OrderData]) -> int:
     return max(0, position.volume - frozen.total)
 
 
+def check_close(request: OrderRequest, position: PositionData, pending: Iterable[OrderData]) -> None:
+    """Refuse (ClosePositionError) one close order the exchange would refuse for want of free lots.
+
+    On SHFE/INE CloseToday takes today's lots only, and Close or CloseYesterday yesterday's only;
+    elsewhere any close takes any lot. Lots promised to working close orders are not free.
+    """
+    _check(request, position, CLOSE_PATTERNS[0])
+    frozen = _frozen(position, pending)
+    if position.exchange not in TODAY_YESTERDAY_EXCHANGES:
+        _require(request, position, max(0, position.volume - frozen.total), frozen.total, "")
+    elif request.offset is Offset.CLOSETODAY:
+        _require(request, position, _free(position, frozen)[0], frozen.today, " of today's lots")
+    else:
+        hint = "" if request.offset is Offset.CLOSEYESTERDAY else (
+            f"; {position.exchange.value} closes today's lots only with close_today (or POST /close_position)")
+        _require(request, position, _free(position, frozen)[1], frozen.yesterday, " of yesterday's lots", hint)
+
+
+def lots_closed(offset: Offset, exchange: object, volume: int, yd_volume: int) -> tuple[int, int]:
+    """(today's lots, yesterday's lots) a closing fill of `volume` consumed from a position.
+
+    SHFE/INE say which kind in the offset (a plain Close is yesterday's); elsewhere the counter
+    takes yesterday's lots first.
+    """
+    if offset is Offset.CLOSETODAY:
+        return volume, 0
+    if offset is Offset.CLOSEYESTERDAY or exchange in TODAY_YESTERDAY_EXCHANGES:
+        return 0, volume
+    yesterday = min(volume, yd_volume)
+    return volume - yesterday, yesterday
+
+
 def split_close(
     request: OrderRequest, position: PositionData, pending: Iterable[OrderData], pattern: str
 ) -> list[OrderRequest]:
@@ -83,17 +115,14 @@ def split_close(
     """
     _check(request, position, pattern)
     pending = list(pending)
-    frozen = _frozen(position, pending)
     if position.exchange not in TODAY_YESTERDAY_EXCHANGES:
-        _require(request, position, max(0, position.volume - frozen.total), frozen.total, "")
+        check_close(request, position, pending)
         return [replace(request, offset=Offset.CLOSE)]
+    if request.offset in (Offset.CLOSETODAY, Offset.CLOSEYESTERDAY):
+        check_close(request, position, pending)
+        return [request]
+    frozen = _frozen(position, pending)
     today, yesterday = _free(position, frozen)
-    if request.offset is Offset.CLOSETODAY:
-        _require(request, position, today, frozen.today, " of today's lots")
-        return [request]
-    if request.offset is Offset.CLOSEYESTERDAY:
-        _require(request, position, yesterday, frozen.yesterday, " of yesterday's lots")
-        return [request]
     _require(request, position, today + yesterday, frozen.total, "")
     kinds = [(Offset.CLOSETODAY, today), (Offset.CLOSEYESTERDAY, yesterday)]
     if pattern == "yesterday":
@@ -126,10 +155,11 @@ def _check(request: OrderRequest, position: PositionData, pattern: str) -> None:
         raise ClosePositionError(f"close {request.volume} {position.local_symbol}: the volume must be positive")
 
 
-def _require(request: OrderRequest, position: PositionData, free: int, frozen: int, kind: str) -> None:
+def _require(request: OrderRequest, position: PositionData, free: int, frozen: int, kind: str, hint: str = "") -> None:
     if request.volume <= free:
         return
     held = f" ({frozen} frozen by working close orders)" if frozen else ""
     raise ClosePositionError(
-        f"close {request.volume} {position.local_symbol} {position.direction.value}: only {free}{kind} available{held}"
+        f"close {request.volume} {position.local_symbol} {position.direction.value}: "
+        f"only {free}{kind} available{held}{hint}"
     )

@@ -19,33 +19,41 @@ from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
+from gevent.lock import Semaphore
 
 from backend.bridge import CONFLATE_AT, Bridge
 from backend.engine import events
 from backend.engine.bus import EventBus
 from backend.engine.chart import BarRoom
 from backend.engine.constants import ConnectionState, Direction, Offset, OrderType, Status
-from backend.engine.converter import ClosePositionError, close_order_side, split_close
+from backend.engine.converter import ClosePositionError, check_close, close_order_side, split_close
 from backend.engine.objects import (
     SHANGHAI,
     AccountData,
     CancelRequest,
+    ContractData,
     LogData,
     OrderData,
     OrderRequest,
     TickData,
     TradeData,
+    order_from_dict,
+    trade_from_dict,
 )
 from backend.engine.oms import Oms, position_side
 from backend.engine.risk import OrderRefused, check_order
 from backend.engine.writer import StoreWriter
 from backend.gateway.base import Gateway, LoginSettings
 from lib.price_grid import to_tick
+from model.store import NotFound, StoreError
 
 log = logging.getLogger(__name__)
 LOG_HISTORY = 200
 MERGE_REPORT_EVERY = 60.0  # seconds: at most one warning a minute about merged ticks
 REFRESH_AFTER_FILL = 0.5  # seconds between a fill (or order change) and the account / position queries it prompts
+TRADING_DAY_KEY = "trading_day"  # the store's value: the last trading day a login reported
+LOG_FLUSH_EVERY = 0.5  # seconds between two batches of log rows to the store
+LOG_BACKLOG = 10_000  # log rows waiting for the store at most; older ones are dropped (and counted) past it
 
 
 class LoginFailed(RuntimeError):
@@ -101,10 +109,14 @@ class MainEngine:
         self.writer = StoreWriter()
         self.bars = BarRoom(self._bar_finished, config.bar_grace)
         self.logs: deque[LogData] = deque(maxlen=LOG_HISTORY)
+        self._log_rows: deque[dict[str, Any]] = deque()  # waiting for the store, written in batches
+        self._log_rows_dropped = 0
+        self._log_batch_waiting = False  # a batch of log rows is in the writer's queue (cleared on its thread)
         self.states: dict[str, events.ConnectionChanged] = {}
         self.gateway: Gateway | None = None
         self.login: LoginSettings | None = None
-        self.trading_day = ""
+        self.trading_day = _stored_trading_day(store)  # never goes back, across restarts too
+        self._journal_day = ""  # the day whose journal the OMS holds
         self._gateway_factory = gateway_factory
         self._bridge = Bridge(self._apply, "engine-bridge", attrgetter("local_symbol"), config.tick_merge_backlog)
         self._merged_reported = 0  # the bridge's merged ticks already logged
@@ -112,8 +124,9 @@ class MainEngine:
         self._order_waiters: dict[str, AsyncResult] = {}
         self._cancel_waiters: dict[str, AsyncResult] = {}
         self._subscriptions: set[str] = set(store.load_subscriptions())
+        self._send_turn = Semaphore()  # one order between taking its OrderRef and handing it to the counter
         self._refresh_soon = Event()  # a fill or an order change since the last refresh: ask the counter soon
-        self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer)]
+        self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer), gevent.spawn(self._log_timer)]
 
     # --- lifecycle --------------------------------------------------------------------------
     def connect(self, login: LoginSettings, timeout: float) -> None:
@@ -150,6 +163,7 @@ class MainEngine:
             timer.kill()
         self._flush_bars()
         self._bridge.close()
+        self._submit_log_rows()
         self.writer.close()
 
     @property
@@ -183,8 +197,8 @@ class MainEngine:
     def _on_state(self, change: events.ConnectionChanged) -> None:
         previous = self.states.get(change.api)
         self.states[change.api] = change
-        if change.trading_day and change.trading_day != self.trading_day:
-            self._new_trading_day(change.trading_day)
+        if change.api == "td" and change.trading_day and change.state in _LOGGED_IN:
+            self._enter_trading_day(change.trading_day)
         if previous is None or previous.state != change.state or change.error_id:
             detail = f" (reason {change.reason:#x})" if change.reason else ""
             detail += f" error {change.error_id}: {change.error_msg}" if change.error_id else ""
@@ -203,16 +217,37 @@ class MainEngine:
         if td and md and td.state is ConnectionState.READY and md.state is ConnectionState.READY:
             waiter.set(None)
 
-    def _new_trading_day(self, trading_day: str) -> None:
-        """Reload the day's journal so the counter's replay is recognised, not applied twice."""
-        self.trading_day = trading_day
+    def _enter_trading_day(self, trading_day: str) -> None:
+        """Take the day a login reported: forward only, the day's journal loaded once.
+
+        The journal is reloaded so the counter's replay is recognised, not applied twice. On a new
+        day the previous day's orders and trades leave the OMS (the counter cancelled what was
+        working at its settlement), as they would be absent after a restart: the OMS holds one
+        trading day, the current one, whether or not the server restarted in between.
+        """
+        previous = self.trading_day
+        if trading_day < previous:
+            self.log(f"the counter reported trading day {trading_day}, before {previous}: kept {previous}", "WARNING")
+            return
+        if trading_day != self._journal_day:
+            if self._journal_day:
+                self.oms.start_day()
+            self._load_journal(trading_day)
+            self._journal_day = trading_day
+        if trading_day != previous:
+            self.trading_day = trading_day
+            self.writer.submit(self.store.set_value, TRADING_DAY_KEY, trading_day)
+            self.bus.publish(events.TRADING_DAY, events.TradingDayChanged(previous, trading_day))
+            self.bus.publish(events.ACTIVE_ORDER, self.oms.active_orders())
+
+    def _load_journal(self, trading_day: str) -> None:
         orders = gevent.get_hub().threadpool.apply(self.store.load_orders, (trading_day,))
         trades = gevent.get_hub().threadpool.apply(self.store.load_trades, (trading_day,))
         for stored in orders:
-            self.oms.on_order(_order_from_dict(stored))
+            self.oms.on_order(order_from_dict(stored))
         for stored in trades:
             self.oms.trades.setdefault(
-                (stored["exchange"], stored["trade_id"], stored["direction"]), _trade_from_dict(stored)
+                (stored["exchange"], stored["trade_id"], stored["direction"]), trade_from_dict(stored)
             )
 
     def _on_contracts(self, loaded: events.ContractsLoaded) -> None:
@@ -227,11 +262,12 @@ class MainEngine:
         self.bus.publish(events.TICK, tick)
         self.bars.update_tick(tick)
 
-    def _on_order(self, order: OrderData) -> None:
+    def _on_order(self, order: OrderData, journaled: bool = False) -> None:
         applied = self.oms.on_order(order)
         if applied is None:
             return
-        self.writer.submit(self.store.save_order, self.trading_day, dict(applied.to_dict(), sys_id=applied.sys_id))
+        if not journaled:
+            self.writer.submit(self.store.save_order, self.trading_day, dict(applied.to_dict(), sys_id=applied.sys_id))
         self.bus.publish(events.ORDER, applied)
         self.bus.publish(events.ACTIVE_ORDER, self.oms.active_orders())
         self._refresh_soon.set()
@@ -320,20 +356,25 @@ class MainEngine:
         self._require_gateway()
 
     def send_order(self, request: OrderRequest, wait: float = 0.0) -> OrderData:
-        """Check locally, send, and (with wait) return once the counter has answered."""
+        """Check locally, journal, send, and (with wait) return once the counter has answered.
+
+        The order is in the store, with the strategy that sent it, before it leaves: after a kill -9
+        at any moment the counter's replay of its fills finds whose they are. Sends take turns so
+        that OrderRefs reach the counter in the order they were taken.
+        """
         gateway = self._require_gateway()
         contract = self.oms.contract(request.local_symbol)
-        closable = None
-        if request.offset is not Offset.OPEN:
-            closable = self.oms.closable(contract.local_symbol, position_side(request.direction, request.offset))
-        check_order(request, contract, self.oms.ticks.get(contract.local_symbol), closable)
+        self._check(request, contract)
         if request.price and contract.pricetick:
             request = replace(request, price=to_tick(request.price, contract.pricetick))
-        order_id = gateway.send_order(request)
-        submitted = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
-                              request.type, request.price, request.volume, time=datetime.now(SHANGHAI),
-                              strategy=request.strategy)  # fmt: skip
-        self._on_order(submitted)  # known at once; the counter's answers follow through the bridge
+        with self._send_turn:
+            order_id = gateway.reserve_order_id()
+            submitted = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
+                                  request.type, request.price, request.volume, time=datetime.now(SHANGHAI),
+                                  strategy=request.strategy)  # fmt: skip
+            self._journal_before_sending(submitted)
+            gateway.send_order(request, order_id)
+        self._on_order(submitted, journaled=True)  # known at once; the counter's answers follow through the bridge
         if wait <= 0:
             return self.oms.order(order_id)
         waiter = self._order_waiters.setdefault(order_id, AsyncResult())
@@ -343,6 +384,24 @@ class MainEngine:
             return self.oms.order(order_id)
         finally:
             self._order_waiters.pop(order_id, None)
+
+    def _check(self, request: OrderRequest, contract: ContractData) -> None:
+        """The local checks every order passes, whoever sends it; the converter rules on closes."""
+        if request.offset is not Offset.OPEN and request.volume > 0:
+            position = self.oms.position(contract.local_symbol, position_side(request.direction, request.offset))
+            try:
+                check_close(request, position, self.oms.active_orders())
+            except ClosePositionError as error:
+                raise OrderRefused(str(error), "volume") from None
+        check_order(request, contract, self.oms.ticks.get(contract.local_symbol))
+
+    def _journal_before_sending(self, order: OrderData) -> None:
+        """Write the order to the store (off the loop) and wait for it; refuse it if that fails."""
+        row = dict(order.to_dict(), sys_id=order.sys_id)
+        try:
+            gevent.get_hub().threadpool.apply(self.store.save_order, (self.trading_day, row))
+        except StoreError as error:
+            raise OrderRefused(f"not sent: the order journal could not record it ({error})") from None
 
     def cancel_order(self, order_id: str, wait: float = 0.0) -> OrderData:
         gateway = self._require_gateway()
@@ -447,29 +506,50 @@ class MainEngine:
         record = LogData(message, level, owner)
         self.logs.append(record)
         log.log(logging.getLevelName(level) if isinstance(logging.getLevelName(level), int) else logging.INFO, message)
-        self.writer.submit(self.store.append_logs, [record.to_dict()])
+        if len(self._log_rows) >= LOG_BACKLOG:
+            self._log_rows.popleft()
+            self._log_rows_dropped += 1
+        self._log_rows.append(record.to_dict())
         self.bus.publish(events.LOG, record)
 
+    def _log_timer(self) -> None:
+        while True:
+            gevent.sleep(LOG_FLUSH_EVERY)
+            if not self._log_batch_waiting:
+                self._submit_log_rows()
 
-def _order_from_dict(stored: dict[str, Any]) -> OrderData:
-    from backend.engine.constants import Exchange
+    def _submit_log_rows(self) -> None:
+        """Hand the waiting log rows to the writer as one batch, one batch at a time.
 
-    return OrderData(
-        order_id=stored["order_id"], symbol=stored["symbol"], exchange=Exchange(stored["exchange"]),
-        direction=Direction(stored["direction"]), offset=Offset(stored["offset"]), type=OrderType(stored["type"]),
-        price=stored["price"], volume=stored["volume"], traded=stored["traded"], status=Status(stored["status"]),
-        status_msg=stored.get("status_msg", ""), strategy=stored.get("strategy"),
-        time=datetime.fromisoformat(stored["time"]) if stored.get("time") else None,
-        local_order_id=stored.get("local_order_id", ""), sys_id=stored.get("sys_id", ""),
-    )  # fmt: skip
+        Orders, trades and bars share the writer's queue: with log rows one per submit, a strategy
+        printing in a loop put thousands of rows ahead of the next order. One batch at most waits
+        there, so a journal write waits for one insert at worst, whatever the volume of logs.
+        """
+        if self._log_rows_dropped:
+            note = LogData(f"{self._log_rows_dropped:,} log lines were not stored: logs came faster than the store "
+                           f"took them", "WARNING")  # fmt: skip
+            self._log_rows.append(note.to_dict())
+            self._log_rows_dropped = 0
+        if not self._log_rows:
+            return
+        batch = list(self._log_rows)
+        self._log_rows.clear()
+        self._log_batch_waiting = True
+        self.writer.submit(self._write_log_rows, batch)
+
+    def _write_log_rows(self, batch: list[dict[str, Any]]) -> None:
+        """On the writer's thread."""
+        try:
+            self.store.append_logs(batch)
+        finally:
+            self._log_batch_waiting = False
 
 
-def _trade_from_dict(stored: dict[str, Any]) -> TradeData:
-    from backend.engine.constants import Exchange
+_LOGGED_IN = frozenset({ConnectionState.LOGGED_IN, ConnectionState.READY})
 
-    return TradeData(
-        trade_id=stored["trade_id"], order_id=stored["order_id"], symbol=stored["symbol"],
-        exchange=Exchange(stored["exchange"]), direction=Direction(stored["direction"]),
-        offset=Offset(stored["offset"]), price=stored["price"], volume=stored["volume"],
-        time=datetime.fromisoformat(stored["time"]) if stored.get("time") else None, strategy=stored.get("strategy"),
-    )  # fmt: skip
+
+def _stored_trading_day(store: Any) -> str:
+    try:
+        return store.get_value(TRADING_DAY_KEY)
+    except NotFound:
+        return ""

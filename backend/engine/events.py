@@ -25,6 +25,7 @@ STATUS = "status"
 STRATEGY = "strategy"
 SHARED = "shared"
 CANCEL_REJECTED = "cancel_rejected"
+TRADING_DAY = "trading_day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +68,11 @@ class QueryFailed:
     query: str
     error_id: int
     error_msg: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradingDayChanged:
+    """The account moved to a later trading day (previous is "" on the very first login)."""
+
+    previous: str
+    current: str

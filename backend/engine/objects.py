@@ -349,3 +349,25 @@ class CancelRequest:
     symbol: str = ""
     exchange: Exchange = Exchange.OTHER
     sys_id: str = ""
+
+
+def order_from_dict(stored: dict[str, Any]) -> OrderData:
+    """An order as the journal stored it (to_dict() plus sys_id)."""
+    return OrderData(
+        order_id=stored["order_id"], symbol=stored["symbol"], exchange=Exchange(stored["exchange"]),
+        direction=Direction(stored["direction"]), offset=Offset(stored["offset"]), type=OrderType(stored["type"]),
+        price=stored["price"], volume=stored["volume"], traded=stored["traded"], status=Status(stored["status"]),
+        status_msg=stored.get("status_msg", ""), strategy=stored.get("strategy"),
+        time=datetime.fromisoformat(stored["time"]) if stored.get("time") else None,
+        local_order_id=stored.get("local_order_id", ""), sys_id=stored.get("sys_id", ""),
+    )  # fmt: skip
+
+
+def trade_from_dict(stored: dict[str, Any]) -> TradeData:
+    """A fill as the journal stored it."""
+    return TradeData(
+        trade_id=stored["trade_id"], order_id=stored["order_id"], symbol=stored["symbol"],
+        exchange=Exchange(stored["exchange"]), direction=Direction(stored["direction"]),
+        offset=Offset(stored["offset"]), price=stored["price"], volume=stored["volume"],
+        time=datetime.fromisoformat(stored["time"]) if stored.get("time") else None, strategy=stored.get("strategy"),
+    )  # fmt: skip

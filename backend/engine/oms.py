@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from backend.engine.constants import STATUS_RANK, TODAY_YESTERDAY_EXCHANGES, Direction, Offset
+from backend.engine.constants import STATUS_RANK, Direction, Offset
+from backend.engine.converter import lots_closed
 from backend.engine.objects import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
 
 PositionKey = tuple[str, Direction]  # (local_symbol, position side)
@@ -108,6 +109,11 @@ class Oms:
         self.orders[order.order_id] = order
         return order
 
+    def start_day(self) -> None:
+        """A new trading day: the last day's orders and trades are history (the journal keeps them)."""
+        self.orders = {}
+        self.trades = {}
+
     def order(self, order_id: str) -> OrderData:
         try:
             return self.orders[order_id]
@@ -138,7 +144,7 @@ class Oms:
             price = (position.price * position.volume + trade.price * trade.volume) / volume
             position = replace(position, volume=volume, td_volume=position.td_volume + trade.volume, price=price)
         else:
-            today, yesterday = self._split_close(trade, position)
+            today, yesterday = lots_closed(trade.offset, trade.exchange, trade.volume, position.yd_volume)
             position = replace(
                 position,
                 volume=max(0, position.volume - trade.volume),
@@ -147,16 +153,6 @@ class Oms:
             )
         self._positions[key] = position
         self._held.add(key[0])
-
-    @staticmethod
-    def _split_close(trade: TradeData, position: PositionData) -> tuple[int, int]:
-        """(today's lots, yesterday's lots) a closing fill consumed."""
-        if trade.offset is Offset.CLOSETODAY:
-            return trade.volume, 0
-        if trade.offset is Offset.CLOSEYESTERDAY or trade.exchange in TODAY_YESTERDAY_EXCHANGES:
-            return 0, trade.volume
-        yesterday = min(trade.volume, position.yd_volume)
-        return trade.volume - yesterday, yesterday
 
     # --- positions and account ----------------------------------------------------------------
     def on_positions(self, snapshot: tuple[PositionData, ...]) -> None:
@@ -201,10 +197,6 @@ class Oms:
     def _split(self, local_symbol: str) -> tuple[str, object]:
         contract = self.contract(local_symbol)
         return contract.symbol, contract.exchange
-
-    def closable(self, local_symbol: str, direction: Direction) -> int:
-        """Lots of a position not yet promised to working close orders."""
-        return self.position(local_symbol, direction).available
 
     def on_account(self, account: AccountData) -> None:
         self.account = account

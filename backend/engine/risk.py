@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.engine.constants import NO_FOK_EXCHANGES, NO_MARKET_ORDER_EXCHANGES, Offset, OrderType
+from backend.engine.constants import NO_FOK_EXCHANGES, NO_MARKET_ORDER_EXCHANGES, OrderType
 from backend.engine.objects import ContractData, OrderRequest, TickData
 from lib.price_grid import on_tick
 
@@ -15,7 +15,7 @@ class OrderRefused(ValueError):
         self.field = field
 
 
-def check_order(request: OrderRequest, contract: ContractData, tick: TickData | None, closable: int | None) -> None:
+def check_order(request: OrderRequest, contract: ContractData, tick: TickData | None) -> None:
     """Raise OrderRefused unless the counter could plausibly accept the order."""
     name = contract.local_symbol
     if request.volume <= 0:
@@ -35,8 +35,6 @@ def check_order(request: OrderRequest, contract: ContractData, tick: TickData | 
         _check_price(request.price, contract, tick)
     if not contract.min_volume <= request.volume <= contract.max_volume:
         raise OrderRefused(f"{name}: volume must be between {contract.min_volume} and {contract.max_volume}", "volume")
-    if request.offset is not Offset.OPEN and closable is not None and request.volume > closable:
-        raise OrderRefused(f"{name}: close {request.volume} but only {closable} can be closed", "volume")
 
 
 def _check_price(price: float, contract: ContractData, tick: TickData | None) -> None:

@@ -52,9 +52,14 @@ class Gateway(ABC):
     def unsubscribe(self, symbols: Iterable[str]) -> None: ...
 
     @abstractmethod
-    def send_order(self, request: OrderRequest) -> str:
-        """Send an order; returns its order_id at once. The caller records the order as submitting;
-        everything after (acceptance, rejects, fills) arrives as events."""
+    def reserve_order_id(self) -> str:
+        """The order_id the next order of this session will carry, taken now so that the caller can
+        journal the order before it leaves (a kill -9 just after sending then loses nothing)."""
+
+    @abstractmethod
+    def send_order(self, request: OrderRequest, order_id: str | None = None) -> str:
+        """Send an order (under `order_id` when reserved); returns its order_id at once. The caller
+        records the order as submitting; everything after (acceptance, rejects, fills) arrives as events."""
 
     @abstractmethod
     def cancel_order(self, request: CancelRequest) -> None: ...

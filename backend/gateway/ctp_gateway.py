@@ -206,7 +206,8 @@ class CtpGateway(Gateway):
                 self.md.cleaner.contracts = {contract.symbol: contract for contract in event.contracts}
             elif isinstance(event, ConnectionChanged) and event.api == "td" and event.trading_day:
                 day = parse_day(event.trading_day)
-                if day is not None:
+                current = self.md.cleaner.trading_day
+                if day is not None and (current is None or day > current):  # the trading day never goes back
                     self.md.cleaner.trading_day = day
         self._engine_sink(event)
 
@@ -230,8 +231,11 @@ class CtpGateway(Gateway):
         if self.md is not None:
             self.md.unsubscribe(symbols)
 
-    def send_order(self, request: OrderRequest) -> str:
-        return self._trader().send_order(request)
+    def reserve_order_id(self) -> str:
+        return self._trader().reserve_order_id()
+
+    def send_order(self, request: OrderRequest, order_id: str | None = None) -> str:
+        return self._trader().send_order(request, order_id)
 
     def cancel_order(self, request: CancelRequest) -> None:
         self._trader().cancel_order(request)

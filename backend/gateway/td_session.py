@@ -71,7 +71,10 @@ class TdSession:
 
     # --- helpers --------------------------------------------------------------------------
     def _state(self, state: ConnectionState, **details: Any) -> None:
-        self.sink(ConnectionChanged("td", state, trading_day=self.trading_day, front_id=self.front_id,
+        """Report a step; the trading day only once this login has told it (a reconnect after the
+        settlement would otherwise repeat the previous login's day until the new login answers)."""
+        day = self.trading_day if state in (ConnectionState.LOGGED_IN, ConnectionState.READY) else ""
+        self.sink(ConnectionChanged("td", state, trading_day=day, front_id=self.front_id,
                                     session_id=self.session_id, **details))  # fmt: skip
 
     def _next_request(self) -> int:
@@ -100,13 +103,20 @@ class TdSession:
         return convert.exchange_from_ctp(exchange_id)
 
     # --- commands (event loop) -------------------------------------------------------------
-    def send_order(self, request: OrderRequest) -> str:
-        price_type, time_condition, volume_condition = ORDER_TYPE_ENGINE2CTP[request.type]
+    def reserve_order_id(self) -> str:
         with self._ref_lock:  # OrderRef strictly increasing within the session
             self._order_ref += 1
             ref = self._order_ref
-        order_id = convert.order_id(self.front_id, self.session_id, str(ref))
+        return convert.order_id(self.front_id, self.session_id, str(ref))
+
+    def send_order(self, request: OrderRequest, order_id: str | None = None) -> str:
+        price_type, time_condition, volume_condition = ORDER_TYPE_ENGINE2CTP[request.type]
+        order_id = order_id or self.reserve_order_id()
+        front, session, ref = order_id.split("_")
         self.strategies[order_id] = request.strategy
+        if (int(front), int(session)) != (self.front_id, self.session_id):
+            self._reject(order_id, request, "not sent: the counter session changed before it went out")
+            return order_id
         field = self._struct(
             "CThostFtdcInputOrderField", BrokerID=self.settings.brokerid, InvestorID=self.settings.userid,
             UserID=self.settings.userid, InstrumentID=request.symbol, ExchangeID=request.exchange.value,
@@ -118,10 +128,13 @@ class TdSession:
         )  # fmt: skip
         result = self.api.ReqOrderInsert(field, self._next_request())
         if result != 0:
-            order = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
-                              request.type, request.price, request.volume, strategy=request.strategy)  # fmt: skip
-            self.sink(_replace_status(order, Status.REJECTED, f"not sent: the counter refused the request ({result})"))
+            self._reject(order_id, request, f"not sent: the counter refused the request ({result})")
         return order_id
+
+    def _reject(self, order_id: str, request: OrderRequest, reason: str) -> None:
+        order = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
+                          request.type, request.price, request.volume, strategy=request.strategy)  # fmt: skip
+        self.sink(_replace_status(order, Status.REJECTED, reason))
 
     def cancel_order(self, request: CancelRequest) -> None:
         front, session, ref = request.order_id.split("_")

@@ -8,6 +8,7 @@ other (local risk checks included) and carry the strategy's name.
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import os
 import re
@@ -23,14 +24,20 @@ from gevent.queue import Full, Queue
 
 from backend.engine import events
 from backend.engine.constants import Direction, Offset, OrderType, Status
-from backend.engine.objects import OrderRequest
+from backend.engine.objects import OrderRequest, TradeData, trade_from_dict
 from backend.engine.oms import position_side
 from backend.strategy_runtime.positions import StrategyBook
-from backend.strategy_runtime.protocol import ProtocolError, decode, encode
+from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
+from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
+from model.store import NotFound
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ROOT = Path(__file__).resolve().parents[2]
+CHUNK = 65536  # bytes read from a worker's pipe at a time: no line, however long, is read whole
+BOOK_KEY = "strategy_book:{}"  # the store's value holding a strategy's book as its trading day began
+STDERR_TAIL = 4000  # bytes of a worker's raw stderr kept, for the reason it stopped
+FLOOD_PAUSE = 0.1  # seconds the reader waits after a chunk with throttled logs: the flooder's pipe fills and it waits
 
 
 class StrategyError(ValueError):
@@ -55,8 +62,9 @@ class Worker:
     instruments: frozenset[str] = frozenset()
     stopping: bool = False
     error: str = ""
-    last_seen: float = field(default_factory=time.monotonic)
+    last_seen: float = field(default_factory=time.monotonic)  # its last heartbeat (pong), nothing else
     stderr_tail: bytes = b""
+    logs: LogThrottle = field(default_factory=lambda: LogThrottle(SERVER_LOG_RATE))
     greenlets: list[Any] = field(default_factory=list)
 
 
@@ -91,7 +99,7 @@ class StrategyManager:
         self.runtime = runtime
         self.limits = limits or WorkerLimits()
         self.workers: dict[str, Worker] = {}
-        self.books: dict[str, StrategyBook] = {}
+        self.books: dict[str, StrategyBook] = self._load_books()
         engine.bus.subscribe(None, self._on_event)
         self._pinger = gevent.spawn(self._ping_loop)
 
@@ -118,7 +126,7 @@ class StrategyManager:
         )  # fmt: skip
         worker = Worker(name, process, time.time(), Queue(maxsize=self.limits.max_backlog))
         self.workers[name] = worker
-        self.books.setdefault(name, StrategyBook(name))
+        self.books.setdefault(name, StrategyBook(name, self.engine.trading_day))
         worker.outbox.put_nowait({"k": "init", "name": name, "code": record.text, "state": self._state(name)})
         worker.greenlets = [gevent.spawn(f, worker) for f in (self._write, self._read, self._drain_stderr, self._watch)]
         self._set_state(name, "running", "", worker.started_at)
@@ -152,20 +160,66 @@ class StrategyManager:
             self.stop(name)
         self.store.delete_strategy(name)
         self.books.pop(name, None)
+        self.store.set_value(BOOK_KEY.format(name), "")  # a new strategy of that name starts flat
 
     def stop_all(self, keep_state: bool = False) -> None:
         for name in list(self.workers):
             self.stop(name, keep_state=keep_state)
 
     def resume(self) -> None:
-        """After a (re)start: strategies that were running start again, their books rebuilt from fills."""
-        self.books = {}
-        for trade in self.engine.oms.trades.values():
-            if trade.strategy:
-                self.books.setdefault(trade.strategy, StrategyBook(trade.strategy)).add(trade)
+        """After a (re)start: strategies that were running start again, with the books they had."""
         for record in self.store.list_strategies():
             if record.status == "running" and record.name not in self.workers:
                 self.start(record.name)
+
+    # --- books across trading days ----------------------------------------------------------------
+    def _load_books(self) -> dict[str, StrategyBook]:
+        """Each strategy's book: as its day began, plus that day's journaled fills, rolled to today.
+
+        A server that was down at the settlement (or killed during the roll) finds a book of an
+        earlier day: that day's fills are added, and the result is today's opening.
+        """
+        today, books = self.engine.trading_day, {}
+        for record in self.store.list_strategies():
+            try:
+                text = self.store.get_value(BOOK_KEY.format(record.name))
+            except NotFound:
+                continue
+            if not text:
+                continue
+            book = StrategyBook.from_state(record.name, json.loads(text))
+            self._add_journaled(book)
+            if today and book.day < today:
+                book.day = today
+                self._save_book(book, now=True)
+                self._add_journaled(book)
+            books[record.name] = book
+        return books
+
+    def _add_journaled(self, book: StrategyBook) -> None:
+        for row in self.store.load_trades(book.day):
+            if row.get("strategy") == book.name:
+                book.add(trade_from_dict(row))
+
+    def _roll_books(self, day: str) -> None:
+        for book in self.books.values():
+            if book.day < day:
+                book.day = day
+                self._save_book(book)
+
+    def _book_for(self, trade: TradeData) -> StrategyBook:
+        book = self.books.get(trade.strategy)
+        if book is None:  # its first fill: store the flat opening, so a restart knows which day to add
+            book = self.books[trade.strategy] = StrategyBook(trade.strategy, self.engine.trading_day)
+            self._save_book(book)
+        return book
+
+    def _save_book(self, book: StrategyBook, now: bool = False) -> None:
+        key, text = BOOK_KEY.format(book.name), json.dumps(book.state())
+        if now:
+            self.store.set_value(key, text)
+        else:
+            self.engine.writer.submit(self.store.set_value, key, text)
 
     def running_names(self) -> list[str]:
         return sorted(self.workers)
@@ -191,21 +245,50 @@ class StrategyManager:
             return
 
     def _read(self, worker: Worker) -> None:
-        for line in worker.process.stdout:
-            worker.last_seen = time.monotonic()
-            try:
-                message = decode(line.rstrip(b"\n"))
-            except ProtocolError as error:
-                self._fail(worker, f"protocol error: {error}")
+        """Commands and logs from the worker, read in bounded chunks: no line is read whole."""
+        buffer = b""
+        while True:
+            chunk = worker.process.stdout.read1(CHUNK)
+            if not chunk:
                 return
-            try:
-                self._handle(worker, message)
-            except Exception:  # a bad command must not kill the reader
-                log.exception("strategy %s: command failed", worker.name)
+            lines = (buffer + chunk).split(b"\n")
+            buffer = lines.pop()
+            if len(buffer) > MAX_LINE:
+                self._fail(worker, "protocol error: message too long")
+                return
+            dropped = worker.logs.dropped
+            for line in lines:
+                if not self._receive(worker, line):
+                    return
+            self._report_dropped(worker)
+            if worker.logs.dropped > dropped:
+                gevent.sleep(FLOOD_PAUSE)  # a flooding worker blocks on its full pipe meanwhile
+
+    def _receive(self, worker: Worker, line: bytes) -> bool:
+        try:
+            message = decode(line)
+        except ProtocolError as error:
+            self._fail(worker, f"protocol error: {error}")
+            return False
+        try:
+            self._handle(worker, message)
+        except Exception:  # a bad command must not kill the reader
+            log.exception("strategy %s: command failed", worker.name)
+        return True
+
+    def _report_dropped(self, worker: Worker) -> None:
+        dropped = worker.logs.report()
+        if dropped:
+            self.engine.log(dropped_message(dropped, SERVER_LOG_RATE), "WARNING", worker.name)
 
     def _drain_stderr(self, worker: Worker) -> None:
-        for line in worker.process.stderr:
-            worker.stderr_tail = (worker.stderr_tail + line)[-4000:]
+        """Raw stderr (native code, the interpreter's last words): only a bounded tail is kept."""
+        while True:
+            chunk = worker.process.stderr.read1(CHUNK)
+            if not chunk:
+                return
+            worker.stderr_tail = (worker.stderr_tail + chunk)[-STDERR_TAIL:]
+            gevent.sleep(0)
 
     def _watch(self, worker: Worker) -> None:
         code = worker.process.wait()
@@ -258,12 +341,15 @@ class StrategyManager:
     # --- commands from a worker -----------------------------------------------------------------
     def _handle(self, worker: Worker, message: dict[str, Any]) -> None:
         kind = message["k"]
-        if kind == "ready":
+        if kind == "pong":
+            worker.last_seen = time.monotonic()
+        elif kind == "ready":
             worker.instruments = frozenset(message.get("instruments") or ())
             if worker.instruments and self.engine.connected:
                 self.engine.subscribe(sorted(worker.instruments))
         elif kind == "log":
-            self.engine.log(str(message.get("message", ""))[:2000], _level(message.get("level")), worker.name)
+            if worker.logs.allow():
+                self.engine.log(str(message.get("message", ""))[:2000], _level(message.get("level")), worker.name)
         elif kind == "error":
             self._fail(worker, str(message.get("message", "error")).strip().splitlines()[-1][:500])
         elif kind in _COMMANDS:
@@ -311,11 +397,14 @@ class StrategyManager:
 
     # --- events to workers ------------------------------------------------------------------------
     def _on_event(self, topic: str, payload: Any) -> None:
+        if topic == events.TRADING_DAY:
+            self._roll_books(payload.current)
+            return
+        if topic == events.TRADE and payload.strategy:
+            self._book_for(payload).add(payload)
         if not self.workers or topic not in _FED:
             return
         independent = bool(self.runtime.get("INSTRUMENT_INDEPEND", True))
-        if topic == events.TRADE and payload.strategy in self.books:
-            self.books[payload.strategy].add(payload)
         for worker in list(self.workers.values()):
             if topic in (events.ORDER, events.TRADE) and payload.strategy != worker.name:
                 continue

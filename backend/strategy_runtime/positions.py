@@ -1,4 +1,9 @@
-"""A strategy's own positions and P&L, computed from the fills of its orders only."""
+"""A strategy's own positions and P&L, computed from the fills of its orders only.
+
+A book is carried from one trading day to the next: it is stored as it stood when its day began
+(`state()`), and a restarted server adds that day's journaled fills to it. Rebuilding it from one
+day's fills would forget what the strategy carried overnight and let it open its lots again.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,22 @@ class _Side:
 
 
 class StrategyBook:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, day: str = "") -> None:
         self.name = name
+        self.day = day  # the trading day whose fills it holds on top of its opening state
         self._sides: dict[tuple[str, Direction], _Side] = {}
+
+    def state(self) -> dict[str, Any]:
+        """What to store: JSON, the sides as they stand (the opening of `day` when saved at a roll)."""
+        return {"day": self.day, "sides": [[symbol, direction.value, side.volume, side.cost, side.close_profit]
+                                           for (symbol, direction), side in sorted(self._sides.items())]}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, name: str, state: dict[str, Any]) -> StrategyBook:
+        book = cls(name, str(state["day"]))
+        for symbol, direction, volume, cost, close_profit in state["sides"]:
+            book._sides[(symbol, Direction(direction))] = _Side(int(volume), float(cost), float(close_profit))
+        return book
 
     def add(self, trade: TradeData) -> None:
         if trade.offset is Offset.OPEN:

@@ -15,12 +15,14 @@ import traceback
 from typing import Any
 
 from backend.strategy_runtime.protocol import MAX_SERVER_LINE, decode, encode
+from backend.strategy_runtime.throttle import WORKER_LOG_RATE, LogThrottle, dropped_message
 
 REFUSED_EVENTS = frozenset({
     "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen", "pty.spawn",
     "resource.setrlimit",  # the limits were set before user code ran: they stay
 })  # fmt: skip
 TIMER = 1.0  # seconds between on_realtime calls
+MAX_LOG_LINE = 2000  # characters of one log line; a longer one (or a line that never ends) is cut here
 
 
 def _guard(event: str, args: tuple) -> None:
@@ -36,12 +38,24 @@ class Channel:
         self._buffer = b""
         self._pending: list[dict[str, Any]] = []  # events read while waiting for a reply
         self._next_id = 0
+        self._throttle = LogThrottle(WORKER_LOG_RATE)
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
         while data:
             data = data[os.write(self._out, data) :]
+
+    def log(self, level: str, message: str) -> None:
+        """One log line, unless this second's allowance is spent (then it is counted and said later)."""
+        if self._throttle.allow():
+            self.send({"k": "log", "level": level, "message": message[:MAX_LOG_LINE]})
+        self.report_dropped()
+
+    def report_dropped(self) -> None:
+        dropped = self._throttle.report()
+        if dropped:
+            self.send({"k": "log", "level": "WARNING", "message": dropped_message(dropped, WORKER_LOG_RATE)})
 
     def read(self, timeout: float) -> dict[str, Any] | None:
         """The next event: first those that arrived while a command waited for its reply."""
@@ -64,6 +78,9 @@ class Channel:
 
     def request(self, command: dict[str, Any]) -> dict[str, Any] | None:
         """Send a command; wait for its reply (unless it wants none), keeping other messages for later."""
+        if command.get("k") == "log":
+            self.log(str(command.get("level", "INFO")), str(command.get("message", "")))
+            return None
         if command.pop("noreply", False):
             self.send(command)
             return None
@@ -82,7 +99,11 @@ class Channel:
 
 
 class LogWriter:
-    """sys.stdout/sys.stderr of user code: lines become log messages."""
+    """sys.stdout/sys.stderr of user code: lines become (throttled) log messages.
+
+    A carriage return ends a line too: progress bars (tqdm) redraw one line with \r and may never
+    write a newline, and a line that never ends must not grow without bound.
+    """
 
     def __init__(self, channel: Channel, level: str) -> None:
         self._channel = channel
@@ -91,14 +112,29 @@ class LogWriter:
 
     def write(self, text: str) -> int:
         self._line += text
-        while "\n" in self._line:
-            line, self._line = self._line.split("\n", 1)
-            if line.strip():
-                self._channel.send({"k": "log", "level": self._level, "message": line[:2000]})
+        while True:
+            end = _line_end(self._line)
+            if end < 0:
+                break
+            line, self._line = self._line[:end], self._line[end + 1 :]
+            self._emit(line)
+        if len(self._line) > MAX_LOG_LINE:
+            self._emit(self._line)
+            self._line = ""
         return len(text)
+
+    def _emit(self, line: str) -> None:
+        if line.strip():
+            self._channel.log(self._level, line)
 
     def flush(self) -> None:
         pass
+
+
+def _line_end(text: str) -> int:
+    """Where the first line of `text` ends (a newline or a carriage return), -1 when it does not yet."""
+    ends = [at for at in (text.find("\n"), text.find("\r")) if at >= 0]
+    return min(ends) if ends else -1
 
 
 def _load(message: dict[str, Any], channel: Channel) -> Any:
@@ -127,6 +163,7 @@ def main() -> int:
     os.dup2(2, 1)  # anything written to fd 1 from here on goes to stderr, never into the protocol
     channel = Channel(out_fd)
     sys.stdout = LogWriter(channel, "INFO")  # type: ignore[assignment]
+    sys.stderr = LogWriter(channel, "WARNING")  # type: ignore[assignment]
     sys.addaudithook(_guard)
     from backend.strategy_runtime.dispatch import Dispatcher
 
@@ -143,6 +180,7 @@ def main() -> int:
             if message is None:
                 if channel.closed:
                     return 0
+                channel.report_dropped()
                 strategy.on_realtime()
                 continue
             if message["k"] == "stop":

@@ -316,5 +316,5 @@ def test_a_finished_close_order_frees_its_lots_before_the_next_position_snapshot
                                                  for p in ps), timeout=5)  # fmt: skip
     assert engine.oms.positions[(name, Direction.LONG)].frozen == 1  # the counter's snapshot says so
     assert engine.cancel_order(close.order_id, wait=5).status is Status.CANCELLED
-    assert engine.oms.closable(name, Direction.LONG) == 1
+    assert engine.oms.position(name, Direction.LONG).available == 1
     assert engine.oms.position(name, Direction.LONG).frozen == 0

@@ -51,19 +51,24 @@ class Desk:
         return next(c["local_symbol"] for c in contracts if c["local_symbol"].startswith(prefix))
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
+def make_desk(tmp_path: Path, limits: WorkerLimits) -> Iterator[Desk]:
+    """A logged-in app over its own sim (10 ticks a second), torn down after the test."""
     name = f"strategies{next(_names)}"
     settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
                              SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
     app = create_app(settings)
-    app.extensions["ctpdesk"].strategies.limits = WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0)
+    app.extensions["ctpdesk"].strategies.limits = limits
     login = app.test_client().post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"})
     assert login.status_code == 200, login.json
     yield Desk(app, login.json["data"], name)
     app.extensions["ctpdesk"].strategies.stop_all()
     app.extensions["ctpdesk"].engine.close()
     sim.shutdown(name)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    yield from make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
 
 
 def code(name: str, instrument: str, body: str, cls: str = "S") -> str:
