@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.engine.engine import EngineConfig
-
-SLIPPAGE_SIDES = ("buy", "short", "cover", "sell")
+from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
 
 
 def apply_runtime(config: EngineConfig, runtime: dict[str, Any]) -> None:

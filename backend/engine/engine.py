@@ -38,6 +38,8 @@ from backend.engine.objects import (
 )
 from backend.engine.oms import Oms, position_side
 from backend.engine.risk import OrderRefused, check_order
+from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
+from backend.engine.slippage import slippage_side, slipped_price
 from backend.engine.writer import StoreWriter
 from backend.gateway.base import Gateway, LoginSettings
 from lib.price_grid import to_tick
@@ -76,7 +78,7 @@ class EngineConfig:
     query_interval: float = 1.0
     refresh_interval: float = 5.0
     close_pattern: str = "today"
-    slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("buy", "short", "cover", "sell"), 0.0))
+    slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLIPPAGE_SIDES, 0.0))  # price ticks
     bar_grace: float = 1.5
     tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
     tick_merge_backlog: int = CONFLATE_AT  # waiting items from which ticks merge per instrument (0: never)
@@ -395,9 +397,9 @@ class MainEngine:
         tick = self.oms.ticks.get(local_symbol)
         if tick is None or not (tick.ask_price_1 if side is Direction.LONG else tick.bid_price_1):
             raise OrderRefused(f"no market price for {local_symbol} yet: give a price", "price")
-        if side is Direction.LONG:
-            return min(tick.ask_price_1 + self.config.slippage["cover"] * price_tick, tick.limit_up or float("inf"))
-        return max(tick.bid_price_1 - self.config.slippage["sell"] * price_tick, tick.limit_down or 0.0)
+        best = tick.ask_price_1 if side is Direction.LONG else tick.bid_price_1
+        ticks = self.config.slippage.get(slippage_side(side, Offset.CLOSE), 0.0)
+        return slipped_price(best, side, ticks, price_tick, tick)
 
     # --- bars, logs, timers ---------------------------------------------------------------------
     def _bar_finished(self, bars: list[Any]) -> None:
