@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from backend.engine.constants import Direction, Offset, OrderType
 from backend.engine.objects import OrderRequest, TickData
-from lib.price_grid import to_tick
+from lib.price_grid import on_tick, to_tick
 
 SIDES = ("buy", "short", "cover", "sell")  # the SLIPPAGE_<SIDE> settings, lower case
 
@@ -30,10 +30,11 @@ def slipped_price(price: float, direction: Direction, ticks: float, price_tick: 
 
     A buying order (LONG) goes up, a selling one down; the result is on the tick grid (a fraction of
     a tick counts as a whole one: the move is at least what was asked) and no further than the day's
-    limit (tick.limit_up / limit_down). Only the move is clipped: a price already outside the band,
-    or not positive, is left as it is for the local risk check to refuse with its own message.
+    limit (tick.limit_up / limit_down). Only the move is clipped: a price the risk check would refuse
+    without slippage (not positive, off the grid, outside the band) is left as it is, so it is
+    refused the same way with it.
     """
-    if ticks <= 0 or price_tick <= 0 or price <= 0:
+    if ticks <= 0 or price_tick <= 0 or price <= 0 or not on_tick(price, price_tick):
         return price
     if direction is Direction.LONG:
         moved = to_tick(price + ticks * price_tick, price_tick, "ceil")

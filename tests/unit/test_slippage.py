@@ -39,6 +39,7 @@ def test_each_side_has_its_setting(direction: Direction, offset: Offset, side: s
         (3100.0, SHORT, 0.5, 1.0, BAND, 3099.0),
         (3100.0, LONG, 0, 1.0, BAND, 3100.0),  # no slippage: the price as it is
         (0.0, LONG, 2, 1.0, BAND, 0.0),  # no price: left for the risk check to refuse
+        (3100.5, LONG, 2, 1.0, BAND, 3100.5),  # off the grid: the same
         (3.2, LONG, 1, 0.2, FINE_BAND, 3.4),  # on the grid, without binary residue
         (3.2, SHORT, 2, 0.2, FINE_BAND, 2.8),
     ],
