@@ -33,6 +33,7 @@ from backend.engine.objects import (
     LogData,
     OrderData,
     OrderRequest,
+    SharedData,
     TickData,
     TradeData,
 )
@@ -82,6 +83,7 @@ class EngineConfig:
     bar_grace: float = 1.5
     tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
     tick_merge_backlog: int = CONFLATE_AT  # waiting items from which ticks merge per instrument (0: never)
+    shared_func: bool = False  # SHARED_FUNC: publish the intraday series (events.SHARED) at each minute's end
 
 
 Sink = Callable[[Any], None]
@@ -101,7 +103,7 @@ class MainEngine:
         self.bus = EventBus()
         self.oms = Oms()
         self.writer = StoreWriter()
-        self.bars = BarRoom(self._bar_finished, config.bar_grace)
+        self.bars = BarRoom(self._bar_finished, config.bar_grace, self._minute_ended)
         self.logs: deque[LogData] = deque(maxlen=LOG_HISTORY)
         self.states: dict[str, events.ConnectionChanged] = {}
         self.gateway: Gateway | None = None
@@ -406,6 +408,16 @@ class MainEngine:
         for bar in bars:
             self.bus.publish(events.BAR, bar)
         self.writer.submit(self.store.save_bars, list(bars))
+
+    def _minute_ended(self, minute: datetime) -> None:
+        """With SHARED_FUNC on, a point of the intraday series for every subscribed instrument that
+        ticked since `minute` began: an instrument without a new tick (a closed market) has no point."""
+        if not self.config.shared_func:
+            return
+        for name in sorted(self._subscriptions):
+            tick = self.oms.ticks.get(name)
+            if tick is not None and tick.datetime >= minute:
+                self.bus.publish(events.SHARED, SharedData.of(tick))
 
     def _flush_bars(self) -> None:
         self.bars.close_due(datetime.now(SHANGHAI), force=True)
