@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.engine.engine import EngineConfig
-
-SLIPPAGE_SIDES = ("buy", "short", "cover", "sell")
+from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
 
 
 def apply_runtime(config: EngineConfig, runtime: dict[str, Any]) -> None:
@@ -14,3 +13,4 @@ def apply_runtime(config: EngineConfig, runtime: dict[str, Any]) -> None:
     config.refresh_interval = float(runtime["REFRESH_INTERVAL"])
     config.close_pattern = str(runtime["CLOSE_PATTERN"])
     config.slippage = {side: float(runtime[f"SLIPPAGE_{side.upper()}"]) for side in SLIPPAGE_SIDES}
+    config.shared_func = bool(runtime["SHARED_FUNC"])

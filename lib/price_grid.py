@@ -11,7 +11,8 @@ def tick_decimals(price_tick: float) -> int:
 
 
 def to_tick(price: float, price_tick: float, mode: str = "round") -> float:
-    """Snap a price to the tick grid (round, floor or ceil)."""
+    """Snap a price to the tick grid (round, floor or ceil); always a float, even for a whole tick
+    given as an int (the sim's product table), so a price serialises the same whatever its tick."""
     steps = price / price_tick
     if mode == "floor":
         count = math.floor(steps + 1e-9)
@@ -19,7 +20,7 @@ def to_tick(price: float, price_tick: float, mode: str = "round") -> float:
         count = math.ceil(steps - 1e-9)
     else:
         count = round(steps)
-    return round(count * price_tick, tick_decimals(price_tick))
+    return float(round(count * price_tick, tick_decimals(price_tick)))
 
 
 def on_tick(price: float, price_tick: float) -> bool:

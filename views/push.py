@@ -10,7 +10,9 @@ instruments instead of one `tick` message each: with a big market that is the di
 one websocket frame per socket per flush and thousands (bench/web.py). They get finished bars the
 same way, as one `bars` message per flush (never skipped): at each minute's end every instrument
 finishes a bar, and one `bar` message per bar per socket would hold the engine for seconds there,
-because the engine publishes bars from its own greenlet. And the flushes together
+because the engine publishes bars from its own greenlet. The intraday `shared` points (SHARED_FUNC,
+one per instrument at each minute's end) go the same two ways: one `shared` message each, or one
+`shared_batch` message per flush. And the flushes together
 take at most PUSH_SHARE of the loop's time: a flush that took long stretches the pause after it, so
 under overload the display slows down and the engine does not.
 """
@@ -30,8 +32,8 @@ from backend.engine import events
 DESK_ROOM = "desk"  # every authenticated socket
 ALL_TICKS = "ticks:all"
 BATCH_ALL = "ticks:all:batch"  # sockets that take every instrument in one `ticks` message per flush
-SINGLE_BARS = "bars:single"  # sockets that take one `bar` message per bar (the others: `bars` per flush)
-BATCH_BARS = "bars:batch"
+SINGLE_BARS = "bars:single"  # sockets that take one message per bar (`bar`) and per intraday point (`shared`)
+BATCH_BARS = "bars:batch"  # ... and those that take them all in one per flush (`bars`, `shared_batch`)
 PUSH_SHARE = 0.3  # the most of the loop's time tick flushes may take
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
@@ -70,6 +72,7 @@ class Push:
         self.sockets: dict[str, Socket] = {}
         self._ticks: dict[str, dict[str, Any]] = {}  # latest display tick per instrument, not yet sent
         self._bars: list[dict[str, Any]] = []  # finished bars for the batch sockets' next flush
+        self._shared: list[dict[str, Any]] = []  # intraday points for the batch sockets' next flush
         self._single_bars = 0  # authenticated sockets that take one `bar` message per bar
         self._batch_bars = 0  # ... and those that take a `bars` message per flush
         desk.engine.bus.subscribe(None, self._on_event)
@@ -159,6 +162,12 @@ class Push:
                 self.socketio.emit("bar", data, to=SINGLE_BARS)
             if self._batch_bars:
                 self._bars.append(data)
+        elif topic == events.SHARED:
+            point = payload.to_dict()
+            if self._single_bars:
+                self.socketio.emit("shared", {"type": "shared", "data": point}, to=SINGLE_BARS)
+            if self._batch_bars:
+                self._shared.append(point)
 
     def _tick_loop(self) -> None:
         pause = 0.0
@@ -170,12 +179,15 @@ class Push:
             pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
 
     def flush_ticks(self) -> float:
-        """Send the finished bars and the latest tick of each changed instrument; answers the seconds of
-        loop time it took."""
+        """Send the finished bars, the intraday points and the latest tick of each changed instrument;
+        answers the seconds of loop time it took."""
         began = time.perf_counter()
         bars, self._bars = self._bars, []
         if bars:  # never skipped: a chart needs every bar
             self.socketio.emit("bars", {"type": "bars", "data": bars}, to=BATCH_BARS)
+        shared, self._shared = self._shared, []
+        if shared:  # nor every point of the series
+            self.socketio.emit("shared_batch", {"type": "shared_batch", "data": shared}, to=BATCH_BARS)
         bars_spent = time.perf_counter() - began
         pending, self._ticks = self._ticks, {}
         if not pending:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from backend.engine.constants import Exchange, Status
+from backend.engine.engine import LOG_HISTORY
 from backend.engine.objects import OrderRequest, split_local_symbol
 from views.auth_required import token_required
 from views.desk import desk
@@ -15,7 +16,6 @@ from views.schemas import CancelRequest, ClosePositionRequest, OrderFields
 
 blueprint = Blueprint("trading", __name__)
 ANSWER_WAIT = 3.0  # seconds a send or a cancel waits for the counter's answer
-LOG_HISTORY = 200
 
 
 @blueprint.get("/order_solve")

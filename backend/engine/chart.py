@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from backend.engine.bars import BarAggregator, BarBuilder, DailyAggregator
+from backend.engine.bars import ONE_MINUTE, BarAggregator, BarBuilder, DailyAggregator, minute_of
 from backend.engine.constants import Interval
 from backend.engine.objects import BarData, TickData
 
@@ -31,13 +31,21 @@ class BarRoom:
     The timer's close_due runs twice a second over every instrument that ever ticked (thousands on
     a full market) though bars fall due about once a minute: the room keeps the earliest due moment
     of all (`_next_due`, lowered whenever a bar starts forming) and skips the scan until it comes.
+
+    close_due is also the room's clock for `on_minute`: it is told the start of each clock minute
+    once that minute (plus the grace) is over, after that minute's bars, once per minute that ends
+    while the room is watched (the first call only sets the mark). What hangs on a minute's end
+    without a bar of its own (the intraday shared series) hangs there, on the same clock as the bars.
     """
 
-    def __init__(self, on_bars: Callable[[list[BarData]], None], grace: float = 1.5) -> None:
+    def __init__(self, on_bars: Callable[[list[BarData]], None], grace: float = 1.5,
+                 on_minute: Callable[[datetime], None] | None = None) -> None:  # fmt: skip
         self._on_bars = on_bars
         self._grace = grace
         self._instruments: dict[str, _Instrument] = {}
         self._next_due: datetime | None = None  # no instrument has anything due before this
+        self._on_minute = on_minute
+        self._minute: datetime | None = None  # the last minute whose end was told (or the mark)
 
     def update_tick(self, tick: TickData) -> None:
         instrument = self._instruments.get(tick.local_symbol)
@@ -53,9 +61,22 @@ class BarRoom:
             self._next_due = due
 
     def close_due(self, now: datetime, force: bool = False) -> None:
-        """Publish bars whose time is over even if no tick followed (force: everything forming)."""
-        if not force and (self._next_due is None or now < self._next_due):
-            return
+        """Publish bars whose time is over even if no tick followed (force: everything forming, and
+        no minute's end: a shutdown is not one); then tell on_minute of a minute that is over."""
+        if force or (self._next_due is not None and now >= self._next_due):
+            self._close(now, force)
+        if self._on_minute is not None and not force:
+            self._tell_minute(now)
+
+    def _tell_minute(self, now: datetime) -> None:
+        ended = minute_of(now - timedelta(seconds=self._grace) - ONE_MINUTE)  # the last minute over, grace included
+        if self._minute is None:
+            self._minute = ended  # it ended before the room watched: only the mark
+        elif ended > self._minute and self._on_minute is not None:
+            self._minute = ended
+            self._on_minute(ended)
+
+    def _close(self, now: datetime, force: bool) -> None:
         moment = now + timedelta(days=1) if force else now
         next_due = None
         for instrument in self._instruments.values():

@@ -35,6 +35,7 @@ from backend.engine.objects import (
     LogData,
     OrderData,
     OrderRequest,
+    SharedData,
     TickData,
     TradeData,
     order_from_dict,
@@ -42,6 +43,8 @@ from backend.engine.objects import (
 )
 from backend.engine.oms import Oms, position_side
 from backend.engine.risk import OrderRefused, check_order
+from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
+from backend.engine.slippage import slippage_side, slipped_price
 from backend.engine.writer import StoreWriter
 from backend.gateway.base import Gateway, LoginSettings
 from lib.price_grid import to_tick
@@ -84,10 +87,11 @@ class EngineConfig:
     query_interval: float = 1.0
     refresh_interval: float = 5.0
     close_pattern: str = "today"
-    slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("buy", "short", "cover", "sell"), 0.0))
+    slippage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLIPPAGE_SIDES, 0.0))  # price ticks
     bar_grace: float = 1.5
     tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
     tick_merge_backlog: int = CONFLATE_AT  # waiting items from which ticks merge per instrument (0: never)
+    shared_func: bool = False  # SHARED_FUNC: publish the intraday series (events.SHARED) at each minute's end
 
 
 Sink = Callable[[Any], None]
@@ -107,7 +111,7 @@ class MainEngine:
         self.bus = EventBus()
         self.oms = Oms()
         self.writer = StoreWriter()
-        self.bars = BarRoom(self._bar_finished, config.bar_grace)
+        self.bars = BarRoom(self._bar_finished, config.bar_grace, self._minute_ended)
         self.logs: deque[LogData] = deque(maxlen=LOG_HISTORY)
         self._log_rows: deque[dict[str, Any]] = deque()  # waiting for the store, written in batches
         self._log_rows_dropped = 0
@@ -454,15 +458,25 @@ class MainEngine:
         tick = self.oms.ticks.get(local_symbol)
         if tick is None or not (tick.ask_price_1 if side is Direction.LONG else tick.bid_price_1):
             raise OrderRefused(f"no market price for {local_symbol} yet: give a price", "price")
-        if side is Direction.LONG:
-            return min(tick.ask_price_1 + self.config.slippage["cover"] * price_tick, tick.limit_up or float("inf"))
-        return max(tick.bid_price_1 - self.config.slippage["sell"] * price_tick, tick.limit_down or 0.0)
+        best = tick.ask_price_1 if side is Direction.LONG else tick.bid_price_1
+        ticks = self.config.slippage.get(slippage_side(side, Offset.CLOSE), 0.0)
+        return slipped_price(best, side, ticks, price_tick, tick)
 
     # --- bars, logs, timers ---------------------------------------------------------------------
     def _bar_finished(self, bars: list[Any]) -> None:
         for bar in bars:
             self.bus.publish(events.BAR, bar)
         self.writer.submit(self.store.save_bars, list(bars))
+
+    def _minute_ended(self, minute: datetime) -> None:
+        """With SHARED_FUNC on, a point of the intraday series for every subscribed instrument that
+        ticked since `minute` began: an instrument without a new tick (a closed market) has no point."""
+        if not self.config.shared_func:
+            return
+        for name in sorted(self._subscriptions):
+            tick = self.oms.ticks.get(name)
+            if tick is not None and tick.datetime >= minute:
+                self.bus.publish(events.SHARED, SharedData.of(tick))
 
     def _flush_bars(self) -> None:
         self.bars.close_due(datetime.now(SHANGHAI), force=True)

@@ -157,6 +157,33 @@ class BarData(_Listed):
 
 
 @dataclass(frozen=True, slots=True)
+class SharedData:
+    """One point of an instrument's intraday (分时) series: its latest tick when a minute ended (SHARED_FUNC)."""
+
+    local_symbol: str
+    datetime: datetime  # the tick's own time
+    last_price: float
+    average_price: float
+    volume: int  # cumulative for the trading day, as the tick's
+    open_interest: float
+
+    @classmethod
+    def of(cls, tick: TickData) -> SharedData:
+        return cls(tick.local_symbol, tick.datetime, tick.last_price, tick.average_price, tick.volume,
+                   tick.open_interest)  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "local_symbol": self.local_symbol,
+            "datetime": _iso(self.datetime),
+            "last_price": self.last_price,
+            "average_price": self.average_price,
+            "volume": self.volume,
+            "open_interest": self.open_interest,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class OrderData(_Listed):
     order_id: str  # "{front}_{session}_{ref}"
     symbol: str

@@ -4,7 +4,8 @@
 * UpdateMillisec is an int: 5 ms is 0.005 s, never 0.5 s;
 * the calendar date comes from the trading day and the clock, not ActionDay (DCE puts the trading
   day there at night; CZCE's TradingDay is the calendar day): night ticks at or after 18:00 belong
-  to the business day before the trading day, ticks before 06:00 to the day after that;
+  to the business day before the trading day, ticks before 06:00 to the day after that (the rule
+  of lib.trading_calendar, which the sim dates its own ticks by);
 * ticks with an empty UpdateTime, of unknown instruments, or older than the last accepted one of
   the instrument are dropped; ExchangeID, often empty, comes from the instrument table;
 * with the session filter on, ticks stamped outside the instrument's trading sessions are dropped
@@ -20,27 +21,19 @@ and builds the frozen TickData through its slot builder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from operator import attrgetter
 from typing import Any
 
 from backend.engine.objects import SHANGHAI, ContractData, TickData, make_local_symbol, new_tick
 from lib.sessions import product_of, seconds_of_day, sessions_for, tick_hours
+from lib.trading_calendar import calendar_date
 
 UNSET = 1e300  # anything above is CTP's DBL_MAX "no value"
-NIGHT_START = time(18, 0)
-MORNING_END = time(6, 0)
 
 
 def price(value: float) -> float:
     return 0.0 if value is None or value > UNSET or value != value else float(value)
-
-
-def previous_business_day(day: date) -> date:
-    day -= timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
-    return day
 
 
 def parse_day(text: str) -> date | None:
@@ -48,15 +41,6 @@ def parse_day(text: str) -> date | None:
     if len(text) != 8 or not text.isdigit():
         return None
     return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-
-
-def calendar_date(trading_day: date, clock: time) -> date:
-    """The calendar date of a tick stamped `clock` that belongs to `trading_day`."""
-    if clock >= NIGHT_START:
-        return previous_business_day(trading_day)
-    if clock < MORNING_END:
-        return previous_business_day(trading_day) + timedelta(days=1)
-    return trading_day
 
 
 def parse_clock(update_time: str, millis: int) -> time | None:

@@ -3,7 +3,8 @@
 Why this exists: a night session belongs to the *next* trading day (Friday night is Monday's
 trading day), and sessions that pass midnight put part of one trading day on another calendar day.
 Every part of the sim that stamps ticks, rolls the trading day or refuses orders out of hours must
-agree on these rules, so they live here and nowhere else.
+agree on these rules, so they live here; the business days and the night boundary under them are
+lib.trading_calendar's, which the desk's gateway dates a front's ticks by too.
 
 Simplification: only weekends are non-business days. There is no holiday table (the exchanges
 publish one each December); a sim day that would be a public holiday trades like any weekday, and
@@ -20,14 +21,19 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from lib.trading_calendar import (
+    NIGHT_END,
+    NIGHT_START,
+    calendar_date,
+    is_business_day,
+    next_business_day,
+    previous_business_day,
+)
+
 if TYPE_CHECKING:
     from backend.sim.instruments import InstrumentSpec
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# From this clock time on, the exchanges are already in the next trading day.
-NIGHT_START = time(18, 0)
-# Before this clock time, the moment still belongs to the night that began the evening before.
-NIGHT_END = time(6, 0)
 
 
 def now_shanghai() -> datetime:
@@ -40,27 +46,6 @@ def _local(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r}: pass an aware datetime")
     return moment.astimezone(SHANGHAI)
-
-
-def is_business_day(day: date) -> bool:
-    """Monday to Friday (no holiday table, see the module docstring)."""
-    return day.weekday() < 5
-
-
-def next_business_day(day: date) -> date:
-    """The first business day strictly after `day`."""
-    day += timedelta(days=1)
-    while not is_business_day(day):
-        day += timedelta(days=1)
-    return day
-
-
-def previous_business_day(day: date) -> date:
-    """The last business day strictly before `day`."""
-    day -= timedelta(days=1)
-    while not is_business_day(day):
-        day -= timedelta(days=1)
-    return day
 
 
 def trading_day_for(moment: datetime) -> date:
@@ -98,17 +83,12 @@ def _interval(start: str, end: str, trading_day: date) -> tuple[datetime, dateti
 
     Night sessions (starting at or after 18:00) run on the evening of the previous business day
     and may pass midnight; a session starting before 06:00 is the after-midnight tail of that
-    evening; anything else is a day session on the trading day itself.
+    evening; anything else is a day session on the trading day itself (calendar_date's rule).
     """
     begin, finish = _parse(start), _parse(end)
-    if begin >= NIGHT_START:
-        evening = previous_business_day(trading_day)
-        end_day = evening + timedelta(days=1) if finish <= begin else evening
-        return _at(evening, begin), _at(end_day, finish)
-    if begin < NIGHT_END:
-        morning = previous_business_day(trading_day) + timedelta(days=1)
-        return _at(morning, begin), _at(morning, finish)
-    return _at(trading_day, begin), _at(trading_day, finish)
+    start_day = calendar_date(trading_day, begin)
+    end_day = start_day + timedelta(days=1) if finish <= begin else start_day
+    return _at(start_day, begin), _at(end_day, finish)
 
 
 def session_bounds(spec: InstrumentSpec, trading_day: date) -> list[tuple[datetime, datetime]]:

@@ -10,10 +10,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
-from backend.sim.calendar import is_business_day, next_business_day, previous_business_day
+from lib.price_grid import to_tick
 from lib.sessions import Sessions, sessions_for
+from lib.trading_calendar import is_business_day, next_business_day, previous_business_day
 
 # Exchanges that keep today's and yesterday's lots apart and need CloseToday ('3') for today's lots.
 TODAY_YESTERDAY_EXCHANGES = frozenset({"SHFE", "INE"})
@@ -349,15 +349,6 @@ def future_symbol(row: Product, year: int, month: int) -> str:
     return f"{row.product}{year % 100:02d}{month:02d}"
 
 
-def _decimals(step: float) -> int:
-    return max(0, -int(Decimal(repr(step)).normalize().as_tuple().exponent))
-
-
-def round_to_tick(price: float, tick: float) -> float:
-    """`price` on the nearest multiple of `tick`, without binary noise (0.1 + 0.2 style)."""
-    return float(round(round(price / tick) * tick, _decimals(tick)))
-
-
 def _ymd(day: date) -> str:
     return day.strftime("%Y%m%d")
 
@@ -389,7 +380,7 @@ def _order_limits(row: Product) -> tuple[int, int]:
 
 def _future_price(row: Product, trading_day: date, year: int, month: int) -> float:
     ahead = (year - trading_day.year) * 12 + month - trading_day.month
-    return round_to_tick(row.price * (1 + TERM_DRIFT[row.kind] * ahead), row.tick)
+    return to_tick(row.price * (1 + TERM_DRIFT[row.kind] * ahead), row.tick)
 
 
 def make_future(row: Product, trading_day: date, year: int, month: int) -> InstrumentSpec:
@@ -460,7 +451,7 @@ def strike_step(price: float, tick: float) -> float:
     target = price * 0.015
     candidates = [mantissa * 10.0**power for power in range(-3, 7) for mantissa in (1, 2, 5)]
     step = min(candidates, key=lambda value: abs(math.log(value / target)))
-    return max(round_to_tick(step, tick), tick)
+    return max(to_tick(step, tick), tick)
 
 
 def _option_tick(row: Product) -> float:
@@ -515,7 +506,7 @@ def _strikes(series: _Series, each_side: int) -> list[float]:
     """Strikes at-the-money ± `each_side` steps, positive ones only."""
     step = series.step
     atm = round(series.future.base_price / step)
-    return [round_to_tick(k * step, step) for k in range(atm - each_side, atm + each_side + 1) if k > 0]
+    return [to_tick(k * step, step) for k in range(atm - each_side, atm + each_side + 1) if k > 0]
 
 
 def make_option(series: _Series, trading_day: date, call: bool, strike: float) -> InstrumentSpec:
@@ -538,7 +529,7 @@ def make_option(series: _Series, trading_day: date, call: bool, strike: float) -
         fees=_lots(fee),
         sessions=row.sessions,
         band=row.band,
-        base_price=max(round_to_tick(premium, tick), tick),
+        base_price=max(to_tick(premium, tick), tick),
         delivery_year=future.delivery_year,
         delivery_month=future.delivery_month,
         create_date=future.create_date,

@@ -26,6 +26,7 @@ from backend.engine import events
 from backend.engine.constants import Direction, Offset, OrderType, Status
 from backend.engine.objects import OrderRequest, TradeData, trade_from_dict
 from backend.engine.oms import position_side
+from backend.engine.slippage import slip_order
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
 from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
@@ -362,6 +363,8 @@ class StrategyManager:
             request = OrderRequest(contract.symbol, contract.exchange, Direction(message["direction"]),
                                    Offset(message["offset"]), OrderType(message.get("type", "limit")),
                                    float(message["price"]), int(message["volume"]), worker.name)  # fmt: skip
+            request = slip_order(request, self.engine.config.slippage, contract.pricetick,
+                                 self.engine.oms.ticks.get(contract.local_symbol))  # fmt: skip
             if request.offset is Offset.OPEN:
                 order = self.engine.send_order(request, wait=2.0)
                 return {"ok": order.status is not Status.REJECTED, "order": order.to_dict()}

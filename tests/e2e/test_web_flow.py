@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -41,6 +42,7 @@ TRADE_FIELDS = {"trade_id", "order_id", "symbol", "exchange", "local_symbol", "d
                 "volume", "time"}  # fmt: skip
 POSITION_FIELDS = {"local_symbol", "symbol", "exchange", "direction", "volume", "yd_volume", "td_volume", "frozen",
                    "available", "price", "position_profit", "margin"}  # fmt: skip
+SHARED_FIELDS = {"local_symbol", "datetime", "last_price", "average_price", "volume", "open_interest"}
 ACCOUNT_FIELDS = {"accountid", "balance", "available", "margin", "frozen", "commission", "position_profit",
                   "close_profit", "pre_balance"}  # fmt: skip
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
@@ -283,23 +285,44 @@ def test_a_batch_socket_gets_one_ticks_message_per_flush(desk: Desk, sockets: So
     socket.events.wait_for("tick", is_tick_of(other_dce), since=socket.events.mark())
 
 
-def test_finished_bars_are_pushed_one_by_one_or_batched_per_flush(desk: Desk, sockets: SocketFactory, dce: str):
-    # Waits for the end of the current minute (at most ~62 s): bars finish on the wall clock.
-    single, batched = sockets(desk, desk.token), sockets(desk, desk.token)
-    assert batched.client.call("watch", {"batch": True}, timeout=10)["data"] == "all"
-    since_single, since_batched = single.events.mark(), batched.events.mark()
+def minute_bar_of(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda item: item["local_symbol"] == name and item["interval"] == "1m"
 
-    def minute_bar_of(item: Any) -> bool:
-        return item["local_symbol"] == dce and item["interval"] == "1m"
 
-    bar = single.events.wait_for("bar", minute_bar_of, since=since_single, timeout=75)
-    stamp, open_, high, low, close, volume = bar["data"]
-    assert stamp % 60_000 == 0 and low <= min(open_, close) <= max(open_, close) <= high and volume >= 0
-    message = batched.events.wait_for("bars", lambda m: any(minute_bar_of(item) for item in m["data"]),
-                                      since=since_batched, timeout=10)  # fmt: skip
-    assert message["type"] == "bars"
-    assert next(item for item in message["data"] if minute_bar_of(item))["data"] == bar["data"]
-    assert batched.events.of("bar", since_batched) == []  # a batch socket gets no single `bar` messages
+def shared_point_of(name: str, since_ms: int) -> Callable[[dict[str, Any]], bool]:
+    """An intraday point of `name` from a tick stamped at `since_ms` (epoch ms) or later."""
+    return lambda item: (item["local_symbol"] == name
+                         and datetime.fromisoformat(item["datetime"]).timestamp() * 1000 >= since_ms)  # fmt: skip
+
+
+def test_finished_bars_and_shared_points_are_pushed_one_by_one_or_batched_per_flush(
+    desk: Desk, sockets: SocketFactory, dce: str
+):
+    # Waits for the end of the current minute (at most ~62 s): bars finish on the wall clock, and the
+    # intraday `shared` series (SHARED_FUNC, on for this test) is published at the same minute's end.
+    shared_before = data_of(desk.api.get("/config"))["SHARED_FUNC"]
+    data_of(desk.api.put("/config", json={"SHARED_FUNC": True}))
+    try:
+        single, batched = sockets(desk, desk.token), sockets(desk, desk.token)
+        assert batched.client.call("watch", {"batch": True}, timeout=10)["data"] == "all"
+        since_single, since_batched = single.events.mark(), batched.events.mark()
+        bar = single.events.wait_for("bar", minute_bar_of(dce), since=since_single, timeout=75)
+        stamp, open_, high, low, close, volume = bar["data"]
+        assert stamp % 60_000 == 0 and low <= min(open_, close) <= max(open_, close) <= high and volume >= 0
+        message = batched.events.wait_for("bars", lambda m: any(minute_bar_of(dce)(item) for item in m["data"]),
+                                          since=since_batched, timeout=10)  # fmt: skip
+        assert message["type"] == "bars"
+        assert next(item for item in message["data"] if minute_bar_of(dce)(item))["data"] == bar["data"]
+        assert batched.events.of("bar", since_batched) == []  # a batch socket gets no single `bar` messages
+        # the bar's minute has a point: dce's latest tick when that minute ended (stamped in it or later)
+        point = single.events.wait_for("shared", lambda m: shared_point_of(dce, stamp)(m["data"]), since=since_single)
+        assert point["type"] == "shared" and set(point["data"]) == SHARED_FIELDS
+        batch = batched.events.wait_for("shared_batch", lambda m: any(map(shared_point_of(dce, stamp), m["data"])),
+                                        since=since_batched)  # fmt: skip
+        assert batch["type"] == "shared_batch" and all(set(item) == SHARED_FIELDS for item in batch["data"])
+        assert batched.events.of("shared", since_batched) == []  # nor single `shared` messages
+    finally:
+        data_of(desk.api.put("/config", json={"SHARED_FUNC": shared_before}))
     # the same bar over REST, once the store's writer has it
     deadline = time.monotonic() + 10
     while bar["data"] not in data_of(desk.api.post("/bar", json={"local_symbol": dce, "interval": "1m", "limit": 5})):

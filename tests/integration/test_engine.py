@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from gevent.event import Event
 
 from backend import sim
 from backend.engine import events
+from backend.engine.bars import minute_of
 from backend.engine.constants import ConnectionState, Direction, Exchange, Offset, OrderType, Status
 from backend.engine.engine import EngineConfig, LoginFailed, MainEngine, NotConnected, OrderFinished
-from backend.engine.objects import OrderRequest
+from backend.engine.objects import OrderRequest, SharedData
 from backend.engine.oms import UnknownInstrument
 from backend.engine.risk import OrderRefused
 from backend.gateway.base import LoginSettings
@@ -318,3 +320,25 @@ def test_a_finished_close_order_frees_its_lots_before_the_next_position_snapshot
     assert engine.cancel_order(close.order_id, wait=5).status is Status.CANCELLED
     assert engine.oms.position(name, Direction.LONG).available == 1
     assert engine.oms.position(name, Direction.LONG).frozen == 0
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["on", "off"])
+def test_the_shared_series_is_published_at_a_minutes_end_only_when_on(engine: MainEngine, on: bool):
+    engine.config.shared_func = on
+    watcher = Watcher(engine)
+    name, dropped = first(engine, "m", Exchange.DCE), first(engine, "c", Exchange.DCE)
+    engine.subscribe([name, dropped])
+    ticks = [watcher.wait(events.TICK, lambda t, wanted=wanted: t.local_symbol == wanted) for wanted in (name, dropped)]
+    engine.unsubscribe([dropped])  # its last tick stays known, but it is no longer subscribed
+    minute = minute_of(min(tick.datetime for tick in ticks))  # both ticked in it or later
+    engine.bars.close_due(ticks[0].datetime)  # the room's mark, in case its timer has not set it yet
+    engine.bars.close_due(minute + timedelta(minutes=1, seconds=engine.config.bar_grace))  # that minute is over
+    points = watcher.of(events.SHARED)
+    if not on:
+        assert points == []
+        return
+    seen = {SharedData.of(tick) for tick in watcher.of(events.TICK)}
+    assert points and all(point.local_symbol == name for point in points)
+    assert all(point in seen and point.datetime >= minute for point in points)  # the latest tick when it ended
+    assert set(points[-1].to_dict()) == {"local_symbol", "datetime", "last_price", "average_price", "volume",
+                                         "open_interest"}  # fmt: skip

@@ -14,6 +14,7 @@ from backend import sim
 from backend.app import create_app
 from backend.strategy_runtime.manager import WorkerLimits
 from lib.config import load_settings
+from lib.price_grid import to_tick
 
 ACCESS = "strategy-tests-code"
 _names = itertools.count()
@@ -245,3 +246,40 @@ def test_stop_can_cancel_the_strategys_working_orders(desk: Desk):
     stopped = desk.call("put", "/strategy", name="rester", operation="stop", cancel_orders=True)
     assert stopped.status_code == 200 and stopped.json["data"]["status"] == "stopped"
     desk.wait(lambda: not [o for o in engine.oms.active_orders() if o.strategy == "rester"], what="cancelled")
+
+
+SLIPPER = """
+    sent = False
+
+    def on_tick(self, tick):
+        if self.sent:
+            return
+        self.sent = True
+        self.step, self.limit_up = self.contracts[tick.local_symbol].pricetick, tick.limit_up
+        self.buy(tick.limit_down + 10 * self.step, 1, tick)  # rests, far below the market
+        self.short(tick.limit_up - 10 * self.step, 1, tick)  # rests, far above it
+        self.buy(tick.limit_up - self.step, 1, tick)  # fills
+
+    def on_trade(self, trade):
+        if trade.direction == "long" and trade.offset == "open":
+            self.sell(self.limit_up - 10 * self.step, 1, trade)  # rests, far above the market
+"""
+
+
+def test_the_strategy_helpers_move_their_prices_by_the_sides_slippage(desk: Desk):
+    settings = {"SLIPPAGE_BUY": 2, "SLIPPAGE_SHORT": 3, "SLIPPAGE_COVER": 0, "SLIPPAGE_SELL": 1}
+    assert desk.call("put", "/config", **settings).status_code == 200
+    instrument = desk.contract("m", "DCE")
+    desk.call("post", "/code", text=code("slipper", instrument, SLIPPER))
+    desk.call("put", "/strategy", name="slipper", operation="start")
+    engine = desk.app.extensions["ctpdesk"].engine
+    orders = desk.wait(lambda: len(mine := [o for o in engine.oms.orders.values() if o.strategy == "slipper"]) == 4
+                       and mine, what="the strategy's four orders")  # fmt: skip
+    step, tick = engine.oms.contract(instrument).pricetick, engine.oms.ticks[instrument]
+    sent = sorted((o.direction.value, o.offset.value, o.price) for o in orders)
+    assert sent == sorted([
+        ("long", "open", to_tick(tick.limit_down + 12 * step, step)),  # SLIPPAGE_BUY: 2 ticks up
+        ("long", "open", tick.limit_up),  # 2 ticks up would pass the upper limit
+        ("short", "open", to_tick(tick.limit_up - 13 * step, step)),  # SLIPPAGE_SHORT: 3 ticks down
+        ("short", "close", to_tick(tick.limit_up - 11 * step, step)),  # SLIPPAGE_SELL: 1 tick down
+    ])  # fmt: skip

@@ -546,6 +546,19 @@ def test_the_overview_has_its_five_lists_and_at_most_200_log_lines(web: Web):
     assert set(logs[-1]) == {"created", "levelname", "owner", "name", "message"}
 
 
+def test_put_config_reaches_the_engine_at_once(web: Web):
+    config = web.engine.config
+    original = web.ok("GET", "/config")
+    try:
+        web.ok("PUT", "/config", json={"SHARED_FUNC": True, "SLIPPAGE_BUY": 2, "SLIPPAGE_SHORT": 3})
+        assert config.shared_func is True
+        assert (config.slippage["buy"], config.slippage["short"]) == (2.0, 3.0)
+        web.ok("PUT", "/config", json={"SHARED_FUNC": False})
+        assert config.shared_func is False
+    finally:
+        web.ok("PUT", "/config", json=original)
+
+
 def test_tick_merging_follows_the_configuration(web_factory: Callable[..., Web]):
     # TICK_MERGE_BACKLOG reaches the engine's bridge; 0 turns merging off (backend/bridge.py).
     assert web_factory(TICK_MERGE_BACKLOG=500).desk.engine._bridge.conflate_at == 500
