@@ -15,6 +15,8 @@ from typing import Any
 
 from flask_jwt_extended import create_access_token, decode_token
 
+from model.protocols import TokenStore
+
 SECRET_FILE = "jwt_secret"
 HEADER_TYPES = ("jwt", "bearer")
 
@@ -36,7 +38,7 @@ def load_secret(data_dir: Path) -> str:
 
 
 class Tokens:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: TokenStore) -> None:
         self.store = store
 
     def issue(self, userid: str) -> str:

@@ -21,6 +21,7 @@ from backend.runtime import apply_runtime
 from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
 from model import open_store
+from model.protocols import ConfigStore
 from views import accounts, code_tools, config_view, health, market, openapi, strategies, trading, ui
 from views.accounts import start_auto_login
 from views.desk import Desk
@@ -96,10 +97,10 @@ def shutdown(app: Flask) -> None:
     desk.store.close()
 
 
-def _runtime_config(settings: Settings, store: object) -> dict[str, object]:
+def _runtime_config(settings: Settings, store: ConfigStore) -> dict[str, object]:
     """The /config values: the configuration file's, overridden by what PUT /config stored."""
     defaults = {name: getattr(settings, name) for name in RuntimeConfig.model_fields}
-    stored = store.load_config()  # type: ignore[attr-defined]
+    stored = store.load_config()
     merged = {**defaults, **{k: v for k, v in stored.items() if k in RuntimeConfig.model_fields}}
     return RuntimeConfig.model_validate(merged).model_dump()
 

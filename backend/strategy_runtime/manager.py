@@ -27,6 +27,7 @@ from backend.engine.objects import OrderRequest
 from backend.engine.oms import position_side
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import ProtocolError, decode, encode
+from model.protocols import StrategyStore
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -85,7 +86,8 @@ def _parse(text: str) -> ast.Module:
 
 
 class StrategyManager:
-    def __init__(self, engine: Any, store: Any, runtime: dict[str, Any], limits: WorkerLimits | None = None) -> None:
+    def __init__(self, engine: Any, store: StrategyStore, runtime: dict[str, Any],
+                 limits: WorkerLimits | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.store = store
         self.runtime = runtime
