@@ -51,9 +51,13 @@ class Tokens:
             claims = decode_token(token)
         except Exception as error:  # expired, bad signature, malformed: all the same to a client
             raise TokenError(str(error)) from None
-        if float(claims.get("issued", 0)) < self.store.revoked_before() or self.store.is_revoked(claims["jti"]):
+        if self.revoked(claims):
             raise TokenError("revoked")
         return claims
+
+    def revoked(self, claims: dict[str, Any]) -> bool:
+        """Tell whether verified claims were revoked since: one by one, or by a logout after they were issued."""
+        return float(claims.get("issued", 0)) < self.store.revoked_before() or self.store.is_revoked(claims["jti"])
 
     def revoke_all(self) -> None:
         self.store.revoke_all_before(time.time())
