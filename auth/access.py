@@ -14,6 +14,7 @@ import secrets
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from model import NotFound
+from model.protocols import ValueStore
 
 HASH_KEY = "access_code_hash"
 CONFIGURED_KEY = "access_code_configured_hash"  # the configured code last applied
@@ -21,7 +22,7 @@ MIN_LENGTH = 8
 
 
 class AccessCode:
-    def __init__(self, store: object) -> None:
+    def __init__(self, store: ValueStore) -> None:
         self.store = store
 
     def ensure(self, configured: str) -> str | None:
@@ -29,10 +30,10 @@ class AccessCode:
         if configured:
             if not self._configured_before(configured):
                 self._save(configured)
-                self.store.set_value(CONFIGURED_KEY, generate_password_hash(configured))  # type: ignore[attr-defined]
+                self.store.set_value(CONFIGURED_KEY, generate_password_hash(configured))
             return None
         try:
-            self.store.get_value(HASH_KEY)  # type: ignore[attr-defined]
+            self.store.get_value(HASH_KEY)
             return None
         except NotFound:
             generated = secrets.token_urlsafe(12)
@@ -41,14 +42,14 @@ class AccessCode:
 
     def _configured_before(self, configured: str) -> bool:
         try:
-            applied = self.store.get_value(CONFIGURED_KEY)  # type: ignore[attr-defined]
+            applied = self.store.get_value(CONFIGURED_KEY)
         except NotFound:
             return self.verify(configured)  # stores from before this marker: the code in force is it
         return check_password_hash(applied, configured)
 
     def verify(self, candidate: str) -> bool:
         try:
-            stored = self.store.get_value(HASH_KEY)  # type: ignore[attr-defined]
+            stored = self.store.get_value(HASH_KEY)
         except NotFound:
             return False
         return bool(candidate) and check_password_hash(stored, candidate)
@@ -59,5 +60,5 @@ class AccessCode:
         self._save(new_code)
 
     def _save(self, code: str) -> None:
-        self.store.set_value(HASH_KEY, generate_password_hash(code))  # type: ignore[attr-defined]
+        self.store.set_value(HASH_KEY, generate_password_hash(code))
 

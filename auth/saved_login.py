@@ -17,23 +17,24 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from backend.gateway.base import LoginSettings
 from model import NotFound
+from model.protocols import ValueStore
 
 KEY = "saved_login"
 
 
 class SavedLogin:
-    def __init__(self, store: object, secret: str) -> None:
+    def __init__(self, store: ValueStore, secret: str) -> None:
         self.store = store
         digest = hashlib.sha256(f"ctpdesk saved login {secret}".encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
 
     def save(self, settings: LoginSettings) -> None:
         payload = json.dumps(dataclasses.asdict(settings)).encode()
-        self.store.set_value(KEY, self._fernet.encrypt(payload).decode())  # type: ignore[attr-defined]
+        self.store.set_value(KEY, self._fernet.encrypt(payload).decode())
 
     def load(self) -> LoginSettings | None:
         try:
-            token = self.store.get_value(KEY)  # type: ignore[attr-defined]
+            token = self.store.get_value(KEY)
         except NotFound:
             return None
         if not token:
@@ -44,4 +45,4 @@ class SavedLogin:
             return None  # another secret (a new data directory) or damage: nothing to resume
 
     def clear(self) -> None:
-        self.store.set_value(KEY, "")  # type: ignore[attr-defined]
+        self.store.set_value(KEY, "")

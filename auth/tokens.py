@@ -15,6 +15,8 @@ from typing import Any
 
 from flask_jwt_extended import create_access_token, decode_token
 
+from model.protocols import TokenStore
+
 SECRET_FILE = "jwt_secret"
 HEADER_TYPES = ("jwt", "bearer")
 
@@ -36,7 +38,7 @@ def load_secret(data_dir: Path) -> str:
 
 
 class Tokens:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: TokenStore) -> None:
         self.store = store
 
     def issue(self, userid: str) -> str:
@@ -49,9 +51,13 @@ class Tokens:
             claims = decode_token(token)
         except Exception as error:  # expired, bad signature, malformed: all the same to a client
             raise TokenError(str(error)) from None
-        if float(claims.get("issued", 0)) < self.store.revoked_before() or self.store.is_revoked(claims["jti"]):
+        if self.revoked(claims):
             raise TokenError("revoked")
         return claims
+
+    def revoked(self, claims: dict[str, Any]) -> bool:
+        """Tell whether verified claims were revoked since: one by one, or by a logout after they were issued."""
+        return float(claims.get("issued", 0)) < self.store.revoked_before() or self.store.is_revoked(claims["jti"])
 
     def revoke_all(self) -> None:
         self.store.revoke_all_before(time.time())

@@ -18,11 +18,12 @@ from backend.engine.engine import EngineConfig, MainEngine
 from backend.extensions import jwt, limiter, socketio
 from backend.gateway.ctp_gateway import session_filter_on
 from backend.runtime import apply_runtime
+from backend.session import CounterSession
 from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
 from model import open_store
+from model.protocols import ConfigStore
 from views import accounts, code_tools, config_view, health, market, openapi, strategies, trading, ui
-from views.accounts import start_auto_login
 from views.desk import Desk
 from views.envelope import ApiError, failure
 from views.push import Push, TextPacket
@@ -57,8 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = MainEngine(store, _engine_config(settings, data_dir, runtime))
     access = AccessCode(store)
     app.config["CTPDESK_GENERATED_ACCESS_CODE"] = access.ensure(settings.ACCESS_CODE)
-    desk = Desk(settings, store, engine, access, Tokens(store), runtime)
-    app.extensions["ctpdesk"] = desk
+    tokens = Tokens(store)
     jwt.init_app(app)
     limiter.init_app(app)
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False,
@@ -67,10 +67,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi, ui):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
-    desk.push = Push(socketio, desk)
-    desk.strategies = StrategyManager(engine, store, runtime)
-    desk.saved_login = SavedLogin(store, secret)
-    start_auto_login(desk)
+    strategy_manager = StrategyManager(engine, store, runtime)
+    session = CounterSession(engine, strategy_manager, SavedLogin(store, secret), settings.SIM_NAME,
+                             settings.LOGIN_TIMEOUT, VERSION)  # fmt: skip
+    push = Push(socketio, engine, tokens, session.status, settings.TICK_PUSH_INTERVAL)  # starts tasks: after init_app
+    app.extensions["ctpdesk"] = Desk(settings, store, engine, access, tokens, runtime, strategy_manager, session, push)
+    session.start_auto_login()
     _register_error_handlers(app)
     if settings.BEHIND_PROXY:  # one trusted proxy (nginx) in front: per-client limits need the real address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -88,18 +90,18 @@ def _async_mode() -> str:
 
 
 def shutdown(app: Flask) -> None:
-    """Stop cleanly: strategies first (their orders stay), then the counter, then the store."""
-    desk = app.extensions["ctpdesk"]
-    if desk.strategies is not None:
-        desk.strategies.stop_all(keep_state=True)
+    """Stop cleanly: no more logging back in, strategies (their orders stay), the counter, then the store."""
+    desk: Desk = app.extensions["ctpdesk"]
+    desk.session.close()
+    desk.strategies.stop_all(keep_state=True)
     desk.engine.close()
     desk.store.close()
 
 
-def _runtime_config(settings: Settings, store: object) -> dict[str, object]:
+def _runtime_config(settings: Settings, store: ConfigStore) -> dict[str, object]:
     """The /config values: the configuration file's, overridden by what PUT /config stored."""
     defaults = {name: getattr(settings, name) for name in RuntimeConfig.model_fields}
-    stored = store.load_config()  # type: ignore[attr-defined]
+    stored = store.load_config()
     merged = {**defaults, **{k: v for k, v in stored.items() if k in RuntimeConfig.model_fields}}
     return RuntimeConfig.model_validate(merged).model_dump()
 

@@ -1,4 +1,4 @@
-"""What the views work with: one object per app, built by the factory (no module globals)."""
+"""What the views work with: one object per app, built whole by the factory (no module globals)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,24 @@ if TYPE_CHECKING:
     from auth.access import AccessCode
     from auth.tokens import Tokens
     from backend.engine.engine import MainEngine
+    from backend.session import CounterSession
+    from backend.strategy_runtime.manager import StrategyManager
     from lib.config import Settings
+    from model import Store
+    from views.push import Push
 
 
-@dataclass
+@dataclass(frozen=True)
 class Desk:
     settings: Settings
-    store: Any
+    store: Store
     engine: MainEngine
     access: AccessCode
     tokens: Tokens
     runtime: dict[str, Any]  # the /config values in force
-    push: Any = None
-    strategies: Any = None  # the strategy manager
-    saved_login: Any = None  # auth.saved_login.SavedLogin
-    auto_login: Any = None  # the greenlet logging back in after a restart
-    login_password: str = ""
+    strategies: StrategyManager
+    session: CounterSession  # the counter login: log in and out, logging back in after a restart
+    push: Push
 
 
 def desk() -> Desk:

@@ -20,14 +20,18 @@ under overload the display slows down and the engine does not.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_socketio import SocketIO
 from socketio.packet import Packet
 
-from auth.tokens import TokenError
+from auth.tokens import TokenError, Tokens
 from backend.engine import events
+
+if TYPE_CHECKING:
+    from backend.engine.engine import MainEngine
 
 DESK_ROOM = "desk"  # every authenticated socket
 ALL_TICKS = "ticks:all"
@@ -66,16 +70,22 @@ class Socket:
 
 
 class Push:
-    def __init__(self, socketio: SocketIO, desk: Any) -> None:
+    """Engine events out to the sockets; `status` answers what a new socket's first `status` event says."""
+
+    def __init__(self, socketio: SocketIO, engine: MainEngine, tokens: Tokens, status: Callable[[], dict[str, Any]],
+                 tick_interval: float) -> None:  # fmt: skip
         self.socketio = socketio
-        self.desk = desk
+        self.engine = engine
+        self.tokens = tokens
+        self.status = status
+        self.tick_interval = max(0.05, float(tick_interval))
         self.sockets: dict[str, Socket] = {}
         self._ticks: dict[str, dict[str, Any]] = {}  # latest display tick per instrument, not yet sent
         self._bars: list[dict[str, Any]] = []  # finished bars for the batch sockets' next flush
         self._shared: list[dict[str, Any]] = []  # intraday points for the batch sockets' next flush
         self._single_bars = 0  # authenticated sockets that take one `bar` message per bar
         self._batch_bars = 0  # ... and those that take a `bars` message per flush
-        desk.engine.bus.subscribe(None, self._on_event)
+        engine.bus.subscribe(None, self._on_event)
         self._tasks = [socketio.start_background_task(self._tick_loop), socketio.start_background_task(self._guard)]
 
     # --- sockets ------------------------------------------------------------------------------
@@ -136,15 +146,13 @@ class Push:
 
     def _snapshot(self, sid: str) -> None:
         """What a page needs at once: account, positions, active orders, status."""
-        from views.accounts import status_data
-
-        oms = self.desk.engine.oms
+        oms = self.engine.oms
         emit = self.socketio.emit
         if oms.account is not None:
             emit("account", {"type": "account", "data": oms.account.to_dict()}, to=sid)
         emit("position", {"type": "position", "data": [p.to_dict() for p in oms.position_list()]}, to=sid)
         emit("active_order", {"type": "active_order", "data": [o.to_dict() for o in oms.active_orders()]}, to=sid)
-        emit("status", status_data(), to=sid)
+        emit("status", self.status(), to=sid)
 
     # --- engine events ------------------------------------------------------------------------
     def _on_event(self, topic: str, payload: Any) -> None:
@@ -172,8 +180,7 @@ class Push:
     def _tick_loop(self) -> None:
         pause = 0.0
         while True:
-            interval = max(0.05, float(self.desk.settings.TICK_PUSH_INTERVAL))
-            self.socketio.sleep(max(interval, pause))
+            self.socketio.sleep(max(self.tick_interval, pause))
             spent = self.flush_ticks()
             # flushes take at most PUSH_SHARE of the time: a long one stretches the next pause
             pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
@@ -249,8 +256,7 @@ class Push:
         if float(claims.get("exp", 0)) < time.time():
             return False
         try:
-            store = self.desk.store
-            return not (float(claims.get("issued", 0)) < store.revoked_before() or store.is_revoked(claims["jti"]))
+            return not self.tokens.revoked(claims)
         except TokenError:
             return False
 

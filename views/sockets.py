@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask_socketio import SocketIO
 
 from auth.tokens import TokenError, token_from_header
+from views.desk import desk
 from views.envelope import TOKEN_ERROR
+from views.push import Push
 
 
-def _push() -> Any:
-    return current_app.extensions["ctpdesk"].push
+def _push() -> Push:
+    return desk().push
 
 
 def _claims(token: str) -> dict[str, Any]:
-    return current_app.extensions["ctpdesk"].tokens.verify(token)
+    return desk().tokens.verify(token)
 
 
 def register_socket_handlers(socketio: SocketIO) -> None:

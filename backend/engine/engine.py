@@ -48,6 +48,7 @@ from backend.engine.slippage import slippage_side, slipped_price
 from backend.engine.writer import StoreWriter
 from backend.gateway.base import Gateway, LoginSettings
 from lib.price_grid import to_tick
+from model.protocols import EngineStore
 from model.store import NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ def _ctp_gateway(sink: Sink, tick_sink: Sink, config: EngineConfig) -> Gateway:
 
 
 class MainEngine:
-    def __init__(self, store: Any, config: EngineConfig, gateway_factory: GatewayFactory = _ctp_gateway) -> None:
+    def __init__(self, store: EngineStore, config: EngineConfig,
+                 gateway_factory: GatewayFactory = _ctp_gateway) -> None:  # fmt: skip
         self.store = store
         self.config = config
         self.bus = EventBus()

@@ -30,6 +30,7 @@ from backend.engine.slippage import slip_order
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
 from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
+from model.protocols import StrategyStore
 from model.store import NotFound
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def _parse(text: str) -> ast.Module:
 
 
 class StrategyManager:
-    def __init__(self, engine: Any, store: Any, runtime: dict[str, Any], limits: WorkerLimits | None = None) -> None:
+    def __init__(self, engine: Any, store: StrategyStore, runtime: dict[str, Any],
+                 limits: WorkerLimits | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.store = store
         self.runtime = runtime

@@ -210,7 +210,7 @@ def test_after_logout_a_restart_does_not_log_back_in(tmp_path: Path):
         first.extensions["ctpdesk"].engine.close()
     second = create_app(settings)
     try:
-        assert second.extensions["ctpdesk"].auto_login is None  # nothing saved: nothing to resume
+        assert second.extensions["ctpdesk"].session.auto_login is None  # nothing saved: nothing to resume
         assert second.extensions["ctpdesk"].engine.gateway is None
     finally:
         second.extensions["ctpdesk"].engine.close()

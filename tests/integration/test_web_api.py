@@ -114,10 +114,7 @@ class Web:
         if self.closed:
             return
         self.closed = True
-        auto_login = getattr(self.desk, "auto_login", None)
-        if auto_login is not None:  # a restarted app logging itself back in must not outlive it
-            auto_login.kill()
-        shutdown(self.app)  # strategies, the engine, the store
+        shutdown(self.app)  # logging back in after a restart, strategies, the engine, the store
         sim.shutdown(self.sim_name)
 
 
@@ -331,6 +328,30 @@ def test_a_wrong_counter_password_answers_its_error_id_and_leaves_nothing_connec
     # the right password then logs in normally
     web.log_in()
     assert web.ok("GET", "/status")["td"]["state"] == "ready"
+
+
+def test_a_real_counter_without_front_addresses_is_a_400_and_nothing_connects(web_factory):
+    web = web_factory()
+    status, body = web.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
+                                                               "password": "demo", "interface": "ctp"})  # fmt: skip
+    assert status == 400 and body["msg"] == "td_address and md_address (tcp://host:port) are required for ctp and tts"
+    assert web.engine.gateway is None
+
+
+def test_a_logout_ends_the_retries_of_logging_back_in_after_a_restart(web_factory, tmp_path: Path):
+    data_dir, name = tmp_path / "back", f"back{os.getpid()}_{next(_names)}"
+    first = web_factory(data_dir, SIM_NAME=name)
+    first.log_in()
+    first.close()
+    second = web_factory(data_dir, SIM_NAME=name, LOGIN_TIMEOUT=1)
+    sim.control(name).set_unreachable(True)  # before the auto-login first runs: it fails, then waits to retry
+    session = second.desk.session
+    assert session.auto_login is not None
+    second.wait("a failed login back in", lambda: any("back in failed" in r.message for r in second.engine.logs))
+    assert not session.auto_login.ready()  # waiting to try again
+    second.ok("POST", "/logout", token=second.mint(), json={"authorization": ACCESS_CODE})
+    assert session.auto_login.ready()  # at once, not after its wait
+    assert second.engine.gateway is None and session.saved_login.load() is None
 
 
 def test_more_than_ten_failed_logins_a_minute_lock_the_address_out(web_factory):

@@ -6,6 +6,7 @@ each test gets a database of its own, dropped afterwards. No stand-in replaces t
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import socket
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 
 from backend.engine.constants import Direction, Exchange, Interval, Offset, OrderType, Status
 from backend.engine.objects import SHANGHAI, BarData, LogData, OrderData, TradeData
-from model import SQLITE_FILE, NotFound, Store, StoreError, StoreUnavailable, StrategyRecord, open_store
+from model import SQLITE_FILE, NotFound, Store, StoreError, StoreUnavailable, StrategyRecord, open_store, protocols
 from model.mongo_store import MongoStore, describe_hosts
 from model.sqlite_store import SqliteStore
 
@@ -440,6 +441,25 @@ def test_bars_loaded_are_the_saved_keys_ascending_with_the_last_values(
     assert all(earlier[0] < later[0] for earlier, later in itertools.pairwise(rows))
     assert store.load_bars(f"{symbol}.SHFE", Interval.MINUTE, None, None, limit) == rows[-limit:]
     assert store.bar_count(f"{symbol}.SHFE", Interval.MINUTE) == len(expected)
+
+
+# --- the narrow slices consumers are typed with (model/protocols.py) --------------------------------
+SLICES = [protocols.EngineStore, protocols.StrategyStore, protocols.ValueStore, protocols.TokenStore,
+          protocols.ConfigStore]  # fmt: skip
+
+
+def _members(protocol: type) -> list[str]:
+    return sorted({name for part in protocol.__mro__ if part.__module__ == protocols.__name__
+                   for name, value in vars(part).items() if callable(value) and not name.startswith("_")})  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", [Store, SqliteStore, MongoStore], ids=lambda backend: backend.__name__)
+@pytest.mark.parametrize("protocol", SLICES, ids=lambda protocol: protocol.__name__)
+def test_every_backend_satisfies_each_slice_with_the_stores_own_signatures(protocol: type, backend: type) -> None:
+    members = _members(protocol)
+    assert members, protocol
+    for name in members:
+        assert str(inspect.signature(getattr(backend, name))) == str(inspect.signature(getattr(protocol, name))), name
 
 
 # --- SQLite specifics -----------------------------------------------------------------------------

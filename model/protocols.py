@@ -1,0 +1,96 @@
+"""What each consumer needs of a store: narrow, structural slices of model.store.Store.
+
+A consumer is typed with the slice it uses, so it says at a glance which part of the database it
+touches, and a test can hand it anything with those methods. Each method here is Store's, with
+Store's signature and contract (its docstrings there); SqliteStore and MongoStore satisfy every
+slice (tests/unit/test_store_contract.py checks the signatures against both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from backend.engine.objects import BarData
+    from model.store import StrategyRecord
+
+
+# --- parts ------------------------------------------------------------------------------------------
+class JournalStore(Protocol):
+    """The order/trade journal: written as things happen, reloaded after a restart."""
+
+    def save_order(self, trading_day: str, order: dict[str, Any]) -> None: ...
+
+    def load_orders(self, trading_day: str) -> list[dict[str, Any]]: ...
+
+    def save_trade(self, trading_day: str, trade: dict[str, Any]) -> bool: ...
+
+    def load_trades(self, trading_day: str) -> list[dict[str, Any]]: ...
+
+
+class BarStore(Protocol):
+    """Where finished bars go."""
+
+    def save_bars(self, bars: Iterable[BarData]) -> int: ...
+
+
+class SubscriptionStore(Protocol):
+    def load_subscriptions(self) -> list[str]: ...
+
+    def add_subscriptions(self, local_symbols: Iterable[str]) -> None: ...
+
+    def remove_subscriptions(self, local_symbols: Iterable[str]) -> None: ...
+
+
+class LogStore(Protocol):
+    def append_logs(self, records: Iterable[dict[str, Any]]) -> None: ...
+
+
+class ValueStore(Protocol):
+    """Small named values: the access code's hash, the saved login."""
+
+    def get_value(self, key: str) -> str: ...
+
+    def set_value(self, key: str, value: str) -> None: ...
+
+
+# --- consumers --------------------------------------------------------------------------------------
+class EngineStore(JournalStore, BarStore, SubscriptionStore, LogStore, ValueStore, Protocol):
+    """What the main engine writes and reloads: journal, bars, subscriptions, logs, the trading day."""
+
+
+class StrategyStore(ValueStore, Protocol):
+    """The strategy manager's part: strategy code and run state, books (values) and the day's fills."""
+
+    def load_trades(self, trading_day: str) -> list[dict[str, Any]]: ...
+
+    def save_strategy_code(self, name: str, text: str, updated_at: float) -> None: ...
+
+    def get_strategy(self, name: str) -> StrategyRecord: ...
+
+    def list_strategies(self) -> list[StrategyRecord]: ...
+
+    def set_strategy_state(self, name: str, status: str, error: str, started_at: float | None) -> None: ...
+
+    def delete_strategy(self, name: str) -> None: ...
+
+
+class TokenStore(Protocol):
+    """Revoked JWTs: one by one and the logout watermark."""
+
+    def revoke_token(self, jti: str, expires_at: float) -> None: ...
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+    def revoke_all_before(self, moment: float) -> None: ...
+
+    def revoked_before(self) -> float: ...
+
+
+class ConfigStore(Protocol):
+    """The runtime configuration PUT /config saves and a start reads back."""
+
+    def load_config(self) -> dict[str, Any]: ...
+
+    def save_config(self, values: dict[str, Any]) -> None: ...
