@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     desk.push = Push(socketio, desk)
-    desk.strategies = StrategyManager(engine, store, runtime)
+    desk.strategies = StrategyManager(engine, store, runtime, data_dir=data_dir)
     desk.saved_login = SavedLogin(store, secret)
     start_auto_login(desk)
     _register_error_handlers(app)
