@@ -193,6 +193,27 @@ def test_a_strategy_keeps_files_in_its_own_directory_across_a_stop_and_start(des
     assert desk.call("put", "/strategy", name="keeper", operation="start").json["data"]["status"] == "running"
     assert "found: hello from run 1" in wait_for_log(desk, "keeper", "done")
     assert not marker.exists()
-    for directory in (own.parent, own, own / "tmp"):
+    for directory in (data_dir(desk), own.parent, own, own / "tmp"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
+
+def test_the_data_directory_is_tightened_to_0700_and_its_secrets_to_0600(tmp_path: Path):
+    root = tmp_path / "data"
+    root.mkdir(mode=0o755)
+    os.chmod(root, 0o755)  # as older versions left it
+    (root / SECRET_FILE).write_text("an-older-secret")
+    os.chmod(root / SECRET_FILE, 0o644)
+    name = f"strategyfiles{next(_names)}"
+    settings = load_settings(None, environ={}, DATA_DIR=str(root), ACCESS_CODE=ACCESS, SIM_NAME=name,
+                             SIM_QUERY_RATE=0)  # fmt: skip
+    app = create_app(settings)
+    try:
+        assert app.config["JWT_SECRET_KEY"] == "an-older-secret"
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+        store = root / SQLITE_FILE
+        files = [root / SECRET_FILE, store, *(store.with_name(store.name + end) for end in ("-wal", "-shm"))]
+        assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files if path.exists()), files
+        assert store.exists()
+    finally:
+        app.extensions["ctpdesk"].engine.close()
+        sim.shutdown(name)
