@@ -7,6 +7,7 @@ before it (a watermark in the store); single tokens can be revoked by their jti.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -26,10 +27,13 @@ class TokenError(Exception):
 
 
 def load_secret(data_dir: Path) -> str:
+    """The data directory's secret, made on first use; an existing file is tightened to 0600 (older ones were not)."""
     path = data_dir / SECRET_FILE
     if path.exists():
+        with contextlib.suppress(PermissionError):  # another user's file: readable, so usable, but not ours to chmod
+            path.chmod(0o600)
         return path.read_text(encoding="ascii").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_hex(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:

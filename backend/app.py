@@ -39,8 +39,7 @@ log = logging.getLogger("ctpdesk")
 def create_app(settings: Settings | None = None) -> Flask:
     """Build a ctpdesk app; tests pass their own Settings (temporary data directory, sim counter)."""
     settings = settings or load_settings()
-    data_dir = Path(settings.DATA_DIR)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = _private_data_dir(Path(settings.DATA_DIR))
     app = Flask("ctpdesk", static_folder=None)
     secret = load_secret(data_dir)
     app.config.update(
@@ -67,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi, ui):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
-    strategy_manager = StrategyManager(engine, store, runtime)
+    strategy_manager = StrategyManager(engine, store, runtime, data_dir=data_dir)
     session = CounterSession(engine, strategy_manager, SavedLogin(store, secret), settings.SIM_NAME,
                              settings.LOGIN_TIMEOUT, VERSION)  # fmt: skip
     push = Push(socketio, engine, tokens, session.status, settings.TICK_PUSH_INTERVAL)  # starts tasks: after init_app
@@ -78,6 +77,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger().setLevel(settings.LOG_LEVEL.upper())
     return app
+
+
+def _private_data_dir(data_dir: Path) -> Path:
+    """The data directory, 0700 (an existing one is tightened): it holds the store, the JWT secret and the
+    sim's journal, which no other user of the host has any business reading."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        data_dir.chmod(0o700)
+    except PermissionError:  # not ours (a shared mount?): say so rather than refuse to start
+        log.warning("data directory %s: cannot make it 0700 (owned by another user)", data_dir)
+    return data_dir
 
 
 def _async_mode() -> str:

@@ -14,9 +14,11 @@ from *accidents* in their snippets, not from a determined attacker:
 - the server's secrets: the child gets only PATH and LANG (`-I` also ignores PYTHON* variables), so
   CTPDESK_ACCESS_CODE, MONGO_URI and the like are not visible;
 - accidental damage: an audit hook (sys.addaudithook) refuses new processes (fork, exec, spawn,
-  system, subprocess), signals to other processes, ctypes, sockets, raising the limits again,
-  writing or deleting outside the scratch directory, and reading outside it and the Python
-  installation (so config.yaml and the data directory are out of reach of `open`).
+  system, subprocess), signals to other processes, ctypes, sockets and raising the limits again;
+  the file-access hook of lib/fileguard.py (the strategy workers use the same one) refuses writing
+  or deleting outside the scratch directory, reading outside it and the Python installation (so
+  config.yaml and the data directory are out of reach of `open` and sqlite3), and directory
+  descriptors (with dir_fd, a relative path would get past the checks).
 
 What it does not protect against: a determined attacker. The child runs as the server's own uid
 (root in the container), so the kernel sees no boundary at all, and RLIMIT_NPROC (0: no processes
@@ -44,12 +46,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from lib import fileguard
+
 MAX_CONCURRENT = 2  # snippets running at once; more callers wait for a slot
 SLOT_WAIT = 10.0  # seconds a caller waits for a slot before SandboxBusy
 FILE_LIMIT = 10 * 1024 * 1024  # bytes any one file the snippet writes may reach
 OPEN_FILES = 64
 TRUNCATED = "\n...[truncated]"
 SNIPPET = "snippet.py"  # fixed: never built from user input
+GUARD = os.path.abspath(fileguard.__file__)  # the file-access hook, shared with the strategy workers
 
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT)
 
@@ -71,72 +76,38 @@ class RunResult:
 # multi-threaded parent (the server has native threads), and the effect is the same: they are in
 # place before any user code runs.
 BOOTSTRAP = r"""
-import os, resource, stat, sys, sysconfig, traceback
+import importlib.util, os, resource, sys, sysconfig, traceback
 
 
-def _install(memory, cpu, fsize, nofile):
+def _install(memory, cpu, fsize, nofile, guard):
     for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu),
                          (resource.RLIMIT_FSIZE, fsize), (resource.RLIMIT_CORE, 0),
                          (resource.RLIMIT_NOFILE, nofile), (resource.RLIMIT_NPROC, 0)):
         resource.setrlimit(which, (value, value))
-    real = os.path.realpath
-    scratch = (real(os.getcwd()),)
+    spec = importlib.util.spec_from_file_location("ctpdesk_fileguard", guard)  # -I: lib/ is not on the path
+    fileguard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fileguard)
+    scratch = os.getcwd()
     paths = sysconfig.get_paths()
-    readable = scratch + tuple({real(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib")}) + (
-        "/usr/share/zoneinfo", "/dev/null", "/dev/urandom")
+    python = [paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    fileguard.install("sandbox", writable=[scratch],
+                      readable=[scratch, *python, "/usr/share/zoneinfo", "/dev/null", "/dev/urandom"])
     refused = frozenset(("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system",
                          "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill", "resource.setrlimit",
                          "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents"))
-    # event -> (indexes of its paths, indexes of its dir_fd arguments)
-    changes = {"os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.rename": ((0, 1), (2, 3)),
-               "os.link": ((0, 1), (2, 3)), "os.symlink": ((1,), (2,)), "os.truncate": ((0,), ()),
-               "os.chmod": ((0,), (2,)), "os.chown": ((0,), (3,)), "os.mkdir": ((0,), (2,)),
-               "os.utime": ((0,), (3,)), "shutil.rmtree": ((0,), (1,)), "os.setxattr": ((0,), ()),
-               "os.removexattr": ((0,), ()), "os.chflags": ((0,), ())}
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
-    def inside(path, roots, real=real, sep=os.sep, fsdecode=os.fsdecode):
-        if path is None or isinstance(path, int):
-            return True  # the current directory or an already open descriptor
-        where = real(fsdecode(path))
-        return any(where == root or where.startswith(root + sep) for root in roots)
-
-    def is_dir(path, real=real, fsdecode=os.fsdecode, stat_=os.stat, isdir=stat.S_ISDIR):
-        try:
-            return isdir(stat_(real(fsdecode(path))).st_mode)
-        except (OSError, ValueError):
-            return False
-
-    def hook(event, args, refused=frozenset(refused), changes=tuple(changes.items()), scratch=scratch,
-             readable=readable, write_flags=write_flags, inside=inside, is_dir=is_dir):
+    def hook(event, args, refused=refused):
         if event in refused or event.startswith(("ctypes.", "socket.", "_posixsubprocess.")):
             raise PermissionError(f"sandbox: {event} is not allowed")
-        if event == "open":
-            path, mode, flags = args
-            writes = bool(mode and (mode[0] in "wax" or "+" in mode)) or (flags > 0 and bool(flags & write_flags))
-            # no descriptors of outside directories either: with dir_fd they would reach past the checks
-            if not inside(path, scratch if writes else readable) or (
-                    not isinstance(path, int) and not inside(path, scratch) and is_dir(path)):
-                raise PermissionError(f"sandbox: may not open {path!r}" + (" for writing" if writes else ""))
-        elif event in ("os.listdir", "os.scandir", "glob.glob") and args and not inside(args[0], readable):
-            raise PermissionError(f"sandbox: may not list {args[0]!r}")
-        elif event == "object.__setattr__" and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
+        if event == "object.__setattr__" and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
             raise PermissionError(f"sandbox: setting {args[1]} is not allowed")
-        else:
-            for name, (where, fds) in changes:
-                if name != event:
-                    continue
-                if any(index < len(args) and args[index] not in (None, -1) for index in fds):
-                    raise PermissionError(f"sandbox: {event} with dir_fd is not allowed")
-                if not all(inside(args[index], scratch) for index in where if index < len(args)):
-                    raise PermissionError(f"sandbox: {event} outside the scratch directory is not allowed")
 
     sys.addaudithook(hook)
 
 
 with open(sys.argv[1], encoding="utf-8") as _file:
     _source = _file.read()
-_install(*(int(value) for value in sys.argv[2:6]))
+_install(*(int(value) for value in sys.argv[2:6]), sys.argv[6])
 del _install, _file
 sys.argv = sys.argv[1:2]
 sys.path.insert(0, os.getcwd())  # the library modules written beside the snippet (-I leaves cwd out)
@@ -194,7 +165,7 @@ def _run(text: str, scratch: str, timeout: float, memory_mb: int, max_output: in
     with open(os.path.join(scratch, SNIPPET), "w", encoding="utf-8") as file:
         file.write(text)
     limits = (memory_mb * 1024 * 1024, int(timeout) + 1, FILE_LIMIT, OPEN_FILES)
-    command = [sys.executable, "-I", "-B", "-u", "-X", "utf8", "-c", BOOTSTRAP, SNIPPET, *map(str, limits)]
+    command = [sys.executable, "-I", "-B", "-u", "-X", "utf8", "-c", BOOTSTRAP, SNIPPET, *map(str, limits), GUARD]
     env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG", "C.UTF-8")}
     read_end, write_end = os.pipe()  # our own pipe: the same code works under gevent's patched subprocess
     started = time.monotonic()

@@ -15,6 +15,7 @@ for greenlets too, because nothing inside the lock yields to the gevent hub.
 from __future__ import annotations
 
 import importlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,18 @@ def _native_lock() -> Any:
     return monkey.get_original("_thread", "allocate_lock")()
 
 
+def _private_files(path: Path) -> None:
+    """The database and its WAL files only for the server's user (0600): they hold the saved login and the
+    hashed access code. SQLite makes the -wal and -shm files with the database file's mode, so creating
+    that one 0600 before SQLite does (and tightening older ones) covers all three."""
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            os.chmod(name, 0o600)
+        except (FileNotFoundError, PermissionError):  # none yet, or another user's: left as they are
+            pass
+
+
 class SqliteStore(Store):
     def __init__(self, path: Path, max_logs: int = 10_000, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
@@ -48,8 +61,9 @@ class SqliteStore(Store):
         self._lock = _native_lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            _private_files(self.path)
             connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._connection: sqlite3.Connection | None = connection
         try:

@@ -30,6 +30,8 @@ from backend.engine.slippage import slip_order
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
 from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
+from backend.strategy_runtime.workdir import strategy_home, worker_environment
+from lib.config import Settings
 from model.protocols import StrategyStore
 from model.store import NotFound
 
@@ -95,9 +97,11 @@ def _parse(text: str) -> ast.Module:
 
 
 class StrategyManager:
-    def __init__(self, engine: Any, store: StrategyStore, runtime: dict[str, Any],
-                 limits: WorkerLimits | None = None) -> None:  # fmt: skip
+    def __init__(self, engine: Any, store: StrategyStore, runtime: dict[str, Any], limits: WorkerLimits | None = None,
+                 data_dir: Path | str | None = None) -> None:  # fmt: skip
+        """`data_dir` is the server's: each worker runs in `<data_dir>/strategies/<name>/` (workdir.py)."""
         self.engine = engine
+        self.data_dir = Path(Settings.DATA_DIR if data_dir is None else data_dir).resolve()
         self.store = store
         self.runtime = runtime
         self.limits = limits or WorkerLimits()
@@ -120,11 +124,13 @@ class StrategyManager:
         record = self.store.get_strategy(validate_name(name))  # NotFound when unknown
         if name in self.workers:
             return
+        home = strategy_home(self.data_dir, name)
         process = subprocess.Popen(
             [sys.executable, "-m", "backend.strategy_runtime.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(home),
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT),
-                 "CTPDESK_WORKER_MEMORY_MB": str(self.limits.memory_mb)},
+                 "CTPDESK_WORKER_MEMORY_MB": str(self.limits.memory_mb),
+                 **worker_environment(home, self.data_dir, ROOT)},
             start_new_session=True,  # no preexec_fn: unsafe with the server's native threads
         )  # fmt: skip
         worker = Worker(name, process, time.time(), Queue(maxsize=self.limits.max_backlog))

@@ -2,7 +2,9 @@
 
 Reads events from stdin and writes commands to a private copy of stdout (JSON lines, protocol.py).
 User code that prints writes log lines, never into the protocol; fork, exec and subprocess are
-refused by an audit hook. A callback that raises ends the worker with the traceback as the reason.
+refused by an audit hook, and so (lib/fileguard.py) are writes outside the strategy's own directory
+(the working directory the server starts it in) and any access to the server's data directory and
+config.yaml (workdir.py). A callback that raises ends the worker with the traceback as the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from backend.strategy_runtime.protocol import MAX_SERVER_LINE, decode, encode
 from backend.strategy_runtime.throttle import WORKER_LOG_RATE, LogThrottle, dropped_message
+from backend.strategy_runtime.workdir import HIDDEN_ENV
+from lib import fileguard
 
 REFUSED_EVENTS = frozenset({
     "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen", "pty.spawn",
@@ -28,6 +32,17 @@ MAX_LOG_LINE = 2000  # characters of one log line; a longer one (or a line that 
 def _guard(event: str, args: tuple) -> None:
     if event in REFUSED_EVENTS:
         raise PermissionError(f"{event} is not allowed in a strategy")
+
+
+def _protect() -> None:
+    """The audit hooks, before any user code: no new processes; files only in the strategy's own directory.
+
+    The server starts the worker in that directory, so the working directory is what may be written;
+    what it may not even read (the data directory, config.yaml) comes in HIDDEN_ENV.
+    """
+    sys.addaudithook(_guard)
+    hidden = [path for path in os.environ.get(HIDDEN_ENV, "").split(os.pathsep) if path]
+    fileguard.install("strategy", writable=[os.getcwd()], hidden=hidden)
 
 
 class Channel:
@@ -164,7 +179,7 @@ def main() -> int:
     channel = Channel(out_fd)
     sys.stdout = LogWriter(channel, "INFO")  # type: ignore[assignment]
     sys.stderr = LogWriter(channel, "WARNING")  # type: ignore[assignment]
-    sys.addaudithook(_guard)
+    _protect()
     from backend.strategy_runtime.dispatch import Dispatcher
 
     init = channel.read(timeout=30.0)

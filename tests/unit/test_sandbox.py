@@ -162,3 +162,59 @@ def test_library_modules_are_importable_beside_the_snippet() -> None:
 def test_library_paths_must_be_relative_module_files(path: str) -> None:
     with pytest.raises(ValueError, match="relative module files"):
         run_snippet("print(1)\n", library={path: "X = 1\n"})
+
+
+def test_a_directory_descriptor_cannot_carry_a_relative_path_past_the_checks(tmp_path: Path) -> None:
+    # The `open` event does not show dir_fd: from a descriptor of scratch/a/b, "../../<stdlib path>" is
+    # checked as the standard library's file but opens scratch/<stdlib path>, a symlink to the secret.
+    secret = tmp_path / "config.yaml"
+    secret.write_text("ACCESS_CODE: secret\n")
+    result = run(
+        "import os, sysconfig\n"
+        "depth = len(os.getcwd().strip('/').split('/'))\n"
+        "os.makedirs('/'.join(['d'] * depth))\n"
+        "decoy = os.path.join(os.path.realpath(sysconfig.get_paths()['stdlib']), 'os.py').lstrip('/')\n"
+        "os.makedirs(os.path.dirname(decoy))\n"
+        f"os.symlink({str(secret)!r}, decoy)\n"
+        "fd = os.open('/'.join(['d'] * depth), os.O_RDONLY)\n"
+        "print(os.read(os.open('../' * depth + decoy, os.O_RDONLY, dir_fd=fd), 100))\n"
+    )
+    assert "PermissionError: sandbox: may not open the directory" in result.output
+    assert "ACCESS_CODE" not in result.output
+
+
+def test_rmtree_works_in_the_scratch_directory_and_leaves_what_its_links_point_to(tmp_path: Path) -> None:
+    outside = tmp_path / "kept.txt"
+    outside.write_text("kept")
+    result = run(
+        "import os, shutil\n"
+        "os.makedirs('cache/a/b')\n"
+        "open('cache/a/b/f', 'w').write('x')\n"
+        f"os.symlink({str(outside)!r}, 'cache/link')\n"
+        f"os.symlink({str(tmp_path)!r}, 'cache/a/dirlink')\n"
+        "shutil.rmtree('cache')\n"
+        "print(os.path.exists('cache'))\n"
+    )
+    assert (result.exit_code, result.output) == (0, "False\n")
+    assert outside.read_text() == "kept"
+
+
+def test_sqlite_databases_outside_the_scratch_directory_are_out_of_reach(tmp_path: Path) -> None:
+    result = run(
+        "import sqlite3\n"
+        "sqlite3.connect('own.db').execute('create table t (x)')\n"
+        "print('own database')\n"
+        f"sqlite3.connect({str(tmp_path / 'store.sqlite3')!r})\n"
+    )
+    assert result.output.startswith("own database\n")
+    assert "PermissionError: sandbox: may not open the database" in result.output
+    assert not (tmp_path / "store.sqlite3").exists()
+
+
+def test_a_descriptor_of_an_outside_file_cannot_change_it() -> None:
+    # Read-only descriptors of the Python installation are allowed; fchmod through one is not (here to
+    # its own mode, so that nothing changes even where the refusal were missing).
+    result = run(
+        "import json, os\nfd = os.open(json.__file__, os.O_RDONLY)\nos.chmod(fd, os.stat(fd).st_mode & 0o7777)\n"
+    )
+    assert "PermissionError: sandbox: os.chmod outside its own directory" in result.output
