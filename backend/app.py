@@ -23,7 +23,7 @@ from backend.strategy_runtime.manager import StrategyManager
 from lib.config import Settings, load_settings
 from model import open_store
 from model.protocols import ConfigStore
-from views import accounts, code_tools, config_view, health, market, openapi, strategies, trading, ui
+from views import accounts, code_tools, config_view, health, market, openapi, sim_control, strategies, trading, ui
 from views.desk import Desk
 from views.envelope import ApiError, failure
 from views.push import Push, TextPacket
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False,
                       serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
-    for module in (health, accounts, market, trading, config_view, strategies, code_tools, openapi, ui):
+    for module in (health, accounts, market, trading, config_view, strategies, code_tools, sim_control, openapi, ui):
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     strategy_manager = StrategyManager(engine, store, runtime, data_dir=data_dir)

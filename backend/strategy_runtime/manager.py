@@ -24,7 +24,7 @@ from gevent.queue import Full, Queue
 
 from backend.engine import events
 from backend.engine.constants import Direction, Offset, OrderType, Status
-from backend.engine.objects import OrderRequest, TradeData, trade_from_dict
+from backend.engine.objects import OrderRequest, trade_from_dict
 from backend.engine.oms import position_side
 from backend.engine.slippage import slip_order
 from backend.strategy_runtime.positions import StrategyBook
@@ -135,7 +135,7 @@ class StrategyManager:
         )  # fmt: skip
         worker = Worker(name, process, time.time(), Queue(maxsize=self.limits.max_backlog))
         self.workers[name] = worker
-        self.books.setdefault(name, StrategyBook(name, self.engine.trading_day))
+        self._book(name)
         worker.outbox.put_nowait({"k": "init", "name": name, "code": record.text, "state": self._state(name)})
         worker.greenlets = [gevent.spawn(f, worker) for f in (self._write, self._read, self._drain_stderr, self._watch)]
         self._set_state(name, "running", "", worker.started_at)
@@ -216,10 +216,12 @@ class StrategyManager:
                 book.day = day
                 self._save_book(book)
 
-    def _book_for(self, trade: TradeData) -> StrategyBook:
-        book = self.books.get(trade.strategy)
-        if book is None:  # its first fill: store the flat opening, so a restart knows which day to add
-            book = self.books[trade.strategy] = StrategyBook(trade.strategy, self.engine.trading_day)
+    def _book(self, name: str) -> StrategyBook:
+        """A strategy's book; a new one is stored flat at once, so that a restart knows which day's
+        fills to add to it."""
+        book = self.books.get(name)
+        if book is None:
+            book = self.books[name] = StrategyBook(name, self.engine.trading_day)
             self._save_book(book)
         return book
 
@@ -412,7 +414,7 @@ class StrategyManager:
             self._roll_books(payload.current)
             return
         if topic == events.TRADE and payload.strategy:
-            self._book_for(payload).add(payload)
+            self._book(payload.strategy).add(payload)
         if not self.workers or topic not in _FED:
             return
         independent = bool(self.runtime.get("INSTRUMENT_INDEPEND", True))
