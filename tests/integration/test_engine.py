@@ -17,6 +17,7 @@ from backend.engine import events
 from backend.engine.bars import minute_of
 from backend.engine.constants import ConnectionState, Direction, Exchange, Offset, OrderType, Status
 from backend.engine.engine import EngineConfig, LoginFailed, MainEngine, NotConnected, OrderFinished
+from backend.engine.events import ConnectionChanged
 from backend.engine.objects import OrderRequest, SharedData
 from backend.engine.oms import UnknownInstrument
 from backend.engine.risk import OrderRefused
@@ -229,6 +230,17 @@ def test_close_position_splits_today_and_yesterday_on_shfe(engine: MainEngine, s
     buy = OrderRequest(symbol, Exchange.SHFE, Direction.LONG, Offset.OPEN, OrderType.LIMIT, tick.limit_up, 1)
     assert engine.send_order(buy, wait=5).status is not Status.REJECTED
     watcher.wait(events.POSITION, lambda ps: any(p.local_symbol == name and p.volume == 3 for p in ps))
+    # One close order of the wrong kind of lots is refused here, with the exchange's rule, before the
+    # counter sees it (it used to pass: 3 lots held, so "3 closable", and the counter said 平仓量超过持仓量).
+    sent = len(engine.oms.orders)
+    for offset, volume, message in ((Offset.CLOSETODAY, 2, "only 1 of today's lots available"),
+                                    (Offset.CLOSE, 3, "SHFE closes today's lots only with close_today")):  # fmt: skip
+        wrong = OrderRequest(symbol, Exchange.SHFE, Direction.SHORT, offset, OrderType.LIMIT, tick.limit_up, volume)
+        with pytest.raises(OrderRefused, match=message):
+            engine.send_order(wrong, wait=5)
+    assert len(engine.oms.orders) == sent
+    days = [status["trading_day"] for status in watcher.of(events.STATUS)]
+    assert days == sorted(days), days  # the reconnect after the settlement never showed the day before
     orders = engine.close_position(name, Direction.LONG, volume=3, price=tick.limit_down)
     assert [(o.offset, o.volume) for o in orders] == [(Offset.CLOSETODAY, 1), (Offset.CLOSEYESTERDAY, 2)]
     assert all(o.status is not Status.REJECTED for o in orders)
@@ -342,3 +354,24 @@ def test_the_shared_series_is_published_at_a_minutes_end_only_when_on(engine: Ma
     assert all(point in seen and point.datetime >= minute for point in points)  # the latest tick when it ended
     assert set(points[-1].to_dict()) == {"local_symbol", "datetime", "last_price", "average_price", "volume",
                                          "open_interest"}  # fmt: skip
+
+
+def test_the_trading_day_comes_from_a_td_login_and_never_goes_back(tmp_path: Path):
+    # A reconnect after the settlement repeated the previous login's day on its `connected` step, an
+    # MD login may carry its own day: the engine reloaded that day's journal and went back for a moment.
+    engine = make_engine(tmp_path)
+    try:
+        engine._apply(ConnectionChanged("td", ConnectionState.LOGGED_IN, trading_day="20261208"))
+        assert engine.trading_day == "20261208"
+        for stale in (ConnectionChanged("td", ConnectionState.CONNECTED, trading_day="20261207"),
+                      ConnectionChanged("md", ConnectionState.READY, trading_day="20261207"),
+                      ConnectionChanged("td", ConnectionState.READY, trading_day="20261207")):  # fmt: skip
+            engine._apply(stale)
+            assert engine.trading_day == "20261208", stale
+    finally:
+        engine.close()
+    restarted = make_engine(tmp_path)
+    try:
+        assert restarted.trading_day == "20261208"  # and a restart starts from the last one
+    finally:
+        restarted.close()
