@@ -94,12 +94,10 @@ def lots_closed(offset: Offset, exchange: object, volume: int, yd_volume: int) -
     """(today's lots, yesterday's lots) a closing fill of `volume` consumed from a position.
 
     SHFE/INE say which kind in the offset (a plain Close is yesterday's); elsewhere the counter
-    takes yesterday's lots first.
+    takes yesterday's lots first, whichever close offset the order carried.
     """
-    if offset is Offset.CLOSETODAY:
-        return volume, 0
-    if offset is Offset.CLOSEYESTERDAY or exchange in TODAY_YESTERDAY_EXCHANGES:
-        return 0, volume
+    if exchange in TODAY_YESTERDAY_EXCHANGES:
+        return (volume, 0) if offset is Offset.CLOSETODAY else (0, volume)
     yesterday = min(volume, yd_volume)
     return volume - yesterday, yesterday
 

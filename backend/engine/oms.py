@@ -189,6 +189,7 @@ class Oms:
         return frozen
 
     def position(self, local_symbol: str, direction: Direction) -> PositionData:
+        local_symbol = self.contract(local_symbol).local_symbol  # a bare symbol names the same position
         for position in self.position_list():
             if position.local_symbol == local_symbol and position.direction is direction:
                 return position

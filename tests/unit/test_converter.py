@@ -344,25 +344,13 @@ def test_check_close_elsewhere_any_close_takes_any_lot(
 
 
 # --- lots_closed: which lots a closing fill consumed (Oms._apply_fill) -------------------------------------
-ELSEWHERE_TODAY_YESTERDAY = (
-    "lots_closed reads CloseToday/CloseYesterday as a kind of lot on every exchange, against its own docstring "
-    "('elsewhere the counter takes yesterday's lots first') and the sim counter (close_groups: off SHFE/INE "
-    "'1', '3' and '4' all take yesterday's lots, then today's)"
-)
-
-
-def _elsewhere(exchange: Exchange, offset: Offset, expected: tuple[int, int]) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=ELSEWHERE_TODAY_YESTERDAY)] if offset is not CLOSE else []
-    return pytest.param(exchange, offset, 3, 2, expected, marks=marks, id=f"{exchange}-{offset}")
-
-
 @pytest.mark.parametrize(
     ("exchange", "offset", "volume", "yd_volume", "expected"),
     [
         *(pytest.param(exchange, offset, 3, 2, expected, id=f"{exchange}-{offset}")
           for exchange in (Exchange.SHFE, Exchange.INE)
           for offset, expected in ((CT, (3, 0)), (CY, (0, 3)), (CLOSE, (0, 3)))),
-        *(_elsewhere(exchange, offset, (1, 2))
+        *(pytest.param(exchange, offset, 3, 2, (1, 2), id=f"{exchange}-{offset}")  # any close: yesterday's first
           for exchange in (Exchange.DCE, Exchange.CZCE, Exchange.CFFEX, Exchange.GFEX)
           for offset in (CLOSE, CT, CY)),
         pytest.param(Exchange.DCE, CLOSE, 2, 5, (0, 2), id="DCE-close-within-yesterday"),

@@ -233,13 +233,9 @@ def test_dce_a_closing_fill_takes_yesterdays_lots_first(volume: int, expected: t
     assert lots(oms.positions[("m2605.DCE", LONG)]) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lots_closed reads CloseToday as today's lots on every exchange, though off SHFE/INE any close takes "
-    "yesterday's first (its docstring, the sim's close_groups) and check_close lets a DCE CloseToday take any lot: "
-    "the fill leaves volume 0 with yd_volume 3, volume != td_volume + yd_volume, until the next snapshot",
-)
 def test_dce_a_closetoday_fill_takes_yesterdays_lots_like_any_close() -> None:
+    # Off SHFE/INE the counter takes yesterday's lots first whatever the close offset; reading a DCE
+    # CloseToday as today's lots left volume 0 with yd_volume 3 until the next snapshot.
     oms = new_oms()
     oms.on_positions((held(0, 3, exchange=Exchange.DCE),))
     oms.on_trade(fill("t1", SHORT, CT, 3, exchange=Exchange.DCE))
@@ -320,6 +316,12 @@ def test_the_position_of_an_unheld_side_is_flat_and_of_an_unknown_instrument_an_
     assert oms.position("m2605.DCE", LONG) == PositionData("m2605", Exchange.DCE, LONG)
     with pytest.raises(UnknownInstrument):
         oms.position("xx2601.SHFE", LONG)
+
+
+def test_a_bare_symbol_names_the_same_position() -> None:
+    oms = new_oms()
+    oms.on_positions((held(1, 2, LONG),))
+    assert oms.position("rb2601", LONG) == oms.position(RB, LONG) and oms.position(RB, LONG).volume == 3
 
 
 def test_start_day_clears_the_orders_and_trades_but_not_the_positions() -> None:
@@ -403,7 +405,7 @@ def test_property_fills_keep_volume_the_sum_of_todays_and_yesterdays_lots(
 ) -> None:
     """Closes never take more than held of the kind their offset may take (the exchange would refuse).
 
-    Elsewhere than SHFE/INE only a plain Close is sent here: see the xfail above for the others.
+    Elsewhere than SHFE/INE only a plain Close is sent here: the others are tested above.
     """
     splits = exchange in (Exchange.SHFE, Exchange.INE)
     oms = new_oms()
