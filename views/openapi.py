@@ -58,6 +58,7 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "strategies.delete": ("Stop and delete a strategy", StrategyName),
     "strategies.read_code": ("A strategy's code", StrategyName),
     "strategies.upload_code": ("Upload strategy code (restarts it if running)", CodeUpload),
+    "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
     "openapi.document": ("This document", None),
 }
 ERRORS = {

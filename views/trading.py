@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from backend.engine.commands import CancelOrder, ClosePosition, SendOrder
 from backend.engine.constants import Exchange, Status
 from backend.engine.engine import LOG_HISTORY
 from backend.engine.objects import OrderRequest, split_local_symbol
@@ -42,7 +43,7 @@ def send_order():
         contract = engine.oms.contract(_qualified(request.local_symbol, request.exchange))
         order_request = OrderRequest(contract.symbol, contract.exchange, request.direction, request.offset,
                                      request.type, request.price, request.volume)  # fmt: skip
-        order = engine.send_order(order_request, wait=ANSWER_WAIT)
+        order = engine.execute(SendOrder(order_request, ANSWER_WAIT))
     if order.status is Status.REJECTED:
         raise ApiError(f"rejected: {order.status_msg}", 400, order.to_dict())
     return envelope(order.to_dict(), "order accepted" if order.status is not Status.SUBMITTING else "order sent")
@@ -63,7 +64,7 @@ def _qualified(local_symbol: str, exchange: str | None) -> str:
 def cancel_order():
     request = parse(CancelRequest)
     with engine_errors():
-        order = desk().engine.cancel_order(request.order_id, wait=ANSWER_WAIT)
+        order = desk().engine.execute(CancelOrder(request.order_id, ANSWER_WAIT))
     return envelope(order.to_dict(), "cancelled" if not order.is_active else "cancel sent")
 
 
@@ -73,7 +74,8 @@ def close_position():
     request = parse(ClosePositionRequest)
     with engine_errors():
         desk().engine.require_connected()
-        orders = desk().engine.close_position(request.local_symbol, request.direction, request.volume, request.price)
+        orders = desk().engine.execute(ClosePosition(request.local_symbol, request.direction, request.volume,
+                                                     request.price))  # fmt: skip
     rejected = [order for order in orders if order.status is Status.REJECTED]
     data = [order.to_dict() for order in orders]
     if rejected:

@@ -25,6 +25,7 @@ from backend.bridge import CONFLATE_AT, Bridge
 from backend.engine import events
 from backend.engine.bus import EventBus
 from backend.engine.chart import BarRoom
+from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, Command, SendOrder
 from backend.engine.constants import ConnectionState, Direction, Offset, OrderType, Status
 from backend.engine.converter import ClosePositionError, check_close, close_order_side, split_close
 from backend.engine.objects import (
@@ -41,7 +42,7 @@ from backend.engine.objects import (
     order_from_dict,
     trade_from_dict,
 )
-from backend.engine.oms import Oms, position_side
+from backend.engine.oms import Oms, UnknownOrder, position_side
 from backend.engine.risk import OrderRefused, check_order
 from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
 from backend.engine.slippage import slippage_side, slipped_price
@@ -361,13 +362,31 @@ class MainEngine:
         """NotConnected (503) unless a counter session is ready for orders."""
         self._require_gateway()
 
+    def execute(self, command: Command) -> Any:
+        """Carry out one command (commands.py): the single entry for every order and cancel."""
+        return self._commands[type(command)](self, command)
+
     def send_order(self, request: OrderRequest, wait: float = 0.0) -> OrderData:
+        return self.execute(SendOrder(request, wait))
+
+    def cancel_order(self, order_id: str, wait: float = 0.0) -> OrderData:
+        return self.execute(CancelOrder(order_id, wait))
+
+    def cancel_all(self, strategy: str | None = None) -> list[str]:
+        return self.execute(CancelAll(strategy))
+
+    def close_position(self, local_symbol: str, direction: Direction, volume: int | None = None,
+                       price: float | None = None, strategy: str | None = None) -> list[OrderData]:  # fmt: skip
+        return self.execute(ClosePosition(local_symbol, direction, volume, price, strategy))
+
+    def _send(self, command: SendOrder) -> OrderData:
         """Check locally, journal, send, and (with wait) return once the counter has answered.
 
         The order is in the store, with the strategy that sent it, before it leaves: after a kill -9
         at any moment the counter's replay of its fills finds whose they are. Sends take turns so
         that OrderRefs reach the counter in the order they were taken.
         """
+        request, wait = command.request, command.wait
         gateway = self._require_gateway()
         contract = self.oms.contract(request.local_symbol)
         self._check(request, contract)
@@ -409,51 +428,61 @@ class MainEngine:
         except StoreError as error:
             raise OrderRefused(f"not sent: the order journal could not record it ({error})") from None
 
-    def cancel_order(self, order_id: str, wait: float = 0.0) -> OrderData:
+    def _cancel(self, command: CancelOrder) -> OrderData:
         gateway = self._require_gateway()
-        order = self.oms.order(order_id)
+        order = self.oms.order(command.order_id)
+        if command.strategy is not None and order.strategy != command.strategy:
+            raise UnknownOrder(command.order_id)  # a strategy knows no other orders than its own
         if not order.is_active:
-            raise OrderFinished(f"order {order_id} is already {order.status.value}")
-        waiter = self._cancel_waiters.setdefault(order_id, AsyncResult())
-        gateway.cancel_order(CancelRequest(order_id, order.symbol, order.exchange, order.sys_id))
-        if wait <= 0:
-            self._cancel_waiters.pop(order_id, None)
+            raise OrderFinished(f"order {order.order_id} is already {order.status.value}")
+        waiter = self._cancel_waiters.setdefault(order.order_id, AsyncResult())
+        gateway.cancel_order(CancelRequest(order.order_id, order.symbol, order.exchange, order.sys_id))
+        if command.wait <= 0:
+            self._cancel_waiters.pop(order.order_id, None)
             return order
         try:
-            outcome = waiter.get(timeout=wait)
+            outcome = waiter.get(timeout=command.wait)
         except gevent.Timeout:
-            return self.oms.order(order_id)
+            return self.oms.order(order.order_id)
         finally:
-            self._cancel_waiters.pop(order_id, None)
+            self._cancel_waiters.pop(order.order_id, None)
         if isinstance(outcome, CancelFailed):
             raise outcome
         return outcome
 
-    def cancel_all(self, strategy: str | None = None) -> list[str]:
-        targets = [o for o in self.oms.active_orders() if strategy is None or o.strategy == strategy]
+    def _cancel_all(self, command: CancelAll) -> list[str]:
+        targets = [o for o in self.oms.active_orders() if command.strategy is None or o.strategy == command.strategy]
         for order in targets:
-            self.cancel_order(order.order_id)
+            self._cancel(CancelOrder(order.order_id))
         return [order.order_id for order in targets]
 
-    def close_position(self, local_symbol: str, direction: Direction, volume: int | None = None,
-                       price: float | None = None, strategy: str | None = None) -> list[OrderData]:  # fmt: skip
+    def _close(self, command: ClosePosition) -> list[OrderData]:
         """Close a position (its own side), splitting close-today/yesterday where the exchange needs it."""
         self._require_gateway()
-        contract = self.oms.contract(local_symbol)
-        position = self.oms.position(contract.local_symbol, direction)
-        side = close_order_side(direction)
+        contract = self.oms.contract(command.local_symbol)
+        position = self.oms.position(contract.local_symbol, command.direction)
+        side = close_order_side(command.direction)
+        price = command.price
         if price is None:
             price = self._aggressive_price(contract.local_symbol, side, contract.pricetick)
-        request = OrderRequest(contract.symbol, contract.exchange, side, Offset.CLOSE, OrderType.LIMIT,
-                               price, volume if volume is not None else position.available, strategy)  # fmt: skip
+        volume = command.volume if command.volume is not None else position.available
+        request = OrderRequest(contract.symbol, contract.exchange, side, Offset.CLOSE, OrderType.LIMIT, price,
+                               volume, command.strategy)  # fmt: skip
         if request.volume <= 0:
-            raise OrderRefused(f"no {direction.value} position in {contract.local_symbol} to close", "volume")
+            raise OrderRefused(f"no {command.direction.value} position in {contract.local_symbol} to close", "volume")
         pending = [order for order in self.oms.active_orders() if order.local_symbol == contract.local_symbol]
         try:
             pieces = split_close(request, position, pending, self.config.close_pattern)
         except ClosePositionError as error:
             raise OrderRefused(str(error), "volume") from None
-        return [self.send_order(piece, wait=2.0) for piece in pieces]
+        return [self._send(SendOrder(piece, command.wait)) for piece in pieces]
+
+    _commands: dict[type, Callable[[MainEngine, Any], Any]] = {
+        SendOrder: _send,
+        ClosePosition: _close,
+        CancelOrder: _cancel,
+        CancelAll: _cancel_all,
+    }
 
     def _aggressive_price(self, local_symbol: str, side: Direction, price_tick: float) -> float:
         """The best opposite price, moved by the configured slippage (in ticks)."""

@@ -23,9 +23,10 @@ from gevent import subprocess
 from gevent.queue import Full, Queue
 
 from backend.engine import events
+from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, SendOrder
 from backend.engine.constants import Direction, Offset, OrderType, Status
 from backend.engine.objects import OrderRequest, trade_from_dict
-from backend.engine.oms import position_side
+from backend.engine.oms import UnknownOrder, position_side
 from backend.engine.slippage import slip_order
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
@@ -159,7 +160,7 @@ class StrategyManager:
             self._kill(worker)
         self._finish(worker)
         if cancel_orders and self.engine.connected:
-            self.engine.cancel_all(strategy=name)
+            self.engine.execute(CancelAll(name))
         if not keep_state:
             self._set_state(name, "stopped", "", None)
 
@@ -376,27 +377,27 @@ class StrategyManager:
             request = slip_order(request, self.engine.config.slippage, contract.pricetick,
                                  self.engine.oms.ticks.get(contract.local_symbol))  # fmt: skip
             if request.offset is Offset.OPEN:
-                order = self.engine.send_order(request, wait=2.0)
+                order = self.engine.execute(SendOrder(request, 2.0))
                 return {"ok": order.status is not Status.REJECTED, "order": order.to_dict()}
             closed = position_side(request.direction, request.offset)
-            orders = self.engine.close_position(contract.local_symbol, closed, request.volume, request.price,
-                                                worker.name)  # fmt: skip
+            orders = self.engine.execute(ClosePosition(contract.local_symbol, closed, request.volume, request.price,
+                                                       worker.name))  # fmt: skip
             return {"ok": True, "orders": [order.to_dict() for order in orders]}
         except Exception as error:  # refused locally, unknown instrument, not connected: tell the strategy
             return {"ok": False, "error": str(error) or type(error).__name__}
 
     def _cancel(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
-        order = self.engine.oms.orders.get(str(message.get("order_id")))
-        if order is None or order.strategy != worker.name:
-            return {"ok": False, "error": "not an order of this strategy"}
         try:
-            return {"ok": True, "order": self.engine.cancel_order(order.order_id, wait=2.0).to_dict()}
+            order = self.engine.execute(CancelOrder(str(message.get("order_id")), 2.0, worker.name))
+        except UnknownOrder:
+            return {"ok": False, "error": "not an order of this strategy"}
         except Exception as error:
             return {"ok": False, "error": str(error)}
+        return {"ok": True, "order": order.to_dict()}
 
     def _cancel_all(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
         try:
-            return {"ok": True, "cancelled": self.engine.cancel_all(strategy=worker.name)}
+            return {"ok": True, "cancelled": self.engine.execute(CancelAll(worker.name))}
         except Exception as error:
             return {"ok": False, "error": str(error)}
 

@@ -23,7 +23,7 @@ from tests.e2e.conftest import Desk
 
 pytestmark = pytest.mark.slow
 
-EXCLUDED = ("/logout", "/auth_code")
+EXCLUDED = ("/logout", "/auth_code", "/sim/settle")  # settling would roll the shared server's trading day
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
 SLOW = {"/check_code": 3, "/run_code": 5}  # each example runs pylint / a sandboxed process: fewer of them
 ORDER_PATHS = {("POST", "/order_solve"), ("POST", "/close_position")}
