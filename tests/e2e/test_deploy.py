@@ -152,7 +152,8 @@ class Deployment:
 
     @property
     def stop_marker(self) -> Path:
-        return self.workdir / "strategy-stopped.txt"
+        """In the strategy's own directory: the only place its worker may write."""
+        return self.data_dir / "strategies" / STRATEGY / "strategy-stopped.txt"
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -356,7 +357,8 @@ def is_tick_of(name: str) -> Callable[[Any], bool]:
 
 
 def probe_strategy(instrument: str, marker: Path) -> str:
-    """A strategy that only logs; on_stop (reached only through a clean stop) notes its pid in `marker`."""
+    """A strategy that only logs; on_stop (reached only through a clean stop) notes its pid in `marker`, a
+    file of that name in its own directory."""
     return f'''"""Deployment probe: logs, never trades."""
 
 import os
@@ -374,7 +376,7 @@ class DeployProbe(Strategy):
         pass
 
     def on_stop(self):
-        with open({str(marker)!r}, "a", encoding="utf-8") as out:
+        with open({marker.name!r}, "a", encoding="utf-8") as out:  # in its working directory
             out.write(f"{{os.getpid()}}\\n")
 
 

@@ -52,10 +52,10 @@ class Desk:
         return next(c["local_symbol"] for c in contracts if c["local_symbol"].startswith(prefix))
 
 
-def make_desk(tmp_path: Path, limits: WorkerLimits) -> Iterator[Desk]:
-    """A logged-in app over its own sim (10 ticks a second), torn down after the test."""
+def make_desk(data_dir: Path, limits: WorkerLimits) -> Iterator[Desk]:
+    """A logged-in app over its own sim (10 ticks a second) keeping its data in `data_dir`, torn down after."""
     name = f"strategies{next(_names)}"
-    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
+    settings = load_settings(None, environ={}, DATA_DIR=str(data_dir), ACCESS_CODE=ACCESS, SIM_NAME=name,
                              SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
     app = create_app(settings)
     app.extensions["ctpdesk"].strategies.limits = limits

@@ -21,7 +21,7 @@ from backend.app import create_app
 from backend.strategy_runtime.manager import ROOT, WorkerLimits
 from lib.config import load_settings
 from model import SQLITE_FILE
-from tests.integration.test_strategies import ACCESS, Desk, code
+from tests.integration.test_strategies import ACCESS, Desk, code, make_desk
 
 _names = itertools.count()
 
@@ -29,17 +29,7 @@ _names = itertools.count()
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
     """A desk whose data directory is `tmp_path/data`, so that the test has a place outside it."""
-    name = f"strategyfiles{next(_names)}"
-    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path / "data"), ACCESS_CODE=ACCESS, SIM_NAME=name,
-                             SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
-    app = create_app(settings)
-    app.extensions["ctpdesk"].strategies.limits = WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0)
-    login = app.test_client().post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"})
-    assert login.status_code == 200, login.json
-    yield Desk(app, login.json["data"], name)
-    app.extensions["ctpdesk"].strategies.stop_all()
-    app.extensions["ctpdesk"].engine.close()
-    sim.shutdown(name)
+    yield from make_desk(tmp_path / "data", WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
 
 
 def data_dir(desk: Desk) -> Path:
