@@ -15,15 +15,28 @@ from auth.access import AccessCode
 from auth.saved_login import SavedLogin
 from auth.tokens import Tokens, load_secret
 from backend.engine.engine import EngineConfig, MainEngine
+from backend.engine.risk_rules import RiskLimits
 from backend.extensions import jwt, limiter, socketio
 from backend.gateway.ctp_gateway import session_filter_on
 from backend.runtime import apply_runtime
 from backend.session import CounterSession
 from backend.strategy_runtime.manager import StrategyManager
-from lib.config import Settings, load_settings
+from lib.config import ConfigError, Settings, load_settings
 from model import open_store
 from model.protocols import ConfigStore
-from views import accounts, code_tools, config_view, health, market, openapi, sim_control, strategies, trading, ui
+from views import (
+    accounts,
+    code_tools,
+    config_view,
+    health,
+    market,
+    openapi,
+    risk,
+    sim_control,
+    strategies,
+    trading,
+    ui,
+)
 from views.desk import Desk
 from views.envelope import ApiError, failure
 from views.push import Push, TextPacket
@@ -63,7 +76,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False,
                       serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
-    for module in (health, accounts, market, trading, config_view, strategies, code_tools, sim_control, openapi, ui):
+    for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, openapi,
+                   ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     strategy_manager = StrategyManager(engine, store, runtime, data_dir=data_dir)
@@ -123,9 +137,17 @@ def _engine_config(settings: Settings, data_dir: Path, runtime: dict[str, object
         query_interval=_query_interval(settings),
         tick_session_filter=settings.TICK_SESSION_FILTER,
         tick_merge_backlog=settings.TICK_MERGE_BACKLOG,
+        risk_limits=_risk_limits(settings),
     )
     apply_runtime(config, runtime)
     return config
+
+
+def _risk_limits(settings: Settings) -> RiskLimits:
+    try:
+        return RiskLimits(**settings.risk_values())
+    except ValueError as error:  # a bad value stops the start, clearly
+        raise ConfigError(f"RISK_{str(error).upper().split(' ', 1)[0]}: {error}") from None
 
 
 def _query_interval(settings: Settings) -> float:

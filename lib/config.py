@@ -64,6 +64,23 @@ class Settings:
     CLOSE_PATTERN: str = "today"  # today | yesterday
     SHARED_FUNC: bool = False
     TICK_PUSH_INTERVAL: float = 0.25
+    # Pre-trade risk limits (backend/engine/risk_rules.py RiskLimits; PUT /risk changes them at run time).
+    # 0 turns a count limit off. The defaults keep the account well inside the exchanges' lines.
+    RISK_ENABLED: bool = True
+    RISK_ORDERS_PER_SECOND: int = 20
+    RISK_STRATEGY_ORDERS_PER_SECOND: int = 10
+    RISK_ORDERS_PER_DAY: int = 10_000
+    RISK_MAX_ORDER_VOLUME: int = 100
+    RISK_MAX_WORKING_ORDERS: int = 50
+    RISK_MAX_POSITION_PER_CONTRACT: int = 100
+    RISK_MAX_POSITION_PER_PRODUCT: int = 200
+    RISK_CANCEL_MARGIN: int = 10
+    RISK_WARN_SHARE: float = 0.8
+    RISK_SELF_TRADE: str = "refuse"  # refuse | cancel_resting | off
+    RISK_ENFORCE_REPORTING_LINE: bool = False
+    RISK_ENFORCE_HFT_LINE: bool = True
+    RISK_DAILY_LOSS_LIMIT: float = 0.0
+    RISK_KILL_ON_LOSS: bool = False
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -72,11 +89,17 @@ class Settings:
     def data_path(self) -> Path:
         return Path(self.DATA_DIR)
 
+    def risk_values(self) -> dict[str, Any]:
+        """The RISK_* settings by RiskLimits' field names (risk_enabled -> enabled)."""
+        return {item.name[len(RISK_PREFIX):].lower(): getattr(self, item.name)
+                for item in fields(self) if item.name.startswith(RISK_PREFIX)}  # fmt: skip
 
+
+RISK_PREFIX = "RISK_"
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means nothing
+_NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means nothing (RISK_*: RiskLimits says)
 
 
 def _coerce(key: str, value: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
+from views.risk import KillRequest, RiskChanges
 from views.schemas import (
     AuthCodeRequest,
     BarRequest,
@@ -58,6 +59,10 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "strategies.delete": ("Stop and delete a strategy", StrategyName),
     "strategies.read_code": ("A strategy's code", StrategyName),
     "strategies.upload_code": ("Upload strategy code (restarts it if running)", CodeUpload),
+    "risk.status": ("Risk limits, their counters today and how close each is to its line", None),
+    "risk.update": ("Change risk limits (and per-strategy overrides); stored, in force at once", RiskChanges),
+    "risk.kill": ("Kill switch: stop strategies, cancel working orders, optionally close positions", KillRequest),
+    "risk.rearm": ("Re-arm the kill switch: orders accepted again", None),
     "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
     "openapi.document": ("This document", None),
 }

@@ -278,4 +278,5 @@ _SIMPLE = {
     events.LOG: lambda record: record.to_dict(),
     events.CONTRACT: lambda names: list(names),
     events.STRATEGY: lambda state: state,
+    events.RISK: lambda event: {"type": "risk", "data": event},
 }

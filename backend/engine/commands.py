@@ -20,6 +20,7 @@ class SendOrder:
 
     request: OrderRequest
     wait: float = 0.0
+    forced: bool = False  # the kill switch's own: past the risk rules (never past the local checks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class ClosePosition:
     price: float | None = None
     strategy: str | None = None
     wait: float = 2.0
+    forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class CancelOrder:
     order_id: str
     wait: float = 0.0
     strategy: str | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)

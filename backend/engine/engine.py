@@ -44,6 +44,8 @@ from backend.engine.objects import (
 )
 from backend.engine.oms import Oms, UnknownOrder, position_side
 from backend.engine.risk import OrderRefused, check_order
+from backend.engine.risk_engine import COUNTERS_KEY, RiskEngine
+from backend.engine.risk_rules import RiskLimits
 from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
 from backend.engine.slippage import slippage_side, slipped_price
 from backend.engine.writer import StoreWriter
@@ -94,6 +96,7 @@ class EngineConfig:
     tick_session_filter: str = "auto"  # auto | on | off: drop ticks outside sessions (gateway.session_filter_on)
     tick_merge_backlog: int = CONFLATE_AT  # waiting items from which ticks merge per instrument (0: never)
     shared_func: bool = False  # SHARED_FUNC: publish the intraday series (events.SHARED) at each minute's end
+    risk_limits: RiskLimits = field(default_factory=RiskLimits)  # the configuration's; PUT /risk stores changes
 
 
 Sink = Callable[[Any], None]
@@ -114,6 +117,7 @@ class MainEngine:
         self.bus = EventBus()
         self.oms = Oms()
         self.writer = StoreWriter()
+        self.risk = RiskEngine(config.risk_limits, store, self._risk_event)
         self.bars = BarRoom(self._bar_finished, config.bar_grace, self._minute_ended)
         self.logs: deque[LogData] = deque(maxlen=LOG_HISTORY)
         self._log_rows: deque[dict[str, Any]] = deque()  # waiting for the store, written in batches
@@ -171,6 +175,7 @@ class MainEngine:
         self._flush_bars()
         self._bridge.close()
         self._submit_log_rows()
+        self._save_risk_counters()
         self.writer.close()
 
     @property
@@ -236,6 +241,7 @@ class MainEngine:
         if trading_day < previous:
             self.log(f"the counter reported trading day {trading_day}, before {previous}: kept {previous}", "WARNING")
             return
+        self.risk.start_day(trading_day)
         if trading_day != self._journal_day:
             if self._journal_day:
                 self.oms.start_day()
@@ -275,6 +281,7 @@ class MainEngine:
             return
         if not journaled:
             self.writer.submit(self.store.save_order, self.trading_day, dict(applied.to_dict(), sys_id=applied.sys_id))
+        self.risk.on_order(applied, self.oms.contracts.get(applied.local_symbol))
         self.bus.publish(events.ORDER, applied)
         self.bus.publish(events.ACTIVE_ORDER, self.oms.active_orders())
         self._refresh_soon.set()
@@ -292,6 +299,7 @@ class MainEngine:
         if applied is None:
             return
         self.writer.submit(self.store.save_trade, self.trading_day, applied.to_dict())
+        self.risk.on_trade(applied)
         self.bus.publish(events.TRADE, applied)
         self.bus.publish(events.POSITION, self.oms.position_list())
         self._refresh_soon.set()
@@ -303,6 +311,8 @@ class MainEngine:
     def _on_account(self, account: Any) -> None:
         self.oms.on_account(account)
         self.bus.publish(events.ACCOUNT, account)
+        if self.risk.loss_tripped(self.oms):
+            gevent.spawn(self.kill, f"the daily loss limit of {self.risk.limits.daily_loss_limit:,.2f} was reached")
 
     def _on_cancel_rejected(self, rejected: events.CancelRejected) -> None:
         waiter = self._cancel_waiters.get(rejected.order_id)
@@ -392,6 +402,9 @@ class MainEngine:
         self._check(request, contract)
         if request.price and contract.pricetick:
             request = replace(request, price=to_tick(request.price, contract.pricetick))
+        if not command.forced:
+            for resting in self.risk.check_order(request, contract, self.oms):  # self-trade: cancel_resting
+                self._cancel(CancelOrder(resting, wait=2.0, forced=True))
         with self._send_turn:
             order_id = gateway.reserve_order_id()
             submitted = OrderData(order_id, request.symbol, request.exchange, request.direction, request.offset,
@@ -399,6 +412,7 @@ class MainEngine:
                                   strategy=request.strategy)  # fmt: skip
             self._journal_before_sending(submitted)
             gateway.send_order(request, order_id)
+            self.risk.sent(request.strategy)
         self._on_order(submitted, journaled=True)  # known at once; the counter's answers follow through the bridge
         if wait <= 0:
             return self.oms.order(order_id)
@@ -435,8 +449,11 @@ class MainEngine:
             raise UnknownOrder(command.order_id)  # a strategy knows no other orders than its own
         if not order.is_active:
             raise OrderFinished(f"order {order.order_id} is already {order.status.value}")
+        if not command.forced:
+            self.risk.check_cancel(order, self.oms.contracts.get(order.local_symbol), order.strategy)
         waiter = self._cancel_waiters.setdefault(order.order_id, AsyncResult())
         gateway.cancel_order(CancelRequest(order.order_id, order.symbol, order.exchange, order.sys_id))
+        self.risk.cancelling(order)
         if command.wait <= 0:
             self._cancel_waiters.pop(order.order_id, None)
             return order
@@ -475,7 +492,7 @@ class MainEngine:
             pieces = split_close(request, position, pending, self.config.close_pattern)
         except ClosePositionError as error:
             raise OrderRefused(str(error), "volume") from None
-        return [self._send(SendOrder(piece, command.wait)) for piece in pieces]
+        return [self._send(SendOrder(piece, command.wait, command.forced)) for piece in pieces]
 
     _commands: dict[type, Callable[[MainEngine, Any], Any]] = {
         SendOrder: _send,
@@ -483,6 +500,37 @@ class MainEngine:
         CancelOrder: _cancel,
         CancelAll: _cancel_all,
     }
+
+    # --- the kill switch ----------------------------------------------------------------------------
+    def kill(self, reason: str, close_positions: bool = False, wait: float = 5.0) -> dict[str, Any]:
+        """Refuse new orders, cancel every working order and, if asked, close every position at
+        marketable limit prices (split by today's and yesterday's lots). Strategies hear of it
+        (events.RISK, kind "kill") and are stopped by their manager."""
+        self.risk.kill(reason)
+        working = [order.order_id for order in self.oms.active_orders()]
+        if self.connected:
+            gevent.joinall([gevent.spawn(self._cancel, CancelOrder(order_id, wait, forced=True))
+                            for order_id in working], timeout=wait + 1)  # fmt: skip
+        closed: list[dict[str, Any]] = []
+        problems: list[str] = []
+        if close_positions and self.connected:
+            for position in self.oms.position_list():
+                try:
+                    closing = self._close(ClosePosition(position.local_symbol, position.direction, forced=True))
+                    closed += [order.to_dict() for order in closing]
+                except Exception as error:  # noqa: BLE001 - one position's trouble must not stop the others
+                    problems.append(f"{position.local_symbol} {position.direction.value}: {error}")
+        still = [order_id for order_id in working if self.oms.order(order_id).is_active]
+        return {"killed": self.risk.killed, "cancelled": [o for o in working if o not in still],
+                "still_working": still, "closing_orders": closed, "problems": problems}  # fmt: skip
+
+    def rearm(self) -> None:
+        self.risk.rearm()
+
+    def _risk_event(self, payload: dict[str, Any]) -> None:
+        level = "INFO" if payload["kind"] == "rearm" else "WARNING"
+        self.log(f"risk: {payload['message']}", level, payload.get("strategy") or "risk")
+        self.bus.publish(events.RISK, payload)
 
     def _aggressive_price(self, local_symbol: str, side: Direction, price_tick: float) -> float:
         """The best opposite price, moved by the configured slippage (in ticks)."""
@@ -557,11 +605,16 @@ class MainEngine:
         self._log_rows.append(record.to_dict())
         self.bus.publish(events.LOG, record)
 
+    def _save_risk_counters(self) -> None:
+        if self.risk.dirty:
+            self.writer.submit(self.store.set_value, COUNTERS_KEY, self.risk.saved_state())
+
     def _log_timer(self) -> None:
         while True:
             gevent.sleep(LOG_FLUSH_EVERY)
             if not self._log_batch_waiting:
                 self._submit_log_rows()
+            self._save_risk_counters()
 
     def _submit_log_rows(self) -> None:
         """Hand the waiting log rows to the writer as one batch, one batch at a time.

@@ -26,6 +26,7 @@ STRATEGY = "strategy"
 SHARED = "shared"
 CANCEL_REJECTED = "cancel_rejected"
 TRADING_DAY = "trading_day"
+RISK = "risk"  # a refusal, a warning before a line, the kill switch: {kind, rule, message, ...}
 
 
 @dataclass(frozen=True, slots=True)

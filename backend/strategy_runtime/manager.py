@@ -414,6 +414,9 @@ class StrategyManager:
         if topic == events.TRADING_DAY:
             self._roll_books(payload.current)
             return
+        if topic == events.RISK and payload["kind"] == "kill":
+            gevent.spawn(self.stop_all)  # off the publisher: stopping waits for the workers
+            return
         if topic == events.TRADE and payload.strategy:
             self._book(payload.strategy).add(payload)
         if not self.workers or topic not in _FED:

@@ -256,9 +256,9 @@ SLIPPER = """
             return
         self.sent = True
         self.step, self.limit_up = self.contracts[tick.local_symbol].pricetick, tick.limit_up
+        self.buy(tick.limit_up - self.step, 1, tick)  # fills (first: later it would cross its own short)
         self.buy(tick.limit_down + 10 * self.step, 1, tick)  # rests, far below the market
         self.short(tick.limit_up - 10 * self.step, 1, tick)  # rests, far above it
-        self.buy(tick.limit_up - self.step, 1, tick)  # fills
 
     def on_trade(self, trade):
         if trade.direction == "long" and trade.offset == "open":
