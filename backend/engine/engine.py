@@ -311,8 +311,9 @@ class MainEngine:
     def _on_account(self, account: Any) -> None:
         self.oms.on_account(account)
         self.bus.publish(events.ACCOUNT, account)
-        if self.risk.loss_tripped(self.oms):
-            gevent.spawn(self.kill, f"the daily loss limit of {self.risk.limits.daily_loss_limit:,.2f} was reached")
+        if self.risk.loss_tripped(self.oms):  # on at once (no second trip); the cancels off this greenlet
+            self.risk.kill(f"the daily loss limit of {self.risk.limits.daily_loss_limit:,.2f} was reached")
+            gevent.spawn(self._wind_down, False)
 
     def _on_cancel_rejected(self, rejected: events.CancelRejected) -> None:
         waiter = self._cancel_waiters.get(rejected.order_id)
@@ -507,6 +508,10 @@ class MainEngine:
         marketable limit prices (split by today's and yesterday's lots). Strategies hear of it
         (events.RISK, kind "kill") and are stopped by their manager."""
         self.risk.kill(reason)
+        return self._wind_down(close_positions, wait)
+
+    def _wind_down(self, close_positions: bool, wait: float = 5.0) -> dict[str, Any]:
+        """The kill switch's work once it is on: cancel everything working, close if asked."""
         working = [order.order_id for order in self.oms.active_orders()]
         if self.connected:
             gevent.joinall([gevent.spawn(self._cancel, CancelOrder(order_id, wait, forced=True))

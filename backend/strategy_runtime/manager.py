@@ -27,6 +27,7 @@ from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, SendO
 from backend.engine.constants import Direction, Offset, OrderType, Status
 from backend.engine.objects import OrderRequest, trade_from_dict
 from backend.engine.oms import UnknownOrder, position_side
+from backend.engine.risk import OrderRefused
 from backend.engine.slippage import slip_order
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
@@ -383,7 +384,10 @@ class StrategyManager:
             orders = self.engine.execute(ClosePosition(contract.local_symbol, closed, request.volume, request.price,
                                                        worker.name))  # fmt: skip
             return {"ok": True, "orders": [order.to_dict() for order in orders]}
-        except Exception as error:  # refused locally, unknown instrument, not connected: tell the strategy
+        except OrderRefused as error:  # a local check or a risk limit: the strategy's on_order hears it too
+            self._enqueue(worker, {"k": events.ORDER, "d": _refused_order(message, worker.name, str(error))})
+            return {"ok": False, "error": str(error)}
+        except Exception as error:  # unknown instrument, not connected: tell the strategy
             return {"ok": False, "error": str(error) or type(error).__name__}
 
     def _cancel(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
@@ -466,6 +470,15 @@ _COMMANDS = {
     "cancel_all": StrategyManager._cancel_all,
     "subscribe": StrategyManager._subscribe,
 }
+
+
+def _refused_order(message: dict[str, Any], strategy: str, reason: str) -> dict[str, Any]:
+    """What a strategy's on_order gets for an order refused before it reached the counter: no order id
+    (none was taken), status rejected, the refusal as its status message."""
+    return {"order_id": "", "local_symbol": str(message.get("local_symbol", "")), "direction": message.get("direction"),
+            "offset": message.get("offset"), "type": message.get("type", "limit"), "price": message.get("price"),
+            "volume": message.get("volume"), "traded": 0, "status": Status.REJECTED.value, "status_msg": reason,
+            "strategy": strategy}  # fmt: skip
 
 
 def _level(value: Any) -> str:

@@ -118,3 +118,27 @@ def test_a_progress_line_without_a_newline_cannot_grow_the_servers_memory(desk: 
     assert rss() - before < GROWTH_LIMIT
     assert desk.state("progress")["status"] == "running"  # noisy, not dead
     assert any(line.startswith("progress ") for line in strategy_lines(desk, "progress"))  # the lines became logs
+
+
+OVERSIZED = """
+    def on_tick(self, tick):
+        if not getattr(self, "tried", False):
+            self.tried = True
+            reply = self.buy(tick.limit_up, 100000, tick)
+            self.info(f"reply ok={reply['ok']}")
+
+    def on_order(self, order):
+        self.info(f"on_order {order.status}: {order.status_msg}")
+"""
+
+
+def test_an_order_refused_before_the_counter_reaches_the_strategys_on_order(desk: Desk):
+    instrument = desk.contract("m", "DCE")
+    desk.call("post", "/code", text=code("oversized", instrument, OVERSIZED))
+    desk.call("put", "/strategy", name="oversized", operation="start")
+    line = desk.wait(lambda: next((m for m in strategy_lines(desk, "oversized") if m.startswith("on_order")), None),
+                     what="on_order of the refused order")  # fmt: skip
+    assert line.startswith("on_order rejected: ") and "volume must be between" in line, line
+    assert "reply ok=False" in strategy_lines(desk, "oversized")
+    engine = desk.app.extensions["ctpdesk"].engine
+    assert not [o for o in engine.oms.orders.values() if o.strategy == "oversized"]  # nothing was sent
