@@ -6,7 +6,7 @@ from dataclasses import fields
 from typing import Any, get_type_hints
 
 from flask import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, create_model
 
 from backend.engine.risk_rules import RiskLimits
 from views.auth_required import token_required
@@ -19,11 +19,15 @@ from views.schemas import Fields
 blueprint = Blueprint("risk", __name__)
 
 _HINTS = get_type_hints(RiskLimits)
-# PUT /risk: any of RiskLimits' fields, and per-strategy overrides (from a form, "20" is a number).
+# PUT /risk: any of RiskLimits' fields, and per-strategy overrides (from a form, "20" is a number; the overrides
+# come only as JSON, where `true` is no count of lots).
 RiskChanges: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "RiskChanges",
     __config__=ConfigDict(extra="forbid"),
-    strategies=(dict[str, dict[str, int]] | None, Field(None, description="per-strategy limits: {name: {limit: n}}")),
+    strategies=(
+        dict[str, dict[str, StrictInt]] | None,
+        Field(None, description="per-strategy limits: {name: {limit: n}}"),
+    ),
     **{item.name: (_HINTS[item.name] | None, None) for item in fields(RiskLimits)},
 )
 

@@ -66,6 +66,9 @@ class DayCounters:
     busy_seconds: int = 0  # seconds with BUSY_SECOND or more actions
     peak_second: int = 0  # the most actions in one second
     contracts: dict[str, ContractCounts] = field(default_factory=dict)
+    # cancels asked for and not yet answered (order id -> [local_symbol, lots]): the cancel rules count them
+    # (a burst must not pass a line before the confirmations arrive) and a restart must not forget them
+    cancelling: dict[str, list[Any]] = field(default_factory=dict)
 
     def of(self, local_symbol: str) -> ContractCounts:
         return self.contracts.setdefault(local_symbol, ContractCounts())
@@ -74,13 +77,21 @@ class DayCounters:
         return json.dumps({"day": self.day, "actions": self.actions, "busy_seconds": self.busy_seconds,
                            "peak_second": self.peak_second,
                            "contracts": {name: [c.cancels, c.large_cancels, c.self_trades]
-                                         for name, c in sorted(self.contracts.items())}})  # fmt: skip
+                                         for name, c in sorted(self.contracts.items())},
+                           "cancelling": self.cancelling})  # fmt: skip
 
     @classmethod
     def from_json(cls, text: str) -> DayCounters:
         data = json.loads(text)
         contracts = {name: ContractCounts(*counts) for name, counts in data.get("contracts", {}).items()}
-        return cls(data["day"], data["actions"], data["busy_seconds"], data.get("peak_second", 0), contracts)
+        return cls(
+            data["day"],
+            data["actions"],
+            data["busy_seconds"],
+            data.get("peak_second", 0),
+            contracts,
+            data.get("cancelling", {}),
+        )
 
 
 class _Window:
@@ -88,6 +99,7 @@ class _Window:
 
     def __init__(self) -> None:
         self._times: deque[float] = deque()
+        self._busy_until = float("-inf")  # the end of the last busy second counted
 
     def count(self, now: float) -> int:
         while self._times and now - self._times[0] >= 1.0:
@@ -97,6 +109,15 @@ class _Window:
     def add(self, now: float) -> int:
         self._times.append(now)
         return self.count(now)
+
+    def new_busy_second(self) -> bool:
+        """BUSY_SECOND actions within the last second, none of them in the busy second counted before: a
+        second is busy once however many more it holds (a steady 10 a second is one a second, not ten)."""
+        fresh = [moment for moment in self._times if moment >= self._busy_until]
+        if len(fresh) < BUSY_SECOND:
+            return False
+        self._busy_until = fresh[0] + 1.0
+        return True
 
 
 Notify = Callable[[dict[str, Any]], None]
@@ -115,7 +136,6 @@ class RiskEngine:
         self.killed: str = self._load(KILL_KEY, str, "")
         self._account = _Window()
         self._strategies: dict[str, _Window] = {}
-        self._cancelling: set[str] = set()  # orders we asked to cancel: their confirmed cancel is counted
         self._trade_sides: dict[tuple[str, str], Direction] = {}  # (exchange, trade_id) -> the side first seen
         self._warned: set[tuple[str, str]] = set()
         self.dirty = False  # counters changed since last saved (the engine saves them off the loop)
@@ -174,7 +194,7 @@ class RiskEngine:
         counters = self.counters
         counters.actions += 1
         counters.peak_second = max(counters.peak_second, in_second)
-        if in_second == BUSY_SECOND:
+        if self._account.new_busy_second():
             counters.busy_seconds += 1
             self._warn_share("busy seconds", "", counters.busy_seconds, REPORTING_BUSY_SECONDS)
         self._warn_share("orders per day", "", counters.actions, self.limits.orders_per_day or HFT_PER_DAY)
@@ -205,28 +225,35 @@ class RiskEngine:
     def check_cancel(self, order: OrderData, contract: ContractData | None, strategy: str | None) -> None:
         now = self.clock()
         counts = self.counters.of(order.local_symbol)
+        lines, max_volume = lines_of(order.exchange), contract.max_volume if contract else 0
+        pending = [lots for order_id, (name, lots) in self.counters.cancelling.items()
+                   if name == order.local_symbol and order_id != order.order_id]  # fmt: skip
         check = CancelCheck(
             local_symbol=order.local_symbol, lots=order.volume - order.traded, order_type=order.type,
-            contract_max_volume=contract.max_volume if contract else 0, actions_this_second=self._account.count(now),
+            contract_max_volume=max_volume, actions_this_second=self._account.count(now),
             strategy_actions_this_second=self._strategy_count(strategy, now), actions_today=self.counters.actions,
-            busy_seconds_today=self.counters.busy_seconds, cancels_today=counts.cancels,
-            large_cancels_today=counts.large_cancels, lines=lines_of(order.exchange),
+            busy_seconds_today=self.counters.busy_seconds, cancels_today=counts.cancels + len(pending),
+            large_cancels_today=counts.large_cancels + sum(lines.is_large(lots, max_volume) for lots in pending),
+            lines=lines,
         )  # fmt: skip
         refusal = first_refusal(CANCEL_RULES, check, self.limits_for(strategy))
         if refusal is not None:
             self._refuse(refusal, order.local_symbol, strategy)
 
     def cancelling(self, order: OrderData) -> None:
-        self._cancelling.add(order.order_id)
+        """A cancel went to the counter; FAK/FOK cancels never count, so they are not waited for."""
+        if order.type not in (OrderType.FAK, OrderType.FOK):
+            self.counters.cancelling[order.order_id] = [order.local_symbol, order.volume - order.traded]
         self.sent(order.strategy)
 
     # --- what the counter reports ---------------------------------------------------------------------------
     def on_order(self, order: OrderData, contract: ContractData | None) -> None:
         """A cancel we asked for and the counter confirmed counts as the exchange counts it."""
-        if order.status is not Status.CANCELLED or order.order_id not in self._cancelling:
+        if order.is_active or order.order_id not in self.counters.cancelling:
             return
-        self._cancelling.discard(order.order_id)
-        if order.type in (OrderType.FAK, OrderType.FOK):
+        del self.counters.cancelling[order.order_id]  # answered: cancelled, or filled before the cancel arrived
+        self.dirty = True
+        if order.status is not Status.CANCELLED:
             return
         lines = lines_of(order.exchange)
         counts = self.counters.of(order.local_symbol)

@@ -194,8 +194,9 @@ def position_per_product(check: OrderCheck, limits: RiskLimits) -> str | None:
     if own > line:
         return (f"position per product: {own} {check.direction.value} lots of {check.product} with this order, "
                 f"the limit is {line}")  # fmt: skip
-    if abs(own - other) > line:
-        return (f"net position per product: {own - other:+d} lots of {check.product} with this order, "
+    net = own - other
+    if abs(net) > line and abs(net) > abs(net - check.volume):  # past the line and further from flat
+        return (f"net position per product: {net:+d} lots of {check.product} with this order, "
                 f"the limit is {line}")  # fmt: skip
     return None
 
