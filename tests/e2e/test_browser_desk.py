@@ -301,7 +301,226 @@ def test_change_the_configuration(page: Any, server_desk: Desk) -> None:
     shot(page, "config")
 
 
+# --- 风控: the risk panel and the kill switch -----------------------------------------------------------
+# These tests also run alone (-k risk or -k kill): `at_the_desk` logs in and picks an instrument if needed.
+def at_the_desk(page: Any) -> str:
+    """The desk is showing with an instrument in the ticket; answers that instrument."""
+    page.wait_for_selector("#login-view:not([hidden]), #desk-view:not([hidden])")
+    if page.locator("#login-view").is_visible():
+        test_log_in_on_the_sim(page)
+    page.locator('#pages button[data-page="trade"]').click()
+    if not page.get_by_test_id("ticket-symbol").input_value():
+        subscribe_by_search(page, "rb")
+        expect(page.get_by_test_id("ticket-symbol")).not_to_have_value("")
+    return str(page.get_by_test_id("ticket-symbol").input_value())
+
+
+def risk_now(server_desk: Desk) -> dict[str, Any]:
+    body = server_desk.api.get("/risk").json()
+    assert body["success"], body
+    return dict(body["data"])
+
+
+def set_limits(server_desk: Desk, **changes: Any) -> None:
+    body = server_desk.api.put("/risk", json=changes).json()
+    assert body["success"], body
+
+
+def counter(risk: dict[str, Any], what: str) -> dict[str, Any]:
+    return next(line for line in risk["counters"] if line["what"] == what)
+
+
+def limits_of(server_desk: Desk, symbol: str) -> tuple[float, float]:
+    """The instrument's lower and upper price limits, from its latest tick."""
+    rows = server_desk.api.get("/market").json()["data"]
+    tick = next(row["tick"] for row in rows if row["local_symbol"] == symbol)
+    return tick["limit_down"], tick["limit_up"]
+
+
+def rest_order(server_desk: Desk, symbol: str, price: float, **fields: Any) -> dict[str, Any]:
+    order = {"local_symbol": symbol, "direction": "long", "offset": "open", "type": "limit", "price": price,
+             "volume": 1, **fields}  # fmt: skip
+    return dict(server_desk.api.post("/order_solve", json=order).json())
+
+
+def risk_row(page: Any, what: str) -> Any:
+    return page.locator(f'#risk-counters tbody tr[data-what="{what}"]')
+
+
+def test_risk_panel_shows_each_counter_its_line_and_how_close_after_an_order(page: Any, server_desk: Desk) -> None:
+    symbol = at_the_desk(page)
+    page.get_by_test_id("nav-risk").click()
+    today = risk_row(page, "orders and cancels today")
+    expect(today.locator("td").first).to_have_text("今日报撤单笔数")  # the desk's label; the server's in the title
+    expect(today.locator('td[data-field="line"]')).to_have_text(f"{risk_now(server_desk)['limits']['orders_per_day']:,}")
+    before = counter(risk_now(server_desk), "orders and cancels today")["count"]
+    # an order and its cancel, through the API: the open panel picks them up by itself (it refreshes periodically)
+    resting = rest_order(server_desk, symbol, limits_of(server_desk, symbol)[0])
+    assert resting["success"], resting
+    assert server_desk.api.delete("/order_solve", json={"order_id": resting["data"]["order_id"]}).json()["success"]
+    expect(today.locator('td[data-field="count"]')).to_have_text(str(before + 2))
+    cancels = risk_row(page, f"{symbol} cancels")
+    expect(cancels.locator("td").first).to_have_text(f"{symbol} 撤单次数")
+    expect(cancels.locator('td[data-field="count"]')).to_have_text(
+        str(counter(risk_now(server_desk), f"{symbol} cancels")["count"]))
+    expect(page.locator("#risk-counters tbody tr")).to_have_count(len(risk_now(server_desk)["counters"]))
+    expect(page.get_by_test_id("risk-warnings")).to_contain_text("无预警")
+    expect(page.get_by_test_id("risk-day")).to_contain_text("交易日")
+
+
+def test_risk_limits_changed_in_the_panel_are_saved_and_a_warning_shows(page: Any, server_desk: Desk) -> None:
+    symbol = at_the_desk(page)
+    page.get_by_test_id("nav-risk").click()
+    saved = risk_now(server_desk)["limits"]
+    try:
+        # the server's refusal is shown as it says it (the browser's own check taken off to get it there)
+        working = page.get_by_test_id("limit-max_working_orders")
+        working.evaluate("input => input.removeAttribute('min')")
+        working.fill("-1")
+        page.get_by_test_id("risk-save").click()
+        expect(page.get_by_test_id("risk-message")).to_contain_text("保存失败")
+        expect(page.get_by_test_id("risk-message")).to_contain_text("max_working_orders must be 0 or more")
+        assert risk_now(server_desk)["limits"]["max_working_orders"] == saved["max_working_orders"]
+        working.fill(str(saved["max_working_orders"]))
+
+        # a day's line just above today's count, warnings from half of it: the next order is past the warning
+        count = counter(risk_now(server_desk), "orders and cancels today")["count"]
+        line = count + 2
+        page.get_by_test_id("limit-orders_per_day").fill(str(line))
+        page.get_by_test_id("limit-warn_share").fill("0.5")
+        page.get_by_test_id("risk-save").click()
+        expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：orders_per_day、warn_share")
+        limits = risk_now(server_desk)["limits"]
+        assert (limits["orders_per_day"], limits["warn_share"]) == (line, 0.5)
+
+        down = limits_of(server_desk, symbol)[0]
+        assert rest_order(server_desk, symbol, down, type="fak")["success"]  # not marketable: gone at once, no cancel
+        toast = page.locator("#toast")
+        expect(toast).to_contain_text("风控预警：orders per day")
+        expect(toast).to_have_class("toast warn")
+        today = risk_row(page, "orders and cancels today")
+        expect(today).to_have_attribute("data-level", "warn")
+        expect(page.get_by_test_id("risk-warnings")).to_contain_text(f"今日报撤单笔数：{count + 1} / {line}")
+        expect(page.locator('#risk-events tbody tr[data-kind="warning"]').first).to_contain_text("预警")
+        shot(page, "risk")
+    finally:
+        set_limits(server_desk, orders_per_day=saved["orders_per_day"], warn_share=saved["warn_share"],
+                   max_working_orders=saved["max_working_orders"])  # fmt: skip
+    # the panel takes the restored limits on its next refresh, the form with them
+    expect(page.get_by_test_id("limit-orders_per_day")).to_have_value(str(saved["orders_per_day"]))
+
+
+def test_risk_refusal_of_an_order_shows_in_the_ticket_a_notice_and_the_panel(page: Any, server_desk: Desk) -> None:
+    symbol = at_the_desk(page)
+    page.get_by_test_id("nav-risk").click()
+    saved = risk_now(server_desk)["limits"]["max_order_volume"]
+    try:
+        page.get_by_test_id("limit-max_order_volume").fill("2")
+        page.get_by_test_id("risk-save").click()
+        expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：max_order_volume")
+        assert risk_now(server_desk)["limits"]["max_order_volume"] == 2
+        page.locator('#pages button[data-page="trade"]').click()
+        page.locator('#ticket-direction input[value="long"]').check()
+        page.get_by_test_id("ticket-offset").select_option("open")
+        page.get_by_test_id("ticket-type").select_option("limit")
+        page.get_by_test_id("ticket-price").fill(str(limits_of(server_desk, symbol)[0]))
+        page.get_by_test_id("ticket-volume").fill("3")
+        page.get_by_test_id("ticket-send").click()
+        expect(page.get_by_test_id("ticket-message")).to_contain_text("order volume: 3 lots, at most 2")
+        expect(page.get_by_test_id("ticket-message")).to_have_class("message error")
+        notice = f"风控拒单：order volume: 3 lots, at most 2 in one order of {symbol}"  # the server's words as they are
+        expect(page.locator("#toast")).to_contain_text(notice)
+        page.get_by_test_id("ticket-volume").fill("1")
+        page.get_by_test_id("nav-risk").click()
+        refused = page.locator('#risk-events tbody tr[data-kind="refused"]').first
+        expect(refused).to_contain_text("拒单")
+        expect(refused).to_contain_text("order volume: 3 lots")
+        expect(refused).to_contain_text(symbol)
+    finally:
+        set_limits(server_desk, max_order_volume=saved)
+
+
+def test_risk_limits_of_one_strategy_are_saved_from_the_panel(page: Any, server_desk: Desk) -> None:
+    at_the_desk(page)
+    saved = server_desk.api.post("/code", json={"text": STRATEGY}).json()
+    assert saved["success"], saved
+    page.get_by_test_id("nav-strategies").click()  # the desk learns the strategy list here
+    expect(page.locator('#strategy-table tbody tr[data-name="browser_watcher"]')).to_be_visible()
+    page.get_by_test_id("nav-risk").click()
+    try:
+        page.get_by_test_id("override-name").select_option("browser_watcher")
+        page.get_by_test_id("override-add").click()
+        row = page.locator('#risk-overrides tbody tr[data-strategy="browser_watcher"]')
+        row.get_by_test_id("override-max_order_volume").fill("3")
+        page.get_by_test_id("risk-save").click()
+        expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：strategies")
+        assert risk_now(server_desk)["strategies"] == {"browser_watcher": {"max_order_volume": 3}}
+        expect(row.get_by_test_id("override-max_order_volume")).to_have_value("3")  # drawn again from the answer
+        row.get_by_test_id("override-remove").click()
+        page.get_by_test_id("risk-save").click()
+        expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：strategies")
+        assert risk_now(server_desk)["strategies"] == {}
+        expect(page.locator("#risk-overrides tbody")).to_contain_text("没有策略单独限额")
+    finally:
+        set_limits(server_desk, strategies={})
+
+
+def test_kill_switch_from_the_top_bar_stops_trading_and_re_arming_restores_it(page: Any, server_desk: Desk) -> None:
+    symbol = at_the_desk(page)
+    down, up = limits_of(server_desk, symbol)
+    assert rest_order(server_desk, symbol, up)["success"]  # marketable: a long lot to close
+    resting = rest_order(server_desk, symbol, down)  # and a working order to cancel
+    assert resting["success"], resting
+    page.get_by_test_id("tab-positions").click()
+    position = page.locator(f'#positions tbody tr[data-symbol="{symbol}"][data-direction="long"]')
+    expect(position).to_be_visible()
+
+    page.get_by_test_id("kill-switch").click()
+    dialog = page.get_by_test_id("kill-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("平掉所有持仓")
+    page.get_by_test_id("kill-cancel").click()  # changing one's mind changes nothing
+    expect(dialog).to_be_hidden()
+    assert risk_now(server_desk)["killed"] == ""
+    page.get_by_test_id("kill-switch").click()
+    page.get_by_test_id("kill-close-positions").check()
+    page.get_by_test_id("kill-reason-input").fill("收盘前检查")
+    shot(page, "kill-confirm")
+    page.get_by_test_id("kill-confirm").click()
+
+    state = page.get_by_test_id("kill-state")
+    expect(state).to_be_visible()
+    expect(state).to_contain_text("已停止交易")
+    expect(page.get_by_test_id("kill-reason")).to_have_text("收盘前检查")
+    expect(page.locator(".topbar")).to_have_class("topbar killed")
+    expect(page.get_by_test_id("ticket-send")).to_be_disabled()
+    expect(page.get_by_test_id("ticket-send")).to_have_text("已停止交易，不能下单")
+    expect(page.get_by_test_id("ticket-message")).to_have_text("已停止交易（收盘前检查）：恢复后才能下单")
+    expect(page.locator("#toast")).to_contain_text("已停止交易：撤单 1 笔")
+    assert risk_now(server_desk)["killed"] == "收盘前检查"
+    expect(position).to_have_count(0)  # closed by the kill switch, as asked
+    shot(page, "killed")
+    refused = rest_order(server_desk, symbol, down)
+    assert refused["success"] is False and "kill switch" in refused["msg"], refused
+    expect(page.locator("#toast")).to_contain_text("风控拒单：kill switch: on (收盘前检查)")
+    page.get_by_test_id("tab-orders").click()
+    expect(page.locator("#orders tbody tr[data-order-id]")).to_have_count(0)
+    page.get_by_test_id("tab-positions").click()
+
+    page.get_by_test_id("rearm").click()
+    expect(state).to_be_hidden()
+    expect(page.locator(".topbar")).to_have_class("topbar")
+    expect(page.get_by_test_id("ticket-send")).to_be_enabled()
+    expect(page.get_by_test_id("ticket-send")).to_have_text("Send order")
+    expect(page.get_by_test_id("ticket-message")).to_have_text("")
+    assert risk_now(server_desk)["killed"] == ""
+    again = rest_order(server_desk, symbol, down)
+    assert again["success"], again
+    assert server_desk.api.delete("/order_solve", json={"order_id": again["data"]["order_id"]}).json()["success"]
+
+
 def test_log_out_of_the_counter_returns_to_the_login_page(page: Any) -> None:
+    page.get_by_test_id("nav-config").click()
     page.get_by_test_id("logout-access").fill(ACCESS_CODE)
     page.get_by_test_id("logout").click()
     expect(page.locator("#login-view")).to_be_visible()
@@ -310,4 +529,4 @@ def test_log_out_of_the_counter_returns_to_the_login_page(page: Any) -> None:
 
 def test_screenshots_were_saved() -> None:
     saved = {path.stem for path in Path(ARTIFACTS).glob("*.png")}
-    assert {"login", "market", "chart", "trade", "strategies", "config"} <= saved
+    assert {"login", "market", "chart", "trade", "strategies", "config", "risk", "killed"} <= saved

@@ -7,6 +7,7 @@ import { initConfig, loadConfig } from "./config.js";
 import { el } from "./format.js";
 import { initLogin } from "./login.js";
 import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./market.js";
+import { applyRiskEvent, initRisk, loadRisk } from "./risk.js";
 import { addLog, frame, mark, MAX_TRADES, RENDER_HZ, state } from "./state.js";
 import { applyStrategy, initStrategies, loadStrategies, refreshEditor } from "./strategies.js";
 import { fillPrice, initTicket, ticketSymbol } from "./ticket.js";
@@ -78,10 +79,14 @@ function connectSocket() {
   socket.on("log", addLog);
   socket.on("strategy", applyStrategy);
   socket.on("contract", () => loadMarket().catch(() => {}));
+  socket.on("risk", (message) => applyRiskEvent(desk, message));
   socket.on("connect", () => {
     document.body.classList.remove("offline");
     socket.emit("watch", { batch: true }); // every subscribed instrument, one message per flush
-    if (socket.recovered === false && socket.wasConnected) loadOverview().catch(() => {});
+    if (socket.recovered === false && socket.wasConnected) {
+      loadOverview().catch(() => {});
+      loadRisk().catch(() => {}); // risk events may have been missed meanwhile
+    }
     socket.wasConnected = true;
   });
   socket.on("connect_error", () => {
@@ -105,6 +110,7 @@ function showPage(name) {
     loadStrategies().catch(() => {});
   }
   if (name === "config") loadConfig().catch((error) => desk.toast(error.message, "error"));
+  if (name === "risk") loadRisk().catch(() => {});
 }
 
 function showLogin() {
@@ -127,6 +133,7 @@ async function showDesk() {
     if (!session.token) return; // the token was refused: the login page is showing
     desk.toast(error.message, "error");
   }
+  loadRisk().catch(() => {}); // the kill switch's state shows in the top bar on every page
   connectSocket();
   const remembered = localStorage.getItem(SELECTED_KEY);
   desk.select(state.watch.includes(remembered) ? remembered : state.watch[0] || "");
@@ -156,6 +163,7 @@ function start() {
   initBlotter(desk);
   initStrategies(desk);
   initConfig();
+  initRisk(desk);
   session.onExpired = showLogin;
   document.getElementById("pages").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-page]");

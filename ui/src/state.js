@@ -15,6 +15,8 @@ export const state = {
   status: null,
   logs: [],
   strategies: [],
+  risk: null, // the latest GET /risk
+  riskEvents: [], // `risk` events seen by this page, newest first
   selected: "",
 };
 

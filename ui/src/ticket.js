@@ -7,10 +7,14 @@ import { state } from "./state.js";
 
 let form = null;
 let message = null;
+let killed = ""; // the kill switch's reason while it is on: no order can be sent
+let sendLabel = "";
+let sending = false;
 
 export function initTicket(desk) {
   form = document.getElementById("ticket-form");
   message = document.getElementById("ticket-message");
+  sendLabel = form.querySelector("button[type=submit]").textContent;
   form.elements.type.addEventListener("change", syncPrice);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -48,12 +52,28 @@ export function fillPrice(value) {
   form.elements.price.value = Number(value).toFixed(decimals);
 }
 
+// The kill switch on (its reason) or off (""): the send button is disabled while it is on.
+export function lockTicket(reason) {
+  const was = killed;
+  killed = reason || "";
+  if (!form) return;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = Boolean(killed) || sending;
+  button.classList.toggle("locked", Boolean(killed));
+  button.textContent = killed ? "已停止交易，不能下单" : sendLabel;
+  button.title = killed ? `一键停止已生效：${killed}` : "";
+  if (killed === was) return;
+  if (killed) show(`已停止交易（${killed}）：恢复后才能下单`, "error");
+  else if (was) show("", "");
+}
+
 function show(text, kind) {
   message.textContent = text;
   message.className = `message ${kind}`;
 }
 
 async function send(desk) {
+  if (killed) return;
   const fields = Object.fromEntries(new FormData(form).entries());
   const order = {
     local_symbol: fields.local_symbol.trim(),
@@ -65,6 +85,7 @@ async function send(desk) {
   if (order.type !== "market") order.price = Number(fields.price);
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
+  sending = true;
   show("sending…", "pending");
   try {
     const answer = await api("POST", "/order_solve", order);
@@ -75,6 +96,7 @@ async function send(desk) {
   } catch (error) {
     show(error.message, "error");
   } finally {
-    button.disabled = false;
+    sending = false;
+    button.disabled = Boolean(killed);
   }
 }
