@@ -20,13 +20,19 @@ orders); every other limit is on, so every rule runs, and none refuses.
     contract and moment, so the machine's state is shared fairly. Each order's fill (and a fresh book: the
     sim prints a trade at the last price) comes back untimed before the next send, and 2 ms pass (the sim's
     threads have then delivered what they had, and take no turns of the interpreter lock in the timed send).
-    A send is timed cold, as a strategy's order after a tick is: the check runs about three times faster in
-    a loop than once between other work (caches), so (1) is the figure that counts and (2) the floor.
-(2) Alone: RiskEngine.check_order + sent for the same buy-open on the same book, --checks times, without the
-    journal write and the threadpool hop that are most of (1) and most of its spread; "none" is the stand-in.
+    Two figures per send: the whole send_order, and the time spent inside the risk engine's two calls on the
+    way (check_order before the journal, sent after the hand-off), timed where the engine makes them.
+(2) In a loop: RiskEngine.check_order + sent for the same buy-open on the same book, --checks times in a row.
 
-Target (issue 14): the risk engine adds under 50 us to an order at the median: (1)'s median with it minus
-its median with none. The JSON summary is the last line of stdout.
+The risk engine's calls cost about three times as much in (1) as in (2): in an order's path they run once
+between other work, with cold caches, as a strategy's order after a tick does; (2) is the floor. And the
+whole send_order is about a millisecond whose spread (the threadpool hop of the journal write, the sim's
+matching) is wider than the figure sought: its median with the risk engine minus its median with none
+carries a noise of about +-15 us at 1,000 rounds (printed: two standard errors). So the target is taken
+on the risk engine's calls in (1), and the difference of the send_order medians is printed beside it.
+
+Target (issue 14): the risk engine adds under 50 us to an order at the median: the median time inside its
+calls in the order path. The JSON summary is the last line of stdout.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -101,7 +108,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def figures(samples: list[float]) -> dict[str, float]:
-    return {"n": len(samples), "median_us": statistics.median(samples), "p99_us": percentile(samples, 0.99)}
+    """Median, p99, and the median's standard error (1.2533 sigma / sqrt(n), sigma from the quartiles)."""
+    spread = (percentile(samples, 0.75) - percentile(samples, 0.25)) / 1.349
+    return {"n": len(samples), "median_us": statistics.median(samples), "p99_us": percentile(samples, 0.99),
+            "median_se_us": 1.2533 * spread / len(samples) ** 0.5}  # fmt: skip
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -181,13 +191,38 @@ def build_book(desk: Desk, positions: int, working: int) -> tuple[ContractData, 
     return timed, {"contracts": len(futures), "positions": held, "working_orders": len(oms.active_orders())}
 
 
-def in_path(desk: Desk, timed: ContractData, rounds: int) -> dict[str, list[float]]:
+class Timed:
+    """A risk engine (or the stand-in) in the engine's place, timing its two calls on an order's way."""
+
+    def __init__(self, risk: Any) -> None:
+        self.risk = risk
+        self.spent = 0.0
+
+    def check_order(self, request: OrderRequest, contract: ContractData, oms: Any) -> list[str]:
+        started = time.perf_counter()
+        try:
+            return self.risk.check_order(request, contract, oms)
+        finally:
+            self.spent += time.perf_counter() - started
+
+    def sent(self, strategy: str | None) -> None:
+        started = time.perf_counter()
+        self.risk.sent(strategy)
+        self.spent += time.perf_counter() - started
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.risk, name)
+
+
+def in_path(desk: Desk, timed: ContractData, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(send_order's times, the times inside the risk engine's calls), in us, by variant."""
     engine = desk.engine
     real = engine.risk
-    stand_ins = {"risk engine": real,
-                 "limits off": RiskEngine(RiskLimits(enabled=False), Values(), lambda payload: None),
-                 "none": NoRisk(real)}  # fmt: skip
-    samples: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    stand_ins = {"risk engine": Timed(real),
+                 "limits off": Timed(RiskEngine(RiskLimits(enabled=False), Values(), lambda payload: None)),
+                 "none": Timed(NoRisk(real))}  # fmt: skip
+    sends: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    calls: dict[str, list[float]] = {name: [] for name in VARIANTS}
     warmup = 10
     for index in range(warmup + rounds):
         turn = VARIANTS[index % 3 :] + VARIANTS[: index % 3]
@@ -197,15 +232,18 @@ def in_path(desk: Desk, timed: ContractData, rounds: int) -> dict[str, list[floa
                                              (Direction.SHORT, Offset.CLOSE, tick.limit_down)):  # fmt: skip
                 request = desk.order(timed, direction, offset, price)
                 gevent.sleep(SETTLE)  # the sim's threads done with the last fill and the tick: no GIL contention
-                engine.risk = stand_ins[name]
+                risk = stand_ins[name]
+                risk.spent = 0.0
+                engine.risk = risk
                 started = time.perf_counter()
                 order_id = engine.send_order(request).order_id
                 elapsed = time.perf_counter() - started
                 engine.risk = real
                 desk.wait_filled(order_id)
                 if index >= warmup:
-                    samples[name].append(elapsed * 1e6)
-    return samples
+                    sends[name].append(elapsed * 1e6)
+                    calls[name].append(risk.spent * 1e6)
+    return sends, calls
 
 
 def alone(desk: Desk, timed: ContractData, checks: int) -> dict[str, list[float]]:
@@ -239,7 +277,7 @@ def run(rounds: int, positions: int, working: int, checks: int) -> dict[str, Any
             timed, book = build_book(desk, positions, working)
             book["setup_s"] = time.perf_counter() - began
             gc.collect()
-            path = in_path(desk, timed, rounds)
+            path, calls = in_path(desk, timed, rounds)
             checked = alone(desk, timed, checks)
             book["refused"] = sum(1 for record in desk.engine.logs if "risk:" in record.message)
             book["working_orders_after"] = len(desk.engine.oms.active_orders())
@@ -249,21 +287,27 @@ def run(rounds: int, positions: int, working: int, checks: int) -> dict[str, Any
                               "limits": {key: value for key, value in LIMITS.to_dict().items()
                                          if value != getattr(RiskLimits(), key)}}  # fmt: skip
     result["send_order"] = {name: figures(values) for name, values in path.items()}
-    result["check_and_sent"] = {name: figures(values) for name, values in checked.items()}
-    for part in ("send_order", "check_and_sent"):
+    result["risk_calls_in_path"] = {name: figures(values) for name, values in calls.items()}
+    result["check_and_sent_loop"] = {name: figures(values) for name, values in checked.items()}
+    for part in PARTS:
         base = result[part]["none"]
         for name in ("risk engine", "limits off"):
             result[part][name]["added_median_us"] = result[part][name]["median_us"] - base["median_us"]
             result[part][name]["added_p99_us"] = result[part][name]["p99_us"] - base["p99_us"]
-    added = result["send_order"]["risk engine"]["added_median_us"]
+            result[part][name]["added_median_2se_us"] = 2 * math.hypot(result[part][name]["median_se_us"],
+                                                                       base["median_se_us"])  # fmt: skip
     result["target_us"] = TARGET_US
-    result["met"] = added < TARGET_US
+    result["met"] = result["risk_calls_in_path"]["risk engine"]["added_median_us"] < TARGET_US
     return result
+
+
+PARTS = {"send_order": "(1) MainEngine.send_order", "risk_calls_in_path": "(1) inside check_order + sent",
+         "check_and_sent_loop": "(2) check_order + sent in a loop"}  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=1000, help="rounds of (1): 6 timed orders each")
+    parser.add_argument("--rounds", type=int, default=1000, help="rounds of (1): 6 timed sends each")
     parser.add_argument("--positions", type=int, default=250)
     parser.add_argument("--working", type=int, default=300)
     parser.add_argument("--checks", type=int, default=5000, help="rounds of (2)")
@@ -275,16 +319,18 @@ def main() -> int:
           f"{book['contracts']} builtin futures; timed orders on {result['contract']} "
           f"(refused: {book['refused']})")
     print(f"{'measure':<46}{'risk engine':>12}{'limits off':>12}{'none':>10}{'added':>10}{'ratio':>8}")
-    for part, label in (("send_order", "MainEngine.send_order"), ("check_and_sent", "check_order + sent alone")):
+    for part, label in PARTS.items():
         rows = result[part]
         for stat, name in (("median_us", "median"), ("p99_us", "p99")):
             on, off, none = rows["risk engine"][stat], rows["limits off"][stat], rows["none"][stat]
             print(f"{f'{label} {name} (us)':<46}{on:>12,.1f}{off:>12,.1f}{none:>10,.1f}{on - none:>+10,.1f}"
                   f"{on / none:>8.2f}")  # fmt: skip
-    added = result["send_order"]["risk engine"]["added_median_us"]
+    calls, send = result["risk_calls_in_path"]["risk engine"], result["send_order"]["risk engine"]
     print(f"target: the risk engine adds < {TARGET_US:g} us to an order at the median: "
-          f"{'met' if result['met'] else 'MISSED'} ({added:+.1f} us in send_order; check_order + sent alone "
-          f"{result['check_and_sent']['risk engine']['median_us']:.1f} us) (bench {time.perf_counter() - began:.0f} s)")
+          f"{'met' if result['met'] else 'MISSED'} ({calls['added_median_us']:.1f} +- "
+          f"{calls['added_median_2se_us']:.1f} us inside its calls in the order path; the whole send_order's median "
+          f"{send['added_median_us']:+.1f} +- {send['added_median_2se_us']:.0f} us) "
+          f"(bench {time.perf_counter() - began:.0f} s)")  # fmt: skip
     print(json.dumps(result))
     return 0
 
