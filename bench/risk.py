@@ -298,6 +298,7 @@ def run(rounds: int, positions: int, working: int, checks: int) -> dict[str, Any
                                                                        base["median_se_us"])  # fmt: skip
     result["target_us"] = TARGET_US
     result["met"] = result["risk_calls_in_path"]["risk engine"]["added_median_us"] < TARGET_US
+    result["met_in_loop"] = result["check_and_sent_loop"]["risk engine"]["added_median_us"] < TARGET_US
     return result
 
 
@@ -326,10 +327,12 @@ def main() -> int:
             print(f"{f'{label} {name} (us)':<46}{on:>12,.1f}{off:>12,.1f}{none:>10,.1f}{on - none:>+10,.1f}"
                   f"{on / none:>8.2f}")  # fmt: skip
     calls, send = result["risk_calls_in_path"]["risk engine"], result["send_order"]["risk engine"]
+    loop = result["check_and_sent_loop"]["risk engine"]
     print(f"target: the risk engine adds < {TARGET_US:g} us to an order at the median: "
-          f"{'met' if result['met'] else 'MISSED'} ({calls['added_median_us']:.1f} +- "
-          f"{calls['added_median_2se_us']:.1f} us inside its calls in the order path; the whole send_order's median "
-          f"{send['added_median_us']:+.1f} +- {send['added_median_2se_us']:.0f} us) "
+          f"{'met' if result['met'] else 'MISSED'} in the order path ({calls['added_median_us']:.1f} +- "
+          f"{calls['added_median_2se_us']:.1f} us inside its calls; the whole send_order's median "
+          f"{send['added_median_us']:+.1f} +- {send['added_median_2se_us']:.0f} us); "
+          f"{'met' if result['met_in_loop'] else 'MISSED'} in a loop ({loop['added_median_us']:.1f} us) "
           f"(bench {time.perf_counter() - began:.0f} s)")  # fmt: skip
     print(json.dumps(result))
     return 0
