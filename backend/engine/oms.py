@@ -37,6 +37,10 @@ class Oms:
         self._by_symbol: dict[str, list[ContractData]] = {}
         self.ticks: dict[str, TickData] = {}
         self.orders: dict[str, OrderData] = {}
+        # The working orders, kept as orders change (the day's orders grow into thousands; the risk
+        # check and every order update ask for the working ones): by order id, and by instrument.
+        self._working: dict[str, OrderData] = {}
+        self._working_by_symbol: dict[str, dict[str, OrderData]] = {}
         self.trades: dict[tuple[str, str, str], TradeData] = {}
         self._positions: dict[PositionKey, PositionData] = {}
         self._held: set[str] = set()  # local_symbols with a position entry: most ticks concern none
@@ -107,12 +111,27 @@ class Oms:
                 sys_id=order.sys_id or previous.sys_id,
             )
         self.orders[order.order_id] = order
+        self._index_working(order)
         return order
+
+    def _index_working(self, order: OrderData) -> None:
+        """An order that finished never works again (STATUS_RANK), so the index follows the orders'
+        own order: active_orders() lists them as the orders dict does."""
+        if order.is_active:
+            self._working[order.order_id] = order
+            self._working_by_symbol.setdefault(order.local_symbol, {})[order.order_id] = order
+        elif self._working.pop(order.order_id, None) is not None:
+            on_symbol = self._working_by_symbol[order.local_symbol]
+            del on_symbol[order.order_id]
+            if not on_symbol:
+                del self._working_by_symbol[order.local_symbol]
 
     def start_day(self) -> None:
         """A new trading day: the last day's orders and trades are history (the journal keeps them)."""
         self.orders = {}
         self.trades = {}
+        self._working = {}
+        self._working_by_symbol = {}
 
     def order(self, order_id: str) -> OrderData:
         try:
@@ -121,7 +140,15 @@ class Oms:
             raise UnknownOrder(order_id) from None
 
     def active_orders(self) -> list[OrderData]:
-        return [order for order in self.orders.values() if order.is_active]
+        return list(self._working.values())
+
+    def working_count(self) -> int:
+        return len(self._working)
+
+    def working_on(self, local_symbol: str) -> list[OrderData]:
+        """The working orders of one instrument, in the order active_orders() lists them."""
+        on_symbol = self._working_by_symbol.get(local_symbol)
+        return list(on_symbol.values()) if on_symbol else []
 
     def on_trade(self, trade: TradeData) -> TradeData | None:
         """Apply a fill once; None for a replayed one. Positions move with it until the next snapshot."""
@@ -189,11 +216,15 @@ class Oms:
         return frozen
 
     def position(self, local_symbol: str, direction: Direction) -> PositionData:
+        """One position as position_list() has it (flat if it has none), from its own contract's orders:
+        every close order asks, and the whole list costs a millisecond with a few hundred positions."""
         local_symbol = self.contract(local_symbol).local_symbol  # a bare symbol names the same position
-        for position in self.position_list():
-            if position.local_symbol == local_symbol and position.direction is direction:
-                return position
-        return PositionData(*self._split(local_symbol), direction)
+        position = self._positions.get((local_symbol, direction))
+        if position is None or position.volume <= 0:
+            return PositionData(*self._split(local_symbol), direction)
+        frozen = sum(order.volume - order.traded for order in self.working_on(local_symbol)
+                     if order.offset is not Offset.OPEN and position_side(order.direction, order.offset) is direction)
+        return replace(position, frozen=frozen)
 
     def _split(self, local_symbol: str) -> tuple[str, object]:
         contract = self.contract(local_symbol)

@@ -138,6 +138,7 @@ class RiskEngine:
         self._strategies: dict[str, _Window] = {}
         self._trade_sides: dict[tuple[str, str], Direction] = {}  # (exchange, trade_id) -> the side first seen
         self._warned: set[tuple[str, str]] = set()
+        self._products: tuple[Any, int, dict[str, tuple[str, ...]]] = (None, 0, {})  # see _product_names
         self.dirty = False  # counters changed since last saved (the engine saves them off the loop)
 
     # --- limits ----------------------------------------------------------------------------------------
@@ -201,21 +202,35 @@ class RiskEngine:
         self.dirty = True
 
     def _order_check(self, request: OrderRequest, contract: ContractData, oms: Oms) -> OrderCheck:
+        """What the rules look at, from the OMS's indexes: the cost follows the contract's and its
+        product's book, not the day's orders or the whole account (bench/risk.py)."""
         now = self.clock()
-        working = oms.active_orders()
-        product = f"{contract.exchange.value}.{contract.product_id or contract.symbol.rstrip('0123456789')}"
+        name = contract.local_symbol
+        product = _product_key(contract)
+        held, product_held = _held(oms, name, self._product_names(oms, product))
         return OrderCheck(
-            local_symbol=contract.local_symbol, product=product, direction=request.direction, offset=request.offset,
+            local_symbol=name, product=product, direction=request.direction, offset=request.offset,
             type=request.type, price=request.price, volume=request.volume, strategy=request.strategy,
             contract_max_volume=contract.max_volume, actions_this_second=self._account.count(now),
             strategy_actions_this_second=self._strategy_count(request.strategy, now),
             actions_today=self.counters.actions, busy_seconds_today=self.counters.busy_seconds,
-            working_orders=len(working),
-            held=_held(oms, working, lambda name: name == contract.local_symbol),
-            product_held=_held(oms, working, lambda name: _product_of(oms, name) == product),
-            crossing_own=tuple(o.order_id for o in working if _crosses(request, contract.local_symbol, o)),
+            working_orders=oms.working_count(),
+            held=held, product_held=product_held,
+            crossing_own=tuple(o.order_id for o in oms.working_on(name) if _crosses(request, o)),
             day_loss=_day_loss(oms), killed=self.killed,
         )  # fmt: skip
+
+    def _product_names(self, oms: Oms, product: str) -> tuple[str, ...]:
+        """The local_symbols of a product's contracts (made again when the OMS's contracts change)."""
+        contracts = oms.contracts
+        seen, size, names = self._products
+        if seen is not contracts or size != len(contracts):
+            grouped: dict[str, list[str]] = {}
+            for local_symbol, each in contracts.items():
+                grouped.setdefault(_product_key(each), []).append(local_symbol)
+            names = {key: tuple(values) for key, values in grouped.items()}
+            self._products = (contracts, len(contracts), names)
+        return names.get(product, ())
 
     def _strategy_count(self, strategy: str | None, now: float) -> int:
         window = self._strategies.get(strategy or "")
@@ -354,28 +369,40 @@ def _line(what: str, count: int, line: int) -> dict[str, Any]:
     return {"what": what, "count": count, "line": line, "share": round(count / line, 3) if line else 0.0}
 
 
-def _held(oms: Oms, working: list[OrderData], matches: Callable[[str], bool]) -> dict[Direction, int]:
-    """Lots per side, held and in working opening orders, over the positions whose name matches."""
+_SIDES = (Direction.LONG, Direction.SHORT)
+
+
+def _held(oms: Oms, local_symbol: str, product: tuple[str, ...]) -> tuple[dict[Direction, int], dict[Direction, int]]:
+    """Lots per side, held and in working opening orders: of the contract, and over its product's
+    contracts (`product`, which names the contract too)."""
     held = {Direction.LONG: 0, Direction.SHORT: 0}
-    for (name, side), position in oms.positions.items():
-        if matches(name):
-            held[side] += position.volume
-    for order in working:
-        if order.offset is Offset.OPEN and matches(order.local_symbol):
-            held[position_side(order.direction, order.offset)] += order.volume - order.traded
-    return held
+    product_held = {Direction.LONG: 0, Direction.SHORT: 0}
+    positions = oms.positions
+    for name in product or (local_symbol,):
+        lots = {Direction.LONG: 0, Direction.SHORT: 0}
+        for side in _SIDES:
+            position = positions.get((name, side))
+            if position is not None:
+                lots[side] += position.volume
+        for order in oms.working_on(name):
+            if order.offset is Offset.OPEN:
+                lots[position_side(order.direction, order.offset)] += order.volume - order.traded
+        if name == local_symbol:
+            held = lots
+        if product:
+            product_held[Direction.LONG] += lots[Direction.LONG]
+            product_held[Direction.SHORT] += lots[Direction.SHORT]
+    return held, product_held
 
 
-def _product_of(oms: Oms, local_symbol: str) -> str:
-    contract = oms.contracts.get(local_symbol)
-    if contract is None:
-        return ""
+def _product_key(contract: ContractData) -> str:
+    """A product's key: exchange and product id ("SHFE.rb")."""
     return f"{contract.exchange.value}.{contract.product_id or contract.symbol.rstrip('0123456789')}"
 
 
-def _crosses(request: OrderRequest, local_symbol: str, resting: OrderData) -> bool:
-    """Would `request` trade with our own working order `resting`?"""
-    if resting.local_symbol != local_symbol or resting.direction is request.direction:
+def _crosses(request: OrderRequest, resting: OrderData) -> bool:
+    """Would `request` trade with our own working order `resting` (of the same contract)?"""
+    if resting.direction is request.direction:
         return False
     if request.type is OrderType.MARKET or resting.type is OrderType.MARKET:
         return True
