@@ -99,24 +99,29 @@ class _Window:
 
     def __init__(self) -> None:
         self._times: deque[float] = deque()
+        self._fresh: deque[float] = deque()  # those of the window after the busy second counted last
         self._busy_until = float("-inf")  # the end of the last busy second counted
 
     def count(self, now: float) -> int:
-        while self._times and now - self._times[0] >= 1.0:
-            self._times.popleft()
+        for times in (self._times, self._fresh):
+            while times and now - times[0] >= 1.0:
+                times.popleft()
         return len(self._times)
 
     def add(self, now: float) -> int:
         self._times.append(now)
+        if now >= self._busy_until:
+            self._fresh.append(now)
         return self.count(now)
 
     def new_busy_second(self) -> bool:
         """BUSY_SECOND actions within the last second, none of them in the busy second counted before: a
-        second is busy once however many more it holds (a steady 10 a second is one a second, not ten)."""
-        fresh = [moment for moment in self._times if moment >= self._busy_until]
-        if len(fresh) < BUSY_SECOND:
+        second is busy once however many more it holds (a steady 10 a second is one a second, not ten).
+        Asked right after add(): every action then in the window is before the new busy second's end."""
+        if len(self._fresh) < BUSY_SECOND:
             return False
-        self._busy_until = fresh[0] + 1.0
+        self._busy_until = self._fresh[0] + 1.0
+        self._fresh.clear()
         return True
 
 

@@ -65,7 +65,7 @@ STRATEGY_OVERRIDES = ("strategy_orders_per_second", "max_order_volume", "max_wor
                       "max_position_per_contract", "max_position_per_product")  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every order, and a frozen init costs a setattr per field
 class OrderCheck:
     """What an order rule may look at."""
 
@@ -90,7 +90,7 @@ class OrderCheck:
     killed: str = ""  # why the kill switch is on ("" when armed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every order, and a frozen init costs a setattr per field
 class CancelCheck:
     """What a cancel rule may look at."""
 
