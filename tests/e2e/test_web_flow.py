@@ -331,6 +331,24 @@ def test_finished_bars_and_shared_points_are_pushed_one_by_one_or_batched_per_fl
 
 
 # --- trading --------------------------------------------------------------------------------------
+def test_a_risk_refusal_is_pushed_as_a_risk_event(desk: Desk, sockets: SocketFactory, dce: str,
+                                                  dce_tick: dict[str, Any]):
+    socket = sockets(desk, desk.token)
+    original = data_of(desk.api.get("/risk"))["limits"]["max_order_volume"]
+    data_of(desk.api.put("/risk", json={"max_order_volume": 1}))
+    try:
+        since = socket.events.mark()
+        refused = body_of(desk.api.post("/order_solve", json={
+            "local_symbol": dce, "direction": "long", "offset": "open", "type": "limit",
+            "price": dce_tick["limit_down"], "volume": 2}), 400)  # fmt: skip
+        assert refused["msg"].startswith("risk: order volume: 2 lots"), refused
+        event = socket.events.wait_for("risk", lambda m: m["data"]["kind"] == "refused", since=since)
+        assert event["type"] == "risk" and event["data"]["rule"] == "order volume"
+        assert event["data"]["local_symbol"] == dce and "2 lots" in event["data"]["message"]
+    finally:
+        data_of(desk.api.put("/risk", json={"max_order_volume": original}))
+
+
 def test_a_marketable_order_fills_and_every_change_is_pushed(
     desk: Desk, sockets: SocketFactory, dce: str, dce_tick: dict[str, Any]
 ):
