@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from backend.sim import mdapi
+from backend.sim import mdapi, tdapi
 from lib.ctp_preflight import binding_available
 from tests.ctpclient import MdClient, TraderClient
 from tests.integration.trader_sim import TraderSim, client_quote, fill_order, relogin
@@ -260,3 +260,29 @@ def test_answers_name_the_accounts_broker_and_investor(trader_sim_factory: Any) 
     wrong = {f"{callback}: {name}={data[name]!r}" for callback, data in received
              for name, wanted in identity.items() if data.get(name, wanted) != wanted}  # fmt: skip
     assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_restored_and_replayed_structs_have_the_binding_types(
+    binding_types: dict[str, dict[str, dict[str, str]]], trader_sim_factory: Any, tmp_path: Path
+) -> None:
+    """What a restarted durable sim answers from its journal, and the private flow a RESTART client
+    gets replayed, keep the binding's types (JSON round trips must not turn floats into ints)."""
+    settings = {"name": f"types-{os.getpid()}", "data_dir": str(tmp_path / "data")}
+    sim = trader_sim_factory(**settings)
+    client = sim.ready_client()
+    symbol, exchange = sim.contract("rb")
+    sim.control.set_price(symbol, 3200.0)
+    fill_order(client, symbol, exchange, "0", "0", 2)
+    fill_order(client, symbol, exchange, "1", "3", 2)  # closed: the position row has no lots
+    ref = client.order(symbol, exchange, "0", "0", client_quote(client, symbol).lower_limit, 1)
+    client.wait_order(ref, lambda data: data["OrderStatus"] == "3")  # still working at the restart
+    sim.stop()
+
+    restarted = trader_sim_factory(**settings)
+    replayed = restarted.client(resume=tdapi.THOST_TERT_RESTART).ready()
+    replayed.recorder.wait_until(lambda calls: sum(c.name == "OnRtnTrade" for c in calls) == 2)
+    _all_queries(replayed, symbol, "no-such")
+    received = _structs(replayed)
+    assert {"OnRtnOrder", "OnRtnTrade", "OnRspQryInvestorPosition", "OnRspQryOrder"} <= {c for c, _ in received}
+    problems = _mismatches("td", received, binding_types["td"])
+    assert not problems, f"{len(problems)} fields differ from openctp_ctp:\n" + "\n".join(problems)
