@@ -5,7 +5,8 @@ int, str for char and char arrays, bytes for tdapi's SettlementInfo.Content). op
 imported in the pytest process (a missing zh_CN.GB18030 locale aborts it): a subprocess prints
 the types as JSON. The sim is then driven through every request and callback path it implements,
 with empty and non-empty answers, errors, fills, cancels, rejects, a closed position and a
-settlement, and every struct argument of every callback is compared field by field.
+settlement, and every struct argument of every callback is compared field by field (an unset char
+field must also read the way its module reads one: "" in tdapi, "\\x00" in mdapi).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from backend.sim import mdapi, tdapi
+from backend.sim.ctp_spec import CHAR_NUL, MD_STRUCTS, STRUCTS
 from lib.ctp_preflight import binding_available
 from tests.ctpclient import MdClient, TraderClient
 from tests.integration.trader_sim import TraderSim, client_quote, fill_order, relogin
@@ -85,13 +87,18 @@ def _structs(client: TraderClient | MdClient) -> list[tuple[str, Any]]:
 
 def _mismatches(api: str, received: list[tuple[str, Any]], types: dict[str, dict[str, str]]) -> list[str]:
     found = set()
+    other_nul = CHAR_NUL["md" if api == "td" else "td"]
+    chars = {name: {f[0] for f in fields if f[2] == "c"} for name, fields in {**STRUCTS, **MD_STRUCTS}.items()}
     for callback, struct in received:
         name = type(struct).__name__
         expected = types[name]
         for field, type_name in expected.items():
-            got = type(getattr(struct, field)).__name__
+            value = getattr(struct, field)
+            got = type(value).__name__
             if got != type_name:
                 found.add(f"{api} {callback} {name}.{field}: {got} (binding: {type_name})")
+            elif field in chars.get(name, ()) and value == other_nul:  # tdapi reads an unset char "", mdapi "\x00"
+                found.add(f"{api} {callback} {name}.{field}: unset reads {value!r} (binding: {CHAR_NUL[api]!r})")
     return sorted(found)
 
 
