@@ -59,6 +59,7 @@ class Link:
         self.connected = connected
         self.session_id = session_id
         self.userid = ""
+        self.broker_id = ""  # the logged-in account's broker: what answers name, whatever a request says
         self.logged_in = False
         self.authenticated = False
         self.last_order_ref = 0

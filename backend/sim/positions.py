@@ -256,12 +256,13 @@ def _row(
         close_volume=act.close_volume,
         open_amount=act.open_amount,
         close_amount=act.close_amount,
-        position_cost=sum(lot.basis * lot.volume * size for lot in lots),
-        open_cost=sum(lot.open_price * lot.volume * size for lot in lots),
-        use_margin=sum(lot.margin(contract) for lot in lots),
+        # sums start at 0.0: a closed position (no lots) reports floats, as the binding's doubles read
+        position_cost=sum((lot.basis * lot.volume * size for lot in lots), 0.0),
+        open_cost=sum((lot.open_price * lot.volume * size for lot in lots), 0.0),
+        use_margin=sum((lot.margin(contract) for lot in lots), 0.0),
         commission=act.commission,
         close_profit=act.close_profit,
-        position_profit=sum(lot.profit(contract, last) for lot in lots),
+        position_profit=sum((lot.profit(contract, last) for lot in lots), 0.0),
         settlement_price=pre_settle,
         pre_settlement_price=pre_settle,
     )

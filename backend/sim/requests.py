@@ -65,6 +65,7 @@ def user_login(exchange: SimExchange, link: Link, values: dict[str, Any], reques
     if error == 0:
         link.logged_in = True
         link.userid = userid
+        link.broker_id = settings.broker_id or values.get("BrokerID", "")
         link.product_info = values.get("UserProductInfo", "")
         link.not_ready_left = settings.query_not_ready
         if book is not None and link.kind == "td":
@@ -95,7 +96,7 @@ def _replay_private(link: Link, book: AccountBook) -> None:
 
 def user_logout(exchange: SimExchange, link: Link, values: dict[str, Any], request_id: int) -> int:
     link.respond("OnRspUserLogout", "CThostFtdcUserLogoutField",
-                 {"BrokerID": values.get("BrokerID", ""), "UserID": link.userid}, OK, request_id, True)  # fmt: skip
+                 {"BrokerID": link.broker_id, "UserID": link.userid}, OK, request_id, True)  # fmt: skip
     link.logged_in = False
     link.userid = ""
     return 0
@@ -109,7 +110,7 @@ def settlement_confirm(exchange: SimExchange, link: Link, values: dict[str, Any]
     book.confirmed_day = exchange.trading_day
     exchange.journal_account(book, confirmed_day=book.confirmed_day)
     now = exchange.now()
-    answer = {"BrokerID": values.get("BrokerID", ""), "InvestorID": book.userid,
+    answer = {"BrokerID": link.broker_id, "InvestorID": book.userid,
               "ConfirmDate": now.strftime("%Y%m%d"), "ConfirmTime": now.strftime("%H:%M:%S"),
               "SettlementID": 1, "AccountID": book.userid, "CurrencyID": "CNY"}  # fmt: skip
     link.respond("OnRspSettlementInfoConfirm", "CThostFtdcSettlementInfoConfirmField", answer, OK, request_id, True)
@@ -169,6 +170,8 @@ def query(callback: str, struct_name: str, build: RowBuilder) -> Handler:
             return -3
         link.last_query = now
         link.outstanding += 1
+        # A real front answers for the session's account: its broker and investor, not the request's.
+        values = dict(values, BrokerID=link.broker_id, InvestorID=book.userid)
         if link.not_ready_left > 0:
             link.not_ready_left -= 1
             link.respond(callback, None, None, wire.error_info(90), request_id, True, last_of_query=True)
@@ -200,7 +203,7 @@ def _specs(exchange: SimExchange, values: dict[str, Any]) -> list[Any]:
 
 
 def _broker(values: dict[str, Any]) -> str:
-    return values.get("BrokerID", "")
+    return values["BrokerID"]  # the session's broker (query() puts it in)
 
 
 def _wanted(values: dict[str, Any], row: dict[str, Any], fields: tuple[str, ...]) -> bool:

@@ -138,7 +138,7 @@ class OrderDesk:
         day, clock = exchange.stamp()
         fields = {name: value for name, value in request.items() if name in ORDER_FIELDS}
         fields.update(
-            BrokerID=request.get("BrokerID", ""),
+            BrokerID=link.broker_id,
             InvestorID=account.userid,
             UserID=request.get("UserID") or account.userid,
             OrderRef=wire.right_aligned(ref),
