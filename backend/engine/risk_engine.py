@@ -212,7 +212,8 @@ class RiskEngine:
         now = self.clock()
         name = contract.local_symbol
         product = _product_key(contract)
-        held, product_held = _held(oms, name, self._product_names(oms, product))
+        opening = request.offset is Offset.OPEN  # the position and loss rules look at opening orders only
+        held, product_held = _held(oms, name, self._product_names(oms, product)) if opening else ({}, {})
         return OrderCheck(
             local_symbol=name, product=product, direction=request.direction, offset=request.offset,
             type=request.type, price=request.price, volume=request.volume, strategy=request.strategy,
@@ -222,7 +223,7 @@ class RiskEngine:
             working_orders=oms.working_count(),
             held=held, product_held=product_held,
             crossing_own=tuple(o.order_id for o in oms.working_on(name) if _crosses(request, o)),
-            day_loss=_day_loss(oms), killed=self.killed,
+            day_loss=_day_loss(oms) if opening else 0.0, killed=self.killed,
         )  # fmt: skip
 
     def _product_names(self, oms: Oms, product: str) -> tuple[str, ...]:
