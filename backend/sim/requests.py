@@ -238,7 +238,7 @@ def _trades(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) ->
 
 def _depth(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
     now = exchange.now()
-    return [rows.depth_row(exchange.market.quotes[spec.symbol], now, exchange.trading_day, True)
+    return [rows.depth_row(exchange.live_quote(spec.symbol), now, exchange.trading_day, True)
             for spec in _specs(exchange, values)]  # fmt: skip
 
 
@@ -374,6 +374,7 @@ def subscribe(exchange: SimExchange, link: Link, symbols: list[str], subscribe_o
         link.respond(callback, "CThostFtdcSpecificInstrumentField", {"InstrumentID": symbol}, OK, 0,
                      index == len(symbols) - 1)  # fmt: skip
         if subscribe_on:
+            exchange.live_quote(symbol)  # before subscribing: the catch-up's own tick is not pushed twice
             link.subscriptions.add(symbol)
             exchange.subscribers.setdefault(symbol, set()).add(link)
             _push_snapshot(exchange, link, symbol)
