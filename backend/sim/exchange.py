@@ -21,7 +21,7 @@ from typing import Any
 
 from backend.sim import wire
 from backend.sim.accounts import AccountBook, order_key
-from backend.sim.calendar import in_session, now_shanghai, trading_day_for
+from backend.sim.calendar import in_session, now_shanghai, session_bounds, trading_day_for
 from backend.sim.instruments import FeeRates, InstrumentSpec, builtin_instruments, full_market
 from backend.sim.journal import Journal
 from backend.sim.ledger import Ledger
@@ -268,10 +268,13 @@ class SimExchange:
             return quote
         mono = monotonic()
         now = self.now()
-        if settings.mode == "sessions" and not in_session(quote.spec, now):
-            if quote.walked_at < mono:
-                quote.walked_at = mono  # a closed market does not move: nothing to catch up later
-            return quote
+        if settings.mode == "sessions":
+            opened = _session_start(quote.spec, now)
+            if opened is None:  # a closed market does not move: nothing to catch up later
+                quote.walked_at = max(quote.walked_at, mono)
+                return quote
+            # Only the time the market has been open since its session started counts: breaks and nights do not.
+            quote.walked_at = max(quote.walked_at, mono - (now - opened).total_seconds())
         quote = self.market.catch_up(symbol, settings.tick_rate, mono, now)
         self._publish(quote, None, symbol)
         return quote
@@ -648,6 +651,14 @@ class _Replay:
 def _seconds(row: dict[str, str]) -> float:
     hours, minutes, seconds = (int(part) for part in row["UpdateTime"].split(":"))
     return hours * 3600 + minutes * 60 + seconds + int(row.get("UpdateMillisec") or 0) / 1000
+
+
+def _session_start(spec: InstrumentSpec, moment: datetime) -> datetime | None:
+    """The start of the session `moment` lies in, or None outside the instrument's trading hours."""
+    for start, end in session_bounds(spec, trading_day_for(moment)):
+        if start <= moment < end:
+            return start
+    return None
 
 
 def _held_symbols(book: AccountBook) -> set[str]:

@@ -12,7 +12,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 
 from backend.sim.market import DBL_MAX
 from tests.ctpclient import TraderClient
+from tests.integration.md_sim import WED, MdSim, SimClock, at, nearest
 from tests.integration.trader_sim import TraderSim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,3 +191,36 @@ def test_figures_continue_after_sigkill(trader_sim_factory: Callable[..., Trader
     row = depth(live.ready_client(), rb)
     assert row["OpenPrice"] == before[rb]["open_price"] and row["Volume"] >= before[rb]["volume"]
     assert row["HighestPrice"] >= before[rb]["high_price"] and row["LowestPrice"] <= before[rb]["low_price"]
+
+
+@pytest.fixture
+def md_sim(tmp_path: Path) -> Iterator[MdSim]:
+    sims = MdSim(tmp_path)
+    yield sims
+    sims.close()
+
+
+def test_subscribe_pushes_a_current_snapshot_of_an_untouched_instrument(md_sim: MdSim) -> None:
+    clock = SimClock(at(WED, "10:00"))
+    name = md_sim.sim(clock, tick_rate=50.0)
+    client = md_sim.logged_in_md(name)
+    symbol = nearest(name, "i").symbol
+    threading.Event().wait(1.0)  # the market runs unwatched for a second: at least 50 snapshots, 50 lots
+    mark = client.recorder.mark()
+    assert client.subscribe([symbol]) == 0
+    first = client.wait_tick(symbol, since=mark)
+    assert first["Volume"] >= 50 and first["AskPrice1"] != DBL_MAX and first["AskVolume1"] > 0
+    assert first["UpdateTime"] in {clock.now().strftime("%H:%M:%S"), (clock.now() - timedelta(seconds=1)).strftime(
+        "%H:%M:%S")}  # fmt: skip
+
+
+def test_sessions_mode_walks_only_while_the_market_is_open(md_sim: MdSim) -> None:
+    clock = SimClock(at(WED, "12:00"), running=False)  # DCE's lunch break
+    name = md_sim.sim(clock, tick_rate=50.0, mode="sessions", query_rate=0.0)
+    trader = md_sim.trader(name)
+    symbol = nearest(name, "i").symbol
+    assert depth(trader, symbol)["Volume"] == 0  # closed: nothing walks
+    threading.Event().wait(1.0)  # a second of break: 50 snapshots if closed time counted
+    clock.set(at(WED, "13:30"))
+    clock.running = False
+    assert 0 < depth(trader, symbol)["Volume"] <= 40  # just opened: the first snapshot only (at most 40 lots)
