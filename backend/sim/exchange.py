@@ -279,6 +279,15 @@ class SimExchange:
         self._publish(quote, None, symbol)
         return quote
 
+    def live_holdings(self, book: AccountBook) -> None:
+        """Walk the instruments an account holds or works orders on to now, so its marks are current.
+
+        A position on an instrument nobody watches is marked at the lazy walk's price when the
+        account or its positions are queried, not at whatever price it last had.
+        """
+        for symbol in _held_symbols(book):
+            self.live_quote(symbol)
+
     def _refresh_active(self) -> None:
         """Recompute what the clock steps; instruments joining are caught up, those leaving walk lazily from now."""
         active = set(self.subscribers) | set(self.resting)

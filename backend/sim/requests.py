@@ -151,6 +151,7 @@ def order_action(exchange: SimExchange, link: Link, values: dict[str, Any], requ
 
 # --- queries --------------------------------------------------------------------------------------
 RowBuilder = Callable[["SimExchange", AccountBook, dict[str, Any]], list[dict[str, Any]]]
+MARKED_QUERIES = frozenset({"OnRspQryTradingAccount", "OnRspQryInvestorPosition", "OnRspQryInvestorPositionDetail"})
 
 
 def query(callback: str, struct_name: str, build: RowBuilder) -> Handler:
@@ -173,6 +174,8 @@ def query(callback: str, struct_name: str, build: RowBuilder) -> Handler:
             link.not_ready_left -= 1
             link.respond(callback, None, None, wire.error_info(90), request_id, True, last_of_query=True)
             return 0
+        if callback in MARKED_QUERIES:  # money and positions at current prices, watched or not
+            exchange.live_holdings(book)
         found = build(exchange, book, values)
         if not found:
             link.respond(callback, None, None, None, request_id, True, last_of_query=True)

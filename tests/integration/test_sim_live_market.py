@@ -23,7 +23,7 @@ import pytest
 from backend.sim.market import DBL_MAX
 from tests.ctpclient import TraderClient
 from tests.integration.md_sim import WED, MdSim, SimClock, at, nearest
-from tests.integration.trader_sim import TraderSim
+from tests.integration.trader_sim import TraderSim, account, positions
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPTH = ("ReqQryDepthMarketData", "CThostFtdcQryDepthMarketDataField", "OnRspQryDepthMarketData")
@@ -224,3 +224,20 @@ def test_sessions_mode_walks_only_while_the_market_is_open(md_sim: MdSim) -> Non
     clock.set(at(WED, "13:30"))
     clock.running = False
     assert 0 < depth(trader, symbol)["Volume"] <= 40  # just opened: the first snapshot only (at most 40 lots)
+
+
+def test_position_on_an_unwatched_instrument_is_marked_at_the_walk(
+    trader_sim_factory: Callable[..., TraderSim],
+) -> None:
+    sim = trader_sim_factory(tick_rate=50.0)
+    client = sim.ready_client()
+    rb, exchange = sim.contract("rb")
+    row = depth(client, rb)
+    ref = client.order(rb, exchange, "0", "0", row["UpperLimitPrice"], 1)
+    client.recorder.wait_for("OnRtnTrade", lambda c: c.data["OrderRef"].strip() == ref)
+    first = account(client)["PositionProfit"]
+    seen = [first]  # each query is a look: the walk moves the mark while nobody watches rb
+    while seen[-1] == first and len(seen) < 10_000:
+        seen.append(account(client)["PositionProfit"])
+    assert seen[-1] != first
+    assert positions(client, rb)[0]["Position"] == 1
