@@ -6,6 +6,8 @@
     it, one MD API subscribed to every instrument; OnRtnDepthMarketData callbacks counted over a
     window. Baseline: the bare hand-off the sim's delivery rests on, `_queue.SimpleQueue` put/get
     between two native threads, calling a counting callback, as lib.native.CallbackThread does.
+(a') Idle: the full market at the default tick rate with nobody subscribed (process CPU), then one
+    look at every instrument (the lazy walk of issue 15 brings each to now; timed).
 (b) Orders: ReqOrderInsert -> OnRtnTrade for marketable limit orders on a DCE future, one at a time,
     timed from just before ReqOrderInsert to the start of the OnRtnTrade callback (perf_counter_ns).
     Baselines: a one-way hand-off to a native thread (timed the same way: put, the other thread
@@ -122,6 +124,33 @@ def bench_ticks(seconds: float, tick_rate: float, flow: Path, profile: bool) -> 
         api.Release()
         shutdown(name)
     return result
+
+
+def bench_idle(seconds: float, flow: Path) -> dict[str, Any]:
+    """The full market at the default tick rate with nobody subscribed: what it costs while no one looks.
+
+    Then every instrument is looked at once (the lazy walk brings each to now, as a depth query of
+    the whole market does) and that look is timed.
+    """
+    name = "bench-idle"
+    configure(name, market="full", tick_rate=2.0, clock=running_clock(), data_dir=str(flow / "idle-data"))
+    sim = control(name)
+    try:
+        wait(0.5)
+        t0, cpu0 = monotonic(), time.process_time()
+        wait(seconds)
+        t1, cpu1 = monotonic(), time.process_time()
+        symbols = sorted(sim.specs)
+        look0 = time.perf_counter()
+        look_at = getattr(sim, "live_quote", sim.market.quotes.get)  # a sim without a lazy walk: a plain read
+        with sim.lock:
+            for symbol in symbols:
+                look_at(symbol)
+        look = time.perf_counter() - look0
+    finally:
+        shutdown(name)
+    return {"instruments": len(symbols), "process_cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0),
+            "look_at_all_ms": 1000 * look}  # fmt: skip
 
 
 def _profile_thread(post: Any, *prefix: Any) -> Any:
@@ -367,6 +396,7 @@ def main() -> int:
         flow = Path(scratch)
         ticks = bench_ticks(args.seconds, args.tick_rate, flow, args.profile)
         default_rate = bench_ticks(3.0, 2.0, flow, False)  # the sim's default tick_rate, for scale
+        idle = bench_idle(3.0, flow)
         handoff = baseline_handoff_throughput(1_000_000)
         orders = bench_orders(args.orders, flow, None, args.profile)
         durable = bench_orders(args.orders, flow, str(flow / "data"), False)
@@ -408,6 +438,8 @@ def main() -> int:
         f"{default_rate['offered_per_s']:,.0f} offered, process CPU {default_rate['process_cpu_percent']:.0f}%)"
     )
     print(f"(ping-pong p99 {ping_pong['p99_us']:.1f} us; journaled order p99 {durable['p99_us']:.1f} us)")  # fmt: skip
+    print(f"(full market, tick_rate 2, nobody subscribed, journaled: process CPU {idle['process_cpu_percent']:.1f}%; "
+          f"then looking at all {idle['instruments']:,} instruments once: {idle['look_at_all_ms']:,.0f} ms)")
     for key, text in (("clock thread, producing ticks", ticks.get("clock_thread_profile")),
                       ("callback thread, delivering ticks", ticks.get("callback_thread_profile")),
                       ("ReqOrderInsert, caller's thread", orders.get("req_order_insert_profile"))):  # fmt: skip
@@ -416,6 +448,7 @@ def main() -> int:
     summary = {
         "ticks": {k: v for k, v in ticks.items() if not k.endswith("profile")},
         "ticks_default_rate": default_rate,
+        "idle_full_market": idle,
         "baseline_handoff": handoff,
         "orders": {k: v for k, v in orders.items() if not k.endswith("profile")},
         "orders_journaled": durable,

@@ -21,7 +21,7 @@ from typing import Any
 
 from backend.sim import wire
 from backend.sim.accounts import AccountBook, order_key
-from backend.sim.calendar import in_session, now_shanghai, trading_day_for
+from backend.sim.calendar import in_session, now_shanghai, session_bounds, trading_day_for
 from backend.sim.instruments import FeeRates, InstrumentSpec, builtin_instruments, full_market
 from backend.sim.journal import Journal
 from backend.sim.ledger import Ledger
@@ -36,6 +36,8 @@ from lib.native import NativeEvent, RLock, SimpleQueue, monotonic, start_new_thr
 ORDER = struct_classes("td")["CThostFtdcOrderField"]
 TRADE = struct_classes("td")["CThostFtdcTradeField"]
 SLOT_CHUNK = 256  # snapshots of a market slot handed to the API threads at a time (see _market_slot)
+QUOTES_EVERY = 1.0  # seconds between journal entries of the moved quotes (what a kill -9 may lose)
+COMPACT_AFTER = 600  # quote entries in one journal before it is compacted (keeps a restart's replay short)
 _ID_FIELDS = {"sys": "OrderSysID", "trade": "TradeID", "local": "OrderLocalID", "sequence": "SequenceNo",
               "broker_seq": "BrokerOrderSeq"}  # fmt: skip
 
@@ -70,8 +72,11 @@ class SimExchange:
         self._stamp_text = ("", "")
         directory = Path(settings.data_dir) / f"sim-{settings.name or 'default'}" if settings.data_dir else None
         self.journal = Journal(directory)
+        self._quote_entries = 0
         self._restore()
+        self.market.start_walk(monotonic())
         self._active: list[str] = []
+        self._active_set: set[str] = set()  # what the clock steps; every other instrument walks lazily
         self._active_dirty = True
         self._replay: Any = None
         start_new_thread(self._run_clock, ())
@@ -164,6 +169,10 @@ class SimExchange:
         if kind == "session":
             self._ids["session"] = max(self._ids["session"], int(entry["v"]))
             return
+        if kind == "quotes":
+            if entry.get("d") == self.trading_day:
+                self.market.restore_intraday(entry["v"])
+            return
         book = self.accounts.get(entry.get("u", ""))
         if book is None:
             return
@@ -191,6 +200,8 @@ class SimExchange:
         self._active_dirty = True
 
     def _compact(self) -> None:
+        self._quote_entries = 0
+        self.market.touched.clear()  # the snapshot carries every quote's figures
         held = {lot for book in self.accounts.values() for lot in _held_symbols(book)}
         self.journal.compact(
             {
@@ -221,6 +232,77 @@ class SimExchange:
 
     def journal_account(self, book: AccountBook, **values: Any) -> None:
         self.journal.append({"k": "account", "u": book.userid, "v": values})
+
+    def journal_quotes(self) -> None:
+        """Journal the day's figures of every quote that moved since the last entry.
+
+        Stepped (active) instruments and those the lazy walk or set_price moved are written; a
+        restart, even after a kill -9, takes them back, so prices and the day's volume go on from
+        there instead of starting again from the reference prices. At most QUOTES_EVERY seconds of
+        the market are lost; an untouched instrument costs nothing here.
+        """
+        with self.lock:
+            if not self.journal.durable or self._closing:
+                return
+            market = self.market
+            symbols = market.touched | self._active_set
+            market.touched = set()
+            saved = market.intraday_of(symbols)
+            if not saved:
+                return
+            self.journal.append({"k": "quotes", "d": self.trading_day, "v": saved})
+            self._quote_entries += 1
+            if self._quote_entries >= COMPACT_AFTER:
+                self._compact()
+
+    def live_quote(self, symbol: str) -> Any:
+        """The instrument's quote brought to now: in the 7x24 and sessions modes every market is live.
+
+        The clock steps only the instruments someone subscribed or has an order resting on; any
+        other one walks lazily here when it is queried, subscribed or traded (MarketSim.catch_up).
+        A frozen market (tick_rate 0) and replay are left as they are.
+        """
+        quote = self.market.quotes.get(symbol)
+        settings = self.settings
+        if quote is None or settings.tick_rate <= 0 or settings.mode == "replay" or symbol in self._active_set:
+            return quote
+        mono = monotonic()
+        now = self.now()
+        if settings.mode == "sessions":
+            opened = _session_start(quote.spec, now)
+            if opened is None:  # a closed market does not move: nothing to catch up later
+                quote.walked_at = max(quote.walked_at, mono)
+                return quote
+            # Only the time the market has been open since its session started counts: breaks and nights do not.
+            quote.walked_at = max(quote.walked_at, mono - (now - opened).total_seconds())
+        quote = self.market.catch_up(symbol, settings.tick_rate, mono, now)
+        self._publish(quote, None, symbol)
+        return quote
+
+    def live_holdings(self, book: AccountBook) -> None:
+        """Walk the instruments an account holds or works orders on to now, so its marks are current.
+
+        A position on an instrument nobody watches is marked at the lazy walk's price when the
+        account or its positions are queried, not at whatever price it last had.
+        """
+        for symbol in _held_symbols(book):
+            self.live_quote(symbol)
+
+    def _refresh_active(self) -> None:
+        """Recompute what the clock steps; instruments joining are caught up, those leaving walk lazily from now."""
+        active = set(self.subscribers) | set(self.resting)
+        before = self._active_set
+        mono = monotonic()
+        for symbol in active - before:  # not in _active_set yet: live_quote walks it to now
+            self.live_quote(symbol)
+        quotes = self.market.quotes
+        for symbol in before - active:
+            quote = quotes.get(symbol)
+            if quote is not None:
+                quote.walked_at = mono
+        self._active_set = active
+        self._active = sorted(active)
+        self._active_dirty = False
 
     # --- the private flow ---------------------------------------------------------------------
     def push_private(
@@ -445,6 +527,7 @@ class SimExchange:
         slot = 0
         next_slot = monotonic() if ticking else float("inf")  # tick_rate 0: a frozen market
         next_day_check = monotonic() + 1.0
+        next_quotes = monotonic() + QUOTES_EVERY if self.journal.durable else float("inf")
         while not self._closing:
             now = monotonic()
             self._run_due_tasks(now)
@@ -455,7 +538,10 @@ class SimExchange:
             if now >= next_day_check:
                 next_day_check = now + 1.0
                 self._check_day_roll()
-            due = min(next_slot, next_day_check, self._tasks[0][0] if self._tasks else next_day_check)
+            if now >= next_quotes:
+                next_quotes = now + QUOTES_EVERY
+                self.journal_quotes()
+            due = min(next_slot, next_day_check, next_quotes, self._tasks[0][0] if self._tasks else next_day_check)
             wait = due - monotonic()
             if wait > 0:
                 try:
@@ -496,8 +582,7 @@ class SimExchange:
                 self._replay_due()
                 return
             if self._active_dirty:
-                self._active = sorted(set(self.subscribers) | set(self.resting))
-                self._active_dirty = False
+                self._refresh_active()
             symbols = self._active[slot::slots]
             if not symbols:
                 return
@@ -575,6 +660,14 @@ class _Replay:
 def _seconds(row: dict[str, str]) -> float:
     hours, minutes, seconds = (int(part) for part in row["UpdateTime"].split(":"))
     return hours * 3600 + minutes * 60 + seconds + int(row.get("UpdateMillisec") or 0) / 1000
+
+
+def _session_start(spec: InstrumentSpec, moment: datetime) -> datetime | None:
+    """The start of the session `moment` lies in, or None outside the instrument's trading hours."""
+    for start, end in session_bounds(spec, trading_day_for(moment)):
+        if start <= moment < end:
+            return start
+    return None
 
 
 def _held_symbols(book: AccountBook) -> set[str]:

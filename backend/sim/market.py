@@ -14,6 +14,7 @@ visiting those, which matters at this allocation rate.
 from __future__ import annotations
 
 import csv
+import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ DRAWS = 8192  # precomputed random draws per market (a power of two: picked by o
 VOLUME_PATTERNS = 256  # shared five-level volume patterns of the simulated books
 GRID_LIMIT = 1 << 16  # memoised prices / ladders per tick size before the memo starts again (bounded)
 EDGE_LIMIT = 64  # memoised ladders at the edges of one quote's band
+CATCH_UP_EXACT = 16  # the last snapshots of a lazy catch-up walked one by one (the rest in one jump)
 
 
 class Ladder(NamedTuple):
@@ -135,6 +137,7 @@ class Quote:
     edge_ladders: dict[int, Ladder] = field(default_factory=dict, repr=False)  # clipped by this band
     inner_low: int = 0  # bid steps whose whole ladder lies inside the band: inner_low..inner_high
     inner_high: int = 0
+    walked_at: float = 0.0  # monotonic seconds the lazy walk has reached (MarketSim.catch_up)
 
     def __post_init__(self) -> None:
         self.tick = self.spec.price_tick
@@ -206,6 +209,15 @@ class MarketSim:
             self.quotes[spec.symbol] = quote
         self._draws = [self._draw(rand) for _ in range(DRAWS)]
         self._random = rand
+        # A jump over many snapshots takes the sums' moments from the very draws the walk uses.
+        moves = [draw.move for draw in self._draws]
+        self._move_sd = math.sqrt(sum(m * m for m in moves) / DRAWS - (sum(moves) / DRAWS) ** 2)
+        self._move_mean = sum(moves) / DRAWS
+        self._volume_mean = sum(draw.volume for draw in self._draws) / DRAWS
+        changes = [draw.oi_change for draw in self._draws]
+        self._oi_mean = sum(changes) / DRAWS
+        self._oi_sd = math.sqrt(sum(c * c for c in changes) / DRAWS - self._oi_mean**2)
+        self.touched: set[str] = set()  # caught up or moved since the journal last saw them
 
     def grid(self, spec: InstrumentSpec) -> PriceGrid:
         grid = self._grids.get(spec.price_tick)
@@ -249,6 +261,53 @@ class MarketSim:
         quote.updated = now
         return quote
 
+    def catch_up(self, symbol: str, rate: float, mono: float, now: datetime) -> Quote:
+        """Advance an instrument nobody steps to `mono`, as if it had been stepped `rate` times a second.
+
+        Only what is looked at pays for the walk: a query, a subscription or an order. A long gap is
+        one jump whose price move, volume and open interest change have the summed draws' mean and
+        spread, then the last CATCH_UP_EXACT snapshots are walked one by one, so the book, the last
+        moves and the day's figures are the walk's own. A quote that never traded gets at least one
+        snapshot, so every instrument of a live market has a price and a book when first seen.
+        """
+        quote = self.quotes[symbol]
+        due = int((mono - quote.walked_at) * rate) if rate > 0 else 0
+        if due <= 0 and quote.traded:
+            return quote
+        if due > 0:
+            quote.walked_at += due / rate
+        due = max(due, 1)
+        if due > CATCH_UP_EXACT:
+            self._jump(quote, due - CATCH_UP_EXACT)
+            due = CATCH_UP_EXACT
+        for _ in range(due):
+            self.step(symbol, now)
+        self.touched.add(symbol)
+        return quote
+
+    def _jump(self, quote: Quote, count: int) -> None:
+        """`count` snapshots at once: a normal approximation of their summed moves, volume and interest.
+
+        The price is kept in the band at the end only; the day's high and low take the jump's ends.
+        """
+        gauss = self.random.gauss
+        steps = quote.steps + round(count * self._move_mean + gauss(0.0, self._move_sd * math.sqrt(count)))
+        steps = min(max(steps, quote.lower_ticks), quote.upper_ticks)
+        start = quote.last_price if quote.traded else None
+        price = quote.price_at(steps)
+        volume = max(count, round(count * self._volume_mean))
+        low, high = (price, price) if start is None else (min(start, price), max(start, price))
+        if quote.traded:
+            quote.high_price, quote.low_price = max(quote.high_price, high), min(quote.low_price, low)
+        else:
+            quote.open_price = start if start is not None else price
+            quote.high_price, quote.low_price = high, low
+        quote.turnover += (price if start is None else (start + price) / 2) * volume * quote.size
+        quote.volume += volume
+        interest = quote.open_interest + round(count * self._oi_mean + gauss(0.0, math.sqrt(count) * self._oi_sd))
+        quote.open_interest = float(max(0, interest))
+        quote.last_price, quote.steps = price, steps
+
     def _print_trade(self, quote: Quote, price: float, volume: int) -> None:
         if not quote.traded:
             quote.open_price = quote.high_price = quote.low_price = price
@@ -286,6 +345,7 @@ class MarketSim:
         self._print_trade(quote, price, volume)
         self._rebuild_book(quote)
         quote.updated = now
+        self.touched.add(symbol)
         return quote
 
     def apply_row(self, symbol: str, row: dict[str, str], now: datetime) -> Quote:
@@ -318,11 +378,34 @@ class MarketSim:
         """Settle at the last price (the reference price when nothing traded)."""
         return {symbol: quote.reference_price() for symbol, quote in self.quotes.items()}
 
+    def start_walk(self, mono: float) -> None:
+        """Every lazy walk starts at `mono` (the sim's start): a restart resumes, it does not catch up."""
+        for quote in self.quotes.values():
+            quote.walked_at = mono
+
     def roll_day(self, settlement: dict[str, float]) -> None:
         for symbol, quote in list(self.quotes.items()):
-            self.quotes[symbol] = new_quote(
+            fresh = self.quotes[symbol] = new_quote(
                 quote.spec, settlement[symbol], quote.reference_price(), quote.open_interest, quote.grid
             )
+            fresh.walked_at = quote.walked_at
+
+    def intraday_of(self, symbols: Iterable[str]) -> dict[str, dict]:
+        """The day's figures of the given instruments that traded (a journal entry's payload)."""
+        quotes = self.quotes
+        found = {}
+        for symbol in symbols:
+            quote = quotes.get(symbol)
+            if quote is not None and quote.traded:
+                found[symbol] = _intraday(quote)
+        return found
+
+    def restore_intraday(self, saved: dict[str, dict]) -> None:
+        """Take journaled figures back (a restart after a crash): the walk resumes from them."""
+        for symbol, values in saved.items():
+            quote = self.quotes.get(symbol)
+            if quote is not None:
+                _restore_intraday(quote, values)
 
     def to_state(self) -> dict:
         return {

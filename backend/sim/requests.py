@@ -152,6 +152,7 @@ def order_action(exchange: SimExchange, link: Link, values: dict[str, Any], requ
 
 # --- queries --------------------------------------------------------------------------------------
 RowBuilder = Callable[["SimExchange", AccountBook, dict[str, Any]], list[dict[str, Any]]]
+MARKED_QUERIES = frozenset({"OnRspQryTradingAccount", "OnRspQryInvestorPosition", "OnRspQryInvestorPositionDetail"})
 
 
 def query(callback: str, struct_name: str, build: RowBuilder) -> Handler:
@@ -176,6 +177,8 @@ def query(callback: str, struct_name: str, build: RowBuilder) -> Handler:
             link.not_ready_left -= 1
             link.respond(callback, None, None, wire.error_info(90), request_id, True, last_of_query=True)
             return 0
+        if callback in MARKED_QUERIES:  # money and positions at current prices, watched or not
+            exchange.live_holdings(book)
         found = build(exchange, book, values)
         if not found:
             link.respond(callback, None, None, None, request_id, True, last_of_query=True)
@@ -241,7 +244,7 @@ def _trades(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) ->
 
 def _depth(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
     now = exchange.now()
-    return [rows.depth_row(exchange.market.quotes[spec.symbol], now, exchange.trading_day, True)
+    return [rows.depth_row(exchange.live_quote(spec.symbol), now, exchange.trading_day, True)
             for spec in _specs(exchange, values)]  # fmt: skip
 
 
@@ -377,6 +380,7 @@ def subscribe(exchange: SimExchange, link: Link, symbols: list[str], subscribe_o
         link.respond(callback, "CThostFtdcSpecificInstrumentField", {"InstrumentID": symbol}, OK, 0,
                      index == len(symbols) - 1)  # fmt: skip
         if subscribe_on:
+            exchange.live_quote(symbol)  # before subscribing: the catch-up's own tick is not pushed twice
             link.subscriptions.add(symbol)
             exchange.subscribers.setdefault(symbol, set()).add(link)
             _push_snapshot(exchange, link, symbol)

@@ -66,6 +66,9 @@ class OrderDesk:
             link.respond_error("OnErrRtnOrderInsert", "CThostFtdcInputOrderField", request, info)
             return
         assert spec is not None
+        # An instrument nobody watches is walked to now first (its resting orders may fill on the way),
+        # so the order meets the current book, not a stale or empty one.
+        exchange.live_quote(spec.symbol)
         order = self._accept(link, account, request, request_id, spec, ref)
         reject = self._exchange_check(order, spec)
         if reject:

@@ -1,0 +1,243 @@
+"""Issue 15: every instrument has a live market, watched or not, and it continues across restarts.
+
+The clock steps only instruments with a subscriber or a resting order; every other one walks lazily
+to "now" when it is queried, subscribed or traded. These tests use unwatched instruments and a raw
+CTP trader client; every wait is on a recorded callback with a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.sim.market import DBL_MAX
+from tests.ctpclient import TraderClient
+from tests.integration.md_sim import WED, MdSim, SimClock, at, nearest
+from tests.integration.trader_sim import TraderSim, account, positions
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPTH = ("ReqQryDepthMarketData", "CThostFtdcQryDepthMarketDataField", "OnRspQryDepthMarketData")
+FIGURES = ("last_price", "open_price", "high_price", "low_price", "volume", "turnover", "open_interest")
+SLOW = 0.01  # one snapshot a 100 s: the first look gives an instrument its market, then it stays put
+
+
+def depth(client: TraderClient, symbol: str) -> dict[str, Any]:
+    (call,) = client.query(*DEPTH, InstrumentID=symbol)
+    assert call.data is not None
+    return call.data
+
+
+def figures(sim: Any, symbol: str) -> dict[str, float]:
+    quote = sim.market.quotes[symbol]
+    return {name: getattr(quote, name) for name in FIGURES}
+
+
+def test_depth_of_an_unsubscribed_instrument_is_live(trader_sim_factory: Callable[..., TraderSim]) -> None:
+    sim = trader_sim_factory(tick_rate=2.0)
+    client = sim.ready_client()
+    rb, _ = sim.contract("rb")
+    row = depth(client, rb)
+    assert row["LowerLimitPrice"] <= row["BidPrice1"] < row["AskPrice1"] <= row["UpperLimitPrice"]
+    assert row["AskPrice1"] != DBL_MAX and row["AskVolume1"] > 0
+    assert row["LowerLimitPrice"] <= row["LastPrice"] <= row["UpperLimitPrice"] and row["Volume"] > 0
+
+
+def test_buy_at_the_upper_limit_on_an_unwatched_instrument_fills_at_the_ask(
+    trader_sim_factory: Callable[..., TraderSim],
+) -> None:
+    sim = trader_sim_factory(tick_rate=SLOW)
+    client = sim.ready_client()
+    rb, exchange = sim.contract("rb")
+    row = depth(client, rb)
+    ref = client.order(rb, exchange, "0", "0", row["UpperLimitPrice"], 1)
+    trade = client.recorder.wait_for("OnRtnTrade", lambda c: c.data["OrderRef"].strip() == ref).data
+    assert trade["Price"] == row["AskPrice1"] < row["UpperLimitPrice"]  # price improvement: the book's ask
+
+
+def test_sell_at_the_lower_limit_on_an_instrument_never_looked_at_fills_at_the_bid(
+    trader_sim_factory: Callable[..., TraderSim],
+) -> None:
+    sim = trader_sim_factory(tick_rate=SLOW)
+    client = sim.ready_client()
+    m, exchange = sim.contract("m")
+    quote = sim.control.market.quotes[m]
+    assert quote.volume == 0  # nobody looked yet: the order itself brings it to now
+    ref = client.order(m, exchange, "1", "0", quote.lower_limit, 1)
+    trade = client.recorder.wait_for("OnRtnTrade", lambda c: c.data["OrderRef"].strip() == ref).data
+    assert quote.lower_limit < trade["Price"] == quote.bid_prices[0]
+
+
+def test_resting_order_on_an_unwatched_instrument_fills_when_the_market_crosses_it(
+    trader_sim_factory: Callable[..., TraderSim],
+) -> None:
+    sim = trader_sim_factory(tick_rate=20.0)
+    client = sim.ready_client()
+    rb, exchange = sim.contract("rb")
+    row = depth(client, rb)
+    tick = sim.control.specs[rb].price_tick
+    limit = row["BidPrice1"] - tick  # below the book: rests
+    ref = client.order(rb, exchange, "0", "0", limit, 1)
+    client.wait_order(ref, lambda d: d["OrderStatus"] == "3")
+    trade = client.recorder.wait_for("OnRtnTrade", lambda c: c.data["OrderRef"].strip() == ref, timeout=60).data
+    assert trade["Price"] == limit
+
+
+def test_lazy_walk_moves_with_time_like_a_stepped_one(trader_sim_factory: Callable[..., TraderSim]) -> None:
+    sim = trader_sim_factory(tick_rate=50.0)
+    client = sim.ready_client()
+    rb, _ = sim.contract("rb")
+    first = depth(client, rb)["Volume"]
+    # Ask again until the walk has advanced: each query is a look, the volume only grows with time.
+    seen = [first]
+    while seen[-1] == first and len(seen) < 10_000:
+        seen.append(depth(client, rb)["Volume"])
+    assert seen[-1] > first and seen == sorted(seen)
+
+
+def test_figures_continue_after_a_shutdown(trader_sim_factory: Callable[..., TraderSim], tmp_path: Path) -> None:
+    name, data_dir = f"live-{os.getpid()}", str(tmp_path / "data")
+    sim = trader_sim_factory(name=name, data_dir=data_dir, tick_rate=20.0)
+    client = sim.ready_client()
+    rb, _ = sim.contract("rb")
+    m, m_exchange = sim.contract("m")
+    depth(client, rb)
+    row = depth(client, m)
+    client.wait_order(client.order(m, m_exchange, "0", "0", row["LowerLimitPrice"], 1),
+                      lambda d: d["OrderStatus"] == "3")  # fmt: skip
+    exchange = sim.control
+    sim.stop()
+    before = {symbol: figures(exchange, symbol) for symbol in (rb, m)}
+    assert before[rb]["volume"] > 0 and before[m]["volume"] > 0
+    frozen = trader_sim_factory(name=name, data_dir=data_dir, tick_rate=0.0)
+    assert {symbol: figures(frozen.control, symbol) for symbol in (rb, m)} == before
+
+
+CRASHING_WALK = """
+import json, sys, threading
+from pathlib import Path
+from tests.integration.trader_sim import new_sim
+
+name, data_dir, base = sys.argv[1:4]
+sim = new_sim(Path(base), name, data_dir=data_dir, tick_rate=20.0)
+client = sim.ready_client()
+rb, _ = sim.contract("rb")
+m, m_exchange = sim.contract("m")
+depth = ("ReqQryDepthMarketData", "CThostFtdcQryDepthMarketDataField", "OnRspQryDepthMarketData")
+client.query(*depth, InstrumentID=rb)
+(row,) = client.query(*depth, InstrumentID=m)
+client.wait_order(client.order(m, m_exchange, "0", "0", row.data["LowerLimitPrice"], 1),
+                  lambda d: d["OrderStatus"] == "3")
+exchange = sim.control
+# The clock journals moved quotes every second: wait for an entry written after the order rested.
+written = threading.Event()
+journal = exchange.journal_quotes
+def spy():
+    journal()
+    written.set()
+exchange.journal_quotes = spy
+assert written.wait(30)
+with exchange.lock:  # nothing steps while the figures are read
+    exchange.journal_quotes = journal
+    journal()
+    fields = ("last_price", "open_price", "high_price", "low_price", "volume", "turnover", "open_interest")
+    report = {s: {f: getattr(exchange.market.quotes[s], f) for f in fields} for s in (rb, m)}
+print(json.dumps({"rb": rb, "m": m, "figures": report}), flush=True)
+threading.Event().wait()  # hold everything open until killed
+"""
+
+
+@pytest.fixture
+def crashed_walk(tmp_path: Path) -> dict[str, Any]:
+    """A child walks two unwatched instruments on a durable sim, journals them, and is SIGKILLed."""
+    name, data_dir = f"walk-crash-{os.getpid()}", str(tmp_path / "data")
+    process = subprocess.Popen([sys.executable, "-c", CRASHING_WALK, name, data_dir, str(tmp_path / "child")],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        assert line, f"the child died first: {process.stderr.read() if process.stderr else ''}"
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+    return {**json.loads(line), "name": name, "data_dir": data_dir}
+
+
+def test_figures_continue_after_sigkill(trader_sim_factory: Callable[..., TraderSim],
+                                       crashed_walk: dict[str, Any]) -> None:  # fmt: skip
+    rb, m, before = crashed_walk["rb"], crashed_walk["m"], crashed_walk["figures"]
+    assert before[rb]["volume"] > 0 and before[m]["volume"] > 0
+    sim = trader_sim_factory(name=crashed_walk["name"], data_dir=crashed_walk["data_dir"], tick_rate=0.0)
+    assert figures(sim.control, rb) == before[rb]  # looked at once: exactly what the journal kept
+    after_m = figures(sim.control, m)  # stepped all along: at least what was reported (a later entry may follow)
+    assert after_m["open_price"] == before[m]["open_price"] and after_m["volume"] >= before[m]["volume"]
+    sim.stop()
+    # The walk resumes from the journaled figures, not from the reference prices.
+    live = trader_sim_factory(name=crashed_walk["name"], data_dir=crashed_walk["data_dir"], tick_rate=20.0)
+    row = depth(live.ready_client(), rb)
+    assert row["OpenPrice"] == before[rb]["open_price"] and row["Volume"] >= before[rb]["volume"]
+    assert row["HighestPrice"] >= before[rb]["high_price"] and row["LowestPrice"] <= before[rb]["low_price"]
+
+
+@pytest.fixture
+def md_sim(tmp_path: Path) -> Iterator[MdSim]:
+    sims = MdSim(tmp_path)
+    yield sims
+    sims.close()
+
+
+def test_subscribe_pushes_a_current_snapshot_of_an_untouched_instrument(md_sim: MdSim) -> None:
+    clock = SimClock(at(WED, "10:00"))
+    name = md_sim.sim(clock, tick_rate=50.0)
+    client = md_sim.logged_in_md(name)
+    symbol = nearest(name, "i").symbol
+    threading.Event().wait(1.0)  # the market runs unwatched for a second: at least 50 snapshots, 50 lots
+    mark = client.recorder.mark()
+    assert client.subscribe([symbol]) == 0
+    first = client.wait_tick(symbol, since=mark)
+    assert first["Volume"] >= 50 and first["AskPrice1"] != DBL_MAX and first["AskVolume1"] > 0
+    assert first["UpdateTime"] in {clock.now().strftime("%H:%M:%S"), (clock.now() - timedelta(seconds=1)).strftime(
+        "%H:%M:%S")}  # fmt: skip
+
+
+def test_sessions_mode_walks_only_while_the_market_is_open(md_sim: MdSim) -> None:
+    clock = SimClock(at(WED, "12:00"), running=False)  # DCE's lunch break
+    name = md_sim.sim(clock, tick_rate=50.0, mode="sessions", query_rate=0.0)
+    trader = md_sim.trader(name)
+    symbol = nearest(name, "i").symbol
+    assert depth(trader, symbol)["Volume"] == 0  # closed: nothing walks
+    threading.Event().wait(1.0)  # a second of break: 50 snapshots if closed time counted
+    clock.set(at(WED, "13:30"))
+    clock.running = False
+    assert 0 < depth(trader, symbol)["Volume"] <= 40  # just opened: the first snapshot only (at most 40 lots)
+
+
+def test_position_on_an_unwatched_instrument_is_marked_at_the_walk(
+    trader_sim_factory: Callable[..., TraderSim],
+) -> None:
+    sim = trader_sim_factory(tick_rate=50.0)
+    client = sim.ready_client()
+    rb, exchange = sim.contract("rb")
+    row = depth(client, rb)
+    ref = client.order(rb, exchange, "0", "0", row["UpperLimitPrice"], 1)
+    client.recorder.wait_for("OnRtnTrade", lambda c: c.data["OrderRef"].strip() == ref)
+    first = account(client)["PositionProfit"]
+    seen = [first]  # each query is a look: the walk moves the mark while nobody watches rb
+    while seen[-1] == first and len(seen) < 10_000:
+        seen.append(account(client)["PositionProfit"])
+    assert seen[-1] != first
+    assert positions(client, rb)[0]["Position"] == 1
