@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import gevent
 from flask import Blueprint
 
 from backend.engine import events
@@ -88,10 +87,7 @@ def bars():
     start, end = _epoch_ms(request.start, "start"), _epoch_ms(request.end, "end")
     if start is not None and end is not None and end < start:
         raise ApiError("end: must not be before start", 400)
-    store = desk().store
-    rows = gevent.get_hub().threadpool.apply(
-        store.load_bars, (request.local_symbol, request.interval, start, end, request.limit)
-    )
+    rows = desk().history.load(request.local_symbol, request.interval, start, end, request.limit)
     return envelope(rows)
 
 

@@ -1,0 +1,119 @@
+"""Bar history: the sim's generated past behind /bar and a strategy's load_bars, and the CSV import.
+
+Over the app with the sim counter (test_web_api's fixtures). The instruments read here are never
+subscribed, so the sim does not walk them: the price they stand at is the one history must end at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend import sim
+from backend.engine.constants import Exchange, Interval
+from backend.engine.objects import SHANGHAI, BarData
+from backend.history import to_bars
+from backend.sim.calendar import trading_day_for
+from backend.sim.history import HISTORY_DAYS, exchange_history, generate
+from lib.sessions import sessions_for
+from tests.integration.test_web_api import Web, make_web
+
+INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
+
+
+@pytest.fixture
+def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
+    made: list[Web] = []
+
+    def make(data_dir: Path | None = None, **settings: Any) -> Web:
+        web = make_web(data_dir or tmp_path / f"app{len(made)}", **settings)
+        made.append(web)
+        return web
+
+    yield make
+    for web in reversed(made):
+        web.close()
+
+
+def _contract(web: Web, product: str, exchange: str) -> str:
+    found = web.ok("GET", "/contract", query_string={"product": product, "exchange": exchange})
+    return sorted(item["local_symbol"] for item in found if item["is_trading"])[0]
+
+
+def _bars(web: Web, name: str, interval: str = "1m") -> list[list[Any]]:
+    return web.ok("GET", "/bar", query_string={"local_symbol": name, "interval": interval, "limit": 20_000})
+
+
+def _moment(row: list[Any]) -> datetime:
+    return datetime.fromtimestamp(row[0] / 1000, SHANGHAI)
+
+
+def test_a_fresh_desk_serves_twenty_trading_days_ending_at_the_current_price(web_factory):
+    web = web_factory()
+    web.log_in()
+    name = _contract(web, "ag", "SHFE")  # a night session to 02:30
+    symbol = name.split(".")[0]
+    exchange = sim.control(web.sim_name)
+    price = exchange.market.quotes[symbol].reference_price()
+    minutes = _bars(web, name)
+    assert minutes[-1][4] == price  # the walk ends exactly where the market stands
+    days = {trading_day_for(_moment(row)) for row in minutes}
+    assert len(days) >= HISTORY_DAYS
+    clocks = {_moment(row).strftime("%H:%M") for row in minutes}
+    assert {"21:00", "00:00", "02:29", "09:00", "13:30", "14:59"} <= clocks  # night sessions too
+    assert not clocks & {"02:30", "10:15", "11:30", "15:00", "20:59"}  # nothing outside the sessions
+    assert all(row[3] <= min(row[1], row[4]) <= max(row[1], row[4]) <= row[2] and row[5] > 0 for row in minutes)
+    assert all(earlier[4] == later[1] for earlier, later in zip(minutes, minutes[1:], strict=False))  # continuous
+    for interval, span in zip(INTERVALS[1:-1], (5, 15, 30, 60), strict=True):  # the engine's aggregation
+        rows = _bars(web, name, interval)
+        covered = [row for row in minutes if rows[0][0] <= row[0] < rows[-1][0] + span * 60_000]
+        assert sum(row[5] for row in rows) == sum(row[5] for row in covered), interval
+        assert min(row[3] for row in rows) == min(row[3] for row in covered), interval
+        assert len(covered) >= len(minutes) - span, interval  # all but the window the engine is making
+    daily = _bars(web, name, "1d")
+    assert len(daily) >= HISTORY_DAYS
+    first_day = trading_day_for(_moment(minutes[0]))
+    assert sum(row[5] for row in minutes if trading_day_for(_moment(row)) == first_day) == daily[0][5]
+    # once: asking again writes nothing and answers the same
+    assert web.desk.history.ensure(name) == 0 and _bars(web, name) == minutes
+
+
+def test_day_only_products_have_no_night_and_the_history_is_reproducible(web_factory, tmp_path):
+    first = web_factory(tmp_path / "one")
+    first.log_in()
+    name = _contract(first, "jd", "DCE")  # eggs: day sessions only
+    assert sessions_for("jd") and len(sessions_for("jd")) == 3
+    rows = _bars(first, name)
+    assert {_moment(row).hour for row in rows} <= {9, 10, 11, 13, 14}
+    # the same seed, end time and end price: the same bars (history is a pure function of them)
+    exchange = sim.control(first.sim_name)
+    end = datetime.fromisoformat(first.desk.store.get_value(f"bars.history.{name}"))  # where the fill ended it
+    symbol = name.split(".")[0]
+    again = exchange_history(exchange, symbol, end, end_price=rows[-1][4])
+    assert [[int(m.start.timestamp() * 1000), m.open, m.high, m.low, m.close, m.volume] for m in again] == rows
+    stored = {interval: _bars(first, name, interval) for interval in INTERVALS}
+    made = to_bars(symbol, Exchange.DCE, again, end)
+    for interval in INTERVALS:
+        assert [bar.to_row() for bar in made if bar.interval.value == interval] == stored[interval], interval
+    other = generate(symbol, sessions_for("jd"), 1.0, rows[-1][4], end, seed=exchange.settings.seed + 1)
+    assert [m.close for m in other] != [row[4] for row in rows] and other[-1].close == rows[-1][4]  # another seed
+
+
+def test_history_ends_where_the_record_begins(web_factory):
+    web = web_factory()
+    web.log_in()
+    name = _contract(web, "rb", "SHFE")
+    store = web.desk.store
+    start = datetime.now(SHANGHAI).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    recorded = BarData(name.split(".")[0], Exchange.SHFE, Interval.MINUTE, start, 3333.0, 3340.0, 3330.0, 3335.0, 7)
+    daily = BarData(name.split(".")[0], Exchange.SHFE, Interval.DAILY,
+                    datetime.combine(trading_day_for(start), datetime.min.time(), SHANGHAI), 1, 2, 1, 2, 9)  # fmt: skip
+    store.save_bars([recorded, daily])
+    rows = _bars(web, name)
+    assert rows[-1][1:] == [3333.0, 3340.0, 3330.0, 3335.0, 7]  # the recorded bar is untouched
+    assert rows[-2][4] == 3333.0 and rows[-2][0] < rows[-1][0]  # history closes at its open, before it
+    assert _bars(web, name, "1d")[-1][5] == 9  # the recorded daily bar is not replaced
