@@ -117,3 +117,40 @@ def test_history_ends_where_the_record_begins(web_factory):
     assert rows[-1][1:] == [3333.0, 3340.0, 3330.0, 3335.0, 7]  # the recorded bar is untouched
     assert rows[-2][4] == 3333.0 and rows[-2][0] < rows[-1][0]  # history closes at its open, before it
     assert _bars(web, name, "1d")[-1][5] == 9  # the recorded daily bar is not replaced
+
+
+WARM = """
+    def on_init(self):
+        name = self.instruments[0]
+        bars = self.load_bars(name, count=600)
+        hours = self.load_bars(name, "1h", 50)
+        self.info(f"warm {len(bars)} {bars[-1].datetime} {bars[-1].close_price} {bars[0].interval} {len(hours)}")
+        try:
+            self.load_bars(name, "2m", 10)
+        except RuntimeError as error:
+            self.info(f"refused {error}")
+"""
+
+
+def test_a_strategy_warms_up_in_on_init_from_the_history(tmp_path: Path):
+    from backend.strategy_runtime.manager import WorkerLimits
+    from tests.integration.test_strategies import code, make_desk
+
+    made = make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    desk = next(made)
+    try:
+        name = desk.contract("rb", "SHFE")
+        assert desk.call("post", "/code", text=code("warm", name, WARM)).status_code == 200
+        assert desk.call("put", "/strategy", name="warm", operation="start").status_code == 200
+        engine = desk.app.extensions["ctpdesk"].engine
+        logs = desk.wait(lambda: [r.message for r in engine.logs if r.owner == "warm" and "refused" in r.message]
+                         and [r.message for r in engine.logs if r.owner == "warm"], what="the warm-up")  # fmt: skip
+        warm = next(message for message in logs if message.startswith("warm "))
+        _, count, moment, close, interval, hours = warm.split(" ")
+        assert (count, interval, hours) == ("600", "1m", "50")
+        store = desk.app.extensions["ctpdesk"].store
+        stored = {row[0]: row[4] for row in store.load_bars(name, "1m", None, None, 20_000)}
+        assert stored[int(datetime.fromisoformat(moment).timestamp() * 1000)] == float(close)
+        assert any("refused load_bars" in message and "2m" in message for message in logs)
+    finally:
+        next(made, None)
