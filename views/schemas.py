@@ -74,6 +74,14 @@ class BarRequest(Fields):
     limit: int = Field(1000, ge=1, le=20_000)  # 20 trading days of 1-minute bars: ~11,000
 
 
+
+class BarImportRequest(Fields):
+    local_symbol: LocalSymbol
+    interval: Annotated[Interval, Lower] = Interval.MINUTE
+    csv: str | None = Field(None, description="the CSV: datetime, open, high, low, close[, volume, turnover, "
+                            "open_interest]; or send it as a text/csv body")  # fmt: skip
+
+
 class OrderFields(Fields):
     local_symbol: LocalSymbol
     direction: Annotated[Direction, Lower]

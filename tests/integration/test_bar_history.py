@@ -154,3 +154,57 @@ def test_a_strategy_warms_up_in_on_init_from_the_history(tmp_path: Path):
         assert any("refused load_bars" in message and "2m" in message for message in logs)
     finally:
         next(made, None)
+
+
+IMPORT = """datetime,open,high,low,close,volume,turnover,open_interest
+2026-01-05 09:00:00,3100,3105,3098,3104,120,3724800,150000
+2026-01-05 09:01:00,3104,3104,3101,3102,80,2482000,150010
+2026-01-05 09:02:00,3102,3110,3102,3109,10,310000,150020
+2026-01-05 09:05:00,3109,3109,3100,3101,5,155000,150030
+"""
+JAN_5 = int(datetime(2026, 1, 5, 9, tzinfo=SHANGHAI).timestamp() * 1000)
+
+
+def test_post_bar_import_stores_a_valid_file_and_nothing_of_a_bad_one(web_factory):
+    web = web_factory()  # not logged in: a real counter's desk has only what it records and imports
+    web.log_in()
+    assert web.call("POST", "/bar/import", token="", json={"local_symbol": "zz2601.SHFE", "csv": IMPORT})[0] == 401
+    bad = IMPORT + "2026-01-05 09:06:00,3101,3100,3102,3101,5,0,0\n2026-01-05 09:07:00,3101,3101,3101,3101,-1,0,0\n"
+    status, body = web.call("POST", "/bar/import", json={"local_symbol": "zz2601.SHFE", "csv": bad})
+    assert status == 400 and "nothing imported" in body["msg"]
+    assert [error.split(":")[0] for error in body["data"]] == ["line 6", "line 7"]
+    assert web.desk.store.bar_count("zz2601.SHFE", "1m") == 0  # the valid rows were not stored either
+    data = web.ok("POST", "/bar/import", json={"local_symbol": "zz2601.SHFE", "csv": IMPORT})
+    assert data["rows"] == 4 and data["derived"] > 0 and data["first"].startswith("2026-01-05T09:00:00")
+    rows = _bars(web, "zz2601.SHFE")
+    assert [row[0] for row in rows] == [JAN_5 + minute * 60_000 for minute in (0, 1, 2, 5)]
+    assert _bars(web, "zz2601.SHFE", "5m") == [[JAN_5, 3100, 3110, 3098, 3109, 210],
+                                               [JAN_5 + 300_000, 3109, 3109, 3100, 3101, 5]]  # fmt: skip
+    assert _bars(web, "zz2601.SHFE", "1d")[0][5] == 215
+    # as a text/csv body too, with the fields in the query string
+    response = web.client.post("/bar/import", data=IMPORT.replace("3104,120", "3104,121"), content_type="text/csv",
+                               query_string={"local_symbol": "zz2601.SHFE"},
+                               headers={"Authorization": f"JWT {web.token}"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert _bars(web, "zz2601.SHFE")[0][5] == 121
+    status, body = web.call("POST", "/bar/import", json={"local_symbol": "zz2601.SHFE"})
+    assert status == 400 and body["msg"].startswith("csv:")
+
+
+def test_the_command_line_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from backend.bars_import import main
+    from model import open_store
+
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(IMPORT, encoding="utf-8")
+    bad.write_text(IMPORT.replace("2026-01-05 09:02:00", "2026-01-05 09:01:00"), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    assert main([str(bad), "--symbol", "zz2601.SHFE", "--data-dir", str(data_dir)]) == 1
+    assert "line 4: duplicate datetime" in capsys.readouterr().err
+    assert main([str(good), "--symbol", "zz2601.SHFE", "--data-dir", str(data_dir)]) == 0
+    assert "imported 4 1m bars of zz2601.SHFE" in capsys.readouterr().out
+    store = open_store(data_dir)
+    try:
+        assert store.bar_count("zz2601.SHFE", Interval.MINUTE) == 4
+    finally:
+        store.close()
