@@ -94,10 +94,19 @@ class BarHistory:
         bars = to_bars(symbol, Exchange(exchange_name), minutes, end)
         if first is not None:  # the daily bar of the day the record starts in is the engine's
             bars = [bar for bar in bars if bar.interval is not Interval.DAILY or bar.datetime.date() != _day(end)]
+        else:  # the engine may have saved a bar since the record was read: it stays as recorded
+            recent = self._recent(local_symbol, end)
+            bars = [bar for bar in bars if (bar.interval.value, _ms(bar.datetime)) not in recent]
         written = self.store.save_bars(bars)
         self.store.set_value(mark, end.isoformat())
         log.info("%s: %d bars of sim history stored", local_symbol, written)
         return written
+
+    def _recent(self, local_symbol: str, end: datetime) -> set[tuple[str, int]]:
+        """(interval, start) of the bars stored from shortly before `end` on (a race with the engine's writer)."""
+        since = _ms(end - timedelta(days=4))  # a daily bar is dated its trading day, days after a Friday night
+        return {(interval.value, row[0]) for interval in Interval
+                for row in self.store.load_bars(local_symbol, interval, since, None, 10_000)}  # fmt: skip
 
     def _first_recorded(self, local_symbol: str) -> tuple[datetime, float] | None:
         """The start and open of the earliest stored 1-minute bar, None when there is none."""
@@ -106,6 +115,10 @@ class BarHistory:
             return None
         first = self.store.load_bars(local_symbol, Interval.MINUTE, None, None, count)[0]
         return datetime.fromtimestamp(first[0] / 1000, SHANGHAI), float(first[1])
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _day(moment: datetime) -> date:

@@ -208,3 +208,23 @@ def test_the_command_line_import(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert store.bar_count("zz2601.SHFE", Interval.MINUTE) == 4
     finally:
         store.close()
+
+
+def test_a_bar_the_engine_saved_during_the_fill_is_not_replaced(web_factory):
+    web = web_factory()
+    web.log_in()
+    name = _contract(web, "cu", "SHFE")
+    symbol = name.split(".")[0]
+    store, history = web.desk.store, web.desk.history
+    exchange = sim.control(web.sim_name)
+    # what the engine would save between the fill reading "nothing recorded" and writing: the last minute
+    start = exchange_history(exchange, symbol, exchange.now())[-1].start
+    recorded = BarData(symbol, Exchange.SHFE, Interval.MINUTE, start, 1.0, 1.0, 1.0, 1.0, 1)
+    original = history._first_recorded
+    history._first_recorded = lambda local_symbol: (store.save_bars([recorded]), None)[1]
+    try:
+        assert history.ensure(name) > 0
+    finally:
+        history._first_recorded = original
+    stamp = int(start.timestamp() * 1000)
+    assert [row for row in _bars(web, name) if row[0] == stamp] == [[stamp, 1.0, 1.0, 1.0, 1.0, 1]]
