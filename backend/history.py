@@ -68,7 +68,11 @@ class BarHistory:
         with lock:  # two charts opening at once make it once
             if local_symbol in self._done:
                 return 0
-            written = gevent.get_hub().threadpool.apply(self.fill, (exchange, local_symbol))
+            try:
+                written = gevent.get_hub().threadpool.apply(self.fill, (exchange, local_symbol))
+            except Exception:  # the store failing, say: serve what is stored, try again next time
+                log.exception("%s: making the sim's history failed", local_symbol)
+                return 0
             self._done.add(local_symbol)
             return written
 

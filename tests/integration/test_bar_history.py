@@ -228,3 +228,18 @@ def test_a_bar_the_engine_saved_during_the_fill_is_not_replaced(web_factory):
         history._first_recorded = original
     stamp = int(start.timestamp() * 1000)
     assert [row for row in _bars(web, name) if row[0] == stamp] == [[stamp, 1.0, 1.0, 1.0, 1.0, 1]]
+
+
+def test_a_failed_fill_serves_what_is_stored_and_is_tried_again(web_factory, monkeypatch: pytest.MonkeyPatch):
+    web = web_factory()
+    web.log_in()
+    name = _contract(web, "i", "DCE")
+    history = web.desk.history
+
+    def broken(*_: Any) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(history, "fill", broken)
+    assert _bars(web, name) == []
+    monkeypatch.undo()
+    assert len(_bars(web, name)) > 1000
