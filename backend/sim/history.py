@@ -134,11 +134,21 @@ def generate(
 def exchange_history(exchange: SimExchange, symbol: str, end: datetime, days: int = HISTORY_DAYS,
                      end_price: float | None = None) -> list[MinuteBar]:  # fmt: skip
     """The past of one of a running sim's instruments, ending at `end` at `end_price` (default: the
-    price its market stands at now), seeded by the sim's seed. KeyError for an unknown symbol."""
+    price its market stands at now), seeded by the sim's seed, from its listing on (a contract
+    listed a week ago has a week). KeyError for an unknown symbol."""
     with exchange.lock:
         spec = exchange.specs[symbol]
         quote = exchange.market.quotes[symbol]
         price = quote.reference_price() if end_price is None else end_price
         interest = quote.open_interest
-    return generate(symbol, spec.sessions, spec.price_tick, price, end, seed=exchange.settings.seed, days=days,
+    bars = generate(symbol, spec.sessions, spec.price_tick, price, end, seed=exchange.settings.seed, days=days,
                     size=spec.size, end_open_interest=interest)  # fmt: skip
+    listed = _listing(spec.open_date)
+    return bars if listed is None else [bar for bar in bars if bar.trading_day >= listed]
+
+
+def _listing(text: str) -> date | None:
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except (TypeError, ValueError):
+        return None

@@ -243,3 +243,25 @@ def test_a_failed_fill_serves_what_is_stored_and_is_tried_again(web_factory, mon
     assert _bars(web, name) == []
     monkeypatch.undo()
     assert len(_bars(web, name)) > 1000
+
+
+def test_a_running_sim_s_history_starts_at_the_listing():
+    from dataclasses import replace
+
+    from backend.sim.exchange import SimExchange
+    from backend.sim.history import exchange_history
+    from backend.sim.registry import SimSettings
+
+    saturday = datetime(2026, 12, 5, 17, 0, tzinfo=SHANGHAI)
+    exchange = SimExchange(SimSettings(name="history-unit", clock=lambda: saturday))
+    try:
+        symbol = sorted(exchange.specs)[0]
+        whole = exchange_history(exchange, symbol, saturday)
+        assert whole[-1].close == exchange.market.quotes[symbol].reference_price()
+        exchange.specs[symbol] = replace(exchange.specs[symbol], open_date="20261201")
+        recent = exchange_history(exchange, symbol, saturday)
+        assert {bar.trading_day for bar in recent} == {bar.trading_day for bar in whole
+                                                        if bar.trading_day >= datetime(2026, 12, 1).date()}  # fmt: skip
+        assert recent == whole[-len(recent):]
+    finally:
+        exchange.close()
