@@ -66,4 +66,3 @@ def test_aggregate_minutes_matches_the_room_s_windows():
     assert by_interval[Interval.HOUR][0].close_price == 11 + 59 and by_interval[Interval.HOUR][1].volume == 10
     (day,) = by_interval[Interval.DAILY]
     assert (day.open_price, day.high_price, day.low_price, day.close_price, day.volume) == (10, 81, 9, 80, 70)
-
