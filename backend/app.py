@@ -18,6 +18,7 @@ from backend.engine.engine import EngineConfig, MainEngine
 from backend.engine.risk_rules import RiskLimits
 from backend.extensions import jwt, limiter, socketio
 from backend.gateway.ctp_gateway import session_filter_on
+from backend.history import BarHistory
 from backend.runtime import apply_runtime
 from backend.session import CounterSession
 from backend.strategy_runtime.manager import StrategyManager
@@ -80,11 +81,13 @@ def create_app(settings: Settings | None = None) -> Flask:
                    ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
-    strategy_manager = StrategyManager(engine, store, runtime, data_dir=data_dir)
+    history = BarHistory(engine, store)
+    strategy_manager = StrategyManager(engine, store, runtime, data_dir=data_dir, history=history)
     session = CounterSession(engine, strategy_manager, SavedLogin(store, secret), settings.SIM_NAME,
                              settings.LOGIN_TIMEOUT, VERSION)  # fmt: skip
     push = Push(socketio, engine, tokens, session.status, settings.TICK_PUSH_INTERVAL)  # starts tasks: after init_app
-    app.extensions["ctpdesk"] = Desk(settings, store, engine, access, tokens, runtime, strategy_manager, session, push)
+    app.extensions["ctpdesk"] = Desk(settings, store, engine, access, tokens, runtime, strategy_manager, session, push,
+                                     history)
     session.start_auto_login()
     _register_error_handlers(app)
     if settings.BEHIND_PROXY:  # one trusted proxy (nginx) in front: per-client limits need the real address

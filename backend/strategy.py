@@ -18,9 +18,11 @@ and actions become commands the server checks and sends through the engine, like
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # fixed +08:00: no DST since 1991
 Sender = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
@@ -44,6 +46,11 @@ def _local_symbol(origin: Any) -> str:
     if not name:
         raise ValueError("origin must be a local_symbol or have one (a tick, a bar, a contract)")
     return str(name)
+
+
+def _iso(epoch_ms: int) -> str:
+    """A bar's start as on_bar's bars carry it: ISO 8601 in exchange time."""
+    return datetime.fromtimestamp(epoch_ms / 1000, SHANGHAI).isoformat()
 
 
 class Strategy:
@@ -111,6 +118,21 @@ class Strategy:
         if name not in self.instruments:
             self.instruments = [*self.instruments, name]
         return self._command({"k": "subscribe", "local_symbol": name})
+
+    def load_bars(self, origin: Any, interval: str | None = None, count: int = 500) -> list[Record]:
+        """The latest `count` finished bars of an instrument (default interval: bar_interval), oldest first,
+        as on_bar gets them: to warm indicators up in on_init. From the desk's store: the bars it recorded
+        and imported, and on the sim its generated past (20 trading days of 1-minute bars). Raises
+        RuntimeError with the server's reason when it refuses (a bad interval or count)."""
+        name = _local_symbol(origin)
+        reply = self._command({"k": "load_bars", "local_symbol": name, "interval": interval or self.bar_interval,
+                               "count": int(count)})  # fmt: skip
+        if not reply or not reply.get("ok"):
+            raise RuntimeError(f"load_bars({name}): {(reply or {}).get('error', 'no answer')}")
+        symbol, _, exchange = name.rpartition(".")
+        return [record({"local_symbol": name, "symbol": symbol, "exchange": exchange, "interval": reply["interval"],
+                        "datetime": _iso(row[0]), "open_price": row[1], "high_price": row[2], "low_price": row[3],
+                        "close_price": row[4], "volume": row[5]}) for row in reply["rows"]]  # fmt: skip
 
     def nearest(self, product: str, exchange: str) -> str:
         """The local_symbol of the first-expiring listed contract of a product (e.g. "m", "DCE")."""

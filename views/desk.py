@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from auth.access import AccessCode
     from auth.tokens import Tokens
     from backend.engine.engine import MainEngine
+    from backend.history import BarHistory
     from backend.session import CounterSession
     from backend.strategy_runtime.manager import StrategyManager
     from lib.config import Settings
@@ -29,6 +30,7 @@ class Desk:
     strategies: StrategyManager
     session: CounterSession  # the counter login: log in and out, logging back in after a restart
     push: Push
+    history: BarHistory  # /bar and strategies' warm-up: the store's bars, the sim's past filled in
 
 
 def desk() -> Desk:

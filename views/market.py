@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import gevent
-from flask import Blueprint
+from flask import Blueprint, request
 
 from backend.engine import events
 from views.auth_required import token_required
@@ -13,7 +13,7 @@ from views.desk import desk
 from views.envelope import ApiError, envelope
 from views.errors import engine_errors
 from views.params import parse
-from views.schemas import BarRequest, ContractQuery, SymbolsRequest
+from views.schemas import BarImportRequest, BarRequest, ContractQuery, SymbolsRequest
 
 blueprint = Blueprint("market", __name__)
 
@@ -88,11 +88,31 @@ def bars():
     start, end = _epoch_ms(request.start, "start"), _epoch_ms(request.end, "end")
     if start is not None and end is not None and end < start:
         raise ApiError("end: must not be before start", 400)
-    store = desk().store
-    rows = gevent.get_hub().threadpool.apply(
-        store.load_bars, (request.local_symbol, request.interval, start, end, request.limit)
-    )
+    rows = desk().history.load(request.local_symbol, request.interval, start, end, request.limit)
     return envelope(rows)
+
+
+@blueprint.post("/bar/import")
+@token_required
+def import_bars():
+    """Bars from a CSV (backend/bars_import.py): JSON or form fields local_symbol, interval, csv; or the CSV as
+    the body (text/csv) with local_symbol and interval in the query string. All rows valid or nothing stored."""
+    from backend.bars_import import MAX_IMPORT_BYTES, ImportRefused
+    from backend.bars_import import import_bars as run_import
+
+    if (request.content_length or 0) > MAX_IMPORT_BYTES + 64 * 1024:
+        raise ApiError(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB: split it", 413)
+    query = parse(BarImportRequest)
+    text = query.csv
+    if text is None and request.mimetype in ("text/csv", "text/plain"):
+        text = request.get_data(as_text=True)
+    if not text:
+        raise ApiError("csv: the CSV text is required (a csv field, or a text/csv body)", 400)
+    try:
+        result = gevent.get_hub().threadpool.apply(run_import, (desk().store, text, query.local_symbol, query.interval))
+    except ImportRefused as refused:
+        raise ApiError(str(refused), 400, refused.errors) from None
+    return envelope(result.to_dict(), f"imported {result.rows} bars")
 
 
 def _epoch_ms(value: str | int | None, name: str) -> int | None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
     AuthCodeRequest,
+    BarImportRequest,
     BarRequest,
     CancelRequest,
     ClosePositionRequest,
@@ -45,6 +46,8 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "market.reload_contracts": ("Re-read the instrument list", None),
     "market.contracts": ("Instrument details", ContractQuery),
     "market.bars": ("Bars: [[ts_ms, open, high, low, close, volume], ...] ascending", BarRequest),
+    "market.import_bars": ("Import bars from a CSV: every row valid or nothing stored (errors by line)",
+                           BarImportRequest),
     "trading.overview": ("Positions, orders, trades and recent logs", None),
     "trading.send_order": ("Send an order and wait for the counter's answer", OrderFields),
     "trading.cancel_order": ("Cancel an order", CancelRequest),

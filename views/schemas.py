@@ -71,7 +71,15 @@ class BarRequest(Fields):
     interval: Annotated[Interval, Lower] = Interval.MINUTE
     start: str | int | None = None
     end: str | int | None = None
-    limit: int = Field(1000, ge=1, le=10_000)
+    limit: int = Field(1000, ge=1, le=20_000)  # 20 trading days of 1-minute bars: ~11,000
+
+
+
+class BarImportRequest(Fields):
+    local_symbol: LocalSymbol
+    interval: Annotated[Interval, Lower] = Interval.MINUTE
+    csv: str | None = Field(None, description="the CSV: datetime, open, high, low, close[, volume, turnover, "
+                            "open_interest]; or send it as a text/csv body")  # fmt: skip
 
 
 class OrderFields(Fields):

@@ -108,3 +108,19 @@ class BarRoom:
             if instrument.trading_day is not None:
                 finished.extend(instrument.daily.update_bar(bar, instrument.trading_day))
         self._on_bars(finished)
+
+
+def aggregate_minutes(minute_bars: list[BarData], trading_day_of: Callable[[BarData], date]) -> list[BarData]:
+    """The 5m..1h windows and the daily bars of finished 1-minute bars of one instrument (history, imports),
+    by the aggregators the room uses live, every window flushed at the end. Oldest first in, any order out."""
+    aggregators = [BarAggregator(interval) for interval in HIGHER]
+    daily = DailyAggregator()
+    finished: list[BarData] = []
+    for bar in minute_bars:
+        for aggregator in aggregators:
+            finished.extend(aggregator.update_bar(bar))
+        finished.extend(daily.update_bar(bar, trading_day_of(bar)))
+    for aggregator in aggregators:
+        finished.extend(aggregator.flush())
+    finished.extend(daily.close_day())
+    return finished

@@ -24,11 +24,12 @@ from gevent.queue import Full, Queue
 
 from backend.engine import events
 from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, SendOrder
-from backend.engine.constants import Direction, Offset, OrderType, Status
+from backend.engine.constants import Direction, Interval, Offset, OrderType, Status
 from backend.engine.objects import OrderRequest, trade_from_dict
 from backend.engine.oms import UnknownOrder, position_side
 from backend.engine.risk import OrderRefused
 from backend.engine.slippage import slip_order
+from backend.history import BarHistory
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
 from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
@@ -100,9 +101,11 @@ def _parse(text: str) -> ast.Module:
 
 class StrategyManager:
     def __init__(self, engine: Any, store: StrategyStore, runtime: dict[str, Any], limits: WorkerLimits | None = None,
-                 data_dir: Path | str | None = None) -> None:  # fmt: skip
-        """`data_dir` is the server's: each worker runs in `<data_dir>/strategies/<name>/` (workdir.py)."""
+                 data_dir: Path | str | None = None, history: BarHistory | None = None) -> None:  # fmt: skip
+        """`data_dir` is the server's: each worker runs in `<data_dir>/strategies/<name>/` (workdir.py);
+        `history` serves the workers' load_bars (by default over `store`)."""
         self.engine = engine
+        self.history = history if history is not None else BarHistory(engine, store)  # type: ignore[arg-type]
         self.data_dir = Path(Settings.DATA_DIR if data_dir is None else data_dir).resolve()
         self.store = store
         self.runtime = runtime
@@ -405,6 +408,19 @@ class StrategyManager:
         except Exception as error:
             return {"ok": False, "error": str(error)}
 
+    def _load_bars(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+        """A strategy's warm-up: the latest `count` stored bars (the sim's past filled in first), oldest first."""
+        try:
+            name = str(message.get("local_symbol", ""))
+            interval = Interval(str(message.get("interval") or "1m"))
+            count = int(message.get("count", 0))
+            if not 1 <= count <= MAX_WARMUP_BARS:
+                raise ValueError(f"count must be 1..{MAX_WARMUP_BARS}, got {count}")
+            rows = self.history.load(name, interval, None, None, count)
+        except Exception as error:
+            return {"ok": False, "error": str(error) or type(error).__name__}
+        return {"ok": True, "local_symbol": name, "interval": interval.value, "rows": rows}
+
     def _subscribe(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
         try:
             names = self.engine.subscribe([str(message.get("local_symbol"))])
@@ -469,7 +485,9 @@ _COMMANDS = {
     "cancel": StrategyManager._cancel,
     "cancel_all": StrategyManager._cancel_all,
     "subscribe": StrategyManager._subscribe,
+    "load_bars": StrategyManager._load_bars,
 }
+MAX_WARMUP_BARS = 20_000  # 20 trading days of 1-minute bars of a night-session product: ~11,000
 
 
 def _refused_order(message: dict[str, Any], strategy: str, reason: str) -> dict[str, Any]:

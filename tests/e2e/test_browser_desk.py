@@ -160,11 +160,12 @@ def test_subscribe_by_search_and_see_prices_move(page: Any) -> None:
 def test_see_candles_in_each_interval(page: Any) -> None:
     chart = page.get_by_test_id("chart")
     expect(chart.locator("canvas").first).to_be_visible()
-    for interval in ("5m", "1h", "1d", "1m"):
+    # a fresh desk on the sim opens on its history (20 trading days of 1m bars and the intervals made from them),
+    # not on a handful of candles; the chart asks /bar for the latest 1,000
+    for interval, least in (("5m", 100), ("1h", 60), ("1d", 20), ("1m", 1000)):
         page.locator(f'#intervals button[data-interval="{interval}"]').click()
         expect(chart).to_have_attribute("data-interval", interval)
-        # the forming candle is built from live ticks even before the first bar is finished
-        page.wait_for_function("() => Number(document.querySelector('#chart').dataset.bars) >= 1")
+        page.wait_for_function(f"() => Number(document.querySelector('#chart').dataset.bars) >= {least}")
     shot(page, "chart")
 
 

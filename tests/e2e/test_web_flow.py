@@ -437,7 +437,7 @@ def test_bars_come_in_every_interval_ascending_without_duplicates(desk: Desk, dc
     day = bars(local_symbol=SEEDED, interval="1d", start="2026-01-05T00:00:00+08:00", end="2026-01-07")
     assert [row[0] for row in day] == [SEED_START_MS + i * SEED_STEP_MS["1d"] for i in range(3)]
     assert "interval" in body_of(desk.api.get("/bar", params={"local_symbol": dce, "interval": "2m"}), 400)["msg"]
-    assert "limit" in body_of(desk.api.get("/bar", params={"local_symbol": dce, "limit": 10_001}), 400)["msg"]
+    assert "limit" in body_of(desk.api.get("/bar", params={"local_symbol": dce, "limit": 20_001}), 400)["msg"]
     assert "end" in body_of(desk.api.get("/bar", params={"local_symbol": dce, "start": 2, "end": 1}), 400)["msg"]
     assert "start" in body_of(desk.api.get("/bar", params={"local_symbol": dce, "start": "yesterday"}), 400)["msg"]
 
