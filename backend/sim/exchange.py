@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ ORDER = struct_classes("td")["CThostFtdcOrderField"]
 TRADE = struct_classes("td")["CThostFtdcTradeField"]
 SLOT_CHUNK = 256  # snapshots of a market slot handed to the API threads at a time (see _market_slot)
 QUOTES_EVERY = 1.0  # seconds between journal entries of the moved quotes (what a kill -9 may lose)
+CLOSE_MARGIN = 0.001  # seconds before a session's end its last lazily walked snapshot falls at the latest
 COMPACT_AFTER = 600  # quote entries in one journal before it is compacted (keeps a restart's replay short)
 _ID_FIELDS = {"sys": "OrderSysID", "trade": "TradeID", "local": "OrderLocalID", "sequence": "SequenceNo",
               "broker_seq": "BrokerOrderSeq"}  # fmt: skip
@@ -270,13 +271,39 @@ class SimExchange:
         now = self.now()
         if settings.mode == "sessions":
             opened = _session_start(quote.spec, now)
-            if opened is None:  # a closed market does not move: nothing to catch up later
-                quote.walked_at = max(quote.walked_at, mono)
-                return quote
+            if opened is None:  # closed: the last session's close, walked through if it was not
+                return self._close_session(quote, symbol, mono, now)
             # Only the time the market has been open since its session started counts: breaks and nights do not.
             quote.walked_at = max(quote.walked_at, mono - (now - opened).total_seconds())
         quote = self.market.catch_up(symbol, settings.tick_rate, mono, now)
         self._publish(quote, None, symbol)
+        return quote
+
+    def _close_session(self, quote: Any, symbol: str, mono: float, now: datetime) -> Any:
+        """Outside its trading hours an instrument shows its last session's state, as a real front does.
+
+        The last session of the current trading day that ended before now is walked from where the
+        lazy walk stood to its end, as if the instrument had been looked at just before the close:
+        one never walked goes through the whole session (a fresh sim started after the close too),
+        one looked at earlier through the rest of it. Its last snapshot is stamped inside the session.
+        Before the day's first session (after the day roll) there is nothing to show yet. A closed
+        market does not move: later looks until the next opening walk nothing.
+        """
+        session = _last_session(quote.spec, self.trading_day, now)
+        if session is not None:
+            start, end = session
+            mono_end = mono - (now - end).total_seconds()  # the session's end and start on the walk's clock
+            mono_start = mono_end - (end - start).total_seconds()
+            if not quote.traded and quote.walked_at >= mono_end:
+                quote.walked_at = mono_start  # never walked and the sim started after the close
+            quote.walked_at = max(quote.walked_at, mono_start)
+            # The last snapshot falls before the end (half-open sessions): the clock never steps at it.
+            rate, target = self.settings.tick_rate, mono_end - CLOSE_MARGIN
+            if not quote.traded or int((target - quote.walked_at) * rate) > 0:
+                self.market.catch_up(symbol, rate, target, end)
+                quote.updated = end - timedelta(seconds=max(CLOSE_MARGIN, mono_end - quote.walked_at))
+                self._publish(quote, None, symbol)
+        quote.walked_at = max(quote.walked_at, mono)
         return quote
 
     def live_holdings(self, book: AccountBook) -> None:
@@ -668,6 +695,16 @@ def _session_start(spec: InstrumentSpec, moment: datetime) -> datetime | None:
         if start <= moment < end:
             return start
     return None
+
+
+def _last_session(spec: InstrumentSpec, trading_day: str, moment: datetime) -> tuple[datetime, datetime] | None:
+    """The last session of `trading_day` that ended at or before `moment`, or None (none has yet)."""
+    ended = [bounds for bounds in session_bounds(spec, _day_of(trading_day)) if bounds[1] <= moment]
+    return ended[-1] if ended else None
+
+
+def _day_of(text: str) -> date:
+    return date(int(text[:4]), int(text[4:6]), int(text[6:]))
 
 
 def _held_symbols(book: AccountBook) -> set[str]:

@@ -7,6 +7,7 @@ returns: 0 sent, -1 not connected, -2 too many outstanding queries, -3 too many 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backend.sim import rows, wire
@@ -244,8 +245,11 @@ def _trades(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) ->
 
 def _depth(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
     now = exchange.now()
-    return [rows.depth_row(exchange.live_quote(spec.symbol), now, exchange.trading_day, True)
-            for spec in _specs(exchange, values)]  # fmt: skip
+    found = []
+    for spec in _specs(exchange, values):
+        quote = exchange.live_quote(spec.symbol)
+        found.append(rows.depth_row(quote, _closed_moment(exchange, quote, now) or now, exchange.trading_day, True))
+    return found
 
 
 def _confirm(exchange: SimExchange, book: AccountBook, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -400,9 +404,21 @@ def _push_snapshot(exchange: SimExchange, link: Link, symbol: str) -> None:
     quote = exchange.market.quotes.get(symbol)
     if quote is None or not quote.traded:
         return
-    stamp = quote.updated or exchange.now()
-    now = exchange.now()
-    if exchange.settings.mode == "sessions" and not in_session(quote.spec, now):
-        stamp = last_session_end_before(quote.spec, now)
+    stamp = _closed_moment(exchange, quote, exchange.now()) or quote.updated or exchange.now()
     row = rows.depth_row(quote, stamp, exchange.trading_day, exchange.settings.tick_exchange_id)
     link.post("OnRtnDepthMarketData", link.make("CThostFtdcDepthMarketDataField", row))
+
+
+def _closed_moment(exchange: SimExchange, quote: Any, now: datetime) -> datetime | None:
+    """Outside its trading hours (sessions mode), when the snapshot shown was taken; None in them.
+
+    That is the last snapshot's own moment when it lies in a session (the walk through the last
+    session), else the last session's end (a price set while closed, figures taken back after a restart).
+    """
+    spec = quote.spec
+    if exchange.settings.mode != "sessions" or in_session(spec, now):
+        return None
+    updated = quote.updated
+    if updated is not None and updated <= now and in_session(spec, updated):
+        return updated
+    return last_session_end_before(spec, now)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from backend.sim import control as sim_control
 from backend.sim.market import DBL_MAX
 from tests.ctpclient import TraderClient
 from tests.integration.md_sim import WED, MdSim, SimClock, at, nearest
@@ -219,11 +220,47 @@ def test_sessions_mode_walks_only_while_the_market_is_open(md_sim: MdSim) -> Non
     name = md_sim.sim(clock, tick_rate=50.0, mode="sessions", query_rate=0.0)
     trader = md_sim.trader(name)
     symbol = nearest(name, "i").symbol
-    assert depth(trader, symbol)["Volume"] == 0  # closed: nothing walks
+    closed = depth(trader, symbol)  # the morning's last session (10:30-11:30), walked through
+    assert closed["Volume"] > 0 and "10:30:00" <= closed["UpdateTime"] < "11:30:00"
     threading.Event().wait(1.0)  # a second of break: 50 snapshots if closed time counted
+    assert depth(trader, symbol) == closed
     clock.set(at(WED, "13:30"))
     clock.running = False
-    assert 0 < depth(trader, symbol)["Volume"] <= 40  # just opened: the first snapshot only (at most 40 lots)
+    opened = depth(trader, symbol)["Volume"]  # just opened: the first snapshot at most (at most 40 lots)
+    assert closed["Volume"] <= opened <= closed["Volume"] + 40
+
+
+def test_sessions_mode_shows_the_last_session_outside_hours(md_sim: MdSim) -> None:
+    """A real front answers out of hours with the last session's snapshot: the sim walks it through that session."""
+    clock = SimClock(at(WED, "16:00"), running=False)  # DCE's day session is over, the night one not started
+    name = md_sim.sim(clock, tick_rate=50.0, mode="sessions", query_rate=0.0)
+    trader = md_sim.trader(name)
+    spec = nearest(name, "i")
+    symbol = spec.symbol
+    assert sim_control(name).market.quotes[symbol].volume == 0  # never looked at
+    row = depth(trader, symbol)
+    assert row["LowerLimitPrice"] <= row["BidPrice1"] < row["AskPrice1"] <= row["UpperLimitPrice"]
+    assert row["BidVolume1"] > 0 and row["AskVolume1"] > 0
+    assert row["LowestPrice"] <= min(row["LastPrice"], row["OpenPrice"])
+    assert max(row["LastPrice"], row["OpenPrice"]) <= row["HighestPrice"] <= row["UpperLimitPrice"]
+    assert row["Volume"] >= 50 * 90 * 60 - 1  # the whole 13:30-15:00 session, at least a lot a snapshot
+    assert "13:30:00" <= row["UpdateTime"] < "15:00:00" and (row["TradingDay"], row["ActionDay"]) == (WED, WED)
+    # Later, still closed: the same snapshot (the market does not move while closed).
+    clock.set(at(WED, "17:30"))
+    clock.running = False
+    assert depth(trader, symbol) == row
+    # Subscribing pushes that snapshot too.
+    client = md_sim.logged_in_md(name)
+    mark = client.recorder.mark()
+    assert client.subscribe([symbol]) == 0
+    pushed = client.wait_tick(symbol, since=mark)
+    shared = [key for key in row if key in pushed and key != "ExchangeID"]  # ticks carry none (tick_exchange_id)
+    assert {key: pushed[key] for key in shared} == {key: row[key] for key in shared}
+    # An order out of hours is refused by the exchange, as before; the quote stays the close's.
+    ref = trader.order(symbol, spec.exchange, "0", "0", row["UpperLimitPrice"], 1)
+    refused = trader.wait_order(ref, lambda d: d["OrderStatus"] == "5")
+    assert "非交易时间" in refused["StatusMsg"] and trader.recorder.named("OnRtnTrade") == []
+    assert depth(trader, symbol) == row
 
 
 def test_position_on_an_unwatched_instrument_is_marked_at_the_walk(

@@ -298,10 +298,14 @@ def test_sessions_mode_quiet_outside_hours_and_last_snapshot_on_subscribe(md_sim
     assert client.subscribe([dce.symbol, shfe.symbol, czce.symbol]) == 0
     client.recorder.wait_for("OnRspSubMarketData", lambda c: c.args[-1] is True, start=mark)
     snapshots = {tick["InstrumentID"]: tick for tick in client.ticks(since=mark)}
-    # CZCE never traded: nothing to push. The others: the last snapshot, stamped at the end of the
-    # previous session (Friday 23:00 for DCE i, Saturday 01:00 for SHFE cu).
-    assert set(snapshots) == {dce.symbol, shfe.symbol}
-    dce_tick, shfe_tick = snapshots[dce.symbol], snapshots[shfe.symbol]
+    # The prices set while closed: the last snapshot, stamped at the end of the previous session
+    # (Friday 23:00 for DCE i, Saturday 01:00 for SHFE cu). CZCE MA, never looked at: walked through
+    # its last session (Friday 21:00-23:00), its last snapshot stamped inside it.
+    assert set(snapshots) == {dce.symbol, shfe.symbol, czce.symbol}
+    dce_tick, shfe_tick, czce_tick = snapshots[dce.symbol], snapshots[shfe.symbol], snapshots[czce.symbol]
+    assert czce_tick["LastPrice"] != DBL_MAX and czce_tick["Volume"] > 0 and czce_tick["AskVolume1"] > 0
+    assert "21:00:00" <= czce_tick["UpdateTime"] < "23:00:00"
+    assert (czce_tick["TradingDay"], czce_tick["ActionDay"]) == (FRI, FRI)  # CZCE: the calendar day
     assert dce_tick["LastPrice"] == dce_price and shfe_tick["LastPrice"] == shfe_price
     assert (dce_tick["UpdateTime"], dce_tick["UpdateMillisec"]) == ("23:00:00", 0)
     assert (dce_tick["TradingDay"], dce_tick["ActionDay"]) == (MON, MON)  # DCE: "stamped in the future"
@@ -327,7 +331,8 @@ def test_sessions_mode_follows_each_instruments_sessions(md_sim: MdSim) -> None:
     assert client.subscribe([resting, trading]) == 0
     mark = client.recorder.mark()
     client.recorder.wait_until(lambda calls: len(client.ticks(trading, mark)) >= 5, what="5 IF ticks")
-    assert client.ticks(resting) == []
+    (snapshot,) = client.ticks(resting)  # the one pushed on subscribe: the 09:00-10:15 session's last
+    assert "09:00:00" <= snapshot["UpdateTime"] < "10:15:00"
 
 
 def test_sessions_mode_snapshot_in_session_carries_its_own_time(md_sim: MdSim) -> None:
