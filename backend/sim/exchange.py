@@ -265,8 +265,11 @@ class SimExchange:
         """
         quote = self.market.quotes.get(symbol)
         settings = self.settings
-        if quote is None or settings.tick_rate <= 0 or settings.mode == "replay" or symbol in self._active_set:
+        if quote is None or settings.tick_rate <= 0 or settings.mode == "replay":
             return quote
+        if symbol in self._active_set:  # stepped by the clock in its hours; a blank new day shows the last one
+            if quote.traded or settings.mode != "sessions" or _session_start(quote.spec, self.now()) is not None:
+                return quote
         mono = monotonic()
         now = self.now()
         if settings.mode == "sessions":
@@ -529,6 +532,11 @@ class SimExchange:
 
     def _settle_books(self, new_trading_day: str) -> None:
         prices = self.market.settlement_prices()
+        mono = monotonic()
+        for symbol in self._active_set:  # the clock stepped these to now: the day ends as they stand
+            quote = self.market.quotes.get(symbol)
+            if quote is not None:
+                quote.walked_at = mono
         for book in self.accounts.values():
             for order in book.active_orders():
                 book.ledger.release(order.key)

@@ -287,6 +287,15 @@ def test_sessions_mode_shows_the_previous_close_after_the_day_roll(md_sim: MdSim
     clock.set(at(WED, "20:30"))
     clock.running = False
     assert depth(trader, eggs) == egg and depth(trader, iron) == row  # it stays put until the next opening
+    client = md_sim.logged_in_md(name)  # subscribing pushes it; watched (stepped in its hours), it stays put too
+    mark = client.recorder.mark()
+    assert client.subscribe([eggs]) == 0
+    pushed = client.wait_tick(eggs, since=mark)
+    assert (pushed["LastPrice"], pushed["Volume"], pushed["UpdateTime"]) == (
+        egg["LastPrice"], egg["Volume"], egg["UpdateTime"])  # fmt: skip
+    with control.lock:
+        control._refresh_active()  # what the clock does next: eggs is stepped from now on (in its hours)
+    assert eggs in control._active_set and depth(trader, eggs) == egg
     # An order meanwhile is still refused by the exchange and moves nothing.
     ref = trader.order(eggs, "DCE", "0", "0", egg["UpperLimitPrice"], 1)
     refused = trader.wait_order(ref, lambda d: d["OrderStatus"] == "5")
