@@ -11,7 +11,8 @@ store (`bars.history.<local_symbol>`) makes it once per instrument, across resta
 Only what ends before the record begins is written, so no recorded bar is replaced (bars are keyed
 by (local_symbol, interval, start) and saving upserts): windows that would reach past the end are
 left to the engine, which makes them from the ticks; the daily bar of the trading day the record
-starts in likewise.
+starts in likewise. The partial daily bar of today written here is not lost when the engine finishes
+its own: the engine merges a bar begun before its record after the stored one (chart.save_over_stored).
 """
 
 from __future__ import annotations

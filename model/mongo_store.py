@@ -22,6 +22,7 @@ from pymongo.errors import CollectionInvalid, ConnectionFailure, DuplicateKeyErr
 from pymongo.write_concern import WriteConcern
 
 from model import shapes
+from model.shapes import BarRow
 from model.store import NotFound, Store, StoreError, StoreUnavailable, StrategyRecord
 
 if TYPE_CHECKING:
@@ -149,6 +150,12 @@ class MongoStore(Store):
         found = self._collection("bars").find(query, dict.fromkeys(BAR_FIELDS, 1) | {"_id": 0})
         latest = list(found.sort("start_ms", DESCENDING).limit(limit))
         return [[document[name] for name in BAR_FIELDS] for document in reversed(latest)]
+
+    @_driver_errors
+    def load_bar(self, local_symbol: str, interval: Interval | str, start_ms: int) -> BarRow | None:
+        query = {"local_symbol": local_symbol, "interval": shapes.interval_value(interval), "start_ms": int(start_ms)}
+        found = self._collection("bars").find_one(query, {"_id": 0})
+        return BarRow(**{name: found[name] for name in BarRow._fields}) if found else None
 
     @_driver_errors
     def bar_count(self, local_symbol: str, interval: Interval | str) -> int:

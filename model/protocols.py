@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from backend.engine.constants import Interval
     from backend.engine.objects import BarData
+    from model.shapes import BarRow
     from model.store import StrategyRecord
 
 
@@ -33,6 +35,8 @@ class BarStore(Protocol):
     """Where finished bars go."""
 
     def save_bars(self, bars: Iterable[BarData]) -> int: ...
+
+    def load_bar(self, local_symbol: str, interval: Interval | str, start_ms: int) -> BarRow | None: ...
 
 
 class SubscriptionStore(Protocol):

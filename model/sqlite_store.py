@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model import shapes
+from model.shapes import BarRow
 from model.sqlite_schema import migrate
 from model.store import NotFound, Store, StoreError, StrategyRecord
 
@@ -142,6 +143,14 @@ class SqliteStore(Store):
             (local_symbol, shapes.interval_value(interval), low, high, limit),
         )
         return [list(row) for row in reversed(rows)]
+
+    def load_bar(self, local_symbol: str, interval: Interval | str, start_ms: int) -> BarRow | None:
+        rows = self._rows(
+            "SELECT local_symbol, interval, start_ms, open, high, low, close, volume, turnover, open_interest"
+            " FROM bars WHERE local_symbol = ? AND interval = ? AND start_ms = ?",
+            (local_symbol, shapes.interval_value(interval), int(start_ms)),
+        )
+        return BarRow(*rows[0]) if rows else None
 
     def bar_count(self, local_symbol: str, interval: Interval | str) -> int:
         return self._column(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from backend.engine.constants import Interval
     from backend.engine.objects import BarData
+    from model.shapes import BarRow
 
 
 class StoreError(Exception):
@@ -73,6 +74,10 @@ class Store(ABC):
         None leaves that end open. When more than `limit` bars are in range, the latest `limit` are
         returned (still ascending): a chart wants the most recent history. `limit` must be positive.
         """
+
+    @abstractmethod
+    def load_bar(self, local_symbol: str, interval: Interval | str, start_ms: int) -> BarRow | None:
+        """The whole stored bar of one key (turnover and open interest included), None when there is none."""
 
     @abstractmethod
     def bar_count(self, local_symbol: str, interval: Interval | str) -> int:

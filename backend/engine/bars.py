@@ -33,7 +33,8 @@ def window_of(moment: datetime, span: timedelta) -> datetime:
     return midnight + ((local - midnight) // span) * span
 
 
-def _merge(bar: BarData, later: BarData) -> BarData:
+def merge_bars(bar: BarData, later: BarData) -> BarData:
+    """One bar of `bar`'s key over both bars' disjoint minutes: `bar` the earlier, `later` the later ones."""
     return replace(
         bar,
         high_price=max(bar.high_price, later.high_price),
@@ -233,7 +234,7 @@ class BarAggregator:
             self._bar = replace(bar, interval=self.interval, datetime=start)
             self.due = start + self._span + self._grace
         else:
-            self._bar = _merge(self._bar, bar)
+            self._bar = merge_bars(self._bar, bar)
         if bar.datetime + ONE_MINUTE >= start + self._span:
             finished.append(self._finish())
         return finished
@@ -283,7 +284,7 @@ class DailyAggregator:
         self._last_minute = bar.datetime
         finished = self.close_day() if self._bar is not None and self._bar.datetime != start else []
         self._bar = (
-            replace(bar, interval=Interval.DAILY, datetime=start) if self._bar is None else _merge(self._bar, bar)
+            replace(bar, interval=Interval.DAILY, datetime=start) if self._bar is None else merge_bars(self._bar, bar)
         )
         return finished
 

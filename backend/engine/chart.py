@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from backend.engine.bars import ONE_MINUTE, BarAggregator, BarBuilder, DailyAggregator, minute_of
+from backend.engine.bars import ONE_MINUTE, BarAggregator, BarBuilder, DailyAggregator, merge_bars, minute_of
 from backend.engine.constants import Interval
-from backend.engine.objects import BarData, TickData
+from backend.engine.objects import BarData, TickData, epoch_ms
+
+if TYPE_CHECKING:
+    from model.protocols import BarStore
 
 HIGHER = (Interval.MINUTE_5, Interval.MINUTE_15, Interval.MINUTE_30, Interval.HOUR)
 
@@ -18,6 +23,8 @@ class _Instrument:
         self.aggregators = [BarAggregator(interval, grace=grace) for interval in HIGHER]
         self.daily = DailyAggregator()
         self.trading_day: date | None = None
+        self.first_minute: datetime | None = None  # the first 1-minute bar the room finished, and its day
+        self.first_day: date | None = None
 
     def due(self) -> datetime | None:
         """The earliest moment close_due has something of this instrument to finish."""
@@ -95,9 +102,21 @@ class BarRoom:
         instrument = self._instruments.get(local_symbol)
         return instrument.builder.current() if instrument else None
 
+    def began_before_record(self, bar: BarData) -> bool:
+        """Whether `bar`'s period (5m..1d) began before the first minute the room recorded of its instrument:
+        the bar holds only the minutes from there on, the earlier ones may be stored (save_over_stored)."""
+        instrument = self._instruments.get(bar.local_symbol)
+        if instrument is None or instrument.first_minute is None or bar.interval is Interval.MINUTE:
+            return False
+        if bar.interval is Interval.DAILY:  # dated its trading day, whose night session came the evening before
+            return bar.datetime.date() == instrument.first_day
+        return bar.datetime < instrument.first_minute
+
     def _finish(self, instrument: _Instrument, minute_bars: list[BarData]) -> None:
         if not minute_bars:
             return
+        if instrument.first_minute is None:
+            instrument.first_minute, instrument.first_day = minute_bars[0].datetime, instrument.trading_day
         finished = list(minute_bars)
         for bar in minute_bars:
             for aggregator in instrument.aggregators:
@@ -124,3 +143,19 @@ def aggregate_minutes(minute_bars: list[BarData], trading_day_of: Callable[[BarD
         finished.extend(aggregator.flush())
     finished.extend(daily.close_day())
     return finished
+
+
+def save_over_stored(store: BarStore, bars: list[BarData], partial: list[BarData]) -> int:
+    """Save finished bars; each of `partial` (BarRoom.began_before_record) first merged after the stored bar
+    of its key, which holds the period's earlier minutes (the sim's history, an earlier run of the desk)."""
+    merged = {id(bar): _after_stored(store, bar) for bar in partial}
+    return store.save_bars([merged.get(id(bar), bar) for bar in bars])
+
+
+def _after_stored(store: BarStore, bar: BarData) -> BarData:
+    row = store.load_bar(bar.local_symbol, bar.interval, epoch_ms(bar.datetime))
+    if row is None:
+        return bar
+    stored = replace(bar, open_price=row.open, high_price=row.high, low_price=row.low, close_price=row.close,
+                     volume=row.volume, turnover=row.turnover, open_interest=row.open_interest)  # fmt: skip
+    return merge_bars(stored, bar)

@@ -24,7 +24,7 @@ from gevent.lock import Semaphore
 from backend.bridge import CONFLATE_AT, Bridge
 from backend.engine import events
 from backend.engine.bus import EventBus
-from backend.engine.chart import BarRoom
+from backend.engine.chart import BarRoom, save_over_stored
 from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, Command, SendOrder
 from backend.engine.constants import ConnectionState, Direction, Offset, OrderType, Status
 from backend.engine.converter import ClosePositionError, check_close, close_order_side, split_close
@@ -550,7 +550,8 @@ class MainEngine:
     def _bar_finished(self, bars: list[Any]) -> None:
         for bar in bars:
             self.bus.publish(events.BAR, bar)
-        self.writer.submit(self.store.save_bars, list(bars))
+        partial = [bar for bar in bars if self.bars.began_before_record(bar)]
+        self.writer.submit(save_over_stored, self.store, list(bars), partial)
 
     def _minute_ended(self, minute: datetime) -> None:
         """With SHARED_FUNC on, a point of the intraday series for every subscribed instrument that

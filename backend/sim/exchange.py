@@ -21,12 +21,12 @@ from typing import Any
 
 from backend.sim import wire
 from backend.sim.accounts import AccountBook, order_key
-from backend.sim.calendar import in_session, now_shanghai, session_bounds, trading_day_for
+from backend.sim.calendar import in_session, now_shanghai, previous_business_day, session_bounds, trading_day_for
 from backend.sim.instruments import FeeRates, InstrumentSpec, builtin_instruments, full_market
 from backend.sim.journal import Journal
 from backend.sim.ledger import Ledger
 from backend.sim.links import Link
-from backend.sim.market import MarketSim, read_replay
+from backend.sim.market import MarketSim, new_quote, read_replay
 from backend.sim.registry import SimSettings
 from backend.sim.rows import dating_rows, depth_struct, stamp_for
 from backend.sim.structs import struct_classes
@@ -265,8 +265,11 @@ class SimExchange:
         """
         quote = self.market.quotes.get(symbol)
         settings = self.settings
-        if quote is None or settings.tick_rate <= 0 or settings.mode == "replay" or symbol in self._active_set:
+        if quote is None or settings.tick_rate <= 0 or settings.mode == "replay":
             return quote
+        if symbol in self._active_set:  # stepped by the clock in its hours; a blank new day shows the last one
+            if quote.traded or settings.mode != "sessions" or _session_start(quote.spec, self.now()) is not None:
+                return quote
         mono = monotonic()
         now = self.now()
         if settings.mode == "sessions":
@@ -286,25 +289,43 @@ class SimExchange:
         lazy walk stood to its end, as if the instrument had been looked at just before the close:
         one never walked goes through the whole session (a fresh sim started after the close too),
         one looked at earlier through the rest of it. Its last snapshot is stamped inside the session.
-        Before the day's first session (after the day roll) there is nothing to show yet. A closed
-        market does not move: later looks until the next opening walk nothing.
+        Before the day's first session (after the day roll, over a weekend) it is the previous trading
+        day's close: the quote as it stood at the roll (market.closed), walked through that day's last
+        session if it was never walked. A closed market does not move: later looks until the next
+        opening walk nothing. Returns the quote shown.
         """
+        shown = quote
         session = _last_session(quote.spec, self.trading_day, now)
+        if session is None:
+            session = _previous_session(quote.spec, self.trading_day, now)
+            shown = self.market.closed.get(symbol)
+            if shown is None:  # a sim started after the roll: the day before as it settled (nothing traded)
+                shown = self.market.closed[symbol] = new_quote(
+                    quote.spec, quote.pre_settlement, quote.pre_close, quote.pre_open_interest, quote.grid
+                )
         if session is not None:
-            start, end = session
-            mono_end = mono - (now - end).total_seconds()  # the session's end and start on the walk's clock
-            mono_start = mono_end - (end - start).total_seconds()
-            if not quote.traded and quote.walked_at >= mono_end:
-                quote.walked_at = mono_start  # never walked and the sim started after the close
-            quote.walked_at = max(quote.walked_at, mono_start)
-            # The last snapshot falls before the end (half-open sessions): the clock never steps at it.
-            rate, target = self.settings.tick_rate, mono_end - CLOSE_MARGIN
-            if not quote.traded or int((target - quote.walked_at) * rate) > 0:
-                self.market.catch_up(symbol, rate, target, end)
-                quote.updated = end - timedelta(seconds=max(CLOSE_MARGIN, mono_end - quote.walked_at))
+            self._walk_to_close(shown, symbol, mono, now, session)
+        quote.walked_at = max(quote.walked_at, mono)
+        return shown
+
+    def _walk_to_close(
+        self, quote: Any, symbol: str, mono: float, now: datetime, session: tuple[datetime, datetime]
+    ) -> None:
+        """Walk `quote` from where it stood to the end of an ended session (see _close_session)."""
+        start, end = session
+        mono_end = mono - (now - end).total_seconds()  # the session's end and start on the walk's clock
+        mono_start = mono_end - (end - start).total_seconds()
+        if not quote.traded and quote.walked_at >= mono_end:
+            quote.walked_at = mono_start  # never walked and the sim started after the close
+        quote.walked_at = max(quote.walked_at, mono_start)
+        # The last snapshot falls before the end (half-open sessions): the clock never steps at it.
+        rate, target = self.settings.tick_rate, mono_end - CLOSE_MARGIN
+        if not quote.traded or int((target - quote.walked_at) * rate) > 0:
+            self.market.catch_up(symbol, rate, target, end, quote)
+            quote.updated = end - timedelta(seconds=max(CLOSE_MARGIN, mono_end - quote.walked_at))
+            if quote is self.market.quotes.get(symbol):
                 self._publish(quote, None, symbol)
         quote.walked_at = max(quote.walked_at, mono)
-        return quote
 
     def live_holdings(self, book: AccountBook) -> None:
         """Walk the instruments an account holds or works orders on to now, so its marks are current.
@@ -511,6 +532,11 @@ class SimExchange:
 
     def _settle_books(self, new_trading_day: str) -> None:
         prices = self.market.settlement_prices()
+        mono = monotonic()
+        for symbol in self._active_set:  # the clock stepped these to now: the day ends as they stand
+            quote = self.market.quotes.get(symbol)
+            if quote is not None:
+                quote.walked_at = mono
         for book in self.accounts.values():
             for order in book.active_orders():
                 book.ledger.release(order.key)
@@ -701,6 +727,17 @@ def _last_session(spec: InstrumentSpec, trading_day: str, moment: datetime) -> t
     """The last session of `trading_day` that ended at or before `moment`, or None (none has yet)."""
     ended = [bounds for bounds in session_bounds(spec, _day_of(trading_day)) if bounds[1] <= moment]
     return ended[-1] if ended else None
+
+
+def _previous_session(spec: InstrumentSpec, trading_day: str, moment: datetime) -> tuple[datetime, datetime] | None:
+    """The last session of the business days before `trading_day` that ended at or before `moment`."""
+    day = _day_of(trading_day)
+    for _ in range(3):
+        day = previous_business_day(day)
+        ended = [bounds for bounds in session_bounds(spec, day) if bounds[1] <= moment]
+        if ended:
+            return ended[-1]
+    return None
 
 
 def _day_of(text: str) -> date:

@@ -198,8 +198,11 @@ class MarketSim:
         rand = self.random.random
         self._patterns = [tuple(1 + self.random.randrange(200) for _ in LEVEL_RANGE) for _ in range(VOLUME_PATTERNS)]
         self.quotes: dict[str, Quote] = {}
+        # The previous trading day's final quotes, kept at the day roll: what a front shows until the next opening.
+        self.closed: dict[str, Quote] = {}
         self._grids: dict[float, PriceGrid] = {}
         saved = (state or {}).get("quotes", {})
+        closed = (state or {}).get("closed", {})
         for spec in specs:
             pre = saved.get(spec.symbol) or {}
             pre_settlement = pre.get("pre_settlement") or to_tick(spec.base_price, spec.price_tick)
@@ -207,6 +210,9 @@ class MarketSim:
             quote = new_quote(spec, pre_settlement, pre.get("pre_close") or pre_settlement, pre_oi, self.grid(spec))
             _restore_intraday(quote, pre.get("intraday"))
             self.quotes[spec.symbol] = quote
+            before = closed.get(spec.symbol)
+            if before:
+                self.closed[spec.symbol] = _quote_of(spec, before, self.grid(spec))
         self._draws = [self._draw(rand) for _ in range(DRAWS)]
         self._random = rand
         # A jump over many snapshots takes the sums' moments from the very draws the walk uses.
@@ -232,9 +238,10 @@ class MarketSim:
                     patterns[int(rand() * VOLUME_PATTERNS)], patterns[int(rand() * VOLUME_PATTERNS)])  # fmt: skip
 
     # --- the walk -----------------------------------------------------------------------------
-    def step(self, symbol: str, now: datetime) -> Quote:
-        """Advance one instrument by one snapshot: a trade print, then a fresh book."""
-        quote = self.quotes[symbol]
+    def step(self, symbol: str, now: datetime, quote: Quote | None = None) -> Quote:
+        """Advance one instrument by one snapshot: a trade print, then a fresh book (of `quote` if given)."""
+        if quote is None:
+            quote = self.quotes[symbol]
         draw = self._draws[int(self._random() * DRAWS)]
         steps = quote.steps + draw.move
         if steps < quote.lower_ticks:
@@ -261,7 +268,7 @@ class MarketSim:
         quote.updated = now
         return quote
 
-    def catch_up(self, symbol: str, rate: float, mono: float, now: datetime) -> Quote:
+    def catch_up(self, symbol: str, rate: float, mono: float, now: datetime, quote: Quote | None = None) -> Quote:
         """Advance an instrument nobody steps to `mono`, as if it had been stepped `rate` times a second.
 
         Only what is looked at pays for the walk: a query, a subscription or an order. A long gap is
@@ -269,8 +276,10 @@ class MarketSim:
         spread, then the last CATCH_UP_EXACT snapshots are walked one by one, so the book, the last
         moves and the day's figures are the walk's own. A quote that never traded gets at least one
         snapshot, so every instrument of a live market has a price and a book when first seen.
+        `quote` walks another quote of the instrument than today's (the previous day's close).
         """
-        quote = self.quotes[symbol]
+        if quote is None:
+            quote = self.quotes[symbol]
         due = int((mono - quote.walked_at) * rate) if rate > 0 else 0
         if due <= 0 and quote.traded:
             return quote
@@ -281,7 +290,7 @@ class MarketSim:
             self._jump(quote, due - CATCH_UP_EXACT)
             due = CATCH_UP_EXACT
         for _ in range(due):
-            self.step(symbol, now)
+            self.step(symbol, now, quote)
         self.touched.add(symbol)
         return quote
 
@@ -384,6 +393,8 @@ class MarketSim:
             quote.walked_at = mono
 
     def roll_day(self, settlement: dict[str, float]) -> None:
+        """Start the next trading day's quotes; the ended day's stay in `closed` (shown until the next opening)."""
+        self.closed = dict(self.quotes)
         for symbol, quote in list(self.quotes.items()):
             fresh = self.quotes[symbol] = new_quote(
                 quote.spec, settlement[symbol], quote.reference_price(), quote.open_interest, quote.grid
@@ -409,16 +420,24 @@ class MarketSim:
 
     def to_state(self) -> dict:
         return {
-            "quotes": {
-                symbol: {
-                    "pre_settlement": quote.pre_settlement,
-                    "pre_close": quote.pre_close,
-                    "pre_open_interest": quote.pre_open_interest,
-                    "intraday": _intraday(quote),
-                }
-                for symbol, quote in self.quotes.items()
-            }
+            "quotes": {symbol: _quote_state(quote) for symbol, quote in self.quotes.items()},
+            "closed": {symbol: _quote_state(quote) for symbol, quote in self.closed.items() if quote.traded},
         }
+
+
+def _quote_state(quote: Quote) -> dict:
+    return {
+        "pre_settlement": quote.pre_settlement,
+        "pre_close": quote.pre_close,
+        "pre_open_interest": quote.pre_open_interest,
+        "intraday": _intraday(quote),
+    }
+
+
+def _quote_of(spec: InstrumentSpec, saved: dict, grid: PriceGrid) -> Quote:
+    quote = new_quote(spec, saved["pre_settlement"], saved["pre_close"], saved["pre_open_interest"], grid)
+    _restore_intraday(quote, saved.get("intraday"))
+    return quote
 
 
 _INTRADAY = ("last_price", "open_price", "high_price", "low_price", "volume", "turnover", "open_interest",

@@ -384,10 +384,10 @@ def subscribe(exchange: SimExchange, link: Link, symbols: list[str], subscribe_o
         link.respond(callback, "CThostFtdcSpecificInstrumentField", {"InstrumentID": symbol}, OK, 0,
                      index == len(symbols) - 1)  # fmt: skip
         if subscribe_on:
-            exchange.live_quote(symbol)  # before subscribing: the catch-up's own tick is not pushed twice
+            shown = exchange.live_quote(symbol)  # before subscribing: the catch-up's own tick is not pushed twice
             link.subscriptions.add(symbol)
             exchange.subscribers.setdefault(symbol, set()).add(link)
-            _push_snapshot(exchange, link, symbol)
+            _push_snapshot(exchange, link, shown)
         else:
             link.subscriptions.discard(symbol)
             subscribers = exchange.subscribers.get(symbol)
@@ -399,9 +399,8 @@ def subscribe(exchange: SimExchange, link: Link, symbols: list[str], subscribe_o
     return 0
 
 
-def _push_snapshot(exchange: SimExchange, link: Link, symbol: str) -> None:
+def _push_snapshot(exchange: SimExchange, link: Link, quote: Any) -> None:
     """A front pushes the latest snapshot on subscribe; outside hours it is the last session's."""
-    quote = exchange.market.quotes.get(symbol)
     if quote is None or not quote.traded:
         return
     stamp = _closed_moment(exchange, quote, exchange.now()) or quote.updated or exchange.now()

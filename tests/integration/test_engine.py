@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,11 @@ from gevent.event import Event
 from backend import sim
 from backend.engine import events
 from backend.engine.bars import minute_of
-from backend.engine.constants import ConnectionState, Direction, Exchange, Offset, OrderType, Status
+from backend.engine.chart import aggregate_minutes
+from backend.engine.constants import ConnectionState, Direction, Exchange, Interval, Offset, OrderType, Status
 from backend.engine.engine import EngineConfig, LoginFailed, MainEngine, NotConnected, OrderFinished
 from backend.engine.events import ConnectionChanged
-from backend.engine.objects import OrderRequest, SharedData
+from backend.engine.objects import SHANGHAI, BarData, OrderRequest, SharedData, TickData, epoch_ms
 from backend.engine.oms import UnknownInstrument
 from backend.engine.risk import OrderRefused
 from backend.gateway.base import LoginSettings
@@ -375,3 +376,32 @@ def test_the_trading_day_comes_from_a_td_login_and_never_goes_back(tmp_path: Pat
         assert restarted.trading_day == "20261208"  # and a restart starts from the last one
     finally:
         restarted.close()
+
+
+def test_the_days_bar_the_engine_finishes_keeps_the_stored_minutes_before_its_record(tmp_path: Path):
+    """A fresh desk's chart stored the sim's history of today up to 09:02 (a partial daily bar); the engine,
+    recording from 09:03, saves the day's bar merged after that one instead of over it."""
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    day = date(2025, 1, 3)
+    history = [BarData("rb2601", Exchange.SHFE, Interval.MINUTE, _at(f"09:0{minute}"), open_, high, low, close, 10,
+                       1000.0, 5000.0)  # fmt: skip
+               for minute, (open_, high, low, close) in enumerate([(100, 104, 100, 103), (103, 103, 97, 98),
+                                                                   (98, 99, 98, 99)])]  # fmt: skip
+    store.save_bars(history + aggregate_minutes(history, lambda bar: day))
+    engine = make_engine(tmp_path, store)
+    try:
+        for moment, price, volume in [("09:03:10", 99.0, 500), ("09:04:10", 101.0, 510)]:
+            engine.bars.update_tick(TickData("rb2601", Exchange.SHFE, _at(moment), day, last_price=price,
+                                             volume=volume, turnover=volume * 100.0, open_interest=6000.0))  # fmt: skip
+        engine.bars.close_due(_at("15:30"), force=True)
+        assert engine.writer.flush()
+        whole = store.load_bar("rb2601.SHFE", Interval.DAILY, epoch_ms(datetime(2025, 1, 3, tzinfo=SHANGHAI)))
+        assert whole is not None
+        assert (whole.open, whole.high, whole.low, whole.close, whole.volume, whole.turnover, whole.open_interest) == (
+            100, 104, 97, 101, 30 + 10, 3000.0 + 1000.0, 6000.0)  # fmt: skip
+    finally:
+        engine.close()
+
+
+def _at(clock: str) -> datetime:
+    return datetime.fromisoformat(f"2025-01-03 {clock}").replace(tzinfo=SHANGHAI)

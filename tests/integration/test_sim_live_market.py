@@ -23,7 +23,7 @@ import pytest
 from backend.sim import control as sim_control
 from backend.sim.market import DBL_MAX
 from tests.ctpclient import TraderClient
-from tests.integration.md_sim import WED, MdSim, SimClock, at, nearest
+from tests.integration.md_sim import FRI, SAT, THU, WED, MdSim, SimClock, at, nearest
 from tests.integration.trader_sim import TraderSim, account, positions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,6 +260,70 @@ def test_sessions_mode_shows_the_last_session_outside_hours(md_sim: MdSim) -> No
     ref = trader.order(symbol, spec.exchange, "0", "0", row["UpperLimitPrice"], 1)
     refused = trader.wait_order(ref, lambda d: d["OrderStatus"] == "5")
     assert "非交易时间" in refused["StatusMsg"] and trader.recorder.named("OnRtnTrade") == []
+    assert depth(trader, symbol) == row
+
+
+def test_sessions_mode_shows_the_previous_close_after_the_day_roll(md_sim: MdSim) -> None:
+    """From the 18:00 roll to the next opening a real front answers with the previous trading day's close."""
+    clock = SimClock(at(WED, "16:00"), running=False)
+    name = md_sim.sim(clock, tick_rate=50.0, mode="sessions", query_rate=0.0)
+    control = sim_control(name)
+    iron, eggs = nearest(name, "i").symbol, nearest(name, "jd").symbol  # jd trades by day only
+    control.live_quote(iron)  # looked at before the roll
+    seen = figures(control, iron)
+    assert seen["volume"] > 0 and control.market.quotes[eggs].volume == 0  # jd never looked at
+    assert control.settle() == THU
+    clock.set(at(WED, "18:30"))
+    clock.running = False
+    trader = md_sim.trader(name)
+    row = depth(trader, iron)  # the day's close as it stood at the roll, not a blank new day
+    assert (row["LastPrice"], row["Volume"], row["OpenInterest"]) == (
+        seen["last_price"], seen["volume"], seen["open_interest"])  # fmt: skip
+    assert "13:30:00" <= row["UpdateTime"] < "15:00:00" and row["ActionDay"] == WED
+    egg = depth(trader, eggs)  # never walked: walked through Wednesday's last session
+    assert egg["Volume"] >= 50 * 90 * 60 - 1
+    assert egg["LowerLimitPrice"] <= egg["BidPrice1"] < egg["AskPrice1"] <= egg["UpperLimitPrice"]
+    assert "13:30:00" <= egg["UpdateTime"] < "15:00:00" and egg["ActionDay"] == WED
+    clock.set(at(WED, "20:30"))
+    clock.running = False
+    assert depth(trader, eggs) == egg and depth(trader, iron) == row  # it stays put until the next opening
+    client = md_sim.logged_in_md(name)  # subscribing pushes it; watched (stepped in its hours), it stays put too
+    mark = client.recorder.mark()
+    assert client.subscribe([eggs]) == 0
+    pushed = client.wait_tick(eggs, since=mark)
+    assert (pushed["LastPrice"], pushed["Volume"], pushed["UpdateTime"]) == (
+        egg["LastPrice"], egg["Volume"], egg["UpdateTime"])  # fmt: skip
+    with control.lock:
+        control._refresh_active()  # what the clock does next: eggs is stepped from now on (in its hours)
+    assert eggs in control._active_set and depth(trader, eggs) == egg
+    # An order meanwhile is still refused by the exchange and moves nothing.
+    ref = trader.order(eggs, "DCE", "0", "0", egg["UpperLimitPrice"], 1)
+    refused = trader.wait_order(ref, lambda d: d["OrderStatus"] == "5")
+    assert "非交易时间" in refused["StatusMsg"] and depth(trader, eggs) == egg
+    # The night opens for i: today's market walks again; jd keeps Wednesday's close until its morning.
+    clock.set(at(WED, "21:00", 30))
+    clock.running = False
+    opened = depth(trader, iron)
+    assert opened["Volume"] <= 40 and opened["UpdateTime"] >= "21:00:00" and opened["TradingDay"] == THU
+    assert depth(trader, eggs) == egg
+
+
+def test_sessions_mode_shows_friday_close_over_the_weekend(md_sim: MdSim) -> None:
+    clock = SimClock(at(SAT, "10:00"), running=False)  # a fresh sim on Saturday: no roll was seen
+    name = md_sim.sim(clock, tick_rate=50.0, mode="sessions", query_rate=0.0)
+    trader = md_sim.trader(name)
+    symbol = nearest(name, "jd").symbol
+    row = depth(trader, symbol)
+    assert row["Volume"] >= 50 * 90 * 60 - 1 and row["LastPrice"] > 0
+    assert "13:30:00" <= row["UpdateTime"] < "15:00:00" and row["ActionDay"] == FRI
+    client = md_sim.logged_in_md(name)
+    mark = client.recorder.mark()
+    assert client.subscribe([symbol]) == 0
+    pushed = client.wait_tick(symbol, since=mark)
+    assert (pushed["LastPrice"], pushed["Volume"], pushed["UpdateTime"]) == (
+        row["LastPrice"], row["Volume"], row["UpdateTime"])  # fmt: skip
+    clock.set(at(SAT, "22:00"))
+    clock.running = False
     assert depth(trader, symbol) == row
 
 

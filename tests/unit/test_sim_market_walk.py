@@ -97,3 +97,15 @@ def test_a_long_gap_walks_like_the_steps_on_average() -> None:
     jumped.catch_up(symbol, 1.0, 1000.0 + 20_000, NOW)
     ratio = jumped.quotes[symbol].volume / stepped.quotes[symbol].volume
     assert 0.95 < ratio < 1.05
+
+
+def test_the_roll_keeps_the_ended_day_and_a_restart_takes_it_back() -> None:
+    sim, symbol = market("jd", 11)
+    ended = sim.catch_up(symbol, 10.0, 1060.0, NOW)
+    sim.roll_day(sim.settlement_prices())
+    assert sim.closed[symbol] is ended and not sim.quotes[symbol].traded
+    state = json.loads(json.dumps(sim.to_state()))
+    again = MarketSim([ended.spec], 11, state).closed[symbol]
+    names = ("last_price", "open_price", "high_price", "low_price", "volume", "turnover", "open_interest",
+             "pre_settlement", "pre_close", "bid_prices", "ask_volumes")  # fmt: skip
+    assert {name: getattr(again, name) for name in names} == {name: getattr(ended, name) for name in names}

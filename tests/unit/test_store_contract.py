@@ -525,3 +525,11 @@ def test_mongo_hosts_are_described_without_credentials(uri: str, hosts: str) -> 
 def test_test_databases_keep_authenticating_where_the_uri_did() -> None:
     assert _with_database("mongodb://u:p@h:1/prod?tls=true", "t") == "mongodb://u:p@h:1/t?tls=true&authSource=prod"
     assert _with_database("mongodb://h:1", "t") == "mongodb://h:1/t"
+
+
+def test_load_bar_gives_the_whole_stored_bar_of_one_key(store: Store) -> None:
+    saved = BarData("rb2601", Exchange.SHFE, Interval.DAILY, START, 3200, 3210, 3190, 3205, 7, 224_000.0, 1234.0)
+    store.save_bars([saved, bar(0)])
+    row = store.load_bar("rb2601.SHFE", Interval.DAILY, ts(0))
+    assert row is not None and tuple(row) == ("rb2601.SHFE", "1d", ts(0), 3200, 3210, 3190, 3205, 7, 224_000.0, 1234.0)
+    assert store.load_bar("rb2601.SHFE", "1d", ts(1)) is None and store.load_bar("ag2606.SHFE", "1d", ts(0)) is None
