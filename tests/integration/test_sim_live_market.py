@@ -7,11 +7,7 @@ CTP trader client; every wait is on a recorded callback with a timeout.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -23,6 +19,7 @@ import pytest
 from backend.sim import control as sim_control
 from backend.sim.market import DBL_MAX
 from tests.ctpclient import TraderClient
+from tests.integration.crash_child import killed_after_report
 from tests.integration.md_sim import FRI, SAT, THU, WED, MdSim, SimClock, at, nearest
 from tests.integration.trader_sim import TraderSim, account, positions
 
@@ -161,21 +158,8 @@ threading.Event().wait()  # hold everything open until killed
 def crashed_walk(tmp_path: Path) -> dict[str, Any]:
     """A child walks two unwatched instruments on a durable sim, journals them, and is SIGKILLed."""
     name, data_dir = f"walk-crash-{os.getpid()}", str(tmp_path / "data")
-    process = subprocess.Popen([sys.executable, "-c", CRASHING_WALK, name, data_dir, str(tmp_path / "child")],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        assert line, f"the child died first: {process.stderr.read() if process.stderr else ''}"
-        process.send_signal(signal.SIGKILL)
-        assert process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
-    return {**json.loads(line), "name": name, "data_dir": data_dir}
+    report = killed_after_report(CRASHING_WALK, name, data_dir, str(tmp_path / "child"), what="the child")
+    return {**report, "name": name, "data_dir": data_dir}
 
 
 def test_figures_continue_after_sigkill(trader_sim_factory: Callable[..., TraderSim],

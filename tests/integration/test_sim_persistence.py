@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.ctpclient import TraderClient
+from tests.integration.crash_child import killed_after_report
 from tests.integration.trader_sim import TraderSim, account, fill_order, positions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,21 +161,8 @@ threading.Event().wait()  # hold everything open until killed
 def crashed(tmp_path: Path) -> dict[str, Any]:
     """Run a trading child on a durable sim, SIGKILL it once it reported its acknowledged trades."""
     name, data_dir = f"crash-{os.getpid()}", str(tmp_path / "data")
-    process = subprocess.Popen([sys.executable, "-c", CRASHING_TRADER, name, data_dir, str(tmp_path / "child")],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        assert line, f"the trading child died first: {process.stderr.read() if process.stderr else ''}"
-        process.send_signal(signal.SIGKILL)
-        assert process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
-    return {**json.loads(line), "name": name, "data_dir": data_dir}
+    report = killed_after_report(CRASHING_TRADER, name, data_dir, str(tmp_path / "child"), what="the trading child")
+    return {**report, "name": name, "data_dir": data_dir}
 
 
 def test_books_survive_sigkill(trader_sim_factory: Callable[..., TraderSim], crashed: dict[str, Any]) -> None:
