@@ -81,9 +81,14 @@ def code(name: str, instrument: str, body: str, cls: str = "S") -> str:
     )
 
 
+# Buys one lot once. Not "while it has no order and no position": the counter may report an order filled
+# before its trade, and a tick in between would find neither (the sim fills a marketable order at once).
 BUYER = """
+    bought = False
+
     def on_tick(self, tick):
-        if not self.active_orders and not self.positions:
+        if not self.bought and not self.active_orders and not self.positions:
+            self.bought = True
             self.buy(tick.limit_up, 1, tick)
         self.info("tick seen")
 """
