@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from backend.engine.constants import Interval
 from model.sqlite_store import SqliteStore
+from tests.integration.crash_child import killed_after
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "20260105"
@@ -79,19 +78,8 @@ def _acknowledgements(process: subprocess.Popen[bytes], count: int, timeout: flo
 
 def _kill_after(path: Path, first: int) -> list[tuple[str, int]]:
     """Run a writer numbering from `first`, SIGKILL it right after ACKS_PER_ROUND acknowledgements."""
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(first)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        acknowledged = _acknowledgements(process, ACKS_PER_ROUND + 1, timeout=120)
-        process.send_signal(signal.SIGKILL)
-        assert process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        process.stdout.close()  # type: ignore[union-attr]
-        process.stderr.close()  # type: ignore[union-attr]
-    return acknowledged
+    return killed_after(WRITER, [str(path), str(first)],
+                        lambda process: _acknowledgements(process, ACKS_PER_ROUND + 1, timeout=120), text=False)
 
 
 def _assert_all_there(store: SqliteStore, acknowledged: list[tuple[str, int]]) -> None:
