@@ -137,7 +137,7 @@ class MainEngine:
         self._subscriptions: set[str] = set(store.load_subscriptions())
         self._send_turn = Semaphore()  # one order between taking its OrderRef and handing it to the counter
         self._refresh_soon = Event()  # a fill or an order change since the last refresh: ask the counter soon
-        self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer), gevent.spawn(self._log_timer)]
+        self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer), gevent.spawn(self._store_timer)]
 
     # --- lifecycle --------------------------------------------------------------------------
     def connect(self, login: LoginSettings, timeout: float) -> None:
@@ -615,7 +615,8 @@ class MainEngine:
         if self.risk.dirty:
             self.writer.submit(self.store.set_value, COUNTERS_KEY, self.risk.saved_state())
 
-    def _log_timer(self) -> None:
+    def _store_timer(self) -> None:
+        """What goes to the store in batches, off the order path: log rows and the risk counters."""
         while True:
             gevent.sleep(LOG_FLUSH_EVERY)
             if not self._log_batch_waiting:

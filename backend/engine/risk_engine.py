@@ -25,7 +25,7 @@ from backend.engine.exchange_lines import (
     AbnormalTradingLines,
     lines_of,
 )
-from backend.engine.objects import ContractData, OrderData, OrderRequest, TradeData
+from backend.engine.objects import ContractData, OrderData, OrderRequest, TradeData, split_local_symbol
 from backend.engine.oms import Oms, position_side
 from backend.engine.risk import OrderRefused
 from backend.engine.risk_rules import (
@@ -364,7 +364,7 @@ class RiskEngine:
 
 
 def lines_of_symbol(local_symbol: str) -> AbnormalTradingLines:
-    _, _, exchange = local_symbol.rpartition(".")
+    exchange = split_local_symbol(local_symbol)[1]
     try:
         return lines_of(Exchange(exchange))
     except ValueError:

@@ -18,7 +18,6 @@ from backend.engine.constants import Interval
 from model.sqlite_store import SqliteStore
 from tests.integration.crash_child import killed_after
 
-ROOT = Path(__file__).resolve().parents[2]
 DAY = "20260105"
 ACKS_PER_ROUND = 400
 KINDS = ("order", "trade", "bar", "code", "config", "log")
