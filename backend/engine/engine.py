@@ -137,7 +137,7 @@ class MainEngine:
         self._subscriptions: set[str] = set(store.load_subscriptions())
         self._send_turn = Semaphore()  # one order between taking its OrderRef and handing it to the counter
         self._refresh_soon = Event()  # a fill or an order change since the last refresh: ask the counter soon
-        self._timers = [gevent.spawn(self._bar_timer), gevent.spawn(self._refresh_timer), gevent.spawn(self._store_timer)]
+        self._timers = [gevent.spawn(timer) for timer in (self._bar_timer, self._refresh_timer, self._store_timer)]
 
     # --- lifecycle --------------------------------------------------------------------------
     def connect(self, login: LoginSettings, timeout: float) -> None:
