@@ -25,7 +25,7 @@ from gevent.queue import Full, Queue
 from backend.engine import events
 from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, SendOrder
 from backend.engine.constants import Direction, Interval, Offset, OrderType, Status
-from backend.engine.objects import OrderRequest, trade_from_dict
+from backend.engine.objects import OrderRequest, TradeData, trade_from_dict
 from backend.engine.oms import UnknownOrder, position_side
 from backend.engine.risk import OrderRefused
 from backend.engine.slippage import slip_order
@@ -191,9 +191,11 @@ class StrategyManager:
         """Each strategy's book: as its day began, plus that day's journaled fills, rolled to today.
 
         A server that was down at the settlement (or killed during the roll) finds a book of an
-        earlier day: that day's fills are added, and the result is today's opening.
+        earlier day: that day's fills are added, and the result is today's opening. Each day's
+        journal is read once, whatever the number of strategies.
         """
         today, books = self.engine.trading_day, {}
+        fills: dict[str, dict[str, list[TradeData]]] = {}  # day -> strategy -> its fills that day
         for record in self.store.list_strategies():
             try:
                 text = self.store.get_value(BOOK_KEY.format(record.name))
@@ -202,18 +204,23 @@ class StrategyManager:
             if not text:
                 continue
             book = StrategyBook.from_state(record.name, json.loads(text))
-            self._add_journaled(book)
+            self._add_journaled(book, fills)
             if today and book.day < today:
                 book.day = today
                 self._save_book(book, now=True)
-                self._add_journaled(book)
+                self._add_journaled(book, fills)
             books[record.name] = book
         return books
 
-    def _add_journaled(self, book: StrategyBook) -> None:
-        for row in self.store.load_trades(book.day):
-            if row.get("strategy") == book.name:
-                book.add(trade_from_dict(row))
+    def _add_journaled(self, book: StrategyBook, fills: dict[str, dict[str, list[TradeData]]]) -> None:
+        if book.day not in fills:
+            by_strategy: dict[str, list[TradeData]] = {}
+            for row in self.store.load_trades(book.day):
+                if row.get("strategy"):
+                    by_strategy.setdefault(row["strategy"], []).append(trade_from_dict(row))
+            fills[book.day] = by_strategy
+        for trade in fills[book.day].get(book.name, ()):
+            book.add(trade)
 
     def _roll_books(self, day: str) -> None:
         for book in self.books.values():
