@@ -135,6 +135,7 @@ class MainEngine:
         self._order_waiters: dict[str, AsyncResult] = {}
         self._cancel_waiters: dict[str, AsyncResult] = {}
         self._subscriptions: set[str] = set(store.load_subscriptions())
+        self._tick_arrived: dict[str, float] = {}  # local_symbol -> when its latest tick arrived (monotonic)
         self._send_turn = Semaphore()  # one order between taking its OrderRef and handing it to the counter
         self._refresh_soon = Event()  # a fill or an order change since the last refresh: ask the counter soon
         self._timers = [gevent.spawn(timer) for timer in (self._bar_timer, self._refresh_timer, self._store_timer)]
@@ -271,6 +272,7 @@ class MainEngine:
             self.gateway.subscribe(self.oms.contracts[name].symbol for name in known)
 
     def _on_tick(self, tick: TickData) -> None:
+        self._tick_arrived[tick.local_symbol] = time.monotonic()
         self.oms.on_tick(tick)
         self.bus.publish(events.TICK, tick)
         self.bars.update_tick(tick)
@@ -558,9 +560,13 @@ class MainEngine:
         ticked since `minute` began: an instrument without a new tick (a closed market) has no point."""
         if not self.config.shared_func:
             return
+        # Whether it ticked is judged by when its ticks arrived, not by their stamps: the exchanges'
+        # dating (a DCE night tick carries the previous business day) need not be today's
+        # date on the wall clock (the 7x24 sim ticks on a Saturday evening, dated Friday).
+        began = time.monotonic() - (datetime.now(SHANGHAI) - minute).total_seconds()
         for name in sorted(self._subscriptions):
             tick = self.oms.ticks.get(name)
-            if tick is not None and tick.datetime >= minute:
+            if tick is not None and self._tick_arrived.get(name, float("-inf")) >= began:
                 self.bus.publish(events.SHARED, SharedData.of(tick))
 
     def _flush_bars(self) -> None:
