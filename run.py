@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gevent import monkey
@@ -10,6 +11,9 @@ monkey.patch_all()
 # CTP callbacks arrive on native threads that need the GIL the event loop holds: a shorter switch
 # interval bounds how long they wait for it (order round trips, bench/strategy.py), at little cost.
 sys.setswitchinterval(0.001)
+# Everything the server and its children write (store, secrets, the sim's journal, the CTP library's flow
+# files, strategies' files) is for this user alone: the data directory holds money's secrets.
+os.umask(0o077)
 
 import argparse  # noqa: E402
 import json  # noqa: E402

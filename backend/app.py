@@ -97,13 +97,23 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _private_data_dir(data_dir: Path) -> Path:
-    """The data directory, 0700 (an existing one is tightened): it holds the store, the JWT secret and the
-    sim's journal, which no other user of the host has any business reading."""
+    """The data directory, 0700, its files 0600: it holds the store, the JWT secret, the saved login and the
+    sim's journal, which no other user of the host has any business reading.
+
+    What this server creates there from now on is private by the process's umask (run.py); what an older
+    version left readable (files 0644, directories 0755) is tightened here, once a start.
+    """
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        data_dir.chmod(0o700)
-    except PermissionError:  # not ours (a shared mount?): say so rather than refuse to start
-        log.warning("data directory %s: cannot make it 0700 (owned by another user)", data_dir)
+    for path in (data_dir, *data_dir.rglob("*")):
+        if path.is_symlink():
+            continue
+        mode = path.lstat().st_mode & 0o777
+        private = mode & 0o700 | (0o700 if path.is_dir() else 0)
+        if mode != private:
+            try:
+                path.chmod(private)
+            except PermissionError:  # not ours (a shared mount?): say so rather than refuse to start
+                log.warning("data directory: cannot make %s private (owned by another user)", path)
     return data_dir
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,10 +49,32 @@ class SimOrder:
         return self.fields["OrderPriceType"] == wire.OPT_ANY_PRICE
 
 
+PASSWORD_ROUNDS = 20_000  # PBKDF2-SHA256: a few ms a login, and a copied journal is no list of passwords
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    """`pbkdf2$<rounds>$<salt>$<hex>`: what the sim writes down instead of a password."""
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), PASSWORD_ROUNDS).hex()
+    return f"pbkdf2${PASSWORD_ROUNDS}${salt}${digest}"
+
+
+def password_matches(stored: str, candidate: object) -> bool:
+    """Compare a candidate with a stored hash (constant time); a journal written before hashing kept it in clear."""
+    if not isinstance(candidate, str):
+        return False
+    kind, _, rest = stored.partition("$")
+    if kind != "pbkdf2":
+        return hmac.compare_digest(stored.encode(), candidate.encode())
+    rounds, salt, digest = rest.split("$")
+    again = hashlib.pbkdf2_hmac("sha256", candidate.encode(), salt.encode(), int(rounds)).hex()
+    return hmac.compare_digest(again, digest)
+
+
 @dataclass
 class AccountBook:
     userid: str
-    password: str
+    password_hash: str  # hash_password's form; never the password itself (the snapshot and journal hold this)
     ledger: Ledger
     confirmed_day: str = ""
     max_order_ref: int = 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.sim import wire
-from backend.sim.accounts import AccountBook, order_key
+from backend.sim.accounts import AccountBook, hash_password, order_key
 from backend.sim.calendar import in_session, now_shanghai, previous_business_day, session_bounds, trading_day_for
 from backend.sim.instruments import FeeRates, InstrumentSpec, builtin_instruments, full_market
 from backend.sim.journal import Journal
@@ -112,7 +112,7 @@ class SimExchange:
         self._ids.update((snapshot or {}).get("ids", {}))
         for config in self.settings.accounts:
             self.accounts[config.userid] = AccountBook(
-                config.userid, config.password, Ledger(config.userid, config.balance, self.trading_day)
+                config.userid, hash_password(config.password), Ledger(config.userid, config.balance, self.trading_day)
             )
         for userid, saved in (snapshot or {}).get("accounts", {}).items():
             self._apply_account(userid, saved)
@@ -155,8 +155,10 @@ class SimExchange:
     def _apply_account(self, userid: str, saved: dict[str, Any]) -> None:
         book = self.accounts.get(userid)
         if book is None:
-            book = self.accounts[userid] = AccountBook(userid, saved.get("password", ""), Ledger(userid, 0.0))
-        for name in ("password", "confirmed_day", "max_order_ref"):
+            book = self.accounts[userid] = AccountBook(userid, "", Ledger(userid, 0.0))
+        if "password" in saved:  # written in clear before the sim hashed passwords: hashed now, and so compacted
+            book.password_hash = hash_password(saved["password"])
+        for name in ("password_hash", "confirmed_day", "max_order_ref"):
             if name in saved:
                 setattr(book, name, saved[name])
         if "ledger" in saved:
@@ -212,7 +214,7 @@ class SimExchange:
                 "specs": {symbol: asdict(self.specs[symbol]) for symbol in held if symbol in self.specs},
                 "accounts": {
                     userid: {
-                        "password": book.password,
+                        "password_hash": book.password_hash,
                         "confirmed_day": book.confirmed_day,
                         "max_order_ref": book.max_order_ref,
                         "ledger": book.ledger.to_state(),

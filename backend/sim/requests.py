@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backend.sim import rows, wire
-from backend.sim.accounts import AccountBook
+from backend.sim.accounts import AccountBook, hash_password, password_matches
 from backend.sim.calendar import in_session, last_session_end_before
 from lib.native import monotonic
 
@@ -53,7 +53,7 @@ def user_login(exchange: SimExchange, link: Link, values: dict[str, Any], reques
         error = 5
     elif (
         book is None
-        or book.password != values.get("Password")
+        or not password_matches(book.password_hash, values.get("Password"))
         or (settings.broker_id and values.get("BrokerID") != settings.broker_id)
     ):
         error = 3
@@ -120,12 +120,12 @@ def settlement_confirm(exchange: SimExchange, link: Link, values: dict[str, Any]
 
 def password_update(exchange: SimExchange, link: Link, values: dict[str, Any], request_id: int) -> int:
     book = _account(exchange, link)
-    error = 6 if book is None else (0 if values.get("OldPassword") == book.password else 131)
+    error = 6 if book is None else (0 if password_matches(book.password_hash, values.get("OldPassword")) else 131)
     if not error and not values.get("NewPassword"):
         error = 15
     if book is not None and not error:
-        book.password = values["NewPassword"]
-        exchange.journal_account(book, password=book.password)
+        book.password_hash = hash_password(values["NewPassword"])
+        exchange.journal_account(book, password_hash=book.password_hash)
     link.respond("OnRspUserPasswordUpdate", "CThostFtdcUserPasswordUpdateField", values,
                  wire.error_info(error), request_id, True)  # fmt: skip
     return 0

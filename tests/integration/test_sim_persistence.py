@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +62,26 @@ def test_books_and_password_survive_shutdown(trader_sim_factory: Callable[..., T
     restored = _restart(trader_sim_factory, durable, password="n3w-pass")
     assert _state(restored) == before
     assert durable.client().login(password="demo").error_id == 3  # on the restarted sim of the same name
+
+
+def test_a_password_kept_in_clear_by_an_older_version_still_logs_in_and_is_hashed(
+    trader_sim_factory: Callable[..., TraderSim], durable: TraderSim
+) -> None:
+    durable.ready_client()
+    durable.stop()
+    directory = next(Path(durable.settings["data_dir"]).glob("sim-*"))
+    snapshot = json.loads((directory / "snapshot.json").read_text(encoding="utf-8"))
+    account_state = snapshot["accounts"]["demo"]
+    assert "password" not in account_state and "old-clear" not in json.dumps(snapshot)
+    del account_state["password_hash"]
+    account_state["password"] = "old-clear"  # what versions before the hashing wrote
+    (directory / "snapshot.json").write_text(json.dumps(snapshot), encoding="utf-8")
+
+    restarted = trader_sim_factory(name=durable.name, data_dir=durable.settings["data_dir"])
+    assert restarted.client().login(password="demo").error_id == 3
+    restarted.ready_client(password="old-clear")
+    restarted.stop()
+    assert "old-clear" not in (directory / "snapshot.json").read_text(encoding="utf-8")
 
 
 def test_position_profit_survives_shutdown(trader_sim_factory: Callable[..., TraderSim], durable: TraderSim) -> None:
