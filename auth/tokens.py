@@ -109,18 +109,25 @@ class Tokens:
 def check_claims(claims: dict[str, Any]) -> None:
     """Raise TokenError unless the claims have the shape ctpdesk issues: a signature says who made a token,
     not that its content is sane (a string or NaN `issued` once gave a 500, or escaped every revocation)."""
-    issued = claims.get("issued")
-    if isinstance(issued, bool) or not isinstance(issued, int | float) or not math.isfinite(issued):
-        raise TokenError("issued: not a number")
+    for name in ("issued", "exp"):
+        if not _finite_number(claims.get(name)):
+            raise TokenError(f"{name}: not a number")
     for name in ("jti", "sub"):
         value = claims.get(name)
         if not isinstance(value, str) or not value:
             raise TokenError(f"{name}: not a string")
     if claims.get("type", "access") != "access":
         raise TokenError("not an access token")
-    exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
-        raise TokenError("exp: not a number")
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is a float's worth: not a boolean, not NaN or infinite, not an integer of 400 digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def token_from_header(value: str | None) -> str:

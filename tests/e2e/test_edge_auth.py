@@ -252,6 +252,7 @@ def odd_claims() -> dict[str, dict[str, Any]]:
         "issued NaN": {"issued": math.nan},
         "issued infinite": {"issued": math.inf},
         "issued -infinite": {"issued": -math.inf},
+        "issued 400 digits": {"issued": 10**400},
         "no issued": {"issued": ...},
         "no jti": {"jti": ...},
         "jti a number": {"jti": 7},
@@ -263,6 +264,7 @@ def odd_claims() -> dict[str, dict[str, Any]]:
         "a refresh token": {"type": "refresh"},
         "no exp": {"exp": ...},
         "exp a word": {"exp": "later"},
+        "exp 400 digits": {"exp": 10**400},
     }
 
 

@@ -171,7 +171,8 @@ def test_checking_the_code_leaves_the_event_loop_free(tmp_path: Path) -> None:
     ticker.join(timeout=5)  # its last gap spans the checks if they blocked the loop
     assert [check.value for check in checks] == [False, True]
     print(f"one hash {one_hash * 1000:.0f} ms; the loop's longest gap while two ran {max(gaps) * 1000:.0f} ms")
-    assert max(gaps) < one_hash / 2, f"the loop stalled {max(gaps):.3f}s while hashing (one hash: {one_hash:.3f}s)"
+    # on the loop, the longest gap is at least one whole hash (two, back to back, when neither yields)
+    assert max(gaps) < one_hash * 0.75, f"the loop stalled {max(gaps):.3f}s while hashing (one: {one_hash:.3f}s)"
 
 
 def test_a_code_stored_by_an_older_release_still_verifies(tmp_path: Path) -> None:
@@ -196,7 +197,8 @@ def claims(**changes: Any) -> dict[str, Any]:
     "spoil",
     [{"issued": "1700000000"}, {"issued": [1]}, {"issued": None}, {"issued": True}, {"issued": math.nan},
      {"issued": math.inf}, {"jti": None}, {"jti": 7}, {"jti": ""}, {"sub": 7}, {"sub": ["demo"]}, {"sub": ""},
-     {"type": "refresh"}, {"exp": None}, {"exp": "later"}, {"exp": math.nan}],
+     {"type": "refresh"}, {"exp": None}, {"exp": "later"}, {"exp": math.nan}, {"issued": 10**400},
+     {"exp": 10**400}],
 )  # fmt: skip
 def test_claims_of_the_wrong_shape_are_token_errors(tmp_path: Path, spoil: dict[str, Any]) -> None:
     bad = claims(**spoil)
