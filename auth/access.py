@@ -5,12 +5,21 @@ and printed once. `/login` checks it; `PUT /auth_code` changes it (stored hashed
 
 A configured code is applied when it first appears or when the configuration changes it, not on
 every start: a change made through `PUT /auth_code` survives a restart with the same configuration.
+
+The hash is werkzeug's (scrypt today; older stores hold pbkdf2 hashes, which werkzeug still checks):
+slow on purpose, ~70 ms, so a copy of the store does not give the code away cheaply. A request checks
+and makes hashes on gevent's thread pool (hashlib releases the GIL while it hashes): the event loop,
+which carries every order, push and answer, never waits for one. How many a client may ask for is
+the business of auth/attempts.py.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
+import gevent
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from model import NotFound
@@ -19,6 +28,12 @@ from model.protocols import ValueStore
 HASH_KEY = "access_code_hash"
 CONFIGURED_KEY = "access_code_configured_hash"  # the configured code last applied
 MIN_LENGTH = 8
+T = TypeVar("T")
+
+
+def off_loop(function: Callable[..., T], *args: object) -> T:
+    """Run a CPU-bound call on gevent's thread pool; only the calling greenlet waits for it."""
+    return gevent.get_hub().threadpool.apply(function, args)  # type: ignore[no-any-return]
 
 
 class AccessCode:
@@ -43,22 +58,27 @@ class AccessCode:
     def _configured_before(self, configured: str) -> bool:
         try:
             applied = self.store.get_value(CONFIGURED_KEY)
-        except NotFound:
-            return self.verify(configured)  # stores from before this marker: the code in force is it
+        except NotFound:  # stores from before this marker: the code in force is it
+            stored = self._stored()
+            return stored is not None and check_password_hash(stored, configured)
         return check_password_hash(applied, configured)
 
     def verify(self, candidate: str) -> bool:
+        """Tell whether `candidate` is the code (a request's check: hashed off the event loop)."""
+        stored = self._stored()
+        return bool(candidate) and stored is not None and off_loop(check_password_hash, stored, candidate)
+
+    def _stored(self) -> str | None:
         try:
-            stored = self.store.get_value(HASH_KEY)
+            return self.store.get_value(HASH_KEY)
         except NotFound:
-            return False
-        return bool(candidate) and check_password_hash(stored, candidate)
+            return None
 
     def change(self, new_code: str) -> None:
+        """Replace the code (PUT /auth_code: hashed off the event loop)."""
         if len(new_code) < MIN_LENGTH:
             raise ValueError(f"the access code needs at least {MIN_LENGTH} characters")
-        self._save(new_code)
+        self.store.set_value(HASH_KEY, off_loop(generate_password_hash, new_code))
 
     def _save(self, code: str) -> None:
         self.store.set_value(HASH_KEY, generate_password_hash(code))
-

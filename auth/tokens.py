@@ -2,24 +2,39 @@
 
 The signing secret lives in the data directory (created on first start, mode 0600) so tokens
 survive a restart and nobody configures a weak one by accident. Logout revokes every token issued
-before it (a watermark in the store); single tokens can be revoked by their jti.
+before it (a watermark in the store); changing the access code does the same except for the token
+of the one who changed it (kept by its jti next to the watermark it goes with); single tokens can
+be revoked by their jti.
+
+Claims are checked for their shape as well as their signature: a token signed with the right key
+but carrying an `issued` that is no finite number, a missing or non-string `jti` or `sub`, or
+another `type` than access is a bad token (401), never a 500 -- and a NaN `issued` would otherwise
+compare as issued after every logout.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flask_jwt_extended import create_access_token, decode_token
 
-from model.protocols import TokenStore
+from model import NotFound
+from model.protocols import TokenStore, ValueStore
 
 SECRET_FILE = "jwt_secret"
 HEADER_TYPES = ("jwt", "bearer")
+KEPT_KEY = "token_kept"  # {"jti", "before"}: the token a revocation at watermark `before` spared
+
+
+class TokensStore(TokenStore, ValueStore, Protocol):
+    """Revoked tokens and the watermark, plus one small value: the token an access-code change kept."""
 
 
 class TokenError(Exception):
@@ -42,7 +57,7 @@ def load_secret(data_dir: Path) -> str:
 
 
 class Tokens:
-    def __init__(self, store: TokenStore) -> None:
+    def __init__(self, store: TokensStore) -> None:
         self.store = store
 
     def issue(self, userid: str) -> str:
@@ -55,19 +70,64 @@ class Tokens:
             claims = decode_token(token)
         except Exception as error:  # expired, bad signature, malformed: all the same to a client
             raise TokenError(str(error)) from None
+        check_claims(claims)
         if self.revoked(claims):
             raise TokenError("revoked")
         return claims
 
     def revoked(self, claims: dict[str, Any]) -> bool:
-        """Tell whether verified claims were revoked since: one by one, or by a logout after they were issued."""
-        return float(claims.get("issued", 0)) < self.store.revoked_before() or self.store.is_revoked(claims["jti"])
+        """Tell whether verified claims were revoked since: one by one, or by a revocation of all after they were
+        issued (unless that revocation kept them). Claims of the wrong shape raise TokenError."""
+        check_claims(claims)
+        watermark = self.store.revoked_before()
+        if claims["issued"] < watermark and not self._kept(claims["jti"], watermark):
+            return True
+        return self.store.is_revoked(claims["jti"])
 
-    def revoke_all(self) -> None:
-        self.store.revoke_all_before(time.time())
+    def revoke_all(self, keep: dict[str, Any] | None = None) -> None:
+        """Revoke every token issued until now; all but `keep`'s (verified claims) when given.
+
+        Logout keeps none. Changing the access code keeps the changer's token: the changer has just proved the
+        account password with it, and the page that made the change goes on working; everyone else logs in again.
+        """
+        moment = time.time()
+        kept = json.dumps({"jti": keep["jti"], "before": moment}) if keep is not None else ""
+        self.store.set_value(KEPT_KEY, kept)  # first: a crash in between leaves a kept value no watermark matches
+        self.store.revoke_all_before(moment)
+
+    def _kept(self, jti: str, watermark: float) -> bool:
+        try:
+            kept = json.loads(self.store.get_value(KEPT_KEY))
+        except (NotFound, ValueError):
+            return False
+        return isinstance(kept, dict) and kept.get("jti") == jti and kept.get("before") == watermark
 
     def revoke(self, claims: dict[str, Any]) -> None:
         self.store.revoke_token(claims["jti"], float(claims.get("exp", time.time())))
+
+
+def check_claims(claims: dict[str, Any]) -> None:
+    """Raise TokenError unless the claims have the shape ctpdesk issues: a signature says who made a token,
+    not that its content is sane (a string or NaN `issued` once gave a 500, or escaped every revocation)."""
+    for name in ("issued", "exp"):
+        if not _finite_number(claims.get(name)):
+            raise TokenError(f"{name}: not a number")
+    for name in ("jti", "sub"):
+        value = claims.get(name)
+        if not isinstance(value, str) or not value:
+            raise TokenError(f"{name}: not a string")
+    if claims.get("type", "access") != "access":
+        raise TokenError("not an access token")
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is a float's worth: not a boolean, not NaN or infinite, not an integer of 400 digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def token_from_header(value: str | None) -> str:

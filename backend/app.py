@@ -12,11 +12,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.access import AccessCode
+from auth.attempts import attempts
 from auth.saved_login import SavedLogin
 from auth.tokens import Tokens, load_secret
 from backend.engine.engine import EngineConfig, MainEngine
 from backend.engine.risk_rules import RiskLimits
-from backend.extensions import jwt, limiter, socketio
+from backend.extensions import jwt, socketio
 from backend.gateway.ctp_gateway import session_filter_on
 from backend.history import BarHistory
 from backend.runtime import apply_runtime
@@ -61,7 +62,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_AS_ASCII=False,
         JWT_SECRET_KEY=secret,
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=TOKEN_HOURS),
-        RATELIMIT_HEADERS_ENABLED=True,
         PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers 405 in the envelope, like every other response
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["CTPDESK_GENERATED_ACCESS_CODE"] = access.ensure(settings.ACCESS_CODE)
     tokens = Tokens(store)
     jwt.init_app(app)
-    limiter.init_app(app)
+    _configure_attempts(settings)
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False,
                       serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
@@ -94,6 +94,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger().setLevel(settings.LOG_LEVEL.upper())
     return app
+
+
+def _configure_attempts(settings: Settings) -> None:
+    """The limit of attempts at a secret per client address (/login, /logout, /auth_code: views/secret_limit.py)."""
+    try:
+        attempts.configure(settings.SECRET_ATTEMPTS, settings.SECRET_ATTEMPTS_IN_FLIGHT)
+    except ValueError:  # a bad value stops the start, clearly
+        raise ConfigError("SECRET_ATTEMPTS and SECRET_ATTEMPTS_IN_FLIGHT: at least 1") from None
 
 
 def _private_data_dir(data_dir: Path) -> Path:

@@ -81,6 +81,10 @@ class Settings:
     RISK_ENFORCE_HFT_LINE: bool = True
     RISK_DAILY_LOSS_LIMIT: float = 0.0
     RISK_KILL_ON_LOSS: bool = False
+    # Issue 16, the secret limit (auth/attempts.py): attempts at a secret (/login, /logout, /auth_code) per client
+    # address, counted before each is checked; successful ones are given back.
+    SECRET_ATTEMPTS: int = 10  # per address and minute
+    SECRET_ATTEMPTS_IN_FLIGHT: int = 2  # per address being checked at the same time
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -1,11 +1,14 @@
-"""Accounts and access: /login, /logout, /auth_code, /status."""
+"""Accounts and access: /login, /logout, /auth_code, /status.
+
+The three routes that check a secret share one limit of attempts per client address
+(views/secret_limit.py), counted before the check.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from backend.engine.engine import LoginFailed
-from backend.extensions import limiter
 from backend.gateway.base import LoginSettings
 from backend.session import AnotherAccountActive, LoginRefused
 from views.auth_required import token_required
@@ -13,17 +16,13 @@ from views.desk import desk
 from views.envelope import ApiError, envelope
 from views.params import parse
 from views.schemas import AuthCodeRequest, LoginRequest, LogoutRequest
+from views.secret_limit import secret_checked
 
 blueprint = Blueprint("accounts", __name__)
-LOGIN_LIMIT = "10 per minute"  # failed attempts per client address
-
-
-def _failed(response: object) -> bool:
-    return getattr(response, "status_code", 200) != 200
 
 
 @blueprint.post("/login")
-@limiter.limit(LOGIN_LIMIT, deduct_when=_failed)
+@secret_checked  # the access code, and the account password when the account is active
 def login():
     request = parse(LoginRequest)
     current = desk()
@@ -51,6 +50,7 @@ def _login_settings(request: LoginRequest) -> LoginSettings:
 
 @blueprint.post("/logout")
 @token_required
+@secret_checked  # the access code
 def logout():
     request = parse(LogoutRequest)
     current = desk()
@@ -64,7 +64,10 @@ def logout():
 
 @blueprint.route("/auth_code", methods=["PUT", "POST"])
 @token_required
+@secret_checked  # the account password
 def change_access_code():
+    """Change the access code and revoke every token but the caller's: whoever held one (or guessed the
+    password with one) must log in again with the new code; the page that made the change goes on."""
     request = parse(AuthCodeRequest)
     current = desk()
     if not current.session.check_password(request.password):
@@ -73,7 +76,9 @@ def change_access_code():
         current.access.change(request.authorization)
     except ValueError as error:
         raise ApiError(str(error), 400) from None
-    return envelope("", "access code changed")
+    current.tokens.revoke_all(keep=g.claims)
+    current.push.drop_revoked()
+    return envelope("", "access code changed: every other token is revoked")
 
 
 @blueprint.get("/status")

@@ -38,7 +38,7 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "health.health": ("Liveness for load balancers and supervisors", None),
     "accounts.login": ("Log in to the counter; answers a JWT", LoginRequest),
     "accounts.logout": ("Stop strategies, disconnect, revoke every token", LogoutRequest),
-    "accounts.change_access_code": ("Change the server access code", AuthCodeRequest),
+    "accounts.change_access_code": ("Change the server access code; revokes every other token", AuthCodeRequest),
     "accounts.status": ("Counter, connection and strategy state", None),
     "market.subscribe": ("Subscribe instruments", SymbolsRequest),
     "market.unsubscribe": ("Unsubscribe instruments", SymbolsRequest),

@@ -144,6 +144,13 @@ class Push:
             self.forget(sid)
             self.socketio.server.disconnect(sid)
 
+    def drop_revoked(self) -> None:
+        """Disconnect at once the sockets whose token was just revoked (an access-code change), not at the next
+        round of the guard."""
+        for sid, socket in list(self.sockets.items()):
+            if socket.claims is not None and not self._still_valid(socket.claims):
+                self.refuse(sid)
+
     def _snapshot(self, sid: str) -> None:
         """What a page needs at once: account, positions, active orders, status."""
         oms = self.engine.oms

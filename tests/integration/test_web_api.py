@@ -24,9 +24,10 @@ from flask import Flask
 from flask_jwt_extended import create_access_token
 from gevent.event import Event
 
+from auth.attempts import attempts
 from backend import sim
 from backend.app import create_app, shutdown
-from backend.extensions import limiter, socketio
+from backend.extensions import socketio
 from lib.config import load_settings
 from views.push import TextPacket
 
@@ -150,8 +151,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
 
 @pytest.fixture(autouse=True)
 def _login_limit_reset() -> None:
-    """Failed logins count per client address for a minute: each test starts with none counted."""
-    limiter.reset()
+    """Attempts at a secret count per client address for a minute: each test starts with none counted."""
+    attempts.reset()
 
 
 def _route_table() -> list[tuple[str, str]]:

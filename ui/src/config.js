@@ -30,7 +30,7 @@ export function initConfig() {
     const out = document.getElementById("auth-code-message");
     try {
       await api("PUT", "/auth_code", Object.fromEntries(new FormData(authForm).entries()));
-      out.textContent = "access code changed: use the new one at the next login";
+      out.textContent = "access code changed: use the new one at the next login (every other session was logged out)";
       out.className = "message ok";
       authForm.reset();
     } catch (error) {
