@@ -185,7 +185,8 @@ def install(app: Flask, settings: Settings, origins: OriginPolicy) -> None:
 
 def _preflight(app: Flask, origins: OriginPolicy) -> Response | None:
     """Answer a listed origin's preflight (OPTIONS with Access-Control-Request-Method) for a route
-    that takes the method asked; anything else goes on to routing (404, 405 in the envelope)."""
+    that takes the method asked; a method it does not take is 405 (no route: 404), without the
+    go-ahead. Any other request goes on to routing."""
     origin = request.headers.get("Origin")
     wanted = request.headers.get("Access-Control-Request-Method", "").upper()
     if request.method != "OPTIONS" or not wanted or origin not in origins.listed:
