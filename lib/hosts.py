@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -55,6 +56,7 @@ def is_address(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=256)  # a server sees few origins: each request's own one is worked out once (~25 µs)
 def canonical_origin(text: str) -> str | None:
     """`scheme://host[:port]` as a browser sends it in `Origin` (http or https only, no path, no
     default port); None when `text` is not such an origin."""
