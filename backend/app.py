@@ -33,6 +33,7 @@ from views import (
     health,
     market,
     openapi,
+    origins,
     risk,
     sim_control,
     strategies,
@@ -74,8 +75,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     tokens = Tokens(store)
     jwt.init_app(app)
     _configure_attempts(settings)
-    socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=[], logger=False, engineio_logger=False,
-                      serializer=TextPacket)  # fmt: skip
+    allowed_origins = origins.OriginPolicy(frozenset(settings.CORS_ORIGINS))  # the desk's own and CORS_ORIGINS
+    socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=allowed_origins.allows,
+                      cors_credentials=False, logger=False, engineio_logger=False, serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
     for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, openapi,
                    ui):  # fmt: skip
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                                      history)
     session.start_auto_login()
     _register_error_handlers(app)
+    origins.install(app, settings, allowed_origins)  # hosts and origins on every request, /socket.io/ too
     if settings.BEHIND_PROXY:  # one trusted proxy (nginx) in front: per-client limits need the real address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger().setLevel(settings.LOG_LEVEL.upper())

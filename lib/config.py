@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from lib.hosts import canonical_origin, join_host, split_host
 
 ENV_PREFIX = "CTPDESK_"
 
@@ -85,6 +88,14 @@ class Settings:
     # address, counted before each is checked; successful ones are given back.
     SECRET_ATTEMPTS: int = 10  # per address and minute
     SECRET_ATTEMPTS_IN_FLIGHT: int = 2  # per address being checked at the same time
+    # Origins and hosts (issue 16, finding 8; views/origins.py). Lists: a YAML list, or in the environment
+    # one string separated by commas. Browser pages on other origins than the desk's own are served only
+    # when listed here, REST and Socket.IO alike: exact origins, e.g. https://ui.example.com.
+    CORS_ORIGINS: tuple[str, ...] = ()
+    # The names (`Host` headers) the desk answers to, besides localhost, 127.0.0.1 and ::1, which always
+    # work: `name` (any port), `name:port`, or `*` (any: no check). Empty: HOST; when HOST is 0.0.0.0 or
+    # ::, any IP address and this machine's host name (a domain name must then be listed).
+    ALLOWED_HOSTS: tuple[str, ...] = ()
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -108,6 +119,8 @@ _NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means 
 
 def _coerce(key: str, value: Any) -> Any:
     kind = _FIELD_TYPES[key]
+    if kind.startswith("tuple"):
+        return _entries(key, value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -132,6 +145,45 @@ def _coerce(key: str, value: Any) -> Any:
     if isinstance(value, bool):  # YAML 1.1 reads a bare on / off / yes / no as a boolean
         return "on" if value else "off"
     return str(value)
+
+
+def _entries(key: str, value: Any) -> tuple[str, ...]:
+    """A list setting: a YAML list, or one string separated by commas or spaces (the environment)."""
+    if value is None:
+        items: list[str] = []
+    elif isinstance(value, str):
+        items = re.split(r"[,\s]+", value)
+    elif isinstance(value, (list, tuple)):
+        items = [str(item) for item in value]
+    else:
+        raise ConfigError(f"{key}: expected a list, got {value!r}")
+    check = _LIST_CHECKS.get(key, lambda _, item: item)
+    found = [check(key, item.strip()) for item in items if item.strip()]
+    return tuple(dict.fromkeys(found))  # each once, in the order given
+
+
+def _origin_entry(key: str, item: str) -> str:
+    """An origin as browsers send it, so that it compares with `Origin` as a plain string."""
+    if item == "*":
+        raise ConfigError(f"{key}: '*' is not allowed: list the origin of each front end to serve")
+    origin = canonical_origin(item)
+    if origin is None:
+        raise ConfigError(f"{key}: {item!r} is not an origin: scheme://host[:port] with http or https and "
+                          "no path, e.g. https://ui.example.com")  # fmt: skip
+    return origin
+
+
+def _host_entry(key: str, item: str) -> str:
+    if item == "*":
+        return item
+    split = split_host(item)
+    if split is None:
+        raise ConfigError(f"{key}: {item!r} is not a host name or address (optionally with :port), "
+                          "e.g. desk.example.com")  # fmt: skip
+    return join_host(*split)
+
+
+_LIST_CHECKS = {"CORS_ORIGINS": _origin_entry, "ALLOWED_HOSTS": _host_entry}
 
 
 def _from_file(path: Path) -> dict[str, Any]:

@@ -51,10 +51,11 @@ def _send(path: Path) -> Response:
 @blueprint.get("/")
 def index() -> Response:
     response = _send(OWN["index.html"])
-    # The page runs only its own and the served libraries' scripts; it talks only to this server.
+    # The page runs only its own and the served libraries' scripts; it talks only to this server:
+    # connect-src 'self' covers its REST calls and its Socket.IO websocket (ws: / wss: to the same host).
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'"
+        "connect-src 'self'; frame-ancestors 'none'"
     )
     return response
 

@@ -41,6 +41,7 @@ START_DEADLINE = 60.0  # seconds for /health to answer through nginx (uWSGI load
 READY_DEADLINE = 60.0  # seconds for a restarted desk to be logged back in with its strategy running
 STOP_WAIT = 20  # stopwaitsecs in deploy/supervisor.conf
 HTTP_TIMEOUT = 10.0
+SERVER_NAME = "desk.test"  # ALLOWED_HOSTS of the deployment under test (nginx listens on 127.0.0.1)
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
 
 
@@ -180,6 +181,7 @@ class Deployment:
             "user=ctpdesk": f"user={user}",
             "%(ACCESS_CODE)s": ACCESS_CODE,
             'CTPDESK_PORT="5000"': f'CTPDESK_PORT="{self.uwsgi_port}"',
+            'CTPDESK_ALLOWED_HOSTS="desk.example.com"': f'CTPDESK_ALLOWED_HOSTS="{SERVER_NAME}"',
             # test-only settings: a sim of its own, quick queries and ticks
             'MONGO_URI=""': (f'MONGO_URI="",CTPDESK_SIM_NAME="deploy{os.getpid()}",CTPDESK_SIM_QUERY_RATE="0",'
                              'CTPDESK_SIM_TICK_RATE="4",CTPDESK_TICK_PUSH_INTERVAL="0.1",CTPDESK_LOGIN_TIMEOUT="20"'),
@@ -395,6 +397,22 @@ def status_ready(api: Api) -> dict[str, Any] | None:
     return data if ready and STRATEGY in data["strategies_running"] else None
 
 
+def _hosts_and_origins(deployed: Deployment) -> None:
+    """Through nginx the desk answers to its server name (ALLOWED_HOSTS) and to no other, whatever
+    X-Forwarded-Host a client sends; a foreign page's socket handshake is refused. (The sockets below,
+    whose Origin is nginx's http://127.0.0.1:<port>, show the desk's own origin still passes.)"""
+    def get(path: str, **headers: str) -> requests.Response:
+        return requests.get(deployed.url(path), headers=headers, timeout=HTTP_TIMEOUT)
+
+    assert get("/health", Host=SERVER_NAME).status_code == 200
+    rebound = {"Host": "rebound.evil.example"}
+    for headers in (rebound, {**rebound, "X-Forwarded-Host": SERVER_NAME}):  # nginx overwrites the latter
+        refused = get("/health", **headers)
+        assert refused.status_code == 400 and refused.json()["msg"] == "host not allowed", (headers, refused.text)
+    handshake = get("/socket.io/?EIO=4&transport=polling", Origin="http://rebound.evil.example")
+    assert handshake.status_code == 403 and handshake.json()["msg"].startswith("origin not allowed"), handshake.text
+
+
 # --- the test ---------------------------------------------------------------------------------------
 def test_supervisor_keeps_the_desk_running_behind_nginx_and_stops_it_cleanly(deployment: Deployment):
     deployed = deployment
@@ -418,6 +436,7 @@ def _scenario(deployed: Deployment, sockets: list[socketio.Client]) -> None:
     for path in ("/ui/app.js", "/vendor/socket.io.min.js"):
         asset = requests.get(deployed.url(path), timeout=HTTP_TIMEOUT)
         assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/javascript"), path
+    _hosts_and_origins(deployed)
 
     # log in on the sim and subscribe, through nginx
     api = Api(deployed, log_in(deployed))
