@@ -49,8 +49,7 @@ class Handshakes:
         self.count: Counter[str] = Counter()  # client address -> sessions
         self.alone_since: dict[str, float] = {}  # Engine.IO sid -> when it was last seen without a socket
         self._hook_events()
-        if connect_within > 0:
-            socketio.start_background_task(self._sweep_forever)
+        socketio.start_background_task(self._sweep_forever)
 
     # --- counting ---------------------------------------------------------------------------------
     def _hook_events(self) -> None:
@@ -82,7 +81,7 @@ class Handshakes:
 
     # --- the short life ---------------------------------------------------------------------------
     def _sweep_forever(self) -> None:
-        pause = min(SWEEP_EVERY, self.connect_within / 4)
+        pause = min(SWEEP_EVERY, self.connect_within / 4) if self.connect_within > 0 else SWEEP_EVERY
         while True:
             self.server.sleep(pause)
             self.sweep(time.monotonic())
@@ -97,7 +96,7 @@ class Handshakes:
                 self.closed(eio_sid)
             elif manager.sid_from_eio_sid(eio_sid, NAMESPACE) is not None:
                 self.alone_since[eio_sid] = now
-            elif now - self.alone_since.get(eio_sid, now) > self.connect_within:
+            elif 0 < self.connect_within < now - self.alone_since.get(eio_sid, now):
                 self._close(eio_sid, session)
 
     def _close(self, eio_sid: str, session: Any) -> None:
