@@ -28,6 +28,7 @@ from model import open_store
 from model.protocols import ConfigStore
 from views import (
     accounts,
+    body_limits,
     code_tools,
     config_view,
     health,
@@ -42,6 +43,7 @@ from views import (
 )
 from views.desk import Desk
 from views.envelope import ApiError, failure
+from views.handshakes import Handshakes
 from views.push import Push, TextPacket
 from views.schemas import RuntimeConfig
 from views.sockets import register_socket_handlers
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=allowed_origins.allows,
                       cors_credentials=False, logger=False, engineio_logger=False, serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
+    _edge_limits(app, settings)
     for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, openapi,
                    ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
@@ -97,6 +100,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger().setLevel(settings.LOG_LEVEL.upper())
     return app
+
+
+def _edge_limits(app: Flask, settings: Settings) -> None:
+    """Issue 16: request bodies by path (views/body_limits.py), Engine.IO sessions per address and the
+    short life of those without a socket (views/handshakes.py). run.py's server adds the header limits."""
+    body_limits.init_app(app, settings)
+    handshakes = Handshakes(socketio, settings.ENGINEIO_PER_ADDRESS, settings.ENGINEIO_CONNECT_WITHIN)
+    app.wsgi_app = handshakes.middleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.extensions["ctpdesk.handshakes"] = handshakes
 
 
 def _configure_attempts(settings: Settings) -> None:

@@ -96,6 +96,14 @@ class Settings:
     # work: `name` (any port), `name:port`, or `*` (any: no check). Empty: HOST; when HOST is 0.0.0.0 or
     # ::, any IP address and this machine's host name (a domain name must then be listed).
     ALLOWED_HOSTS: tuple[str, ...] = ()
+    # --- issue 16, limits at the web edge (run.py's server; deploy/nginx.conf and uwsgi.ini mirror them) ---
+    MAX_BODY: int = 1024 * 1024  # bytes of a request body; more: 413, refused before the body is read
+    MAX_CODE_BODY: int = 2 * 1024 * 1024  # ... of /code, /check_code, /run_code (200,000 characters, JSON-escaped)
+    HEADER_TIMEOUT: float = 10.0  # seconds a client has to send a request's line and headers; then it is closed
+    KEEPALIVE_TIMEOUT: float = 20.0  # seconds an idle keep-alive connection waits for its next request
+    ENGINEIO_PER_ADDRESS: int = 100  # Engine.IO sessions one client address may hold; more handshakes: 429
+    ENGINEIO_CONNECT_WITHIN: float = 10.0  # seconds a session has to connect a Socket.IO namespace; then closed
+    LINT_MEMORY_MB: int = 512  # address space of /check_code's pylint child; more: 422
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -115,6 +123,11 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means nothing (RISK_*: RiskLimits says)
+
+
+# issue 16, the web edge's limits: 0 turns a timeout or a cap off; a negative number means nothing.
+_NOT_NEGATIVE += ("MAX_BODY", "MAX_CODE_BODY", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "ENGINEIO_PER_ADDRESS",
+                  "ENGINEIO_CONNECT_WITHIN", "LINT_MEMORY_MB")
 
 
 def _coerce(key: str, value: Any) -> Any:

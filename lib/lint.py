@@ -6,24 +6,36 @@ bounds all of that: a wall-clock timeout kills its whole process group, a semaph
 many run at once, and its environment carries none of the server's secrets. The code goes to a
 fixed file name in a fresh temporary directory, so no path is ever built from user input.
 pylint only parses the code (astroid infers statically); it never executes it.
+
+Static inference still computes: astroid folds `(0,) * 10**8` into a tuple of a hundred million
+items, so three such lines made the child use 1.6-2.3 GB (issue 16), two at a time. The child
+therefore limits its own address space (MEMORY_MB by default; pylint needs under 80 MB on a
+200,000-character strategy) and CPU time before pylint is imported (lib/sandbox.py's
+limited_module_command, the limits the /run_code child sets too): past the limit astroid gets a
+MemoryError, which is LintMemory here, not a machine out of memory.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import resource
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from lib.sandbox import limited_module_command
+
 PROJECT_ROOT = str(Path(__file__).resolve().parents[1])  # so `from backend.strategy import Strategy` resolves
 MAX_CONCURRENT = 2  # pylint runs at once; more callers wait for a slot
 SLOT_WAIT = 10.0  # seconds a caller waits for a slot before LintBusy
 FILE_NAME = "strategy.py"  # fixed: never built from user input
+MEMORY_MB = 512  # the child's address space (LINT_MEMORY_MB)
+_OUT_OF_MEMORY = re.compile(rb"^MemoryError\b", re.MULTILINE)  # a traceback's last line, in pylint's stderr
 # Strategy code is short and rarely documented: docstring nags would drown the useful messages.
 RCFILE = """\
 [MAIN]
@@ -51,7 +63,11 @@ class LintBusy(LintError):
 
 
 class LintTimeout(LintError):
-    """pylint ran past the timeout and was killed."""
+    """pylint ran past the timeout (or its CPU time limit) and was killed."""
+
+
+class LintMemory(LintError):
+    """Checking the code needs more memory than the child may have."""
 
 
 @dataclass(frozen=True)
@@ -64,27 +80,29 @@ class LintMessage:
     type: str  # "error", "warning", "convention", "refactor", "fatal" or "info"
 
 
-def lint(text: str, timeout: float = 30.0, wait: float | None = None) -> list[LintMessage]:
+def lint(text: str, timeout: float = 30.0, wait: float | None = None, memory_mb: int = MEMORY_MB) -> list[LintMessage]:
     """pylint's messages for `text`, by line; a syntax error is an E0001 message at its line.
 
     Waits up to `wait` seconds (default SLOT_WAIT) for a slot, then raises LintBusy; LintTimeout
-    when pylint runs past `timeout` seconds (it is killed).
+    when pylint runs past `timeout` seconds (it is killed); LintMemory when it needs more than
+    `memory_mb` MB of address space (0: no limit).
     """
     if not _slots.acquire(timeout=max(SLOT_WAIT if wait is None else wait, 0.0)):
         raise LintBusy("busy: try again")
     try:
         with tempfile.TemporaryDirectory(prefix="ctpdesk-lint-") as workdir:
-            return _parse(_run(text, workdir, timeout))
+            return _parse(_run(text, workdir, timeout, memory_mb))
     finally:
         _slots.release()
 
 
-def _run(text: str, workdir: str, timeout: float) -> str:
+def _run(text: str, workdir: str, timeout: float, memory_mb: int) -> str:
     Path(workdir, FILE_NAME).write_text(text, encoding="utf-8")
     rcfile = Path(workdir, "pylintrc")
     rcfile.write_text(RCFILE, encoding="utf-8")
-    command = [sys.executable, "-m", "pylint", "--output-format=json", "--score=n", "--persistent=n",
-               f"--rcfile={rcfile}", FILE_NAME]  # fmt: skip
+    arguments = ["--output-format=json", "--score=n", "--persistent=n", f"--rcfile={rcfile}", FILE_NAME]
+    memory = memory_mb * 1024 * 1024 if memory_mb > 0 else resource.RLIM_INFINITY
+    command = limited_module_command("pylint", arguments, memory, int(timeout) + 1)
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -105,6 +123,10 @@ def _run(text: str, workdir: str, timeout: float) -> str:
         _kill_group(process)
         process.communicate()
         raise
+    if _OUT_OF_MEMORY.search(stderr):  # pylint reports astroid's MemoryError as a fatal message, or dies of it
+        raise LintMemory(f"the code needs more memory than the checker allows ({memory_mb} MB)")
+    if process.returncode == -signal.SIGXCPU:
+        raise LintTimeout(f"pylint used more than {int(timeout) + 1} s of CPU time")
     if process.returncode & 32 or not stdout.strip():  # 32: pylint's usage error
         tail = stderr.decode("utf-8", errors="replace").strip()[-500:]
         raise LintError(f"pylint failed (exit {process.returncode}): {tail}")

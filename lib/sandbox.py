@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -71,19 +71,28 @@ class RunResult:
     duration_ms: int
 
 
+# The first lines of a limited child: resource limits it sets on itself before anything else runs.
+# They are set there rather than in a preexec_fn because preexec_fn is not safe in a multi-threaded
+# parent (the server has native threads), and the effect is the same: they are in place before any
+# user code runs. The /run_code child (BOOTSTRAP) and the /check_code pylint child
+# (limited_module_command, lib/lint.py) both start with them.
+SET_LIMITS = r"""
+import resource as _resource
+
+
+def _set_limits(pairs):
+    for _which, _value in pairs:
+        _resource.setrlimit(getattr(_resource, _which), (_value, _value))
+"""
+
 # Runs in the child before the snippet: limits, then the audit hook, then exec of the snippet.
-# The limits are set here rather than in a preexec_fn because preexec_fn is not safe in a
-# multi-threaded parent (the server has native threads), and the effect is the same: they are in
-# place before any user code runs.
-BOOTSTRAP = r"""
-import importlib.util, os, resource, sys, sysconfig, traceback
+BOOTSTRAP = SET_LIMITS + r"""
+import importlib.util, os, sys, sysconfig, traceback
 
 
 def _install(memory, cpu, fsize, nofile, guard):
-    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu),
-                         (resource.RLIMIT_FSIZE, fsize), (resource.RLIMIT_CORE, 0),
-                         (resource.RLIMIT_NOFILE, nofile), (resource.RLIMIT_NPROC, 0)):
-        resource.setrlimit(which, (value, value))
+    _set_limits((("RLIMIT_AS", memory), ("RLIMIT_CPU", cpu), ("RLIMIT_FSIZE", fsize), ("RLIMIT_CORE", 0),
+                 ("RLIMIT_NOFILE", nofile), ("RLIMIT_NPROC", 0)))
     spec = importlib.util.spec_from_file_location("ctpdesk_fileguard", guard)  # -I: lib/ is not on the path
     fileguard = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fileguard)
@@ -108,7 +117,7 @@ def _install(memory, cpu, fsize, nofile, guard):
 with open(sys.argv[1], encoding="utf-8") as _file:
     _source = _file.read()
 _install(*(int(value) for value in sys.argv[2:6]), sys.argv[6])
-del _install, _file
+del _install, _set_limits, _resource, _file
 sys.argv = sys.argv[1:2]
 sys.path.insert(0, os.getcwd())  # the library modules written beside the snippet (-I leaves cwd out)
 try:
@@ -120,6 +129,19 @@ except BaseException as _error:  # the snippet's traceback, without this bootstr
     traceback.print_exception(type(_error), _error, _trace)
     sys.exit(1)
 """
+
+
+def limited_module_command(module: str, args: Sequence[str], memory_bytes: int, cpu_seconds: int) -> list[str]:
+    """The command line of `python -m <module> <args>` in a child that first limits its own address
+    space (a MemoryError past it, not the host's OOM killer) and CPU time, and dumps no core."""
+    code = SET_LIMITS + (
+        "import runpy, sys\n"
+        "_set_limits(((\"RLIMIT_AS\", int(sys.argv[1])), (\"RLIMIT_CPU\", int(sys.argv[2])), (\"RLIMIT_CORE\", 0)))\n"
+        f"sys.argv = [{module!r}, *sys.argv[3:]]\n"
+        "del _set_limits, _resource\n"
+        f"runpy.run_module({module!r}, run_name=\"__main__\", alter_sys=True)\n"
+    )
+    return [sys.executable, "-c", code, str(memory_bytes), str(cpu_seconds), *args]
 
 
 def run_snippet(

@@ -16,9 +16,10 @@ from pathlib import Path
 from flask import Blueprint
 
 from backend import strategy
-from lib.lint import LintBusy, LintTimeout, lint
+from lib.lint import LintBusy, LintMemory, LintTimeout, lint
 from lib.sandbox import SandboxBusy, run_snippet
 from views.auth_required import token_required
+from views.desk import desk
 from views.envelope import ApiError, envelope
 from views.params import parse
 from views.schemas import CodeRequest
@@ -39,9 +40,12 @@ def strategy_api() -> dict[str, str]:
 def check_code():
     request = parse(CodeRequest)
     try:
-        messages = lint(request.text)
+        messages = lint(request.text, memory_mb=desk().settings.LINT_MEMORY_MB)
     except LintBusy:
         raise ApiError(BUSY, 429) from None
+    except LintMemory as error:  # e.g. `(0,) * 10**8`, which astroid folds into a hundred million items
+        raise ApiError(f"{error}: pylint folds constant expressions such as (0,) * 10**8 in full; "
+                       "make them smaller or compute them at run time", 422) from None
     except LintTimeout as error:
         raise ApiError(f"check timed out: {error}", 503) from None
     return envelope([asdict(message) for message in messages])

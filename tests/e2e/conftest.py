@@ -55,6 +55,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     killed: bool = False
+    preexec: Callable[[], None] | None = None  # runs in the child before run.py (e.g. a lower RLIMIT_NOFILE)
 
     @property
     def base(self) -> str:
@@ -93,6 +94,7 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "run.py", "--config", str(config_path)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=self.preexec,
             )  # fmt: skip
         self._wait_healthy()
         return self
@@ -277,10 +279,11 @@ class ServerFactory:
         self.root = root
         self.servers: list[Server] = []
 
-    def __call__(self, data_dir: Path | None = None, **settings: Any) -> Server:
+    def __call__(self, data_dir: Path | None = None, preexec: Callable[[], None] | None = None,
+                 **settings: Any) -> Server:  # fmt: skip
         workdir = self.root / f"server{len(self.servers)}"
         workdir.mkdir(parents=True, exist_ok=True)
-        server = Server(workdir, data_dir or workdir / "data", settings)
+        server = Server(workdir, data_dir or workdir / "data", settings, preexec=preexec)
         self.servers.append(server)
         return server.start()
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from lib import lint as lint_module
-from lib.lint import LintBusy, LintMessage, LintTimeout, lint
+from lib.lint import LintBusy, LintMemory, LintMessage, LintTimeout, lint
 
 
 def test_undefined_name_is_e0602_at_its_line() -> None:
@@ -100,3 +100,14 @@ def test_concurrent_callers_share_the_slots(monkeypatch: pytest.MonkeyPatch) -> 
     assert results == [["E0602"]] * (lint_module.MAX_CONCURRENT + 1)
     assert 1 <= running["most"] <= lint_module.MAX_CONCURRENT
     assert lint_module._slots._value == lint_module.MAX_CONCURRENT  # every slot given back
+
+
+def test_code_that_needs_more_memory_than_the_limit_is_lint_memory() -> None:
+    """astroid folds `(0,) * 10**8` into a tuple of a hundred million items (800 MB each, issue 16)."""
+    with pytest.raises(LintMemory, match="more memory than the checker allows \\(256 MB\\)"):
+        lint("A = (0,) * 10**8\nprint(A)\n", memory_mb=256)
+
+
+def test_the_memory_limit_leaves_ordinary_code_alone() -> None:
+    messages = lint("import math\n\n\nprint(math.pi)\n", memory_mb=256)
+    assert not [message for message in messages if message.type in ("error", "fatal")]
