@@ -109,7 +109,7 @@ def assert_refused(raw: bytes, status: int, words: str) -> None:
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(edge: Desk) -> None:
     before = rss_kb(edge)
     with connect(edge) as sock:
-        sock.sendall(b"POST /login HTTP/1.1\r\nHost: desk\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100000000\r\n\r\n" + b"[" * 256 * 1024)  # fmt: skip
         raw, closed = read_until_closed(sock, time.monotonic() + 5)
     assert_refused(raw, 413, "at most 1,048,576 bytes")
@@ -122,7 +122,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(edge: Desk)
 def test_the_code_paths_take_a_bigger_body(edge: Desk, path: str, length: int, status: int) -> None:
     """200,000 characters of code are up to 1.2 MB as JSON: /code, /check_code, /run_code take 2 MB."""
     with connect(edge) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: desk\r\nContent-Type: application/json\r\n"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {length}\r\n\r\n".encode())  # fmt: skip
         if status != 413:  # no token: 401 once the body is in (gevent reads what the app left of it)
             sock.sendall(b" " * length)
@@ -135,7 +135,7 @@ def test_a_chunked_body_that_keeps_coming_is_cut_at_the_limit(edge: Desk) -> Non
     sent = [0]
     stop = threading.Event()
     with connect(edge) as sock:
-        sock.sendall(b"POST /login HTTP/1.1\r\nHost: desk\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
         chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
 
@@ -164,13 +164,13 @@ def test_a_chunked_body_that_keeps_coming_is_cut_at_the_limit(edge: Desk) -> Non
                                      b"X-Huge: " + b"a" * 100_000 + b"\r\n"], ids=["1000 headers", "100 KB header"])
 def test_headers_over_the_caps_are_refused_with_431(edge: Desk, headers: bytes) -> None:
     with connect(edge) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: desk\r\n" + headers + b"\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n")
         raw, _ = read_until_closed(sock, time.monotonic() + 5)
     assert_refused(raw, 431, "request headers too large")
 
 
 # --- 3: Engine.IO handshakes -----------------------------------------------------------------------------
-HANDSHAKE = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: desk\r\n\r\n"
+HANDSHAKE = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 def handshakes(desk: Desk, count: int, window: int = 250) -> list[tuple[int, bytes]]:
@@ -285,7 +285,7 @@ def test_idle_connections_are_closed_and_health_still_answers(edge: Desk) -> Non
 
 def test_a_keep_alive_connection_is_closed_after_its_idle_time(edge: Desk) -> None:
     with connect(edge) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: desk\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         began = time.monotonic()
         raw, closed = read_until_closed(sock, began + TIMEOUT + 4)
     assert response_of(raw)[0] == 200 and closed
@@ -299,7 +299,7 @@ def test_a_websocket_and_a_long_poll_outlive_the_timeouts(edge: Desk, sockets: S
     assert requests.post(url, data="40", timeout=10).status_code == 200  # a socket (it may `identify` within 10 s)
     assert requests.get(url, timeout=10).text.startswith("40")  # its connect answer
     with connect(edge) as poll:  # the next poll waits for something to send: nothing comes
-        poll.sendall(f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: desk\r\n\r\n".encode())
+        poll.sendall(f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         raw, closed = read_until_closed(poll, time.monotonic() + 2 * TIMEOUT + 1)
         assert not closed and raw == b"", f"the long poll was cut: {raw[:200]!r}"
     assert ws.client.connected and not ws.events.disconnected.is_set()
