@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import gevent
 from flask import Blueprint, request
 
@@ -84,8 +82,8 @@ def contracts():
 @blueprint.route("/bar", methods=["GET", "POST"])
 @token_required
 def bars():
-    request = parse(BarRequest)
-    start, end = _epoch_ms(request.start, "start"), _epoch_ms(request.end, "end")
+    request = parse(BarRequest)  # start and end: epoch ms in range (views/schemas.py epoch_ms)
+    start, end = request.start, request.end
     if start is not None and end is not None and end < start:
         raise ApiError("end: must not be before start", 400)
     rows = desk().history.load(request.local_symbol, request.interval, start, end, request.limit)
@@ -113,20 +111,3 @@ def import_bars():
     except ImportRefused as refused:
         raise ApiError(str(refused), 400, refused.errors) from None
     return envelope(result.to_dict(), f"imported {result.rows} bars")
-
-
-def _epoch_ms(value: str | int | None, name: str) -> int | None:
-    """Epoch milliseconds from epoch ms or an ISO 8601 time (exchange time when it has no zone)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ApiError(f"{name}: expected epoch milliseconds or an ISO 8601 time", 400) from None
-    if moment.tzinfo is None:
-        from backend.engine.objects import SHANGHAI
-
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return int(moment.timestamp() * 1000)

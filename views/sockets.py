@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import request
@@ -10,7 +11,10 @@ from flask_socketio import SocketIO
 from auth.tokens import TokenError, token_from_header
 from views.desk import desk
 from views.envelope import TOKEN_ERROR
+from views.json_input import MalformedPacket
 from views.push import Push
+
+log = logging.getLogger(__name__)
 
 
 def _push() -> Push:
@@ -21,7 +25,29 @@ def _claims(token: str) -> dict[str, Any]:
     return desk().tokens.verify(token)
 
 
+def refuse_malformed_packets(socketio: SocketIO) -> None:
+    """A packet that does not decode (views.push.TextPacket) disconnects its sender, with one line logged.
+
+    python-socketio lets the decoding error escape to Engine.IO, which logs a traceback for each such
+    message and keeps the connection: a client could fill the log with them as fast as it can send.
+    """
+    eio = socketio.server.eio
+    handle = eio.handlers["message"]
+
+    def guarded(eio_sid: str, data: Any) -> Any:
+        try:
+            return handle(eio_sid, data)
+        except MalformedPacket as error:
+            log.warning("socket %s sent a malformed packet (%s): disconnected", eio_sid, error)
+            eio.disconnect(eio_sid)
+            return None
+
+    eio.on("message", guarded)
+
+
 def register_socket_handlers(socketio: SocketIO) -> None:
+    refuse_malformed_packets(socketio)
+
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
         token = auth.get("token", "") if isinstance(auth, dict) else ""
