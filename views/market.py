@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import gevent
 from flask import Blueprint, request
 
 from backend.engine import events
+from backend.engine.constants import Interval
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
 from views.errors import engine_errors
 from views.params import parse
 from views.schemas import BarImportRequest, BarRequest, ContractQuery, SymbolsRequest
+
+if TYPE_CHECKING:
+    from backend.bars_import import ImportRefused, ImportResult
+    from model import Store
 
 blueprint = Blueprint("market", __name__)
 
@@ -96,7 +103,6 @@ def import_bars():
     """Bars from a CSV (backend/bars_import.py): JSON or form fields local_symbol, interval, csv; or the CSV as
     the body (text/csv) with local_symbol and interval in the query string. All rows valid or nothing stored."""
     from backend.bars_import import MAX_IMPORT_BYTES, ImportRefused
-    from backend.bars_import import import_bars as run_import
 
     if (request.content_length or 0) > MAX_IMPORT_BYTES + 64 * 1024:
         raise ApiError(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB: split it", 413)
@@ -106,8 +112,19 @@ def import_bars():
         text = request.get_data(as_text=True)
     if not text:
         raise ApiError("csv: the CSV text is required (a csv field, or a text/csv body)", 400)
-    try:
-        result = gevent.get_hub().threadpool.apply(run_import, (desk().store, text, query.local_symbol, query.interval))
-    except ImportRefused as refused:
-        raise ApiError(str(refused), 400, refused.errors) from None
+    result = gevent.get_hub().threadpool.apply(_import_or_refusal, (desk().store, text, query.local_symbol,
+                                                                     query.interval))  # fmt: skip
+    if isinstance(result, ImportRefused):
+        raise ApiError(str(result), 400, result.errors)
     return envelope(result.to_dict(), f"imported {result.rows} bars")
+
+
+def _import_or_refusal(store: Store, text: str, local_symbol: str, interval: Interval) -> ImportResult | ImportRefused:
+    """The import in a pool thread, a refusal returned rather than raised: gevent's pool prints a traceback for
+    every exception a task raises, and a client sending bad files would fill the log with them."""
+    from backend.bars_import import ImportRefused, import_bars
+
+    try:
+        return import_bars(store, text, local_symbol, interval)
+    except ImportRefused as refused:
+        return refused

@@ -4,6 +4,12 @@ Whatever comes in, the answer is never a 5xx and always the JSON envelope (excep
 raw document). Requests the API refuses change nothing: every order that exists afterwards was
 answered as sent. /logout and /auth_code are left out (they would revoke the token or change the
 code under the fuzzer); tests/integration/test_web_api.py covers them by hand.
+
+Before it, what a schema does not generate (issue 16): JSON nested 100,000 deep (before any token
+check, on /login; on a protected route; in a Socket.IO message), and tests/hostile_input.py's values
+(booleans and huge numbers as numbers, NaN, odd Unicode, lists for scalars) in every field of every
+route: never a 5xx, no traceback in the server's log. /login, /logout and /auth_code are walked in
+process (tests/integration/test_bad_input.py), where their failed-attempt limit can be reset.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from tests.e2e.conftest import Desk
+from tests.e2e.conftest import Desk, SocketFactory
+from tests.hostile_input import DEEP, attempts
+from tests.hostile_input import problem as hostile_problem
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +39,76 @@ ORDER_PATHS = {("POST", "/order_solve"), ("POST", "/close_position")}
 
 URI_LIMIT = 8192  # gevent pywsgi's MAX_REQUEST_LINE: longer request lines never reach the app
 HEADER_LIMIT = 65536  # http.client's longest header line, which gevent pywsgi parses headers with
+
+
+DEEP_ARRAY = b"[" * DEEP + b"]" * DEEP
+TOO_DEEP = "the JSON body is nested deeper than 64 levels"
+JSON = {"Content-Type": "application/json"}
+
+
+def _tracebacks(desk: Desk) -> int:
+    return desk.server.log_tail(size=10**8).count("Traceback")
+
+
+def test_json_nested_100000_deep_is_a_400_on_login_without_a_token(desk: Desk):
+    # /login parses its body before anything else: the nesting is refused before the parser recurses
+    before = _tracebacks(desk)
+    response = requests.post(desk.url("/login"), data=DEEP_ARRAY, headers=JSON, timeout=10)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json() == {"success": False, "msg": TOO_DEEP, "data": ""}
+    assert _tracebacks(desk) == before, desk.server.log_tail()
+
+
+def test_json_nested_100000_deep_is_a_400_on_a_protected_route_and_places_nothing(desk: Desk):
+    api = desk.api
+    before = api.get("/order_solve").json()["data"]["order_list"]
+    for body in (DEEP_ARRAY, b'{"local_symbol": "m2601.DCE", "volume": ' + DEEP_ARRAY + b"}"):
+        response = api.post("/order_solve", data=body, headers=JSON)
+        assert (response.status_code, response.json()["msg"]) == (400, TOO_DEEP), response.text[:300]
+    assert api.get("/order_solve").json()["data"]["order_list"] == before
+    assert requests.get(desk.url("/health"), timeout=10).status_code == 200
+
+
+def test_a_socket_io_message_nested_too_deep_disconnects_its_sender_quietly(desk: Desk, sockets: SocketFactory):
+    before = _tracebacks(desk)
+    bystander = sockets(desk, desk.token)
+    sender = sockets(desk, desk.token)
+    for _ in range(3):  # an Engine.IO message holding a Socket.IO event whose data nests 100,000 deep
+        sender.client.eio.send('2["watch",' + "[" * DEEP + "]" * DEEP + "]")
+    assert sender.events.disconnected.wait(10), "the sender is still connected"
+    assert _tracebacks(desk) == before, desk.server.log_tail()
+    assert "sent a malformed packet" in desk.server.log_tail()
+    answer = bystander.client.call("watch", {"symbols": []}, timeout=10)  # the others go on as before
+    assert answer["success"] is True, answer
+
+
+def test_hostile_values_in_every_field_of_every_route_are_never_a_5xx(desk: Desk):
+    """tests/hostile_input.py on every route but those checking a secret: never a 5xx, always the envelope,
+    and nothing logged as a traceback."""
+    api = desk.api
+    name = sorted(item["local_symbol"] for item in api.get("/contract", params={"exchange": "DCE"}).json()["data"])[0]
+    assert api.post("/market", json={"symbol": name}).status_code == 200
+    config, risk = api.get("/config").json()["data"], api.get("/risk").json()["data"]
+    before = _tracebacks(desk)
+    document = requests.get(desk.url("/openapi.json"), timeout=10).json()
+    problems: list[str] = []
+    count = 0
+    try:
+        for attempt in attempts(document, name, excluded=(*EXCLUDED, "/login")):
+            headers = {"Content-Type": attempt.content_type} if attempt.content_type else {}
+            response = api.request(attempt.method, attempt.path, data=attempt.body, headers=headers)
+            count += 1
+            found = hostile_problem(response.status_code, response.headers.get("Content-Type", ""), response.content,
+                                    len(response.request.url or ""))  # fmt: skip
+            if found:
+                problems.append(f"{attempt.method} {attempt.path[:80]} [{attempt.label}]: {found}")
+    finally:  # what the walk may have changed: the kill switch, the settings, the limits
+        api.delete("/kill")
+        api.put("/config", json=config)
+        api.put("/risk", json={**risk["limits"], "strategies": risk["strategies"]})
+    assert count > 3000
+    assert problems == [], "\n".join(problems[:30])
+    assert _tracebacks(desk) == before, desk.server.log_tail()
 
 
 def _problem(response: Any) -> str | None:
