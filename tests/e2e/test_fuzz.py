@@ -69,15 +69,22 @@ def test_json_nested_100000_deep_is_a_400_on_a_protected_route_and_places_nothin
     assert requests.get(desk.url("/health"), timeout=10).status_code == 200
 
 
-def test_a_socket_io_message_nested_too_deep_disconnects_its_sender_quietly(desk: Desk, sockets: SocketFactory):
+@pytest.mark.parametrize("message", [
+    '2["watch",' + "[" * DEEP + "]" * DEEP + "]",  # a Socket.IO event whose data nests 100,000 deep
+    "[" * DEEP + "]" * DEEP,  # an Engine.IO message of JSON that deep (Engine.IO tries every message as JSON)
+    "9" * 200,  # no packet at all: a Socket.IO id longer than python-socketio reads
+], ids=["event", "engine.io message", "bad id"])  # fmt: skip
+def test_a_socket_message_that_does_not_decode_disconnects_its_sender_quietly(desk: Desk, sockets: SocketFactory,
+                                                                             message: str):  # fmt: skip
     before = _tracebacks(desk)
     bystander = sockets(desk, desk.token)
     sender = sockets(desk, desk.token)
-    for _ in range(3):  # an Engine.IO message holding a Socket.IO event whose data nests 100,000 deep
-        sender.client.eio.send('2["watch",' + "[" * DEEP + "]" * DEEP + "]")
+    sid = sender.client.eio.sid
+    for _ in range(3):
+        sender.client.eio.send(message)
     assert sender.events.disconnected.wait(10), "the sender is still connected"
     assert _tracebacks(desk) == before, desk.server.log_tail()
-    assert "sent a malformed packet" in desk.server.log_tail()
+    assert f"socket {sid} sent a malformed packet" in desk.server.log_tail()
     answer = bystander.client.call("watch", {"symbols": []}, timeout=10)  # the others go on as before
     assert answer["success"] is True, answer
 
