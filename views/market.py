@@ -8,7 +8,6 @@ import gevent
 from flask import Blueprint, request
 
 from backend.engine import events
-from backend.engine.constants import Interval
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
@@ -18,6 +17,7 @@ from views.schemas import BarImportRequest, BarRequest, ContractQuery, SymbolsRe
 
 if TYPE_CHECKING:
     from backend.bars_import import ImportRefused, ImportResult
+    from backend.engine.constants import Interval
     from model import Store
 
 blueprint = Blueprint("market", __name__)

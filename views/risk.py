@@ -19,12 +19,16 @@ from views.schemas import Fields, Numbers
 blueprint = Blueprint("risk", __name__)
 
 _HINTS = get_type_hints(RiskLimits)
-# PUT /risk: any of RiskLimits' fields, and per-strategy overrides (from a form, "20" is a number; the overrides
-# come only as JSON, where `true` is no count of lots).
+
+
 class _RiskBase(Numbers):
+    """Unknown keys refused; `true` is no count of lots (the Numbers base), a form's "20" is 20."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+# PUT /risk: any of RiskLimits' fields, and per-strategy overrides (from a form, "20" is a number; the overrides
+# come only as JSON, where `true` is no count of lots).
 RiskChanges: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "RiskChanges",
     __base__=_RiskBase,
@@ -50,7 +54,7 @@ def status():
 @blueprint.put("/risk")
 @token_required
 def update():
-    try:  # JSON true is no count (the Numbers base)
+    try:
         changes: dict[str, Any] = RiskChanges.model_validate(request_fields()).model_dump(exclude_none=True)
     except ValidationError as error:
         raise ApiError(validation_message(error), 400) from None

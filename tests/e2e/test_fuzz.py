@@ -15,6 +15,7 @@ process (tests/integration/test_bad_input.py), where their failed-attempt limit 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.e2e.conftest import Desk, SocketFactory
-from tests.hostile_input import DEEP, attempts
+from tests.hostile_input import DEEP, Attempt, attempts
 from tests.hostile_input import problem as hostile_problem
 
 pytestmark = pytest.mark.slow
@@ -89,6 +90,9 @@ def test_a_socket_message_that_does_not_decode_disconnects_its_sender_quietly(de
     assert answer["success"] is True, answer
 
 
+WALKERS = 3  # concurrent clients: the server answers on one event loop, the clients' own time overlaps
+
+
 def test_hostile_values_in_every_field_of_every_route_are_never_a_5xx(desk: Desk):
     """tests/hostile_input.py on every route but those checking a secret: never a 5xx, always the envelope,
     and nothing logged as a traceback."""
@@ -98,22 +102,25 @@ def test_hostile_values_in_every_field_of_every_route_are_never_a_5xx(desk: Desk
     config, risk = api.get("/config").json()["data"], api.get("/risk").json()["data"]
     before = _tracebacks(desk)
     document = requests.get(desk.url("/openapi.json"), timeout=10).json()
-    problems: list[str] = []
-    count = 0
+    walkers = [desk.session(desk.token) for _ in range(WALKERS)]
+
+    def send(numbered: tuple[int, Attempt]) -> str | None:
+        index, attempt = numbered
+        headers = {"Content-Type": attempt.content_type} if attempt.content_type else {}
+        response = walkers[index % WALKERS].request(attempt.method, attempt.path, data=attempt.body, headers=headers)
+        found = hostile_problem(response.status_code, response.headers.get("Content-Type", ""), response.content,
+                                len(response.request.url or ""))  # fmt: skip
+        return f"{attempt.method} {attempt.path[:80]} [{attempt.label}]: {found}" if found else None
+
     try:
-        for attempt in attempts(document, name, excluded=(*EXCLUDED, "/login")):
-            headers = {"Content-Type": attempt.content_type} if attempt.content_type else {}
-            response = api.request(attempt.method, attempt.path, data=attempt.body, headers=headers)
-            count += 1
-            found = hostile_problem(response.status_code, response.headers.get("Content-Type", ""), response.content,
-                                    len(response.request.url or ""))  # fmt: skip
-            if found:
-                problems.append(f"{attempt.method} {attempt.path[:80]} [{attempt.label}]: {found}")
+        with ThreadPoolExecutor(WALKERS) as pool:
+            answers = list(pool.map(send, enumerate(attempts(document, name, excluded=(*EXCLUDED, "/login")))))
     finally:  # what the walk may have changed: the kill switch, the settings, the limits
         api.delete("/kill")
         api.put("/config", json=config)
         api.put("/risk", json={**risk["limits"], "strategies": risk["strategies"]})
-    assert count > 3000
+    problems = [answer for answer in answers if answer]
+    assert len(answers) > 3000
     assert problems == [], "\n".join(problems[:30])
     assert _tracebacks(desk) == before, desk.server.log_tail()
 

@@ -44,21 +44,26 @@ def test_brackets_in_strings_do_not_count_and_escapes_are_followed():
 def test_random_documents_are_never_measured_shallower_than_they_are():
     chooser = random.Random(16)
 
-    def make(level: int) -> Any:
-        roll = chooser.random()
-        if level > 80 or roll < 0.3:
-            return "".join(chooser.choice('[]{}"\\ab\u00e9\u202e\x00') for _ in range(chooser.randint(0, 6)))
-        if roll < 0.65:
-            return [make(level + 1) for _ in range(chooser.randint(0, 3))]
-        return {str(index): make(level + 1) for index in range(chooser.randint(0, 3))}
+    def text() -> str:
+        return "".join(chooser.choice('[]{}"\\ab\u00e9\u202e\x00') for _ in range(chooser.randint(0, 6)))
 
-    for _ in range(500):
-        value = make(0)
-        text = json.dumps(value, ensure_ascii=chooser.random() < 0.5)
-        measured, actual = json_depth(text), depth(value)
-        assert measured >= actual, text[:200]
+    def side() -> Any:  # what sits beside the spine: strings full of brackets, shallow containers
+        return chooser.choice([text(), [text(), 1.5], {text(): [None]}, [], {}])
+
+    def make(levels: int) -> Any:  # a spine `levels` deep, with random neighbours at each level
+        if levels == 0:
+            return text()
+        items = [side() for _ in range(chooser.randint(0, 2))]
+        items.insert(chooser.randint(0, len(items)), make(levels - 1))
+        return items if chooser.random() < 0.5 else {f"{text()}{index}": item for index, item in enumerate(items)}
+
+    for _ in range(300):
+        value = make(chooser.randint(0, 100))
+        encoded = json.dumps(value, ensure_ascii=chooser.random() < 0.5)
+        measured, actual = json_depth(encoded), depth(value)
+        assert measured >= actual, encoded[:200]
         if max(measured, actual) > MAX_JSON_DEPTH:
-            assert measured == actual, text[:200]
+            assert measured == actual, encoded[:200]
 
 
 @pytest.mark.parametrize("text", [
