@@ -44,6 +44,7 @@ from views import (
 from views.desk import Desk
 from views.envelope import ApiError, failure
 from views.handshakes import Handshakes
+from views.json_input import LimitedJSONProvider
 from views.push import Push, TextPacket
 from views.schemas import RuntimeConfig
 from views.sockets import register_socket_handlers
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     data_dir = _private_data_dir(Path(settings.DATA_DIR))
     app = Flask("ctpdesk", static_folder=None)
+    app.json = LimitedJSONProvider(app)  # every request.get_json depth-limited (views/json_input.py)
     secret = load_secret(data_dir)
     app.config.update(
         CTPDESK_VERSION=VERSION,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import gevent
 from flask import Blueprint, request
@@ -14,6 +14,11 @@ from views.envelope import ApiError, envelope
 from views.errors import engine_errors
 from views.params import parse
 from views.schemas import BarImportRequest, BarRequest, ContractQuery, SymbolsRequest
+
+if TYPE_CHECKING:
+    from backend.bars_import import ImportRefused, ImportResult
+    from backend.engine.constants import Interval
+    from model import Store
 
 blueprint = Blueprint("market", __name__)
 
@@ -84,8 +89,8 @@ def contracts():
 @blueprint.route("/bar", methods=["GET", "POST"])
 @token_required
 def bars():
-    request = parse(BarRequest)
-    start, end = _epoch_ms(request.start, "start"), _epoch_ms(request.end, "end")
+    request = parse(BarRequest)  # start and end: epoch ms in range (views/schemas.py epoch_ms)
+    start, end = request.start, request.end
     if start is not None and end is not None and end < start:
         raise ApiError("end: must not be before start", 400)
     rows = desk().history.load(request.local_symbol, request.interval, start, end, request.limit)
@@ -98,7 +103,6 @@ def import_bars():
     """Bars from a CSV (backend/bars_import.py): JSON or form fields local_symbol, interval, csv; or the CSV as
     the body (text/csv) with local_symbol and interval in the query string. All rows valid or nothing stored."""
     from backend.bars_import import MAX_IMPORT_BYTES, ImportRefused
-    from backend.bars_import import import_bars as run_import
 
     if (request.content_length or 0) > MAX_IMPORT_BYTES + 64 * 1024:
         raise ApiError(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB: split it", 413)
@@ -108,25 +112,19 @@ def import_bars():
         text = request.get_data(as_text=True)
     if not text:
         raise ApiError("csv: the CSV text is required (a csv field, or a text/csv body)", 400)
-    try:
-        result = gevent.get_hub().threadpool.apply(run_import, (desk().store, text, query.local_symbol, query.interval))
-    except ImportRefused as refused:
-        raise ApiError(str(refused), 400, refused.errors) from None
+    result = gevent.get_hub().threadpool.apply(_import_or_refusal, (desk().store, text, query.local_symbol,
+                                                                     query.interval))  # fmt: skip
+    if isinstance(result, ImportRefused):
+        raise ApiError(str(result), 400, result.errors)
     return envelope(result.to_dict(), f"imported {result.rows} bars")
 
 
-def _epoch_ms(value: str | int | None, name: str) -> int | None:
-    """Epoch milliseconds from epoch ms or an ISO 8601 time (exchange time when it has no zone)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ApiError(f"{name}: expected epoch milliseconds or an ISO 8601 time", 400) from None
-    if moment.tzinfo is None:
-        from backend.engine.objects import SHANGHAI
+def _import_or_refusal(store: Store, text: str, local_symbol: str, interval: Interval) -> ImportResult | ImportRefused:
+    """The import in a pool thread, a refusal returned rather than raised: gevent's pool prints a traceback for
+    every exception a task raises, and a client sending bad files would fill the log with them."""
+    from backend.bars_import import ImportRefused, import_bars
 
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return int(moment.timestamp() * 1000)
+    try:
+        return import_bars(store, text, local_symbol, interval)
+    except ImportRefused as refused:
+        return refused

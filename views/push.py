@@ -29,6 +29,7 @@ from socketio.packet import Packet
 
 from auth.tokens import TokenError, Tokens
 from backend.engine import events
+from views.json_input import MalformedPacket, SocketJSON
 
 if TYPE_CHECKING:
     from backend.engine.engine import MainEngine
@@ -51,10 +52,18 @@ class TextPacket(Packet):
 
     python-socketio walks every value of an event's data looking for bytes before encoding it; for a
     batch of the full market's ticks that walk took as long as the JSON encoding itself (about 60 ms
-    a flush). Incoming packets decode as before.
+    a flush). Incoming packets are read with the depth-limited JSON of views/json_input.py; one that
+    does not decode raises MalformedPacket (views/sockets.py disconnects its sender).
     """
 
     uses_binary_events = False
+    json = SocketJSON
+
+    def decode(self, encoded_packet: Any) -> int:
+        try:
+            return int(super().decode(encoded_packet) or 0)
+        except (ValueError, TypeError, IndexError) as error:  # TooDeep, bad JSON, a bad id, an empty packet
+            raise MalformedPacket(str(error)) from None
 
 
 def tick_room(local_symbol: str) -> str:

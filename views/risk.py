@@ -14,16 +14,24 @@ from views.desk import desk
 from views.envelope import ApiError, envelope
 from views.params import fields as request_fields
 from views.params import parse, validation_message
-from views.schemas import Fields
+from views.schemas import Fields, Numbers
 
 blueprint = Blueprint("risk", __name__)
 
 _HINTS = get_type_hints(RiskLimits)
+
+
+class _RiskBase(Numbers):
+    """Unknown keys refused; `true` is no count of lots (the Numbers base), a form's "20" is 20."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # PUT /risk: any of RiskLimits' fields, and per-strategy overrides (from a form, "20" is a number; the overrides
 # come only as JSON, where `true` is no count of lots).
 RiskChanges: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "RiskChanges",
-    __config__=ConfigDict(extra="forbid"),
+    __base__=_RiskBase,
     strategies=(
         dict[str, dict[str, StrictInt]] | None,
         Field(None, description="per-strategy limits: {name: {limit: n}}"),
@@ -46,12 +54,8 @@ def status():
 @blueprint.put("/risk")
 @token_required
 def update():
-    given = request_fields()
-    for name, value in given.items():
-        if isinstance(value, bool) and _HINTS.get(name, bool) is not bool:  # JSON true is no count
-            raise ApiError(f"{name}: expected a number, got {value!r}", 400)
     try:
-        changes: dict[str, Any] = RiskChanges.model_validate(given).model_dump(exclude_none=True)
+        changes: dict[str, Any] = RiskChanges.model_validate(request_fields()).model_dump(exclude_none=True)
     except ValidationError as error:
         raise ApiError(validation_message(error), 400) from None
     strategies = changes.pop("strategies", None)

@@ -1,10 +1,20 @@
-"""Request models: every field of every endpoint, validated before anything happens."""
+"""Request models: every field of every endpoint, validated before anything happens.
+
+Rules every model shares (the `Numbers` base): a number field refuses JSON `true`/`false` (pydantic's
+lax mode reads them as 1 and 0, so `"volume": true` was a 1-lot order) while the string "1" of a form
+or a query string is still the number 1; floats must be finite; -0.0 reads as 0.0.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+import types
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from backend.engine.constants import Direction, Interval, Offset, OrderType
 
@@ -23,7 +33,40 @@ LocalSymbol = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za
 Lower = BeforeValidator(_lower)
 
 
-class Fields(BaseModel):
+def _is_number(annotation: Any) -> bool:
+    """int or float, alone or in a union (`int | None`); bool is no number, nor a list or dict of them."""
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType, Annotated):
+        return any(_is_number(arg) for arg in get_args(annotation))
+    return False
+
+
+@cache
+def number_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The names of a model's number fields (made once per model)."""
+    return frozenset(name for name, info in model.model_fields.items() if _is_number(info.annotation))
+
+
+class Numbers(BaseModel):
+    """The base of every request model: numbers are never booleans, never inf or NaN, never -0.0."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name in number_fields(cls):
+            raise PydanticCustomError("number_not_boolean", "expected a number, not true or false")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _positive_zero(cls, value: Any) -> Any:
+        return 0.0 if isinstance(value, float) and value == 0 else value
+
+
+class Fields(Numbers):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
@@ -66,13 +109,58 @@ class ContractQuery(Fields):
     exchange: str | None = Field(None, max_length=8)
 
 
+# /bar's start and end: epoch milliseconds in what an ISO 8601 time can say (1970-01-01 to 9999-12-31 UTC),
+# so no number reaches the store's 64-bit column out of range.
+EPOCH_MS_MAX = 253_402_300_799_999
+_EPOCH_MS = re.compile(r"[0-9]{1,15}")  # ASCII digits only: "²".isdigit() is True and int("²") fails
+BAR_TIME_RULE = (f"expected epoch milliseconds (an integer from 0 to {EPOCH_MS_MAX}) or an ISO 8601 time "
+                 "(exchange time when it has no zone)")  # fmt: skip
+
+
+def epoch_ms(value: object) -> int | None:
+    """Epoch milliseconds from epoch ms (a number, or its digits in a form) or an ISO 8601 time in range."""
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        moment = value
+    elif isinstance(value, str) and _EPOCH_MS.fullmatch(value):
+        moment = int(value)
+    elif isinstance(value, str) and len(value) <= 64:
+        moment = _iso_ms(value)
+    else:
+        raise PydanticCustomError("bar_time", BAR_TIME_RULE)
+    if not 0 <= moment <= EPOCH_MS_MAX:
+        raise PydanticCustomError("bar_time", BAR_TIME_RULE)
+    return moment
+
+
+def _iso_ms(value: str) -> int:
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            from backend.engine.objects import SHANGHAI
+
+            moment = moment.replace(tzinfo=SHANGHAI)
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError):  # not ISO; or a year-1 time whose UTC falls before year 1
+        raise PydanticCustomError("bar_time", BAR_TIME_RULE) from None
+
+
+_BAR_TIME_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": EPOCH_MS_MAX},
+                              {"type": "string", "maxLength": 64}, {"type": "null"}]}  # fmt: skip
+BarTime = Annotated[int | None, BeforeValidator(epoch_ms),
+                    Field(description=f"epoch ms (0 to {EPOCH_MS_MAX}) or an ISO 8601 time",
+                          json_schema_extra=_BAR_TIME_SCHEMA)]  # fmt: skip
+
+
 class BarRequest(Fields):
     local_symbol: LocalSymbol
     interval: Annotated[Interval, Lower] = Interval.MINUTE
-    start: str | int | None = None
-    end: str | int | None = None
+    start: BarTime = None
+    end: BarTime = None
     limit: int = Field(1000, ge=1, le=20_000)  # 20 trading days of 1-minute bars: ~11,000
-
 
 
 class BarImportRequest(Fields):
@@ -103,7 +191,7 @@ class ClosePositionRequest(Fields):
     price: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
-class RuntimeConfig(BaseModel):
+class RuntimeConfig(Numbers):
     """The settings PUT /config may change; unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from engineio import packet as engineio_packet
 from flask import request
 from flask_socketio import SocketIO
 
 from auth.tokens import TokenError, token_from_header
 from views.desk import desk
 from views.envelope import TOKEN_ERROR
+from views.json_input import MalformedPacket, SocketJSON
 from views.push import Push
+
+log = logging.getLogger(__name__)
 
 
 def _push() -> Push:
@@ -21,7 +26,35 @@ def _claims(token: str) -> dict[str, Any]:
     return desk().tokens.verify(token)
 
 
+def refuse_malformed_packets(socketio: SocketIO) -> None:
+    """A packet that does not decode (views.push.TextPacket) disconnects its sender, with one line logged.
+
+    python-socketio lets the decoding error escape to Engine.IO, which logs a traceback for each such
+    message and keeps the connection: a client could fill the log with them as fast as it can send.
+    Engine.IO itself first tries every text message as JSON and keeps it as text when that fails with
+    a ValueError; a deeply nested one failed with RecursionError instead, a traceback each (and the
+    websocket dropped). Its JSON is made the depth-limited one too (what engineio.Server(json=...)
+    does: engineio's packets have one JSON for the process), so such a message stays text and is
+    refused here like any other malformed packet.
+    """
+    engineio_packet.Packet.json = SocketJSON
+    eio = socketio.server.eio
+    handle = eio.handlers["message"]
+
+    def guarded(eio_sid: str, data: Any) -> Any:
+        try:
+            return handle(eio_sid, data)
+        except MalformedPacket as error:
+            log.warning("socket %s sent a malformed packet (%s): disconnected", eio_sid, error)
+            eio.disconnect(eio_sid)
+            return None
+
+    eio.on("message", guarded)
+
+
 def register_socket_handlers(socketio: SocketIO) -> None:
+    refuse_malformed_packets(socketio)
+
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
         token = auth.get("token", "") if isinstance(auth, dict) else ""
