@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,21 @@ class SocketFactory:
         url = f"{desk.base}?{query}" if query else desk.base
         client.connect(url, auth=auth, transports=transports, wait_timeout=10, **connect)
         return Socket(client, events)
+
+    def refused(self, desk: Desk, attempts: list[dict[str, Any]]) -> list[BaseException | None]:
+        """Connect with each of `attempts` (a `token` plus other `__call__` keywords) at once: each refused
+        client takes its close timeout, so they run in parallel. Answers what each raised (None: connected)."""
+
+        def connect(attempt: dict[str, Any]) -> BaseException | None:
+            attempt = dict(attempt)
+            try:
+                self(desk, attempt.pop("token", None), **attempt)
+            except socketio.exceptions.ConnectionError as refused:
+                return refused
+            return None
+
+        with ThreadPoolExecutor(max(1, len(attempts))) as pool:
+            return list(pool.map(connect, attempts))
 
     def close(self) -> None:
         closing = [threading.Thread(target=client.disconnect) for client in self.made if client.connected]

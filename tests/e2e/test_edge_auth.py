@@ -304,15 +304,7 @@ def test_tokens_with_odd_claims_are_refused_by_the_socket(proxied: Server, socke
     desk = Desk(proxied)
     tokens = [signed(proxied, odd_claims()[name]) for name in SOCKET_SAMPLE]
 
-    def connect(token: str) -> BaseException | None:
-        try:
-            sockets(desk, token)
-        except socketio.exceptions.ConnectionError as refused:
-            return refused
-        return None
-
-    with ThreadPoolExecutor(len(tokens)) as pool:  # each refused client takes its close timeout: in parallel
-        outcomes = list(pool.map(connect, tokens))
+    outcomes = sockets.refused(desk, [{"token": token} for token in tokens])
     assert all(isinstance(outcome, socketio.exceptions.ConnectionError) for outcome in outcomes), outcomes
     for token in tokens:  # an older client: connect without a token, then identify
         late = sockets(desk)

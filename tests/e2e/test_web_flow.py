@@ -10,7 +10,6 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -164,15 +163,7 @@ def test_a_socket_with_a_bad_token_is_refused(desk: Desk, sockets: SocketFactory
     ]
     attempts.append({"token": None, "headers": {"Authorization": "JWT garbage"}})
 
-    def connect(attempt: dict[str, Any]) -> BaseException | None:
-        try:
-            sockets(desk, attempt.pop("token"), **attempt)
-        except socketio.exceptions.ConnectionError as refused:
-            return refused
-        return None
-
-    with ThreadPoolExecutor(len(attempts)) as pool:  # each refused client takes its close timeout: in parallel
-        outcomes = list(pool.map(connect, attempts))
+    outcomes = sockets.refused(desk, attempts)
     assert all(isinstance(outcome, socketio.exceptions.ConnectionError) for outcome in outcomes), outcomes
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from auth.attempts import attempts as secret_attempts
 from tests.hostile_input import DEEP, attempts, problem
-from tests.integration.test_web_api import ACCESS_CODE, Web, first_contract, make_web, subscribed_tick
+from tests.integration.test_web_api import ACCESS_CODE, Web, dce_tick, make_web, order_ids
 
 EPOCH_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the latest time ISO 8601 can say
 
@@ -30,12 +30,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
 
 @pytest.fixture(scope="module")
 def dce(web: Web) -> tuple[str, dict[str, Any]]:
-    name = first_contract(web, "m", "DCE")
-    return name, subscribed_tick(web, name)
-
-
-def order_ids(web: Web) -> list[str]:
-    return [order["order_id"] for order in web.ok("GET", "/order_solve")["order_list"]]
+    return dce_tick(web)
 
 
 # --- /bar start and end ------------------------------------------------------------------------------------------

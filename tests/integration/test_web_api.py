@@ -401,10 +401,15 @@ def test_a_generated_access_code_and_its_change_survive_a_restart(web_factory, t
 
 
 # --- orders -----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dce(web: Web) -> tuple[str, dict[str, Any]]:
+def dce_tick(web: Web) -> tuple[str, dict[str, Any]]:
+    """A DCE contract (m, which takes market orders) subscribed, and its first tick."""
     name = first_contract(web, "m", "DCE")
     return name, subscribed_tick(web, name)
+
+
+@pytest.fixture(scope="module")
+def dce(web: Web) -> tuple[str, dict[str, Any]]:
+    return dce_tick(web)
 
 
 def order_ids(web: Web) -> list[str]:
