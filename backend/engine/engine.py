@@ -26,7 +26,7 @@ from backend.engine import events
 from backend.engine.bus import EventBus
 from backend.engine.chart import BarRoom, save_over_stored
 from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, Command, SendOrder
-from backend.engine.constants import ConnectionState, Direction, Offset, OrderType, Status
+from backend.engine.constants import ConnectionState, Direction, Offset, Status
 from backend.engine.converter import ClosePositionError, check_close, close_order_side, split_close
 from backend.engine.objects import (
     SHANGHAI,
@@ -486,7 +486,8 @@ class MainEngine:
         if price is None:
             price = self._aggressive_price(contract.local_symbol, side, contract.pricetick)
         volume = command.volume if command.volume is not None else position.available
-        request = OrderRequest(contract.symbol, contract.exchange, side, Offset.CLOSE, OrderType.LIMIT, price,
+        offset = Offset.CLOSE if command.offset is Offset.OPEN else command.offset
+        request = OrderRequest(contract.symbol, contract.exchange, side, offset, command.type, price,
                                volume, command.strategy)  # fmt: skip
         if request.volume <= 0:
             raise OrderRefused(f"no {command.direction.value} position in {contract.local_symbol} to close", "volume")

@@ -391,8 +391,11 @@ class StrategyManager:
                 order = self.engine.execute(SendOrder(request, 2.0))
                 return {"ok": order.status is not Status.REJECTED, "order": order.to_dict()}
             closed = position_side(request.direction, request.offset)
-            orders = self.engine.execute(ClosePosition(contract.local_symbol, closed, request.volume, request.price,
-                                                       worker.name))  # fmt: skip
+            # sell/cover: split by today's and yesterday's lots where the exchange needs it (an explicit
+            # close_today / close_yesterday takes only its kind)
+            close = ClosePosition(contract.local_symbol, closed, request.volume, request.price, worker.name,
+                                  type=request.type, offset=request.offset)  # fmt: skip
+            orders = self.engine.execute(close)
             return {"ok": True, "orders": [order.to_dict() for order in orders]}
         except OrderRefused as error:  # a local check or a risk limit: the strategy's on_order hears it too
             self._enqueue(worker, {"k": events.ORDER, "d": _refused_order(message, worker.name, str(error))})

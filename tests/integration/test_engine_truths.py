@@ -1,0 +1,116 @@
+"""Issue 17, the engine's truths through the REST API (Flask test client over the sim, as test_web_api.py):
+every close split as the exchange needs it, positions and account marked on each tick, per-unit average
+prices, and a strategy's book reconciled with the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend import sim
+from backend.extensions import limiter
+from tests.integration.test_web_api import Web, first_contract, make_web, subscribed_tick
+
+
+@pytest.fixture
+def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
+    made: list[Web] = []
+
+    def make(**settings: Any) -> Web:
+        limiter.reset()
+        web = make_web(tmp_path / f"app{len(made)}", **settings)
+        made.append(web)
+        return web
+
+    yield make
+    for web in reversed(made):
+        web.close()
+
+
+def _position(web: Web, name: str, direction: str) -> dict[str, Any] | None:
+    for position in web.ok("GET", "/order_solve")["position_list"]:
+        if position["local_symbol"] == name and position["direction"] == direction and position["volume"]:
+            return position
+    return None
+
+
+def _order(web: Web, name: str, direction: str, offset: str, price: float, volume: int) -> Any:
+    return web.ok("POST", "/order_solve", json={"local_symbol": name, "direction": direction, "offset": offset,
+                                                 "type": "limit", "price": price, "volume": volume})  # fmt: skip
+
+
+def _filled(web: Web, order_ids: list[str]) -> None:
+    def done() -> bool:
+        orders = {o["order_id"]: o for o in web.ok("GET", "/order_solve")["order_list"]}
+        return all(orders.get(order_id, {}).get("status") == "alltraded" for order_id in order_ids)
+
+    web.wait(f"orders {order_ids} filled", done)
+
+
+def _held(web: Web, name: str, direction: str, volume: int) -> dict[str, Any]:
+    return web.wait(f"{volume} {name} {direction}", lambda: (p := _position(web, name, direction)) and
+                    p["volume"] == volume and p)  # fmt: skip
+
+
+# --- 1. every close split by the exchange's rule ------------------------------------------------------------
+def test_a_ticket_close_of_todays_shfe_lots_is_sent_as_close_today(web_factory: Callable[..., Web]):
+    # The issue's case: open 3 rb short, then Buy with Offset Close (what the desk's ticket sends).
+    web = web_factory()
+    web.log_in()
+    name = first_contract(web, "rb", "SHFE")
+    tick = subscribed_tick(web, name)
+    _filled(web, [_order(web, name, "short", "open", tick["limit_down"], 3)["order_id"]])
+    _held(web, name, "short", 3)
+
+    status, body = web.call("POST", "/order_solve", json={"local_symbol": name, "direction": "long",
+                                                          "offset": "close", "price": tick["limit_up"], "volume": 3})
+    assert status == 200, body
+    order = body["data"]  # one order: `data` is the order, as before
+    assert (order["offset"], order["volume"], order["direction"]) == ("closetoday", 3, "long")
+    _filled(web, [order["order_id"]])
+    web.wait("the short closed", lambda: _position(web, name, "short") is None)
+    # an explicit kind beyond the lots is still refused locally, nothing sent
+    status, body = web.call("POST", "/order_solve", json={"local_symbol": name, "direction": "long",
+                                                          "offset": "closetoday", "price": tick["limit_up"],
+                                                          "volume": 1})  # fmt: skip
+    assert status == 400 and body["msg"].startswith("volume"), body
+
+
+def test_a_ticket_close_of_todays_and_yesterdays_shfe_lots_becomes_two_orders(web_factory: Callable[..., Web]):
+    web = web_factory()
+    web.log_in()
+    name = first_contract(web, "rb", "SHFE")
+    tick = subscribed_tick(web, name)
+    _filled(web, [_order(web, name, "long", "open", tick["limit_up"], 2)["order_id"]])
+    day = web.ok("GET", "/status")["trading_day"]
+    sim.control(web.sim_name).settle()  # today's lots become yesterday's
+
+    def rolled() -> bool:
+        position = _position(web, name, "long")
+        status = web.ok("GET", "/status")
+        return bool(status["td"]["state"] == "ready" and status["trading_day"] != day and position
+                    and position["yd_volume"] == 2)  # fmt: skip
+
+    web.wait("the new day with yesterday's lots", rolled)
+    tick = subscribed_tick(web, name, web.ok("GET", "/status")["trading_day"])
+    _filled(web, [_order(web, name, "long", "open", tick["limit_up"], 1)["order_id"]])
+    _held(web, name, "long", 3)
+
+    # resting (at limit_up) so that the pieces can be read and cancelled
+    status, body = web.call("POST", "/order_solve", json={"local_symbol": name, "direction": "short",
+                                                          "offset": "close", "price": tick["limit_up"], "volume": 3})
+    assert status == 200, body
+    assert [(o["offset"], o["volume"], o["direction"]) for o in body["data"]] == [
+        ("closetoday", 1, "short"), ("closeyesterday", 2, "short")]  # fmt: skip
+    assert body["msg"] == "close split into 2 orders (closetoday 1, closeyesterday 2)"
+    for order in body["data"]:
+        web.ok("DELETE", "/order_solve", json={"order_id": order["order_id"]})
+    # and at a marketable price they close the whole position
+    orders = web.ok("POST", "/order_solve", json={"local_symbol": name, "direction": "short", "offset": "close",
+                                                   "price": tick["limit_down"], "volume": 3})  # fmt: skip
+    _filled(web, [order["order_id"] for order in orders])
+    web.wait("the long closed", lambda: _position(web, name, "long") is None)
