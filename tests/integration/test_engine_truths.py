@@ -114,3 +114,18 @@ def test_a_ticket_close_of_todays_and_yesterdays_shfe_lots_becomes_two_orders(we
                                                    "price": tick["limit_down"], "volume": 3})  # fmt: skip
     _filled(web, [order["order_id"] for order in orders])
     web.wait("the long closed", lambda: _position(web, name, "long") is None)
+
+
+# --- 3. prices per unit ---------------------------------------------------------------------------------------
+def test_average_prices_are_per_unit_as_a_trader_reads_them(web_factory: Callable[..., Web]):
+    # IF (multiplier 300): the day's average and the position's holding price within the day's band,
+    # not 300 times it (the 1,168,848.77).
+    web = web_factory()
+    web.log_in()
+    name = first_contract(web, "IF", "CFFEX")
+    tick = web.wait("an IF tick that traded", lambda: (t := subscribed_tick(web, name)) and t["volume"] and t)
+    assert tick["limit_down"] <= tick["average_price"] <= tick["limit_up"], tick
+    assert tick["low_price"] - 1 <= tick["average_price"] <= tick["high_price"] + 1, tick
+    _filled(web, [_order(web, name, "long", "open", tick["ask_price_1"], 1)["order_id"]])
+    position = _held(web, name, "long", 1)
+    assert tick["limit_down"] <= position["price"] <= tick["limit_up"], position
