@@ -5,13 +5,16 @@ prices, and a strategy's book reconciled with the account.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pytest
 
 from backend import sim
+from backend.engine import events
 from backend.extensions import limiter
 from tests.integration.test_web_api import Web, first_contract, make_web, subscribed_tick
 
@@ -129,3 +132,33 @@ def test_average_prices_are_per_unit_as_a_trader_reads_them(web_factory: Callabl
     _filled(web, [_order(web, name, "long", "open", tick["ask_price_1"], 1)["order_id"]])
     position = _held(web, name, "long", 1)
     assert tick["limit_down"] <= position["price"] <= tick["limit_up"], position
+
+
+# --- 2. live P&L ------------------------------------------------------------------------------------------------
+def test_positions_and_the_account_are_marked_on_each_tick_between_counter_refreshes(web_factory: Callable[..., Web]):
+    # REFRESH_INTERVAL 60: after the fill's own refresh the counter is not asked again during the test, so
+    # whatever moves the P&L here is the ticks (the issue: 150.00 for 9 s while the truth ranged 100-250).
+    web = web_factory(REFRESH_INTERVAL=60)
+    web.log_in()
+    name = first_contract(web, "i", "DCE")
+    tick = subscribed_tick(web, name)
+    _filled(web, [_order(web, name, "long", "open", tick["ask_price_1"], 1)["order_id"]])
+    _held(web, name, "long", 1)
+    gevent.sleep(1.5)  # the refresh a fill prompts (0.5 s after it) has come and gone
+    pushed: list[Any] = []
+    web.engine.bus.subscribe(events.POSITION, lambda _topic, positions: pushed.append(positions))
+    first = web.ok("GET", "/account")
+    samples, window, began = [], 2.0, time.monotonic()
+    while time.monotonic() - began < window:
+        account, overview = web.ok("GET", "/account"), web.ok("GET", "/order_solve")
+        samples.append((account, sum(p["position_profit"] for p in overview["position_list"])))
+        gevent.sleep(0.1)
+    profits = {round(account["position_profit"], 2) for account, _ in samples}
+    assert len(profits) > 1, f"the account's position_profit did not move with the ticks: {profits}"
+    for account, positions_profit in samples:  # the top bar and the position rows agree
+        assert account["position_profit"] == pytest.approx(positions_profit, abs=0.01)
+        # the balance moves with the marks, by as much as they move
+        assert account["balance"] - account["position_profit"] == pytest.approx(
+            first["balance"] - first["position_profit"], abs=0.01)  # fmt: skip
+    # pushed as they move, bounded: at most one position message per TICK_PUSH_INTERVAL (0.25 s)
+    assert 2 <= len(pushed) <= window / 0.25 + 2, len(pushed)
