@@ -27,6 +27,7 @@ from views.schemas import (
     RuntimeConfig,
     StrategyName,
     StrategyOperation,
+    StrategyReconcile,
     SymbolsRequest,
 )
 
@@ -60,6 +61,8 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "strategies.listing": ("Strategies with their state", None),
     "strategies.operate": ("Start or stop a strategy", StrategyOperation),
     "strategies.delete": ("Stop and delete a strategy", StrategyName),
+    "strategies.reconcile": ("A strategy's book against the account: adopt the account's lots or flatten the "
+                             "strategy's", StrategyReconcile),
     "strategies.read_code": ("A strategy's code", StrategyName),
     "strategies.upload_code": ("Upload strategy code (restarts it if running)", CodeUpload),
     "risk.status": ("Risk limits, their counters today and how close each is to its line", None),

@@ -153,3 +153,17 @@ class CodeRequest(Fields):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
     text: str = Field(min_length=1, max_length=200_000, description="Python source code")
+
+
+class StrategyReconcile(StrategyName):
+    """POST /strategy/reconcile (issue 17): bring a strategy's book in line with the account."""
+
+    action: Literal["adopt", "flatten"] = Field(
+        description="adopt: the book keeps at most what the account holds; flatten: that, then closes for "
+        "the strategy's lots (tagged with it)"
+    )
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _lowercase_action(cls, value: object) -> object:
+        return _lower(value)

@@ -1,4 +1,4 @@
-"""Strategies: /strategy (list, start/stop, delete) and /code (read, upload)."""
+"""Strategies: /strategy (list, start/stop, delete), /strategy/reconcile and /code (read, upload)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from model import NotFound
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
+from views.errors import engine_errors
 from views.params import parse
-from views.schemas import CodeUpload, StrategyName, StrategyOperation
+from views.schemas import CodeUpload, StrategyName, StrategyOperation, StrategyReconcile
 
 blueprint = Blueprint("strategies", __name__)
 
@@ -51,6 +52,21 @@ def delete():
     except NotFound:
         raise ApiError(f"unknown strategy {request.name}", 404) from None
     return envelope("", "deleted")
+
+
+@blueprint.post("/strategy/reconcile")
+@token_required
+def reconcile():
+    """A strategy's book against the account: adopt the account's lots, or flatten the strategy's."""
+    request = parse(StrategyReconcile)
+    try:
+        with engine_errors():
+            outcome = _manager().reconcile(request.name, request.action)
+    except NotFound:
+        raise ApiError(f"unknown strategy {request.name}", 404) from None
+    except StrategyError as error:
+        raise ApiError(str(error), 400) from None
+    return envelope(outcome, f"{request.name}: {request.action} done")
 
 
 @blueprint.get("/code")

@@ -52,6 +52,11 @@ class Oms:
     def positions(self) -> dict[PositionKey, PositionData]:
         return self._positions
 
+    @property
+    def positions_known(self) -> bool:
+        """The counter answered a position query in this process: `positions` is the account's."""
+        return self._positions_known
+
     @positions.setter
     def positions(self, positions: dict[PositionKey, PositionData]) -> None:
         self._positions = positions

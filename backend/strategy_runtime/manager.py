@@ -206,7 +206,7 @@ class StrategyManager:
             book = StrategyBook.from_state(record.name, json.loads(text))
             self._add_journaled(book, fills)
             if today and book.day < today:
-                book.day = today
+                book.roll(today)
                 self._save_book(book, now=True)
                 self._add_journaled(book, fills)
             books[record.name] = book
@@ -225,7 +225,7 @@ class StrategyManager:
     def _roll_books(self, day: str) -> None:
         for book in self.books.values():
             if book.day < day:
-                book.day = day
+                book.roll(day)
                 self._save_book(book)
 
     def _book(self, name: str) -> StrategyBook:
@@ -250,9 +250,68 @@ class StrategyManager:
     def listing(self) -> list[dict[str, Any]]:
         return [
             {"name": r.name, "status": r.status, "error": r.error, "updated_at": r.updated_at,
-             "started_at": r.started_at, "positions": self.pnl(r.name)}
+             "started_at": r.started_at, "positions": self.pnl(r.name), "drift": self.drift(r.name)}
             for r in self.store.list_strategies()
         ]  # fmt: skip
+
+    # --- the books against the account (issue 17) --------------------------------------------------
+    def drift(self, name: str) -> list[dict[str, Any]]:
+        """Where a strategy's book holds more lots than the account: closed by hand, by another strategy,
+        or at the counter. Empty while the account's positions are not known (before a login)."""
+        book, oms = self.books.get(name), self.engine.oms
+        if book is None or not oms.positions_known:
+            return []
+        rows = []
+        for symbol, direction, volume in book.held():
+            account = oms.positions.get((symbol, direction))
+            held = account.volume if account is not None else 0
+            if volume > held:
+                rows.append({"local_symbol": symbol, "direction": direction.value, "book": volume, "account": held})
+        return rows
+
+    def reconcile(self, name: str, action: str, wait: float = 2.0) -> dict[str, Any]:
+        """Bring a strategy's book in line with the account.
+
+        Both first take away the lots the account does not have (a book never holds more than the
+        account: "adopt" ends there). "flatten" then sends closes, tagged with the strategy, for the
+        lots it still holds (as many as the account has free), so its fills take them off its book.
+        The book is stored at once: a restart finds it as reconciled.
+        """
+        self.store.get_strategy(validate_name(name))  # NotFound when unknown
+        if action not in RECONCILE_ACTIONS:
+            raise StrategyError(f"action: one of {', '.join(RECONCILE_ACTIONS)}, not {action!r}")
+        self.engine.require_connected()  # the account's positions are known only in a session
+        book = self._book(name)
+        adjusted = self.drift(name)
+        for row in adjusted:
+            book.cap(row["local_symbol"], Direction(row["direction"]), row["account"])
+        if adjusted:
+            self._save_book(book, now=True)
+            self._tell_positions(name, {row["local_symbol"] for row in adjusted})
+        orders, problems = [], []
+        if action == "flatten":
+            for symbol, direction, volume in book.held():
+                free = self.engine.oms.position(symbol, direction).available
+                try:
+                    if min(volume, free) <= 0:
+                        raise OrderRefused(f"no free lots: {volume} held by working close orders")
+                    closing = self.engine.execute(ClosePosition(symbol, direction, min(volume, free), None, name,
+                                                                wait))  # fmt: skip
+                    orders += [order.to_dict() for order in closing]
+                except Exception as error:  # noqa: BLE001 - one side's trouble must not stop the others
+                    problems.append(f"{symbol} {direction.value}: {error}")
+        return {"name": name, "action": action, "adjusted": adjusted, "orders": orders, "problems": problems,
+                "positions": self.pnl(name), "drift": self.drift(name)}  # fmt: skip
+
+    def _tell_positions(self, name: str, symbols: set[str]) -> None:
+        """A running strategy hears of its book's new lots as it hears of a fill's."""
+        worker = self.workers.get(name)
+        if worker is None:
+            return
+        sizes, prices = self._marks()
+        for symbol in sorted(symbols):
+            for position in self.books[name].positions(symbol, sizes, prices):
+                self._enqueue(worker, {"k": "position", "d": position})
 
     # --- the worker's pipes -----------------------------------------------------------------------
     def _write(self, worker: Worker) -> None:
@@ -489,6 +548,7 @@ class StrategyManager:
         }
 
 
+RECONCILE_ACTIONS = ("adopt", "flatten")
 _FED = frozenset({events.TICK, events.BAR, events.ORDER, events.TRADE, events.ACCOUNT})
 _COMMANDS = {
     "order": StrategyManager._order,

@@ -15,6 +15,9 @@ import pytest
 
 from backend import sim
 from backend.engine import events
+from backend.engine.commands import SendOrder
+from backend.engine.constants import Direction, Offset, OrderType
+from backend.engine.objects import OrderRequest
 from backend.extensions import limiter
 from tests.integration.test_web_api import Web, first_contract, make_web, subscribed_tick
 
@@ -162,3 +165,86 @@ def test_positions_and_the_account_are_marked_on_each_tick_between_counter_refre
             first["balance"] - first["position_profit"], abs=0.01)  # fmt: skip
     # pushed as they move, bounded: at most one position message per TICK_PUSH_INTERVAL (0.25 s)
     assert 2 <= len(pushed) <= window / 0.25 + 2, len(pushed)
+
+
+# --- 4. a strategy's book against the account ---------------------------------------------------------------
+STRATEGY = """from backend.strategy import Strategy
+
+
+class Idle(Strategy):
+    instruments = []
+
+
+ext = Idle("book")
+"""
+
+
+def _strategy_opens(web: Web, name: str, direction: str, price: float, volume: int) -> None:
+    """Fills tagged with the strategy, as its worker's orders would be (the same command, its name on it)."""
+    engine = web.engine
+    contract = engine.oms.contract(name)
+    request = OrderRequest(contract.symbol, contract.exchange, Direction(direction), Offset.OPEN, OrderType.LIMIT,
+                           price, volume, "book")  # fmt: skip
+    _filled(web, [engine.execute(SendOrder(request, 3.0)).order_id])
+
+
+def _book(web: Web) -> dict[str, Any]:
+    return next(item for item in web.ok("GET", "/strategy") if item["name"] == "book")
+
+
+def _book_lots(web: Web) -> list[tuple[str, str, int]]:
+    return [(p["local_symbol"], p["direction"], p["volume"]) for p in _book(web)["positions"] if p["volume"]]
+
+
+def test_a_book_closed_by_hand_shows_its_drift_and_adopt_sets_it_to_the_account(web_factory: Callable[..., Web]):
+    # The issue: a strategy's lots closed from the Positions row; GET /strategy kept showing them, a restart too.
+    web = web_factory()
+    web.log_in()
+    web.ok("POST", "/code", json={"text": STRATEGY})
+    name = first_contract(web, "m", "DCE")
+    tick = subscribed_tick(web, name)
+    _strategy_opens(web, name, "long", tick["limit_up"], 2)
+    web.wait("the strategy's 2 lots", lambda: _book_lots(web) == [(name, "long", 2)])
+    _held(web, name, "long", 2)
+    assert _book(web)["drift"] == []
+
+    orders = web.ok("POST", "/close_position", json={"local_symbol": name, "direction": "long", "volume": 1})
+    _filled(web, [order["order_id"] for order in orders])
+    _held(web, name, "long", 1)
+    assert _book(web)["drift"] == [{"local_symbol": name, "direction": "long", "book": 2, "account": 1}]
+
+    outcome = web.ok("POST", "/strategy/reconcile", json={"name": "book", "action": "adopt"})
+    assert outcome["adjusted"] == [{"local_symbol": name, "direction": "long", "book": 2, "account": 1}]
+    assert outcome["orders"] == [] and outcome["drift"] == []
+    assert _book_lots(web) == [(name, "long", 1)] and _book(web)["drift"] == []
+    # stored: the books a restarted server loads (the store's book plus the day's journaled fills) agree
+    manager = web.desk.strategies
+    assert gevent.get_hub().threadpool.apply(web.engine.writer.flush)  # the fills' journal is in the store
+    reloaded = manager._load_books()["book"]
+    assert [(symbol, direction.value, volume) for symbol, direction, volume in reloaded.held()] == [
+        (name, "long", 1)]  # fmt: skip
+    # refusals in the envelope
+    unknown = web.call("POST", "/strategy/reconcile", json={"name": "nobody", "action": "adopt"})
+    assert unknown[0] == 404
+    bad = web.call("POST", "/strategy/reconcile", json={"name": "book", "action": "sell"})
+    assert bad[0] == 400 and bad[1]["msg"].startswith("action"), bad
+
+
+def test_flatten_closes_the_strategys_lots_and_leaves_the_others(web_factory: Callable[..., Web]):
+    web = web_factory()
+    web.log_in()
+    web.ok("POST", "/code", json={"text": STRATEGY})
+    name = first_contract(web, "m", "DCE")
+    tick = subscribed_tick(web, name)
+    _strategy_opens(web, name, "short", tick["limit_down"], 2)
+    _filled(web, [_order(web, name, "short", "open", tick["limit_down"], 1)["order_id"]])  # a lot of the trader's
+    _held(web, name, "short", 3)
+    web.wait("the strategy's 2 lots", lambda: _book_lots(web) == [(name, "short", 2)])
+
+    outcome = web.ok("POST", "/strategy/reconcile", json={"name": "book", "action": "flatten"})
+    assert outcome["adjusted"] == [] and outcome["problems"] == []
+    assert [(o["direction"], o["offset"], o["volume"], o["strategy"]) for o in outcome["orders"]] == [
+        ("long", "close", 2, "book")]  # fmt: skip
+    _filled(web, [order["order_id"] for order in outcome["orders"]])
+    web.wait("the strategy flat", lambda: _book_lots(web) == [])
+    _held(web, name, "short", 1)  # the trader's own lot stays
