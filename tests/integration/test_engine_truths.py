@@ -248,3 +248,41 @@ def test_flatten_closes_the_strategys_lots_and_leaves_the_others(web_factory: Ca
     _filled(web, [order["order_id"] for order in outcome["orders"]])
     web.wait("the strategy flat", lambda: _book_lots(web) == [])
     _held(web, name, "short", 1)  # the trader's own lot stays
+
+
+COVERER = """from backend.strategy import Strategy
+
+
+class Coverer(Strategy):
+    instruments = [{name!r}]
+    step = 0
+
+    def on_tick(self, tick):
+        lots = sum(p.volume for p in self.positions.values() if p.direction == "short")
+        if self.step == 0:
+            self.step = 1
+            self.short(tick.limit_down, 3, tick)
+        elif self.step == 1 and lots == 3 and not self.active_orders:
+            self.step = 2
+            self.cover(tick.limit_up, 3, tick)
+
+
+ext = Coverer("coverer")
+"""
+
+
+def test_a_strategys_cover_of_todays_shfe_lots_is_sent_as_close_today(web_factory: Callable[..., Web]):
+    # The same path as the ticket's (the engine's ClosePosition): a guard, this already held before issue 17.
+    web = web_factory()
+    web.log_in()
+    name = first_contract(web, "rb", "SHFE")
+    subscribed_tick(web, name)
+    web.ok("POST", "/code", json={"text": COVERER.format(name=name)})
+    web.ok("PUT", "/strategy", json={"name": "coverer", "operation": "start"})
+    try:
+        closes = web.wait("the strategy's cover", lambda: [o for o in web.engine.oms.orders.values()
+                                                           if o.strategy == "coverer" and o.offset is not Offset.OPEN])
+        assert [(o.offset, o.volume) for o in closes] == [(Offset.CLOSETODAY, 3)]
+        web.wait("the cover filled", lambda: _position(web, name, "short") is None)
+    finally:
+        web.ok("PUT", "/strategy", json={"name": "coverer", "operation": "stop"})
