@@ -135,6 +135,9 @@ def test_average_prices_are_per_unit_as_a_trader_reads_them(web_factory: Callabl
     _filled(web, [_order(web, name, "long", "open", tick["ask_price_1"], 1)["order_id"]])
     position = _held(web, name, "long", 1)
     assert tick["limit_down"] <= position["price"] <= tick["limit_up"], position
+    # and as the counter's position query has it (PositionCost / (lots × multiplier)): margin comes only from it
+    position = web.wait("the counter's position", lambda: (p := _position(web, name, "long")) and p["margin"] and p)
+    assert tick["limit_down"] <= position["price"] <= tick["limit_up"], position
 
 
 # --- 2. live P&L ------------------------------------------------------------------------------------------------
