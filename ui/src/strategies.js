@@ -2,7 +2,8 @@
 // their lines (/check_code), a sandbox run (/run_code), and save (/code).
 
 import { api } from "./api.js";
-import { el, fillRows, money, signClass, when } from "./format.js";
+import { el, fillRows, label, money, signClass, when } from "./format.js";
+import { t } from "./i18n.js";
 import { mark, onRender, state } from "./state.js";
 
 const TEMPLATE = `from backend.strategy import Strategy
@@ -115,15 +116,15 @@ function drawFindings() {
       editor.focus();
       editor.setCursor({ line: item.line - 1, ch: item.column || 0 });
     },
-  }, el("b", {}, `line ${item.line}`), ` ${item.code} ${item.error}: ${item.message}`)));
+  }, el("b", {}, t("strategies.line", { line: item.line })), ` ${item.code} ${item.error}: ${item.message}`)));
 }
 
 async function check() {
-  show("checking…", "pending");
+  show(t("strategies.checking"), "pending");
   try {
     findings = await api("POST", "/check_code", { text: editor.getValue() });
     drawFindings();
-    show(findings.length ? `pylint: ${findings.length} finding(s)` : "pylint: no findings", findings.length ? "warn" : "ok");
+    show(findings.length ? t("strategies.findings", { n: findings.length }) : t("strategies.noFindings"), findings.length ? "warn" : "ok");
   } catch (error) {
     show(error.message, "error");
   }
@@ -131,10 +132,10 @@ async function check() {
 
 async function run() {
   const output = document.getElementById("run-output");
-  output.textContent = "running…";
+  output.textContent = t("strategies.running");
   try {
     const result = await api("POST", "/run_code", { text: editor.getValue() });
-    const tail = result.timed_out ? "timed out" : `exit code ${result.exit_code}`;
+    const tail = result.timed_out ? t("strategies.timedOut") : t("strategies.exitCode", { code: result.exit_code });
     output.textContent = `${result.output}\n— ${tail}, ${result.duration_ms} ms`;
     output.className = `run-output ${result.exit_code === 0 && !result.timed_out ? "ok" : "error"}`;
   } catch (error) {
@@ -150,7 +151,7 @@ async function save() {
   try {
     const saved = await api("POST", "/code", fields);
     document.getElementById("strategy-name").value = saved.name || name;
-    show(`saved ${saved.name || name}`, "ok");
+    show(t("strategies.saved", { name: saved.name || name }), "ok");
     await loadStrategies();
   } catch (error) {
     show(error.message, "error");
@@ -164,7 +165,7 @@ async function open(name) {
     editor.setValue(code.text);
     findings = [];
     drawFindings();
-    show(`editing ${code.name}`, "");
+    show(t("strategies.editing", { name: code.name }), "");
   } catch (error) {
     show(error.message, "error");
   }
@@ -173,20 +174,20 @@ async function open(name) {
 async function operate(desk, name, operation) {
   try {
     await api("PUT", "/strategy", { name, operation });
-    desk.toast(`${name}: ${operation} done`);
+    desk.toast(t("strategies.done", { name, operation: label("operation", operation) }));
   } catch (error) {
-    desk.toast(`${name}: ${error.message}`, "error");
+    desk.toast(t("strategies.failed", { name, msg: error.message }), "error");
   }
   await loadStrategies();
 }
 
 async function remove(desk, name) {
-  if (!window.confirm(`Delete strategy ${name}? Its code is removed; it is stopped first if running.`)) return;
+  if (!window.confirm(t("strategies.deleteConfirm", { name }))) return;
   try {
     await api("DELETE", "/strategy", { name });
-    desk.toast(`${name} deleted`);
+    desk.toast(t("strategies.deleted", { name }));
   } catch (error) {
-    desk.toast(`${name}: ${error.message}`, "error");
+    desk.toast(t("strategies.failed", { name, msg: error.message }), "error");
   }
   await loadStrategies();
 }
@@ -197,15 +198,16 @@ function drawList(desk) {
     const running = entry.status === "running";
     return el("tr", { dataset: { name: entry.name, status: entry.status } },
       el("td", {}, el("a", { href: "#", textContent: entry.name, onclick: (event) => { event.preventDefault(); open(entry.name); } })),
-      el("td", { className: `state-${entry.status}`, title: entry.error || "" }, entry.status, entry.error ? el("small", {}, ` ${entry.error}`) : null),
+      el("td", { className: `state-${entry.status}`, title: entry.error || "" }, label("strategy", entry.status), entry.error ? el("small", {}, ` ${entry.error}`) : null),
       el("td", { className: `num ${signClass(pnl)}` }, money(pnl)),
-      el("td", { title: entry.started_at ? `started ${when(entry.started_at)}` : "" }, when(entry.updated_at)),
+      el("td", { title: entry.started_at ? t("strategies.started", { time: when(entry.started_at) }) : "", dataset: { field: "updated" } },
+        when(entry.updated_at)), // exchange time, as everywhere on the desk
       el("td", { className: "actions" },
-        el("button", { className: "small", textContent: running ? "Stop" : "Start", dataset: { testid: running ? "strategy-stop" : "strategy-start" },
+        el("button", { className: "small", textContent: t(running ? "strategies.stop" : "strategies.start"), dataset: { testid: running ? "strategy-stop" : "strategy-start" },
           onclick: () => operate(desk, entry.name, running ? "stop" : "start") }),
-        el("button", { className: "small ghost", textContent: "Delete", dataset: { testid: "strategy-delete" },
+        el("button", { className: "small ghost", textContent: t("strategies.delete"), dataset: { testid: "strategy-delete" },
           onclick: () => remove(desk, entry.name) })));
   });
   fillRows(document.querySelector("#strategy-table tbody"), rows.length ? rows
-    : [el("tr", { className: "empty" }, el("td", { colSpan: 5 }, "No strategies yet: write one on the right and save it"))]);
+    : [el("tr", { className: "empty" }, el("td", { colSpan: 5 }, t("strategies.empty")))]);
 }
