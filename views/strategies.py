@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 from flask import request as http
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.strategy_runtime.manager import StrategyError, StrategyRunning
 from model import NotFound
@@ -99,7 +100,9 @@ def read_code():
 @token_required
 def upload_code():
     """Save code: `text` (JSON or form), or a .py file as the multipart part `file`."""
-    if "file" in http.files:
+    if http.mimetype == "multipart/form-data":
+        _limit_form()
+    if http.mimetype == "multipart/form-data" and "file" in http.files:
         text, name = _uploaded_file(), parse(CodeFileName).name
     else:
         request = parse(CodeUpload)
@@ -111,11 +114,20 @@ def upload_code():
     return envelope(_one(name), "saved")
 
 
+def _limit_form() -> None:
+    """Refuse an oversized form before werkzeug parses (and spools) it, with or without a Content-Length."""
+    if (http.content_length or 0) > MAX_CODE_BYTES + FORM_OVERHEAD:
+        raise ApiError(f"file: larger than {MAX_CODE_CHARS} characters", 413)
+    http.max_content_length = MAX_CODE_BYTES + FORM_OVERHEAD
+    try:
+        http.files  # noqa: B018 - parsed here, under the limit
+    except RequestEntityTooLarge:
+        raise ApiError(f"file: larger than {MAX_CODE_CHARS} characters", 413) from None
+
+
 def _uploaded_file() -> str:
     """The uploaded file's text: UTF-8 (a BOM is dropped), at most MAX_CODE_CHARS characters. Its file name
     only has to end in .py; it never names anything here."""
-    if (http.content_length or 0) > MAX_CODE_BYTES + FORM_OVERHEAD:
-        raise ApiError(f"file: larger than {MAX_CODE_CHARS} characters", 413)
     upload = http.files["file"]
     if upload.filename and not upload.filename.lower().endswith(".py"):
         raise ApiError("file: a Python source file (.py)", 400)

@@ -75,6 +75,15 @@ def test_a_bad_upload_is_refused_in_the_envelope(desk: Desk, content, filename, 
     assert desk.call("get", "/strategy").json["data"] == []
 
 
+def test_a_far_too_big_form_is_refused_before_it_is_parsed(desk: Desk):
+    boundary = "x" * 16
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.py"\r\n\r\n'.encode()
+            + b"#" * 900_000 + f"\r\n--{boundary}--\r\n".encode())  # built here: the test client would spool it
+    response = desk.client.post("/code", data=body, headers=desk.headers,
+                                content_type=f"multipart/form-data; boundary={boundary}")  # fmt: skip
+    assert response.status_code == 413 and "200000" in response.json["msg"], response.json
+
+
 def test_the_code_downloads_as_a_py_attachment_named_by_the_strategy(desk: Desk):
     text = HEADER + "\n\nclass S(Strategy):\n    params = {'fast': 5}\n\n\next = S('dl_me')  # ünïcode\n"
     assert desk.call("post", "/code", text=text).status_code == 200
