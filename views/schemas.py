@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -16,6 +17,16 @@ def _lower(value: object) -> object:
 def _symbols(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _json_object(value: object) -> object:
+    """An object field sent as a form or query-string field arrives as its JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("expected a JSON object") from None
     return value
 
 
@@ -132,6 +143,9 @@ class StrategyName(Fields):
 class StrategyOperation(StrategyName):
     operation: str = Field(description="start or stop (ctpbee's 开启/关闭 accepted)")
     cancel_orders: bool = Field(False, description="on stop, also cancel the strategy's working orders")
+    params: Annotated[dict[str, Any] | None, BeforeValidator(_json_object)] = Field(
+        None, description="on start: overrides of the class's declared `params` (known keys, the defaults' JSON "
+        "types), saved for later starts; absent: the saved ones; {}: back to the defaults")
 
     @field_validator("operation")
     @classmethod
@@ -167,3 +181,27 @@ class StrategyReconcile(StrategyName):
     @classmethod
     def _lowercase_action(cls, value: object) -> object:
         return _lower(value)
+
+
+def _flag(value: object) -> object:
+    """A query-string switch: download=1 / true / yes (or a JSON boolean)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value
+
+
+class CodeRead(StrategyName):
+    """GET /code (issue 17): the code in the envelope, or with download=1 as a .py attachment."""
+
+    download: Annotated[bool, BeforeValidator(_flag)] = Field(
+        False, description="1: answer the source as text/x-python, an attachment named <name>.py"
+    )
+
+
+class CodeFileName(Fields):
+    """POST /code as multipart/form-data (issue 17): the code is the `file` part; the name is this field or
+    the code's `ext = X("name")`, never the uploaded file's name."""
+
+    name: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+        None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+    )
