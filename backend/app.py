@@ -176,6 +176,7 @@ def _engine_config(settings: Settings, data_dir: Path, runtime: dict[str, object
         tick_session_filter=settings.TICK_SESSION_FILTER,
         tick_merge_backlog=settings.TICK_MERGE_BACKLOG,
         risk_limits=_risk_limits(settings),
+        mark_interval=settings.TICK_PUSH_INTERVAL,  # issue 17: marked positions go out with the ticks' pace
     )
     apply_runtime(config, runtime)
     return config

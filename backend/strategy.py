@@ -58,6 +58,9 @@ class Strategy:
 
     instruments: list[str] = []  # local_symbols this strategy trades and receives events of
     bar_interval: str = "1m"  # the bars on_bar receives: 1m, 5m, 15m, 30m, 1h or 1d
+    # Its parameters as a literal dict (the server reads the defaults from the source). A start may override
+    # them (PUT /strategy {..., "params": {...}}: declared keys, the defaults' types); self.params is the
+    # merged dict from on_init on.
     params: dict[str, Any] = {}
 
     def __init__(self, name: str) -> None:

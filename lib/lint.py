@@ -49,6 +49,11 @@ disable=missing-module-docstring,missing-class-docstring,missing-function-docstr
 
 [FORMAT]
 max-line-length=120
+
+[CLASSES]
+# A strategy sets its state up in on_init (the worker calls it once, before any other callback), not in
+# __init__: attributes first assigned there are not "defined outside __init__" (W0201).
+defining-attr-methods=__init__,__new__,setUp,asyncSetUp,__post_init__,on_init
 """
 
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT)

@@ -18,6 +18,7 @@ from views.schemas import (
     BarRequest,
     CancelRequest,
     ClosePositionRequest,
+    CodeRead,
     CodeRequest,
     CodeUpload,
     ContractQuery,
@@ -27,6 +28,7 @@ from views.schemas import (
     RuntimeConfig,
     StrategyName,
     StrategyOperation,
+    StrategyReconcile,
     SymbolsRequest,
 )
 
@@ -58,10 +60,14 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "code_tools.check_code": ("Lint code with pylint: [{line, column, code, error, message, type}]", CodeRequest),
     "code_tools.run_code": ("Run a snippet in a sandbox: {output, exit_code, timed_out, duration_ms}", CodeRequest),
     "strategies.listing": ("Strategies with their state", None),
-    "strategies.operate": ("Start or stop a strategy", StrategyOperation),
+    "strategies.operate": ("Start or stop a strategy; a start may override the class's declared params",
+                           StrategyOperation),
     "strategies.delete": ("Stop and delete a strategy", StrategyName),
-    "strategies.read_code": ("A strategy's code", StrategyName),
-    "strategies.upload_code": ("Upload strategy code (restarts it if running)", CodeUpload),
+    "strategies.reconcile": ("A strategy's book against the account: adopt the account's lots or flatten the "
+                             "strategy's", StrategyReconcile),
+    "strategies.read_code": ("A strategy's code; download=1: the .py file (text/x-python attachment)", CodeRead),
+    "strategies.upload_code": ("Upload strategy code as text, or a .py file as the multipart part `file` "
+                               "(restarts it if running)", CodeUpload),
     "risk.status": ("Risk limits, their counters today and how close each is to its line", None),
     "risk.update": ("Change risk limits (and per-strategy overrides); stored, in force at once", RiskChanges),
     "risk.kill": ("Kill switch: stop strategies, cancel working orders, optionally close positions", KillRequest),

@@ -7,6 +7,7 @@ or a query string is still the number 1; floats must be finite; -0.0 reads as 0.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from datetime import datetime
@@ -26,6 +27,16 @@ def _lower(value: object) -> object:
 def _symbols(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _json_object(value: object) -> object:
+    """An object field sent as a form or query-string field arrives as its JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("expected a JSON object") from None
     return value
 
 
@@ -220,6 +231,9 @@ class StrategyName(Fields):
 class StrategyOperation(StrategyName):
     operation: str = Field(description="start or stop (ctpbee's 开启/关闭 accepted)")
     cancel_orders: bool = Field(False, description="on stop, also cancel the strategy's working orders")
+    params: Annotated[dict[str, Any] | None, BeforeValidator(_json_object)] = Field(
+        None, description="on start: overrides of the class's declared `params` (known keys, the defaults' JSON "
+        "types), saved for later starts; absent: the saved ones; {}: back to the defaults")
 
     @field_validator("operation")
     @classmethod
@@ -241,3 +255,41 @@ class CodeRequest(Fields):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
     text: str = Field(min_length=1, max_length=200_000, description="Python source code")
+
+
+class StrategyReconcile(StrategyName):
+    """POST /strategy/reconcile (issue 17): bring a strategy's book in line with the account."""
+
+    action: Literal["adopt", "flatten"] = Field(
+        description="adopt: the book keeps at most what the account holds; flatten: that, then closes for "
+        "the strategy's lots (tagged with it)"
+    )
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _lowercase_action(cls, value: object) -> object:
+        return _lower(value)
+
+
+def _flag(value: object) -> object:
+    """A query-string switch: download=1 / true / yes (or a JSON boolean)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value
+
+
+class CodeRead(StrategyName):
+    """GET /code (issue 17): the code in the envelope, or with download=1 as a .py attachment."""
+
+    download: Annotated[bool, BeforeValidator(_flag)] = Field(
+        False, description="1: answer the source as text/x-python, an attachment named <name>.py"
+    )
+
+
+class CodeFileName(Fields):
+    """POST /code as multipart/form-data (issue 17): the code is the `file` part; the name is this field or
+    the code's `ext = X("name")`, never the uploaded file's name."""
+
+    name: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+        None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+    )

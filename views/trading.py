@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint
 
 from backend.engine.commands import CancelOrder, ClosePosition, SendOrder
-from backend.engine.constants import Exchange, Status
+from backend.engine.constants import Exchange, Offset, Status
 from backend.engine.engine import LOG_HISTORY
 from backend.engine.objects import OrderRequest, split_local_symbol
+from backend.engine.oms import position_side
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
@@ -36,17 +37,32 @@ def overview():
 @blueprint.post("/order_solve")
 @token_required
 def send_order():
+    """One order as given; a plain close is split where the exchange needs it (SHFE/INE today's and
+    yesterday's lots), and then `data` is the list of the orders sent, as POST /close_position answers."""
     request = parse(OrderFields)
     engine = desk().engine
     with engine_errors():
         engine.require_connected()  # before the instrument lookup: no contracts are known before a login
         contract = engine.oms.contract(_qualified(request.local_symbol, request.exchange))
-        order_request = OrderRequest(contract.symbol, contract.exchange, request.direction, request.offset,
-                                     request.type, request.price, request.volume)  # fmt: skip
-        order = engine.execute(SendOrder(order_request, ANSWER_WAIT))
-    if order.status is Status.REJECTED:
-        raise ApiError(f"rejected: {order.status_msg}", 400, order.to_dict())
-    return envelope(order.to_dict(), "order accepted" if order.status is not Status.SUBMITTING else "order sent")
+        if request.offset is Offset.CLOSE:
+            held = position_side(request.direction, request.offset)
+            orders = engine.execute(ClosePosition(contract.local_symbol, held, request.volume, request.price,
+                                                  wait=ANSWER_WAIT, type=request.type))  # fmt: skip
+        else:
+            order_request = OrderRequest(contract.symbol, contract.exchange, request.direction, request.offset,
+                                         request.type, request.price, request.volume)  # fmt: skip
+            orders = [engine.execute(SendOrder(order_request, ANSWER_WAIT))]
+    if len(orders) == 1:  # one order: `data` is that order, as always
+        order = orders[0]
+        if order.status is Status.REJECTED:
+            raise ApiError(f"rejected: {order.status_msg}", 400, order.to_dict())
+        return envelope(order.to_dict(), "order accepted" if order.status is not Status.SUBMITTING else "order sent")
+    data = [order.to_dict() for order in orders]
+    rejected = [order for order in orders if order.status is Status.REJECTED]
+    if rejected:
+        raise ApiError(f"rejected: {rejected[0].status_msg}", 400, data)
+    kinds = ", ".join(f"{order.offset.value} {order.volume}" for order in orders)
+    return envelope(data, f"close split into {len(orders)} orders ({kinds})")
 
 
 def _qualified(local_symbol: str, exchange: str | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.engine.constants import Direction
+from backend.engine.constants import Direction, Offset, OrderType
 from backend.engine.objects import OrderRequest
 
 
@@ -26,7 +26,13 @@ class SendOrder:
 @dataclass(frozen=True, slots=True)
 class ClosePosition:
     """Close a position: `direction` is the position's side; no volume closes all that is free, no
-    price takes the best opposite price moved by the configured slippage."""
+    price takes the best opposite price moved by the configured slippage.
+
+    A plain Close becomes the orders the exchange accepts (on SHFE/INE today's lots by CloseToday,
+    yesterday's by CloseYesterday, in CLOSE_PATTERN's order); an explicit CloseToday/CloseYesterday
+    takes only its kind. This is how every close is sent: POST /order_solve with offset close, the
+    Positions row, strategies' sell/cover and the kill switch.
+    """
 
     local_symbol: str
     direction: Direction
@@ -35,6 +41,8 @@ class ClosePosition:
     strategy: str | None = None
     wait: float = 2.0
     forced: bool = False
+    type: OrderType = OrderType.LIMIT
+    offset: Offset = Offset.CLOSE
 
 
 @dataclass(frozen=True, slots=True)

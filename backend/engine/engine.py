@@ -26,7 +26,7 @@ from backend.engine import events
 from backend.engine.bus import EventBus
 from backend.engine.chart import BarRoom, save_over_stored
 from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, Command, SendOrder
-from backend.engine.constants import ConnectionState, Direction, Offset, OrderType, Status
+from backend.engine.constants import ConnectionState, Direction, Offset, Status
 from backend.engine.converter import ClosePositionError, check_close, close_order_side, split_close
 from backend.engine.objects import (
     SHANGHAI,
@@ -97,6 +97,9 @@ class EngineConfig:
     tick_merge_backlog: int = CONFLATE_AT  # waiting items from which ticks merge per instrument (0: never)
     shared_func: bool = False  # SHARED_FUNC: publish the intraday series (events.SHARED) at each minute's end
     risk_limits: RiskLimits = field(default_factory=RiskLimits)  # the configuration's; PUT /risk stores changes
+    # issue 17, live P&L: positions and the account marked by ticks go out at most once per this many
+    # seconds (TICK_PUSH_INTERVAL), not once per tick per position
+    mark_interval: float = 0.25
 
 
 Sink = Callable[[Any], None]
@@ -138,7 +141,9 @@ class MainEngine:
         self._tick_arrived: dict[str, float] = {}  # local_symbol -> when its latest tick arrived (monotonic)
         self._send_turn = Semaphore()  # one order between taking its OrderRef and handing it to the counter
         self._refresh_soon = Event()  # a fill or an order change since the last refresh: ask the counter soon
-        self._timers = [gevent.spawn(timer) for timer in (self._bar_timer, self._refresh_timer, self._store_timer)]
+        self._marked = False  # ticks moved the positions' P&L since the last publication of the marks
+        self._timers = [gevent.spawn(timer) for timer in (self._bar_timer, self._refresh_timer, self._store_timer,
+                                                          self._mark_timer)]  # fmt: skip
 
     # --- lifecycle --------------------------------------------------------------------------
     def connect(self, login: LoginSettings, timeout: float) -> None:
@@ -273,7 +278,8 @@ class MainEngine:
 
     def _on_tick(self, tick: TickData) -> None:
         self._tick_arrived[tick.local_symbol] = time.monotonic()
-        self.oms.on_tick(tick)
+        if self.oms.on_tick(tick):
+            self._marked = True  # published by _mark_timer: at most once per mark_interval
         self.bus.publish(events.TICK, tick)
         self.bars.update_tick(tick)
 
@@ -311,8 +317,7 @@ class MainEngine:
         self.bus.publish(events.POSITION, self.oms.position_list())
 
     def _on_account(self, account: Any) -> None:
-        self.oms.on_account(account)
-        self.bus.publish(events.ACCOUNT, account)
+        self.bus.publish(events.ACCOUNT, self.oms.on_account(account))
         if self.risk.loss_tripped(self.oms):  # on at once (no second trip); the cancels off this greenlet
             self.risk.kill(f"the daily loss limit of {self.risk.limits.daily_loss_limit:,.2f} was reached")
             gevent.spawn(self._wind_down, False)
@@ -486,7 +491,8 @@ class MainEngine:
         if price is None:
             price = self._aggressive_price(contract.local_symbol, side, contract.pricetick)
         volume = command.volume if command.volume is not None else position.available
-        request = OrderRequest(contract.symbol, contract.exchange, side, Offset.CLOSE, OrderType.LIMIT, price,
+        offset = Offset.CLOSE if command.offset is Offset.OPEN else command.offset
+        request = OrderRequest(contract.symbol, contract.exchange, side, offset, command.type, price,
                                volume, command.strategy)  # fmt: skip
         if request.volume <= 0:
             raise OrderRefused(f"no {command.direction.value} position in {contract.local_symbol} to close", "volume")
@@ -606,6 +612,21 @@ class MainEngine:
                 self.gateway.query_account()
                 self.gateway.query_position()
                 self.bus.publish(events.POSITION, self.oms.position_list())
+
+    def _mark_timer(self) -> None:
+        """Positions and the account as the ticks mark them, out at most once per mark_interval.
+
+        The OMS marks them on each tick of a held instrument (so REST reads are always current); the
+        bus hears of it here, bounded: with many positions and fast ticks one message per interval,
+        never one per tick per position.
+        """
+        while True:
+            gevent.sleep(max(0.05, self.config.mark_interval))
+            if self._marked:
+                self._marked = False
+                self.bus.publish(events.POSITION, self.oms.position_list())
+                if self.oms.account is not None:
+                    self.bus.publish(events.ACCOUNT, self.oms.account)
 
     def log(self, message: str, level: str = "INFO", owner: str = "engine") -> None:
         record = LogData(message, level, owner)

@@ -44,11 +44,18 @@ class Oms:
         self.trades: dict[tuple[str, str, str], TradeData] = {}
         self._positions: dict[PositionKey, PositionData] = {}
         self._held: set[str] = set()  # local_symbols with a position entry: most ticks concern none
-        self.account: AccountData | None = None
+        self.account: AccountData | None = None  # the counter's figures, position_profit and balance marked
+        self._counter_account: AccountData | None = None  # as the counter last answered
+        self._positions_known = False  # a position snapshot came: the marks may be summed
 
     @property
     def positions(self) -> dict[PositionKey, PositionData]:
         return self._positions
+
+    @property
+    def positions_known(self) -> bool:
+        """The counter answered a position query in this process: `positions` is the account's."""
+        return self._positions_known
 
     @positions.setter
     def positions(self, positions: dict[PositionKey, PositionData]) -> None:
@@ -74,7 +81,7 @@ class Oms:
         raise UnknownInstrument(name)
 
     def on_tick(self, tick: TickData) -> list[PositionData]:
-        """Remember the tick; returns the positions whose P&L it changed."""
+        """Remember the tick; returns the positions whose P&L it changed (the account is marked with them)."""
         self.ticks[tick.local_symbol] = tick
         changed: list[PositionData] = []
         if tick.local_symbol not in self._held:
@@ -82,9 +89,13 @@ class Oms:
         for direction in (Direction.LONG, Direction.SHORT):
             position = self.positions.get((tick.local_symbol, direction))
             if position is not None and position.volume and tick.last_price:
-                marked = replace(position, position_profit=self._profit(position, tick.last_price))
-                self.positions[(tick.local_symbol, direction)] = marked
-                changed.append(marked)
+                profit = self._profit(position, tick.last_price)
+                if profit != position.position_profit:
+                    marked = replace(position, position_profit=profit)
+                    self.positions[(tick.local_symbol, direction)] = marked
+                    changed.append(marked)
+        if changed:
+            self._mark_account()
         return changed
 
     def _profit(self, position: PositionData, last: float) -> float:
@@ -178,8 +189,12 @@ class Oms:
                 td_volume=max(0, position.td_volume - today),
                 yd_volume=max(0, position.yd_volume - yesterday),
             )
+        tick = self.ticks.get(trade.local_symbol)
+        if position.volume and tick is not None and tick.last_price:  # a new average price: a new mark
+            position = replace(position, position_profit=self._profit(position, tick.last_price))
         self._positions[key] = position
         self._held.add(key[0])
+        self._mark_account()
 
     # --- positions and account ----------------------------------------------------------------
     def on_positions(self, snapshot: tuple[PositionData, ...]) -> None:
@@ -191,6 +206,8 @@ class Oms:
                 position = replace(position, position_profit=self._profit(position, tick.last_price))
             marked[(position.local_symbol, position.direction)] = position
         self.positions = marked
+        self._positions_known = True
+        self._mark_account()
 
     def position_list(self) -> list[PositionData]:
         """Open positions, with `frozen` from the working close orders we know of.
@@ -230,5 +247,22 @@ class Oms:
         contract = self.contract(local_symbol)
         return contract.symbol, contract.exchange
 
-    def on_account(self, account: AccountData) -> None:
-        self.account = account
+    def on_account(self, account: AccountData) -> AccountData:
+        """The counter's account, the authority on money; answers it as marked (what `account` holds)."""
+        self._counter_account = account
+        self._mark_account()
+        return self.account  # type: ignore[return-value]
+
+    def _mark_account(self) -> None:
+        """The account with position_profit the sum of the positions' marks and balance moved by the same.
+
+        The counter's balance holds its own position_profit; only the difference between the marks
+        and that figure is added, so each counter answer resets the basis and nothing is counted
+        twice. Before the first position snapshot the counter's figures stand as they are.
+        """
+        counter = self._counter_account
+        if counter is None or not self._positions_known:
+            self.account = counter
+            return
+        live = sum(position.position_profit for position in self._positions.values() if position.volume > 0)
+        self.account = replace(counter, position_profit=live, balance=counter.balance + live - counter.position_profit)

@@ -25,6 +25,7 @@ from datetime import date, datetime, time
 from operator import attrgetter
 from typing import Any
 
+from backend.engine.constants import Exchange
 from backend.engine.objects import SHANGHAI, ContractData, TickData, make_local_symbol, new_tick
 from lib.sessions import product_of, seconds_of_day, sessions_for, tick_hours
 from lib.trading_calendar import calendar_date
@@ -65,6 +66,7 @@ _BODY = ("LastPrice", "Volume", "Turnover", "OpenInterest", "OpenPrice", "Highes
 FIELDS = _STAMP + _BODY
 _read = attrgetter(*FIELDS)
 _BODY_START = len(_STAMP)
+_AVERAGE = _BODY.index("AveragePrice")  # in the body
 _SECONDS_CACHE = 4096
 
 
@@ -76,6 +78,9 @@ class _Listing:
     local_symbol: str
     hours: bytes | None  # lib.sessions.tick_hours of its product; None: every second is accepted
     last: datetime | None = None
+    # AveragePrice is turnover / volume, so it includes the contract multiplier everywhere but CZCE
+    # (CTP.md §5): divided by it here, a tick's average_price is per unit like every other price.
+    average_divisor: int = 1
 
 
 @dataclass
@@ -138,6 +143,9 @@ class TickCleaner:
         # volumes are ints far below UNSET, which the comparison leaves as they are).
         if not sum(body) < UNSET:
             body = tuple([value if value < UNSET else 0.0 for value in body])
+        divisor = listing.average_divisor
+        if divisor != 1 and body[_AVERAGE]:
+            body = (*body[:_AVERAGE], body[_AVERAGE] / divisor, *body[_AVERAGE + 1 :])
         contract = listing.contract
         # Positional, in TickData's slot order: symbol, exchange, datetime, trading_day, name, the body
         # (last_price, volume, turnover ... ask_volume_5), local_symbol.
@@ -154,7 +162,8 @@ class TickCleaner:
         if self.session_filter:
             sessions = sessions_for(contract.product_id or product_of(symbol))
             hours = tick_hours(sessions) if sessions else None
-        listing = _Listing(contract, make_local_symbol(symbol, contract.exchange), hours)
+        divisor = 1 if contract.exchange is Exchange.CZCE else max(1, int(contract.size or 1))
+        listing = _Listing(contract, make_local_symbol(symbol, contract.exchange), hours, average_divisor=divisor)
         if previous is not None:  # the contract table was reloaded: the instrument's history stays
             listing.last = previous.last
         self._listings[symbol] = listing

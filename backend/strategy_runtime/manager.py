@@ -30,6 +30,7 @@ from backend.engine.oms import UnknownOrder, position_side
 from backend.engine.risk import OrderRefused
 from backend.engine.slippage import slip_order
 from backend.history import BarHistory
+from backend.strategy_runtime.params import ParamsError, applicable, check_params, declared_params, merged
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
 from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
@@ -43,12 +44,18 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 65536  # bytes read from a worker's pipe at a time: no line, however long, is read whole
 BOOK_KEY = "strategy_book:{}"  # the store's value holding a strategy's book as its trading day began
+PARAMS_KEY = "strategy_params:{}"  # the store's value holding the params overrides of a strategy's last start
+MAX_ERROR = 4000  # characters of a worker's error (its line and short traceback) kept as the reason
 STDERR_TAIL = 4000  # bytes of a worker's raw stderr kept, for the reason it stopped
 FLOOD_PAUSE = 0.1  # seconds the reader waits after a chunk with throttled logs: the flooder's pipe fills and it waits
 
 
 class StrategyError(ValueError):
-    """Bad strategy input: a name, code that does not compile, no `ext`."""
+    """Bad strategy input: a name, code that does not compile, no `ext`, params it does not declare."""
+
+
+class StrategyRunning(StrategyError):
+    """A change only a stopped strategy takes (new params)."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,23 @@ class StrategyManager:
             self.start(name)
         return name
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, params: dict[str, Any] | None = None) -> None:
+        """Start a worker on the stored code. `params` (overrides of the class's declared `params`) are
+        checked and saved: this and every later start (a resume after a restart too) use them until a
+        start gives others; without them the saved ones apply."""
         record = self.store.get_strategy(validate_name(name))  # NotFound when unknown
         if name in self.workers:
+            if params is not None:
+                raise StrategyRunning(f"{name} is running: stop it to start it with other params")
             return
+        if params is not None:
+            try:
+                overrides = check_params(declared_params(record.text), params)
+            except ParamsError as error:
+                raise StrategyError(str(error)) from None
+            self.store.set_value(PARAMS_KEY.format(name), json.dumps(overrides))
+        else:
+            overrides = applicable(declared_params(record.text), self._saved_params(name))
         home = strategy_home(self.data_dir, name)
         process = subprocess.Popen(
             [sys.executable, "-m", "backend.strategy_runtime.worker"],
@@ -141,7 +161,8 @@ class StrategyManager:
         worker = Worker(name, process, time.time(), Queue(maxsize=self.limits.max_backlog))
         self.workers[name] = worker
         self._book(name)
-        worker.outbox.put_nowait({"k": "init", "name": name, "code": record.text, "state": self._state(name)})
+        worker.outbox.put_nowait({"k": "init", "name": name, "code": record.text, "state": self._state(name),
+                                  "params": overrides})  # fmt: skip
         worker.greenlets = [gevent.spawn(f, worker) for f in (self._write, self._read, self._drain_stderr, self._watch)]
         self._set_state(name, "running", "", worker.started_at)
 
@@ -175,6 +196,7 @@ class StrategyManager:
         self.store.delete_strategy(name)
         self.books.pop(name, None)
         self.store.set_value(BOOK_KEY.format(name), "")  # a new strategy of that name starts flat
+        self.store.set_value(PARAMS_KEY.format(name), "")  # ... and with its class's params
 
     def stop_all(self, keep_state: bool = False) -> None:
         for name in list(self.workers):
@@ -206,7 +228,7 @@ class StrategyManager:
             book = StrategyBook.from_state(record.name, json.loads(text))
             self._add_journaled(book, fills)
             if today and book.day < today:
-                book.day = today
+                book.roll(today)
                 self._save_book(book, now=True)
                 self._add_journaled(book, fills)
             books[record.name] = book
@@ -225,7 +247,7 @@ class StrategyManager:
     def _roll_books(self, day: str) -> None:
         for book in self.books.values():
             if book.day < day:
-                book.day = day
+                book.roll(day)
                 self._save_book(book)
 
     def _book(self, name: str) -> StrategyBook:
@@ -250,9 +272,86 @@ class StrategyManager:
     def listing(self) -> list[dict[str, Any]]:
         return [
             {"name": r.name, "status": r.status, "error": r.error, "updated_at": r.updated_at,
-             "started_at": r.started_at, "positions": self.pnl(r.name)}
+             "started_at": r.started_at, "positions": self.pnl(r.name), "drift": self.drift(r.name),
+             "params": self.params(r.name, r.text)}
             for r in self.store.list_strategies()
         ]  # fmt: skip
+
+    def params(self, name: str, text: str) -> dict[str, Any]:
+        """A strategy's params as its next start (or its running worker) has them: the class's defaults
+        with the saved overrides the code still accepts."""
+        defaults = declared_params(text)
+        return merged(defaults, applicable(defaults, self._saved_params(name)))
+
+    def _saved_params(self, name: str) -> dict[str, Any]:
+        try:
+            text = self.store.get_value(PARAMS_KEY.format(name))
+        except NotFound:
+            return {}
+        try:
+            saved = json.loads(text) if text else {}
+        except ValueError:
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    # --- the books against the account (issue 17) --------------------------------------------------
+    def drift(self, name: str) -> list[dict[str, Any]]:
+        """Where a strategy's book holds more lots than the account: closed by hand, by another strategy,
+        or at the counter. Empty while the account's positions are not known (before a login)."""
+        book, oms = self.books.get(name), self.engine.oms
+        if book is None or not oms.positions_known:
+            return []
+        rows = []
+        for symbol, direction, volume in book.held():
+            account = oms.positions.get((symbol, direction))
+            held = account.volume if account is not None else 0
+            if volume > held:
+                rows.append({"local_symbol": symbol, "direction": direction.value, "book": volume, "account": held})
+        return rows
+
+    def reconcile(self, name: str, action: str, wait: float = 2.0) -> dict[str, Any]:
+        """Bring a strategy's book in line with the account.
+
+        Both first take away the lots the account does not have (a book never holds more than the
+        account: "adopt" ends there). "flatten" then sends closes, tagged with the strategy, for the
+        lots it still holds (as many as the account has free), so its fills take them off its book.
+        The book is stored at once: a restart finds it as reconciled.
+        """
+        self.store.get_strategy(validate_name(name))  # NotFound when unknown
+        if action not in RECONCILE_ACTIONS:
+            raise StrategyError(f"action: one of {', '.join(RECONCILE_ACTIONS)}, not {action!r}")
+        self.engine.require_connected()  # the account's positions are known only in a session
+        book = self._book(name)
+        adjusted = self.drift(name)
+        for row in adjusted:
+            book.cap(row["local_symbol"], Direction(row["direction"]), row["account"])
+        if adjusted:
+            self._save_book(book, now=True)
+            self._tell_positions(name, {row["local_symbol"] for row in adjusted})
+        orders, problems = [], []
+        if action == "flatten":
+            for symbol, direction, volume in book.held():
+                free = self.engine.oms.position(symbol, direction).available
+                try:
+                    if min(volume, free) <= 0:
+                        raise OrderRefused(f"no free lots: {volume} held by working close orders")
+                    closing = self.engine.execute(ClosePosition(symbol, direction, min(volume, free), None, name,
+                                                                wait))  # fmt: skip
+                    orders += [order.to_dict() for order in closing]
+                except Exception as error:  # noqa: BLE001 - one side's trouble must not stop the others
+                    problems.append(f"{symbol} {direction.value}: {error}")
+        return {"name": name, "action": action, "adjusted": adjusted, "orders": orders, "problems": problems,
+                "positions": self.pnl(name), "drift": self.drift(name)}  # fmt: skip
+
+    def _tell_positions(self, name: str, symbols: set[str]) -> None:
+        """A running strategy hears of its book's new lots as it hears of a fill's."""
+        worker = self.workers.get(name)
+        if worker is None:
+            return
+        sizes, prices = self._marks()
+        for symbol in sorted(symbols):
+            for position in self.books[name].positions(symbol, sizes, prices):
+                self._enqueue(worker, {"k": "position", "d": position})
 
     # --- the worker's pipes -----------------------------------------------------------------------
     def _write(self, worker: Worker) -> None:
@@ -373,8 +472,8 @@ class StrategyManager:
         elif kind == "log":
             if worker.logs.allow():
                 self.engine.log(str(message.get("message", ""))[:2000], _level(message.get("level")), worker.name)
-        elif kind == "error":
-            self._fail(worker, str(message.get("message", "error")).strip().splitlines()[-1][:500])
+        elif kind == "error":  # the worker's summary (the user file's line) and short traceback
+            self._fail(worker, str(message.get("message", "")).strip()[:MAX_ERROR] or "error")
         elif kind in _COMMANDS:
             reply = _COMMANDS[kind](self, worker, message)
             self._enqueue(worker, {"k": "reply", "id": message.get("id"), **reply})
@@ -391,8 +490,11 @@ class StrategyManager:
                 order = self.engine.execute(SendOrder(request, 2.0))
                 return {"ok": order.status is not Status.REJECTED, "order": order.to_dict()}
             closed = position_side(request.direction, request.offset)
-            orders = self.engine.execute(ClosePosition(contract.local_symbol, closed, request.volume, request.price,
-                                                       worker.name))  # fmt: skip
+            # sell/cover: split by today's and yesterday's lots where the exchange needs it (an explicit
+            # close_today / close_yesterday takes only its kind)
+            close = ClosePosition(contract.local_symbol, closed, request.volume, request.price, worker.name,
+                                  type=request.type, offset=request.offset)  # fmt: skip
+            orders = self.engine.execute(close)
             return {"ok": True, "orders": [order.to_dict() for order in orders]}
         except OrderRefused as error:  # a local check or a risk limit: the strategy's on_order hears it too
             self._enqueue(worker, {"k": events.ORDER, "d": _refused_order(message, worker.name, str(error))})
@@ -486,6 +588,7 @@ class StrategyManager:
         }
 
 
+RECONCILE_ACTIONS = ("adopt", "flatten")
 _FED = frozenset({events.TICK, events.BAR, events.ORDER, events.TRADE, events.ACCOUNT})
 _COMMANDS = {
     "order": StrategyManager._order,

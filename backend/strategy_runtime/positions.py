@@ -3,6 +3,9 @@
 A book is carried from one trading day to the next: it is stored as it stood when its day began
 (`state()`), and a restarted server adds that day's journaled fills to it. Rebuilding it from one
 day's fills would forget what the strategy carried overnight and let it open its lots again.
+
+A book reconciled with the account during the day (`cap`) is stored as it then stands, with the keys
+of the day's fills it already holds (`seen`): a restart adds only the fills after those.
 """
 
 from __future__ import annotations
@@ -26,20 +29,53 @@ class StrategyBook:
         self.name = name
         self.day = day  # the trading day whose fills it holds on top of its opening state
         self._sides: dict[tuple[str, Direction], _Side] = {}
+        self._seen: set[str] = set()  # keys of the fills of `day` it holds: each is added once
 
     def state(self) -> dict[str, Any]:
-        """What to store: JSON, the sides as they stand (the opening of `day` when saved at a roll)."""
+        """What to store: JSON, the sides as they stand (the opening of `day` when saved at a roll) and
+        the day's fills they already hold."""
         return {"day": self.day, "sides": [[symbol, direction.value, side.volume, side.cost, side.close_profit]
-                                           for (symbol, direction), side in sorted(self._sides.items())]}  # fmt: skip
+                                           for (symbol, direction), side in sorted(self._sides.items())],
+                "seen": sorted(self._seen)}  # fmt: skip
 
     @classmethod
     def from_state(cls, name: str, state: dict[str, Any]) -> StrategyBook:
         book = cls(name, str(state["day"]))
         for symbol, direction, volume, cost, close_profit in state["sides"]:
             book._sides[(symbol, Direction(direction))] = _Side(int(volume), float(cost), float(close_profit))
+        book._seen = {str(key) for key in state.get("seen", ())}
         return book
 
+    def roll(self, day: str) -> None:
+        """A new trading day: the sides as they stand are its opening; no fill of it is held yet."""
+        self.day = day
+        self._seen = set()
+
+    def volume(self, local_symbol: str, direction: Direction) -> int:
+        side = self._sides.get((local_symbol, direction))
+        return side.volume if side else 0
+
+    def held(self) -> list[tuple[str, Direction, int]]:
+        """(local_symbol, position side, lots) of every side with lots."""
+        return [(symbol, direction, side.volume) for (symbol, direction), side in sorted(self._sides.items())
+                if side.volume > 0]  # fmt: skip
+
+    def cap(self, local_symbol: str, direction: Direction, volume: int) -> bool:
+        """Hold at most `volume` lots of a side (at the same average price): the account has no more.
+        True when lots were taken away."""
+        side = self._sides.get((local_symbol, direction))
+        if side is None or side.volume <= max(0, volume):
+            return False
+        average = side.cost / side.volume
+        side.volume = max(0, volume)
+        side.cost = average * side.volume
+        return True
+
     def add(self, trade: TradeData) -> None:
+        key = f"{trade.exchange.value}:{trade.trade_id}:{trade.direction.value}"  # a fill's identity (CTP.md §3)
+        if key in self._seen:
+            return
+        self._seen.add(key)
         if trade.offset is Offset.OPEN:
             side = self._sides.setdefault((trade.local_symbol, trade.direction), _Side())
             side.volume += trade.volume

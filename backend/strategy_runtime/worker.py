@@ -4,11 +4,13 @@ Reads events from stdin and writes commands to a private copy of stdout (JSON li
 User code that prints writes log lines, never into the protocol; fork, exec and subprocess are
 refused by an audit hook, and so (lib/fileguard.py) are writes outside the strategy's own directory
 (the working directory the server starts it in) and any access to the server's data directory and
-config.yaml (workdir.py). A callback that raises ends the worker with the traceback as the reason.
+config.yaml (workdir.py). A callback that raises ends the worker; the reason it gives is the error with
+the line of the user's file it came from and a short traceback of the user's frames only (user_error).
 """
 
 from __future__ import annotations
 
+import linecache
 import os
 import resource
 import select
@@ -27,6 +29,8 @@ REFUSED_EVENTS = frozenset({
 })  # fmt: skip
 TIMER = 1.0  # seconds between on_realtime calls
 MAX_LOG_LINE = 2000  # characters of one log line; a longer one (or a line that never ends) is cut here
+USER_FRAMES = 5  # the user's frames an error's traceback keeps (the innermost)
+MAX_ERROR = 4000  # characters of the error sent to the server
 
 
 def _guard(event: str, args: tuple) -> None:
@@ -152,16 +156,51 @@ def _line_end(text: str) -> int:
     return min(ends) if ends else -1
 
 
+def code_file(name: str) -> str:
+    """The file name the user's code is compiled under: its frames are the tracebacks' user frames."""
+    return f"<strategy {name}>"
+
+
 def _load(message: dict[str, Any], channel: Channel) -> Any:
     from backend.strategy import Strategy
 
+    filename, text = code_file(message["name"]), message["code"]
+    # The source where traceback looks for it: the user's frames then show their lines of code.
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     namespace: dict[str, Any] = {"__name__": "strategy"}
-    exec(compile(message["code"], f"<strategy {message['name']}>", "exec"), namespace)  # noqa: S102 - the point
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - the point
     strategy = namespace.get("ext")
     if not isinstance(strategy, Strategy):
         raise TypeError('the code must define `ext = YourStrategy("name")`, an instance of Strategy')
+    # The class's params with the start's overrides (checked by the server against the declared ones),
+    # on the instance: the class's dict stays as declared.
+    strategy.params = {**(strategy.params or {}), **(message.get("params") or {})}
     strategy._send = channel.request
     return strategy
+
+
+def user_error(error: BaseException, filename: str) -> str:
+    """The error as the strategy's author needs it: what, where in their file, and how it got there.
+
+    "ZeroDivisionError: division by zero (line 12, in on_tick)", then the innermost USER_FRAMES
+    frames of their own file with their lines of code; the worker's and the library's frames (the
+    dispatcher, the base class) are left out: they say nothing about the user's code.
+    """
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
+    kind = type(error).__name__
+    head = f"{kind}: {error}" if str(error) else kind
+    if isinstance(error, SyntaxError) and error.filename == filename:
+        head = f"{kind}: {error.msg} (line {error.lineno})"
+    elif frames:
+        head += f" (line {frames[-1].lineno}, in {frames[-1].name})"
+    lines = [head]
+    if frames:
+        lines.append("Traceback (your code, most recent call last):")
+        for frame in frames[-USER_FRAMES:]:
+            lines.append(f"  line {frame.lineno}, in {frame.name}")
+            if frame.line:
+                lines.append(f"    {frame.line.strip()[:200]}")
+    return "\n".join(lines)[:MAX_ERROR]
 
 
 def _limits() -> None:
@@ -185,6 +224,7 @@ def main() -> int:
     init = channel.read(timeout=30.0)
     if init is None or init["k"] != "init":
         return 2
+    filename = code_file(str(init.get("name", "")))
     try:
         strategy = _load(init, channel)
         dispatcher = Dispatcher(strategy, init.get("state", {}))
@@ -207,8 +247,12 @@ def main() -> int:
             dispatcher.dispatch(message)
     except SystemExit:
         raise
-    except BaseException:  # noqa: BLE001 - whatever user code raised is the reason it stopped
-        channel.send({"k": "error", "message": traceback.format_exc(limit=8)[-4000:]})
+    except BaseException as error:  # noqa: BLE001 - whatever user code raised is the reason it stopped
+        try:
+            reason = user_error(error, filename)
+        except Exception:  # noqa: BLE001 - a user exception whose __str__ raises still stops the worker
+            reason = type(error).__name__
+        channel.send({"k": "error", "message": reason})
         return 1
 
 

@@ -1,6 +1,10 @@
 """The browser desk, driven the way a trader uses it: Debian's Chromium under Playwright, against a
 real server on the sim. Screenshots of the main views go to test-artifacts/browser/.
 
+The desk speaks Chinese first (the words a futures trader reads), so these tests read it in Chinese;
+one test switches it to English and back. The browser runs in New York time, so a time shown in the
+browser's own zone instead of the exchange's (Asia/Shanghai) shows up.
+
 Playwright drives the system browser (/usr/bin/chromium, installed by tools/ensure_test_tools.sh):
 no browser is ever downloaded. Waits are Playwright's own (`expect`, `wait_for_*`), never sleeps.
 """
@@ -8,14 +12,18 @@ no browser is ever downloaded. Waits are Playwright's own (`expect`, `wait_for_*
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, ServerFactory
+from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, ServerFactory, pause
 from views import ui
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
@@ -29,6 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage",
 ]  # fmt: skip
 WAIT_MS = 20_000
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BROWSER_ZONE = "America/New_York"  # not the exchange's: times must still show in exchange time
+WEEKDAYS = "周一 周二 周三 周四 周五 周六 周日".split()
 expect.set_options(timeout=WAIT_MS)
 
 pytestmark = [
@@ -91,7 +102,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def page(browser: Any, server_desk: Desk) -> Iterator[Any]:
     """One tab for the module, as one trader keeps one desk open. Errors in the page fail the test."""
-    context = browser.new_context(viewport={"width": 1600, "height": 900}, bypass_csp=True)
+    context = browser.new_context(viewport={"width": 1600, "height": 900}, bypass_csp=True, timezone_id=BROWSER_ZONE)
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
     errors: list[str] = []
@@ -121,15 +132,30 @@ def subscribe_by_search(page: Any, text: str) -> str:
     return symbol
 
 
+def wait_until(what: str, check: Callable[[], bool], seconds: float = 20.0) -> None:
+    """A bounded wait on a condition of the server (for the page's, Playwright's `expect`)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        pause(0.1)
+
+
+def shanghai(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, SHANGHAI)
+
+
 def test_the_login_page_explains_itself_and_refuses_a_wrong_access_code(page: Any) -> None:
     expect(page.locator("#login-view")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")  # Chinese unless the trader switched
+    expect(page.get_by_test_id("login-submit")).to_have_text("登录")
+    expect(page.get_by_test_id("login-preset")).to_contain_text("模拟柜台")
     expect(page.locator("#preset-hint")).to_contain_text("demo")  # a new user learns the demo account here
     expect(page.get_by_test_id("login-userid")).to_have_value("demo")
     shot(page, "login")
     page.get_by_test_id("login-access").fill("not-the-code")
     page.get_by_test_id("login-password").fill("demo")
     page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("login-error")).to_contain_text("access code")
+    expect(page.get_by_test_id("login-error")).to_contain_text("access code")  # the server's words, as it sends them
     expect(page.locator("#desk-view")).to_be_hidden()
 
 
@@ -140,12 +166,32 @@ def test_log_in_on_the_sim(page: Any) -> None:
     expect(page.locator("#desk-view")).to_be_visible()
     expect(page.locator('#status [data-api="td"]')).to_have_attribute("data-state", "ready")
     expect(page.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
-    expect(page.locator('#account [data-field="Balance"]')).to_contain_text("1,000,000.00")
+    expect(page.locator('#status [data-api="td"]')).to_have_text("交易 就绪")
+    expect(page.locator('#status [data-api="md"]')).to_have_text("行情 就绪")
+    balance = page.locator('#account [data-field="balance"]')
+    expect(balance).to_contain_text("1,000,000.00")
+    expect(balance.locator("small")).to_have_text("权益")
+    for field, name in (("available", "可用"), ("margin", "保证金"), ("position_profit", "浮动盈亏"),
+                        ("close_profit", "平仓盈亏"), ("commission", "手续费")):  # fmt: skip
+        expect(page.locator(f'#account [data-field="{field}"] small')).to_have_text(name)
+    expect(page.locator("#pages button")).to_have_text(["交易", "策略", "设置", "风控"])
+
+
+def test_the_trading_day_shows_beside_exchange_time(page: Any, server_desk: Desk) -> None:
+    """One date convention: exchange time; the trading day in the top bar, marked where it is not today."""
+    day = server_desk.api.get("/status").json()["data"]["trading_day"]
+    moment = datetime.strptime(day, "%Y%m%d")
+    shown = page.get_by_test_id("trading-day")
+    expect(shown).to_have_text(f"交易日 {moment:%m-%d} {WEEKDAYS[moment.weekday()]}")
+    today = datetime.now(SHANGHAI).strftime("%Y%m%d")
+    expect(shown).to_have_attribute("data-differs", "true" if day != today else "false")
 
 
 def test_subscribe_by_search_and_see_prices_move(page: Any) -> None:
     symbol = subscribe_by_search(page, "rb")
     assert symbol.endswith(".SHFE") and symbol.startswith("rb")
+    columns = ["合约", "最新", "涨跌%", "买价", "卖价", "成交量", "持仓量", ""]
+    expect(page.locator("#watch thead th")).to_have_text(columns)
     # the last price takes several values: ticks arrive over the socket and are drawn
     page.wait_for_function("""symbol => {
         const cell = document.querySelector(`#watch tr[data-symbol="${symbol}"] td.price`);
@@ -169,7 +215,7 @@ def test_see_candles_in_each_interval(page: Any) -> None:
     shot(page, "chart")
 
 
-def test_a_marketable_order_shows_in_orders_trades_and_positions(page: Any) -> None:
+def test_a_marketable_order_shows_in_orders_trades_and_positions(page: Any, server_desk: Desk) -> None:
     symbol = page.get_by_test_id("ticket-symbol").input_value()
     ask = page.locator("#depth tr.ask td.clickable").first  # ask 5: marketable even if the price ticks up
     expect(ask).not_to_have_text("")
@@ -177,23 +223,78 @@ def test_a_marketable_order_shows_in_orders_trades_and_positions(page: Any) -> N
     ask.click()  # click a price to fill the ticket
     expect(page.get_by_test_id("ticket-price")).not_to_have_value("")
     page.get_by_test_id("ticket-send").click()
-    expect(page.get_by_test_id("ticket-message")).to_contain_text("Filled")
+    expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 1 {symbol}：全部成交")
     position = page.locator(f'#positions tbody tr[data-symbol="{symbol}"][data-direction="long"]')
     expect(position).to_be_visible()
+    expect(position.locator("td").nth(1)).to_have_text("多")
     expect(position.locator('td[data-field="td"]')).to_have_text("1")  # today's lots, apart from yesterday's
     expect(position.locator('td[data-field="yd"]')).to_have_text("0")
+    expect(position.get_by_test_id("close-position")).to_have_text("平仓")
+    # rb's tick is 1 yuan: its average price shows as the tick does, "3169", not "3169.0"
+    expect(position.locator('td[data-field="price"]')).to_have_text(re.compile(r"^\d+$"))
     page.get_by_test_id("tab-trades").click()
-    expect(page.locator("#trades tbody tr[data-trade-id]")).to_have_count(1)
+    trade = page.locator("#trades tbody tr[data-trade-id]")
+    expect(trade).to_have_count(1)
+    expect(trade.locator("td").nth(2)).to_have_text("买")
+    expect(trade.locator("td").nth(3)).to_have_text("开")
+    # its order as a trader knows it (when it was sent, at what price), not the internal front_session_ref
+    order = server_desk.api.get("/order_solve").json()["data"]["order_list"][-1]
+    sent = datetime.fromisoformat(order["time"]).astimezone(SHANGHAI)
+    order_cell = trade.locator('td[data-field="order"]')
+    expect(order_cell).to_have_text(re.compile(rf"^(\d\d-\d\d )?{sent:%H:%M:%S} 委托 @ {int(order['price'])}$"))
+    assert order["order_id"] not in order_cell.inner_text()
     page.get_by_test_id("tab-history").click()
-    expect(page.locator('#history tbody tr[data-status="alltraded"]')).to_have_count(1)
+    done = page.locator('#history tbody tr[data-status="alltraded"]')
+    expect(done).to_have_count(1)
+    expect(done.locator("td").nth(4)).to_have_text("限价")
+    expect(done.locator("td").nth(8)).to_have_text("全部成交")
     page.get_by_test_id("tab-positions").click()
     shot(page, "trade")
+
+
+def test_numbers_show_on_the_instruments_tick_and_never_as_minus_zero(page: Any) -> None:
+    """The desk's formatting (format.js), read in the page itself: one table of cases."""
+    shown = page.evaluate("""async () => {
+        const f = await import("/ui/format.js");
+        return [f.price(767.5, f.decimalsOf(0.5)), f.price(767, f.decimalsOf(0.5)), f.price(3169, f.decimalsOf(1)),
+                f.averagePrice(3169, f.decimalsOf(1)), f.averagePrice(767, f.decimalsOf(0.5)),
+                f.averagePrice(3169 + 1 / 3, f.decimalsOf(1)), f.averagePrice(767.25, f.decimalsOf(0.5)),
+                f.percent(-0.001), f.percent(0.004), f.percent(1.234), f.percent(-1.2), f.money(-0.001),
+                f.price(-0.0001, 2)];
+    }""")
+    assert shown == ["767.5", "767.0", "3169", "3169", "767.0", "3169.33", "767.25",
+                     "0.00%", "0.00%", "+1.23%", "-1.20%", "0.00", "0.00"]  # fmt: skip
+    changes = page.locator("#watch tbody td:nth-child(3)").all_inner_texts()
+    assert changes and not any(text.startswith("-0.00") for text in changes), changes
+
+
+def test_the_desk_switches_to_english_and_back(page: Any) -> None:
+    symbol = page.get_by_test_id("ticket-symbol").input_value()
+    position = page.locator(f'#positions tbody tr[data-symbol="{symbol}"][data-direction="long"]')
+    page.get_by_test_id("lang-switch").click()  # the page loads again in English, still logged in
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert page.evaluate("() => localStorage.getItem('ctpdesk.lang')") == "en"
+    expect(page.get_by_test_id("nav-trade")).to_have_text("Trade")
+    expect(page.get_by_test_id("tab-positions")).to_have_text("Positions")
+    expect(page.get_by_test_id("ticket-send")).to_have_text("Send order")
+    expect(page.locator('#account [data-field="balance"] small')).to_have_text("Balance")
+    expect(page.locator('#status [data-api="td"]')).to_have_text("TD ready")
+    expect(position.locator("td").nth(1)).to_have_text("Long")
+    expect(page.get_by_test_id("ticket-offset").locator("option").first).to_have_text("Open")
+    expect(page.get_by_test_id("lang-switch")).to_have_text("中")
+    shot(page, "english")
+    page.get_by_test_id("lang-switch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_test_id("nav-trade")).to_have_text("交易")
+    expect(position.locator("td").nth(1)).to_have_text("多")
+    expect(page.get_by_test_id("ticket-send")).to_have_text("下单")
 
 
 def test_a_refused_order_shows_the_reason(page: Any) -> None:
     page.get_by_test_id("ticket-price").fill("1")
     page.get_by_test_id("ticket-send").click()
-    expect(page.get_by_test_id("ticket-message")).to_contain_text("lower limit")
+    expect(page.get_by_test_id("ticket-message")).to_contain_text("拒单：")
+    expect(page.get_by_test_id("ticket-message")).to_contain_text("lower limit")  # the server's words
     expect(page.get_by_test_id("ticket-message")).to_have_class("message error")
 
 
@@ -201,10 +302,13 @@ def test_cancel_a_resting_order(page: Any) -> None:
     limit_down = page.locator("#depth tr.last td").last.inner_text().split("–")[0].strip()
     page.get_by_test_id("ticket-price").fill(limit_down)  # a buy at the lower limit rests
     page.get_by_test_id("ticket-send").click()
-    expect(page.get_by_test_id("ticket-message")).to_contain_text("Working")
+    expect(page.get_by_test_id("ticket-message")).to_contain_text("未成交")
     page.get_by_test_id("tab-orders").click()
     working = page.locator("#orders tbody tr[data-order-id]")
     expect(working).to_have_count(1)
+    expect(page.get_by_test_id("tab-orders")).to_have_text("挂单（1）")
+    expect(working.locator("td").nth(7)).to_have_text("未成交")
+    expect(working.get_by_test_id("cancel-order")).to_have_text("撤单")
     shot(page, "working-order")
     working.get_by_test_id("cancel-order").click()
     expect(working).to_have_count(0)
@@ -217,10 +321,11 @@ def test_cancel_all(page: Any) -> None:
     page.get_by_test_id("ticket-price").fill(limit_down)
     for _ in range(2):
         page.get_by_test_id("ticket-send").click()
-        expect(page.get_by_test_id("ticket-message")).to_contain_text("Working")
+        expect(page.get_by_test_id("ticket-message")).to_contain_text("未成交")
     page.get_by_test_id("tab-orders").click()
     working = page.locator("#orders tbody tr[data-order-id]")
     expect(working).to_have_count(2)
+    expect(page.get_by_test_id("cancel-all")).to_have_text("全撤")
     page.get_by_test_id("cancel-all").click()
     expect(working).to_have_count(0)
 
@@ -230,7 +335,8 @@ def test_close_the_position(page: Any) -> None:
     position = page.locator("#positions tbody tr[data-symbol]")
     expect(position).to_have_count(1)
     position.get_by_test_id("close-position").click()
-    expect(page.locator("#toast")).to_contain_text("Close today 1")  # SHFE: today's lot closes with CloseToday
+    expect(page.locator("#toast")).to_contain_text("平仓 ")
+    expect(page.locator("#toast")).to_contain_text("平今 1")  # SHFE: today's lot closes with CloseToday
     expect(position).to_have_count(0)
 
 
@@ -254,12 +360,12 @@ def test_hundreds_of_ticking_instruments_are_drawn_a_few_times_a_second(page: An
     assert server_desk.api.delete("/market", json={"symbols": names[1:]}).json()["success"]
 
 
-def test_upload_a_strategy_see_its_lint_error_at_its_line_start_and_stop_it(page: Any) -> None:
+def test_upload_a_strategy_see_its_lint_error_at_its_line_start_and_stop_it(page: Any, server_desk: Desk) -> None:
     page.get_by_test_id("nav-strategies").click()
     set_editor(page, STRATEGY_WITH_AN_ERROR)
     page.get_by_test_id("code-check").click()
     finding = page.locator('#lint-results li[data-code="E0602"]')
-    expect(finding).to_contain_text(f"line {ERROR_LINE}")
+    expect(finding).to_contain_text(f"第 {ERROR_LINE} 行")
     expect(finding).to_contain_text("undefined_helper")
     # the marker sits in the gutter of that very line
     line = page.locator(".CodeMirror-code > div").nth(ERROR_LINE - 1)
@@ -271,13 +377,21 @@ def test_upload_a_strategy_see_its_lint_error_at_its_line_start_and_stop_it(page
     expect(page.locator("#lint-results li")).to_have_count(0)  # findings of the old text go with it
     expect(page.locator(".CodeMirror-lint-marker-error")).to_have_count(0)
     page.get_by_test_id("code-run").click()
-    expect(page.get_by_test_id("run-output")).to_contain_text("exit code 0")
+    expect(page.get_by_test_id("run-output")).to_contain_text("退出码 0")
     page.get_by_test_id("code-save").click()
-    expect(page.get_by_test_id("code-message")).to_contain_text("saved browser_watcher")
+    expect(page.get_by_test_id("code-message")).to_contain_text("已保存 browser_watcher")
     row = page.locator('#strategy-table tbody tr[data-name="browser_watcher"]')
     expect(row).to_have_attribute("data-status", "stopped")
+    expect(row.locator("td").nth(1)).to_have_text("已停止")
     row.get_by_test_id("strategy-start").click()
     expect(row).to_have_attribute("data-status", "running")
+    expect(row.locator("td").nth(1)).to_have_text("运行中")
+    expect(row.get_by_test_id("strategy-stop")).to_have_text("停止")
+    # "Updated" in exchange time like everything else, not in the browser's zone (New York here)
+    strategies = server_desk.api.get("/strategy").json()["data"]
+    updated = shanghai(next(entry for entry in strategies if entry["name"] == "browser_watcher")["updated_at"])
+    expected = f"{updated:%H:%M:%S}" if updated.date() == datetime.now(SHANGHAI).date() else f"{updated:%m-%d %H:%M:%S}"
+    expect(row.locator('td[data-field="updated"]')).to_have_text(expected)
     shot(page, "strategies")
     row.get_by_test_id("strategy-stop").click()
     expect(row).to_have_attribute("data-status", "stopped")
@@ -293,13 +407,34 @@ def test_change_the_configuration(page: Any, server_desk: Desk) -> None:
     expect(field).to_be_visible()
     field.fill("7")
     page.get_by_test_id("config-save").click()
-    expect(page.get_by_test_id("config-message")).to_contain_text("saved: REFRESH_INTERVAL")
+    expect(page.get_by_test_id("config-message")).to_contain_text("已保存：REFRESH_INTERVAL")
     assert server_desk.api.get("/config").json()["data"]["REFRESH_INTERVAL"] == 7
     field.fill("99")  # out of range: the browser holds the form back, nothing changes
     page.get_by_test_id("config-save").click()
     assert field.evaluate("input => input.validity.rangeOverflow") is True
     assert server_desk.api.get("/config").json()["data"]["REFRESH_INTERVAL"] == 7
     shot(page, "config")
+
+
+def test_configs_subscribed_count_is_the_servers_now(page: Any, server_desk: Desk) -> None:
+    def subscribed() -> int:
+        return int(server_desk.api.get("/status").json()["data"]["subscribed"])
+
+    page.get_by_test_id("nav-config").click()
+    count = page.locator('#server-info dd[data-field="subscribed"]')
+    expect(count).to_have_text(str(subscribed()))
+    expect(page.locator("#server-info")).to_contain_text("已订阅")
+    watched = {row["local_symbol"] for row in server_desk.api.get("/market").json()["data"]}
+    extra = next(c["local_symbol"] for c in server_desk.api.get("/contract").json()["data"]
+                 if c["is_trading"] and c["local_symbol"] not in watched)  # fmt: skip
+    assert server_desk.api.post("/market", json={"symbol": extra}).json()["success"]  # by a script, not the desk
+    try:
+        page.get_by_test_id("nav-trade").click()
+        page.get_by_test_id("nav-config").click()
+        expect(count).to_have_text(str(subscribed()))
+        assert subscribed() == len(watched) + 1
+    finally:
+        assert server_desk.api.delete("/market", json={"symbol": extra}).json()["success"]
 
 
 # --- 风控: the risk panel and the kill switch -----------------------------------------------------------
@@ -512,12 +647,61 @@ def test_kill_switch_from_the_top_bar_stops_trading_and_re_arming_restores_it(pa
     expect(state).to_be_hidden()
     expect(page.locator(".topbar")).to_have_class("topbar")
     expect(page.get_by_test_id("ticket-send")).to_be_enabled()
-    expect(page.get_by_test_id("ticket-send")).to_have_text("Send order")
+    expect(page.get_by_test_id("ticket-send")).to_have_text("下单")
     expect(page.get_by_test_id("ticket-message")).to_have_text("")
     assert risk_now(server_desk)["killed"] == ""
     again = rest_order(server_desk, symbol, down)
     assert again["success"], again
     assert server_desk.api.delete("/order_solve", json={"order_id": again["data"]["order_id"]}).json()["success"]
+
+
+def test_a_ticket_close_of_todays_and_yesterdays_lots_shows_both_orders(page: Any, server_desk: Desk) -> None:
+    """SHFE keeps today's and yesterday's lots apart: the ticket's 平 of both becomes 平今 + 平昨, both shown."""
+    at_the_desk(page)
+    symbol = next(row["local_symbol"] for row in server_desk.api.get("/market").json()["data"]
+                  if row["local_symbol"].startswith("rb") and row["local_symbol"].endswith(".SHFE"))  # fmt: skip
+    watch_row(page, symbol).click()
+    expect(page.get_by_test_id("ticket-symbol")).to_have_value(symbol)
+
+    def held(lots: int, yesterday: int) -> Callable[[], bool]:
+        def check() -> bool:
+            rows = server_desk.api.get("/order_solve").json()["data"]["position_list"]
+            mine = [p for p in rows if p["local_symbol"] == symbol and p["direction"] == "long"]
+            return bool(mine) and mine[0]["volume"] == lots and mine[0]["yd_volume"] == yesterday
+
+        return check
+
+    assert rest_order(server_desk, symbol, limits_of(server_desk, symbol)[1], volume=2)["success"]
+    wait_until("2 lots long", held(2, 0))
+    day = server_desk.api.get("/status").json()["data"]["trading_day"]
+    settled = server_desk.api.post("/sim/settle").json()
+    assert settled["success"], settled
+
+    def next_day() -> bool:
+        status = server_desk.api.get("/status").json()["data"]
+        ticks = {row["local_symbol"]: row["tick"] for row in server_desk.api.get("/market").json()["data"]}
+        tick = ticks.get(symbol) or {}
+        return status["td"]["state"] == "ready" and status["trading_day"] != day and tick.get("trading_day") != day
+
+    wait_until("the next trading day's ticks", next_day)
+    wait_until("yesterday's 2 lots", held(2, 2))
+    assert rest_order(server_desk, symbol, limits_of(server_desk, symbol)[1])["success"]
+    wait_until("3 lots long, 1 of today", held(3, 2))
+    expect(page.locator('#status [data-api="td"]')).to_have_attribute("data-state", "ready")
+
+    page.locator('#ticket-direction input[value="short"]').check()
+    page.get_by_test_id("ticket-offset").select_option("close")
+    page.get_by_test_id("ticket-type").select_option("limit")
+    page.get_by_test_id("ticket-price").fill(str(limits_of(server_desk, symbol)[0]))  # marketable
+    page.get_by_test_id("ticket-volume").fill("3")
+    page.get_by_test_id("ticket-send").click()
+    expect(page.get_by_test_id("ticket-message")).to_have_text(f"卖 平今 1 + 平昨 2 {symbol}：全部成交")
+    expect(page.get_by_test_id("ticket-message")).to_have_class("message ok")
+    expect(page.locator(f'#positions tbody tr[data-symbol="{symbol}"]')).to_have_count(0)
+    shot(page, "split-close")
+    page.get_by_test_id("ticket-volume").fill("1")
+    page.get_by_test_id("ticket-offset").select_option("open")
+    page.locator('#ticket-direction input[value="long"]').check()
 
 
 def test_log_out_of_the_counter_returns_to_the_login_page(page: Any) -> None:
@@ -530,4 +714,5 @@ def test_log_out_of_the_counter_returns_to_the_login_page(page: Any) -> None:
 
 def test_screenshots_were_saved() -> None:
     saved = {path.stem for path in Path(ARTIFACTS).glob("*.png")}
-    assert {"login", "market", "chart", "trade", "strategies", "config", "risk", "killed"} <= saved
+    assert {"login", "market", "chart", "trade", "english", "strategies", "config", "risk", "killed",
+            "split-close"} <= saved  # fmt: skip

@@ -132,6 +132,9 @@ def _problem(response: Any) -> str | None:
     if response.status_code >= 500:
         return f"server error {response.status_code}"
     content_type = ";".join(response.headers.get("content-type", []))
+    if response.status_code == 200 and content_type.startswith("text/x-python"):  # GET /code?download=1: the file
+        disposition = ";".join(response.headers.get("content-disposition", []))
+        return None if disposition.startswith('attachment; filename="') else f"a file without a name: {disposition!r}"
     if not content_type.startswith("application/json"):
         return f"not JSON but {content_type!r}"
     try:

@@ -171,3 +171,19 @@ def test_lint_and_snippets_are_cooperative_under_gevent() -> None:
     assert seen["snippet"] == ["hi\n", 3]
     assert seen["timeout"] == [True, True]
     assert seen["finished"][0] == "snippet"  # the loop kept running while pylint worked
+
+
+@pytest.mark.parametrize("example", sorted(path.name for path in (ROOT / "strategies").glob("*.py")
+                                           if path.name != "__init__.py"))  # fmt: skip
+def test_the_shipped_examples_lint_without_a_single_message(client: Client, example: str) -> None:
+    """Issue 17: each example had 7 W0201 (attributes first set in on_init) pushing real errors down the list."""
+    response = client.post("/check_code", text=(ROOT / "strategies" / example).read_text(encoding="utf-8"))
+    assert response.status_code == 200, response.json
+    assert response.json["data"] == [], response.json["data"]
+
+
+def test_attributes_set_outside_init_and_on_init_are_still_reported(client: Client) -> None:
+    """on_init counts as a defining method; any other method assigning a new attribute is still W0201."""
+    text = "class A:\n    def on_init(self):\n        self.ok = 1\n\n    def on_tick(self):\n        self.late = 2\n"
+    messages = client.post("/check_code", text=text).json["data"]
+    assert [(m["line"], m["code"]) for m in messages] == [(6, "W0201")]

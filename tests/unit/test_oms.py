@@ -15,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.engine.constants import Direction, Exchange, Offset, OrderType, Product, Status
-from backend.engine.objects import SHANGHAI, ContractData, OrderData, PositionData, TickData, TradeData
+from backend.engine.objects import (
+    SHANGHAI,
+    AccountData,
+    ContractData,
+    OrderData,
+    PositionData,
+    TickData,
+    TradeData,
+)
 from backend.engine.oms import Oms, UnknownInstrument, UnknownOrder
 
 LONG, SHORT = Direction.LONG, Direction.SHORT
@@ -384,6 +392,58 @@ def test_a_tick_without_a_price_or_of_an_unheld_instrument_changes_nothing() -> 
     assert oms.on_tick(tick(3000.0, Exchange.DCE)) == []
     assert oms.position(RB, LONG).position_profit == 0.0
     assert oms.on_tick(tick(3401.0))[0].position_profit == pytest.approx(10.0)  # a fill makes it held
+
+
+# --- the account marked with the positions (issue 17: live P&L between counter refreshes) -------------------
+def counter_account(balance: float, position_profit: float) -> AccountData:
+    return AccountData("demo", balance=balance, available=900_000.0, position_profit=position_profit,
+                       pre_balance=1_000_000.0)  # fmt: skip
+
+
+def test_ticks_mark_the_accounts_position_profit_and_balance_between_counter_answers() -> None:
+    oms = new_oms()
+    oms.on_positions((held(0, 2, price=3400.0), held(1, 0, SHORT, Exchange.DCE, price=3000.0)))
+    oms.on_account(counter_account(1_000_000.0, 0.0))
+    oms.on_tick(tick(3410.0))  # rb long 2 lots × size 10: +200
+    assert oms.account is not None
+    assert (oms.account.position_profit, oms.account.balance) == (pytest.approx(200.0), pytest.approx(1_000_200.0))
+    oms.on_tick(tick(3010.0, Exchange.DCE))  # m short 1 × 10: -100
+    assert (oms.account.position_profit, oms.account.balance) == (pytest.approx(100.0), pytest.approx(1_000_100.0))
+    assert oms.account.position_profit == pytest.approx(sum(p.position_profit for p in oms.position_list()))
+    assert oms.account.available == 900_000.0  # the counter's money figures stand
+
+
+def test_a_counter_answer_is_the_new_basis_and_nothing_is_counted_twice() -> None:
+    oms = new_oms()
+    oms.on_positions((held(0, 2, price=3400.0),))
+    oms.on_account(counter_account(1_000_000.0, 0.0))
+    oms.on_tick(tick(3410.0))
+    # the counter marked at the same price: its balance already holds the 200
+    assert oms.on_account(counter_account(1_000_200.0, 200.0)).balance == pytest.approx(1_000_200.0)
+    oms.on_tick(tick(3405.0))
+    assert oms.account is not None
+    assert (oms.account.position_profit, oms.account.balance) == (pytest.approx(100.0), pytest.approx(1_000_100.0))
+    # a snapshot with other lots (or price) is marked at once with the last tick, the account with it
+    oms.on_positions((held(0, 4, price=3400.0),))
+    assert (oms.account.position_profit, oms.account.balance) == (pytest.approx(200.0), pytest.approx(1_000_200.0))
+
+
+def test_before_the_first_position_snapshot_the_counters_account_stands() -> None:
+    oms = new_oms()
+    oms.on_account(counter_account(1_000_150.0, 150.0))
+    assert oms.account == counter_account(1_000_150.0, 150.0)
+
+
+def test_a_fill_is_marked_at_the_last_price_and_a_closed_position_leaves_the_account() -> None:
+    oms = new_oms()
+    oms.on_positions(())
+    oms.on_account(counter_account(1_000_000.0, 0.0))
+    oms.on_tick(tick(3410.0))
+    oms.on_trade(fill("t1", LONG, OPEN, 1, 3400.0))
+    assert oms.position(RB, LONG).position_profit == pytest.approx(100.0)
+    assert oms.account is not None and oms.account.position_profit == pytest.approx(100.0)
+    oms.on_trade(fill("t2", SHORT, CT, 1, 3410.0))
+    assert oms.account.position_profit == 0.0
 
 
 # --- property ------------------------------------------------------------------------------------------------

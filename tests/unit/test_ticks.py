@@ -120,7 +120,8 @@ def test_every_depth_field_lands_in_its_tick_field(cleaner: TickCleaner):
     for level in range(1, 6):
         names[f"BidPrice{level}"], names[f"AskPrice{level}"] = f"bid_price_{level}", f"ask_price_{level}"
         names[f"BidVolume{level}"], names[f"AskVolume{level}"] = f"bid_volume_{level}", f"ask_volume_{level}"
-    row = depth("rb2601", "09:00:00", **{ctp: float(number) for number, ctp in enumerate(names, start=1)})
+    # CZCE: its AveragePrice is already per unit, so every field lands as it is
+    row = depth("MA601", "09:00:00", **{ctp: float(number) for number, ctp in enumerate(names, start=1)})
     row["Volume"] = 2
     for level in range(1, 6):
         row[f"BidVolume{level}"] = int(row[f"BidVolume{level}"])
@@ -129,6 +130,27 @@ def test_every_depth_field_lands_in_its_tick_field(cleaner: TickCleaner):
     assert tick is not None
     values = tick.to_dict()
     assert {ours: values[ours] for ours in names.values()} == {ours: row[ctp] for ctp, ours in names.items()}
+
+
+@pytest.mark.parametrize(
+    ("symbol", "exchange", "size", "average", "expected"),
+    [
+        ("IF2512", Exchange.CFFEX, 300, 3896.16 * 300, 3896.16),  # the 1,168,848 for IF
+        ("rb2601", Exchange.SHFE, 10, 31690.0, 3169.0),
+        ("i2601", Exchange.DCE, 100, 76700.0, 767.0),
+        ("MA601", Exchange.CZCE, 10, 2410.0, 2410.0),  # CZCE's AveragePrice excludes the multiplier
+        ("rb2601", Exchange.SHFE, 10, 0.0, 0.0),  # no trade yet
+        ("rb2601", Exchange.SHFE, 10, DBL_MAX, 0.0),  # unset
+    ],
+)
+def test_the_average_price_is_per_unit_on_every_exchange(
+    symbol: str, exchange: Exchange, size: int, average: float, expected: float
+):
+    # CTP's AveragePrice is turnover / volume: it includes the multiplier except on CZCE (CTP.md §5).
+    cleaner = TickCleaner(contracts={symbol: ContractData(symbol, exchange, symbol, Product.FUTURES, size, 0.2)},
+                          trading_day=TUESDAY)  # fmt: skip
+    tick = cleaner.clean(depth(symbol, "10:00:00", AveragePrice=average))
+    assert tick is not None and tick.average_price == pytest.approx(expected, rel=1e-12)
 
 
 # --- the session filter (CTP.md §5: a front pushes the last session's tick on connecting out of hours) ---

@@ -1,5 +1,7 @@
 // The REST client: the envelope, the JWT header, and "token error" sending the page back to login.
 
+import { t } from "./i18n.js";
+
 const TOKEN_KEY = "ctpdesk.token";
 
 export class ApiError extends Error {
@@ -35,13 +37,13 @@ export async function api(method, path, fields) {
   try {
     response = await fetch(url, options);
   } catch (error) {
-    throw new ApiError(`the server cannot be reached (${error.message})`, 0, null);
+    throw new ApiError(t("api.unreachable", { msg: error.message }), 0, null);
   }
   let body;
   try {
     body = await response.json();
   } catch {
-    throw new ApiError(`unexpected answer from the server (HTTP ${response.status})`, response.status, null);
+    throw new ApiError(t("api.unexpected", { status: response.status }), response.status, null);
   }
   if (response.status === 401 && path !== "/login") {
     session.onExpired();

@@ -5,6 +5,7 @@ import { applyOrder, applyTrade, initBlotter } from "./blotter.js";
 import { chartBar, chartTick, initChart, showInstrument } from "./chart.js";
 import { initConfig, loadConfig } from "./config.js";
 import { el } from "./format.js";
+import { applyStatic, switchLang, t } from "./i18n.js";
 import { initLogin } from "./login.js";
 import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./market.js";
 import { applyRiskEvent, initRisk, loadRisk } from "./risk.js";
@@ -36,6 +37,10 @@ const desk = {
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 8000 : 4000);
   },
+  // The server's view of itself (subscriptions, trading day) after something changed it.
+  refreshStatus() {
+    loadStatus().catch(() => {});
+  },
   // After an order: the socket brings every change; a REST refresh a moment later is a safety net.
   refreshSoon() {
     clearTimeout(refreshTimer);
@@ -57,7 +62,7 @@ async function loadStatus() {
   const [status, account] = await Promise.all([api("GET", "/status"), api("GET", "/account").catch(() => null)]);
   state.status = status;
   if (account) state.account = account;
-  mark("status", "account");
+  mark("status", "status-config", "account");
 }
 
 function connectSocket() {
@@ -75,7 +80,7 @@ function connectSocket() {
   socket.on("trade", (message) => applyTrade(message.data));
   socket.on("position", (message) => { state.positions = message.data; mark("positions"); });
   socket.on("account", (message) => { state.account = message.data; mark("account"); });
-  socket.on("status", (status) => { state.status = status; mark("status"); });
+  socket.on("status", (status) => { state.status = status; mark("status", "status-config"); });
   socket.on("log", addLog);
   socket.on("strategy", applyStrategy);
   socket.on("contract", () => loadMarket().catch(() => {}));
@@ -109,7 +114,7 @@ function showPage(name) {
     refreshEditor();
     loadStrategies().catch(() => {});
   }
-  if (name === "config") loadConfig().catch((error) => desk.toast(error.message, "error"));
+  if (name === "config") loadConfig().catch((error) => desk.toast(t("toast.error", { msg: error.message }), "error"));
   if (name === "risk") loadRisk().catch(() => {});
 }
 
@@ -131,7 +136,7 @@ async function showDesk() {
     await Promise.all([loadMarket(), loadOverview(), loadStatus(), loadStrategies()]);
   } catch (error) {
     if (!session.token) return; // the token was refused: the login page is showing
-    desk.toast(error.message, "error");
+    desk.toast(t("toast.error", { msg: error.message }), "error");
   }
   loadRisk().catch(() => {}); // the kill switch's state shows in the top bar on every page
   connectSocket();
@@ -155,6 +160,7 @@ async function logout(event) {
 }
 
 function start() {
+  for (const button of document.querySelectorAll(".lang-switch")) button.addEventListener("click", switchLang);
   bindDesk(desk);
   initLogin(showDesk);
   initMarket(desk);
@@ -176,9 +182,9 @@ function start() {
   else showLogin();
 }
 
+applyStatic();
 if (!window.io || !window.LightweightCharts || !window.CodeMirror) {
-  document.body.replaceChildren(el("p", { className: "fatal" },
-    "The desk's libraries did not load: run `make run` (it installs them with npm) and reload."));
+  document.body.replaceChildren(el("p", { className: "fatal" }, t("app.libraries")));
 } else {
   start();
 }

@@ -1,7 +1,8 @@
 // The blotter: positions, working orders, all orders, trades, logs; plus the account and status bars.
 
 import { api } from "./api.js";
-import { clock, el, fillRows, integer, label, money, price, signClass } from "./format.js";
+import { averagePrice, el, exchangeToday, fillRows, integer, label, money, price, signClass, tradingDay, tradingDayIso, when } from "./format.js";
+import { t } from "./i18n.js";
 import { decimalsFor } from "./market.js";
 import { mark, onRender, state } from "./state.js";
 
@@ -26,9 +27,9 @@ export function initBlotter(desk) {
 async function cancel(desk, order) {
   try {
     await api("DELETE", "/order_solve", { order_id: order.order_id });
-    desk.toast(`Cancelled ${order.local_symbol} ${label("direction", order.direction)} ${order.volume}`);
+    desk.toast(t("toast.cancelled", { symbol: order.local_symbol, side: label("side", order.direction), volume: order.volume }));
   } catch (error) {
-    desk.toast(`Cancel: ${error.message}`, "error");
+    desk.toast(t("toast.cancelFailed", { msg: error.message }), "error");
   }
 }
 
@@ -36,18 +37,25 @@ async function cancelAll(desk) {
   const working = [...state.activeOrders];
   const results = await Promise.allSettled(working.map((order) => api("DELETE", "/order_solve", { order_id: order.order_id })));
   const failed = results.filter((result) => result.status === "rejected");
-  if (failed.length) desk.toast(`Cancel all: ${failed.length} of ${working.length} failed: ${failed[0].reason.message}`, "error");
-  else if (working.length) desk.toast(`Cancelled ${working.length} order(s)`);
+  if (failed.length) {
+    desk.toast(t("toast.cancelAllFailed", { failed: failed.length, total: working.length, msg: failed[0].reason.message }), "error");
+  } else if (working.length) {
+    desk.toast(t("toast.cancelledAll", { n: working.length }));
+  }
 }
 
 async function closePosition(desk, position) {
   try {
     const orders = await api("POST", "/close_position", { local_symbol: position.local_symbol, direction: position.direction });
-    const parts = orders.map((order) => `${label("offset", order.offset)} ${order.volume}`).join(", ");
-    desk.toast(`Close ${position.local_symbol}: ${parts}`);
+    desk.toast(t("toast.closed", { symbol: position.local_symbol, pieces: pieces(orders) }));
   } catch (error) {
-    desk.toast(`Close ${position.local_symbol}: ${error.message}`, "error");
+    desk.toast(t("toast.closeFailed", { symbol: position.local_symbol, msg: error.message }), "error");
   }
+}
+
+// The orders a close became, as a trader reads them: "平今 1 + 平昨 2".
+export function pieces(orders) {
+  return orders.map((order) => t("ticket.piece", { offset: label("offset", order.offset), volume: order.volume })).join(" + ");
 }
 
 function drawPositions(desk) {
@@ -60,23 +68,23 @@ function drawPositions(desk) {
       el("td", { className: "num", dataset: { field: "td" } }, integer(position.td_volume)),
       el("td", { className: "num", dataset: { field: "yd" } }, integer(position.yd_volume)),
       el("td", { className: "num" }, integer(position.available)),
-      el("td", { className: "num" }, price(position.price, decimals + 1)),
+      el("td", { className: "num", dataset: { field: "price" } }, averagePrice(position.price, decimals)),
       el("td", { className: `num ${signClass(position.position_profit)}` }, money(position.position_profit)),
       el("td", { className: "num" }, money(position.margin)),
       el("td", {}, el("button", {
-        className: "small", textContent: "Close", dataset: { testid: "close-position" },
+        className: "small", textContent: t("blotter.close"), dataset: { testid: "close-position" },
         onclick: (event) => { event.stopPropagation(); closePosition(desk, position); },
       })));
   });
-  fillRows(document.querySelector("#positions tbody"), rows.length ? rows : [empty(10, "No positions")]);
+  fillRows(document.querySelector("#positions tbody"), rows.length ? rows : [empty(10, t("blotter.noPositions"))]);
 }
 
 // What orders and trades show first: when, what, which side, open or close.
 function leadingCells(item) {
   return [
-    el("td", {}, clock(item.time)),
+    el("td", {}, when(item.time)),
     el("td", {}, item.local_symbol),
-    el("td", { className: item.direction === "long" ? "up" : "down" }, label("direction", item.direction)),
+    el("td", { className: item.direction === "long" ? "up" : "down" }, label("side", item.direction)),
     el("td", {}, label("offset", item.offset)),
   ];
 }
@@ -89,10 +97,10 @@ function drawOrders(desk) {
     el("td", { className: "num" }, integer(order.traded)),
     el("td", {}, label("status", order.status)),
     el("td", {}, order.strategy || ""),
-    el("td", {}, el("button", { className: "small", textContent: "Cancel", dataset: { testid: "cancel-order" },
+    el("td", {}, el("button", { className: "small", textContent: t("blotter.cancel"), dataset: { testid: "cancel-order" },
       onclick: () => cancel(desk, order) }))));
-  fillRows(document.querySelector("#orders tbody"), rows.length ? rows : [empty(10, "No working orders")]);
-  document.querySelector('#blotter-tabs [data-tab="orders"]').textContent = `Working orders (${state.activeOrders.length})`;
+  fillRows(document.querySelector("#orders tbody"), rows.length ? rows : [empty(10, t("blotter.noOrders"))]);
+  document.querySelector('#blotter-tabs [data-tab="orders"]').textContent = t("tab.ordersCount", { n: state.activeOrders.length });
 }
 
 function drawHistory() {
@@ -105,7 +113,7 @@ function drawHistory() {
     el("td", { className: "num" }, integer(order.traded)),
     el("td", {}, label("status", order.status)),
     el("td", { className: "muted" }, order.status_msg || "")));
-  fillRows(document.querySelector("#history tbody"), rows.length ? rows : [empty(10, "No orders today")]);
+  fillRows(document.querySelector("#history tbody"), rows.length ? rows : [empty(10, t("blotter.noHistory"))]);
 }
 
 function drawTrades() {
@@ -113,17 +121,28 @@ function drawTrades() {
     ...leadingCells(trade),
     el("td", { className: "num" }, price(trade.price, decimalsFor(trade.local_symbol))),
     el("td", { className: "num" }, integer(trade.volume)),
-    el("td", { className: "muted" }, trade.order_id)));
-  fillRows(document.querySelector("#trades tbody"), rows.length ? rows : [empty(7, "No trades today")]);
+    orderCell(trade)));
+  fillRows(document.querySelector("#trades tbody"), rows.length ? rows : [empty(7, t("blotter.noTrades"))]);
+}
+
+// A trade's order as a trader knows it: when it was sent and at what price ("09:31:02 委托 @ 3169");
+// the internal id (front_session_ref) only in the tooltip.
+function orderCell(trade) {
+  const order = state.orders.get(trade.order_id);
+  const text = order
+    ? t("blotter.orderOf", { time: when(order.time), price: order.type === "market" ? label("type", "market")
+      : price(order.price, decimalsFor(order.local_symbol)) })
+    : "";
+  return el("td", { className: "muted", title: trade.order_id, dataset: { field: "order" } }, text);
 }
 
 function drawLogs() {
   const rows = [...state.logs].reverse().slice(0, 300).map((entry) => el("tr", { className: `level-${(entry.levelname || "").toLowerCase()}` },
-    el("td", {}, clock(entry.created)),
-    el("td", {}, entry.levelname || ""),
+    el("td", {}, when(entry.created)),
+    el("td", {}, label("level", entry.levelname || "")),
     el("td", {}, entry.owner || entry.name || ""),
     el("td", {}, entry.message || "")));
-  fillRows(document.querySelector("#logs tbody"), rows.length ? rows : [empty(4, "No log lines")]);
+  fillRows(document.querySelector("#logs tbody"), rows.length ? rows : [empty(4, t("blotter.noLogs"))]);
 }
 
 function drawAccount() {
@@ -133,16 +152,11 @@ function drawAccount() {
     box.replaceChildren();
     return;
   }
-  const item = (name, value, cls = "") => el("span", { className: `figure ${cls}`, dataset: { field: name } },
-    el("small", {}, name), money(value));
-  box.replaceChildren(
-    item("Balance", account.balance),
-    item("Available", account.available),
-    item("Margin", account.margin),
-    item("Frozen", account.frozen),
-    item("Position P&L", account.position_profit, signClass(account.position_profit)),
-    item("Close P&L", account.close_profit, signClass(account.close_profit)),
-    item("Fees", account.commission));
+  const item = (name, signed = false) => el("span", {
+    className: `figure ${signed ? signClass(Math.round(account[name] * 100)) : ""}`, dataset: { field: name }, // no colour for what shows 0.00
+  }, el("small", {}, t(`account.${name}`)), money(account[name]));
+  box.replaceChildren(item("balance"), item("available"), item("margin"), item("frozen"),
+    item("position_profit", true), item("close_profit", true), item("commission"));
 }
 
 const STATE_CLASS = { ready: "ok", logged_in: "ok", disconnected: "bad", failed: "bad" };
@@ -157,11 +171,20 @@ function drawStatus() {
   const api_ = (name, entry) => {
     const value = (entry && entry.state) || "disconnected";
     const reason = entry && entry.error_id ? ` (${entry.error_id} ${entry.error_msg})` : "";
-    return el("span", { className: `pill ${STATE_CLASS[value] || "warn"}`, title: `${name}: ${value}${reason}`, dataset: { api: name, state: value } },
-      `${name.toUpperCase()} ${value.replace("_", " ")}`);
+    return el("span", {
+      className: `pill ${STATE_CLASS[value] || "warn"}`,
+      title: t("api.title", { name: t(`api.${name}`), state: label("api", value), reason }),
+      dataset: { api: name, state: value },
+    }, `${t(`api.${name}`)} ${label("api", value)}`);
   };
+  // The trading day, marked where it is not today's calendar day (a night session, a weekend).
+  const differs = Boolean(status.trading_day) && tradingDayIso(status.trading_day) !== exchangeToday();
+  const day = status.trading_day ? el("span", {
+    className: `trading-day${differs ? " differs" : ""}`, dataset: { testid: "trading-day", differs: String(differs) },
+    title: t("top.tradingDay.title", { day: tradingDayIso(status.trading_day), calendar: exchangeToday() }),
+  }, t("top.tradingDay", { day: tradingDay(status.trading_day) })) : null;
   box.replaceChildren(
-    el("span", { className: "muted" }, `${status.interface || "–"} · ${status.userid || ""} · ${status.trading_day || ""}`),
+    el("span", { className: "muted" }, `${status.interface || "–"} · ${status.userid || ""}`), day,
     api_("td", status.td), api_("md", status.md));
 }
 
@@ -173,6 +196,7 @@ export function applyOrder(order) {
   state.orders.delete(order.order_id); // re-insert: the history shows the latest change first
   state.orders.set(order.order_id, order);
   mark("history");
+  if (state.trades.some((trade) => trade.order_id === order.order_id)) mark("trades"); // its Order cell
 }
 
 export function applyTrade(trade) {

@@ -3,22 +3,25 @@
 
 import { api } from "./api.js";
 import { el } from "./format.js";
-import { state } from "./state.js";
+import { t } from "./i18n.js";
+import { onRender, state } from "./state.js";
 
+// The settings the desk knows: kind of input (the label is "config.KEY" in the message table).
 const HELP = {
-  REFRESH_INTERVAL: ["Account and position refresh (seconds, 1–60)", "number", { min: 1, max: 60, step: 1 }],
-  INSTRUMENT_INDEPEND: ["Strategies receive only their own instruments' events", "bool"],
-  SLIPPAGE_BUY: ["Slippage when buying to open (price ticks)", "number", { min: 0, step: 1 }],
-  SLIPPAGE_SHORT: ["Slippage when selling to open (price ticks)", "number", { min: 0, step: 1 }],
-  SLIPPAGE_COVER: ["Slippage when buying to close (price ticks)", "number", { min: 0, step: 1 }],
-  SLIPPAGE_SELL: ["Slippage when selling to close (price ticks)", "number", { min: 0, step: 1 }],
-  CLOSE_PATTERN: ["Close today's or yesterday's lots first (SHFE/INE)", ["today", "yesterday"]],
-  SHARED_FUNC: ["Push the intraday shared series each minute", "bool"],
+  REFRESH_INTERVAL: ["number", { min: 1, max: 60, step: 1 }],
+  INSTRUMENT_INDEPEND: ["bool"],
+  SLIPPAGE_BUY: ["number", { min: 0, step: 1 }],
+  SLIPPAGE_SHORT: ["number", { min: 0, step: 1 }],
+  SLIPPAGE_COVER: ["number", { min: 0, step: 1 }],
+  SLIPPAGE_SELL: ["number", { min: 0, step: 1 }],
+  CLOSE_PATTERN: [["today", "yesterday"]],
+  SHARED_FUNC: ["bool"],
 };
 
 let values = {};
 
 export function initConfig() {
+  onRender("status-config", drawServer);
   const form = document.getElementById("config-form");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -30,7 +33,7 @@ export function initConfig() {
     const out = document.getElementById("auth-code-message");
     try {
       await api("PUT", "/auth_code", Object.fromEntries(new FormData(authForm).entries()));
-      out.textContent = "access code changed: use the new one at the next login (every other session was logged out)";
+      out.textContent = t("config.accessChanged");
       out.className = "message ok";
       authForm.reset();
     } catch (error) {
@@ -40,19 +43,23 @@ export function initConfig() {
   });
 }
 
+// The form, and the server's figures fresh (the subscriptions may have changed since the desk loaded).
 export async function loadConfig() {
-  values = await api("GET", "/config");
+  const [config, status] = await Promise.all([api("GET", "/config"), api("GET", "/status")]);
+  values = config;
+  state.status = status;
   draw();
   drawServer();
 }
 
 function field(key, value) {
-  const [help, kind, limits] = HELP[key] || [key, typeof value === "boolean" ? "bool" : "text"];
+  const [kind, limits] = HELP[key] || [typeof value === "boolean" ? "bool" : "text"];
+  const help = HELP[key] ? t(`config.${key}`) : key;
   let input;
   if (kind === "bool") {
     input = el("input", { type: "checkbox", name: key, checked: Boolean(value) });
   } else if (Array.isArray(kind)) {
-    input = el("select", { name: key }, ...kind.map((option) => el("option", { value: option, selected: option === value }, option)));
+    input = el("select", { name: key }, ...kind.map((option) => el("option", { value: option, selected: option === value }, t(`config.close.${option}`))));
   } else {
     input = el("input", { type: kind === "number" ? "number" : "text", name: key, value: String(value), ...(limits || {}) });
     if (kind === "number") input.step = limits && limits.step ? String(limits.step) : "any";
@@ -63,16 +70,17 @@ function field(key, value) {
 function draw() {
   const form = document.getElementById("config-form");
   form.replaceChildren(...Object.entries(values).map(([key, value]) => field(key, value)),
-    el("button", { type: "submit", className: "primary", dataset: { testid: "config-save" } }, "Save configuration"));
+    el("button", { type: "submit", className: "primary", dataset: { testid: "config-save" } }, t("config.save")));
 }
 
 function drawServer() {
   const status = state.status || {};
   const info = document.getElementById("server-info");
-  const rows = [["Interface", status.interface], ["Account", status.userid], ["Trading day", status.trading_day],
-    ["Subscribed", status.subscribed], ["Strategies running", (status.strategies_running || []).join(", ") || "none"],
-    ["Version", status.version]];
-  info.replaceChildren(...rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value ?? "")]));
+  const rows = [["interface", status.interface], ["account", status.userid], ["tradingDay", status.trading_day],
+    ["subscribed", status.subscribed], ["strategies", (status.strategies_running || []).join(", ") || t("server.none")],
+    ["version", status.version]];
+  info.replaceChildren(...rows.flatMap(([name, value]) => [el("dt", {}, t(`server.${name}`)),
+    el("dd", { dataset: { field: name } }, value ?? "")]));
 }
 
 async function save(form) {
@@ -85,14 +93,14 @@ async function save(form) {
     if (now !== value) changed[key] = now;
   }
   if (!Object.keys(changed).length) {
-    out.textContent = "nothing changed";
+    out.textContent = t("config.nothing");
     out.className = "message";
     return;
   }
   try {
     values = await api("PUT", "/config", changed);
     draw();
-    out.textContent = `saved: ${Object.keys(changed).join(", ")}`;
+    out.textContent = t("config.saved", { keys: Object.keys(changed).join(", ") });
     out.className = "message ok";
   } catch (error) {
     out.textContent = error.message;

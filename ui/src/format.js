@@ -1,18 +1,11 @@
-// How values are shown: prices on their instrument's tick, enum words as traders read them.
+// How values are shown: prices on their instrument's tick, times in exchange time (Asia/Shanghai,
+// whatever the browser's zone), enum words from the message table (i18n.js).
 
-export const LABELS = {
-  direction: { long: "Long", short: "Short" },
-  offset: { open: "Open", close: "Close", closetoday: "Close today", closeyesterday: "Close yd" },
-  type: { limit: "Limit", market: "Market", fak: "FAK", fok: "FOK" },
-  status: {
-    submitting: "Submitting", nottraded: "Working", parttraded: "Part filled",
-    alltraded: "Filled", cancelled: "Cancelled", rejected: "Rejected",
-  },
-};
+import { label, weekday } from "./i18n.js";
 
-export function label(kind, value) {
-  return (LABELS[kind] && LABELS[kind][value]) || value || "";
-}
+export { label };
+
+export const EXCHANGE_ZONE = "Asia/Shanghai";
 
 export function decimalsOf(tick) {
   if (!tick || tick >= 1) return 0;
@@ -22,15 +15,41 @@ export function decimalsOf(tick) {
   return (text.split(".")[1] || "").length;
 }
 
+const isNumber = (value) => value !== null && value !== undefined && value !== "" && Number.isFinite(Number(value));
+
+// A fixed-decimals text that never reads "-0.00": a value that rounds to zero shows unsigned.
+function fixed(value, decimals) {
+  const text = Number(value).toFixed(decimals);
+  return Number(text) === 0 ? text.replace("-", "") : text;
+}
+
 export function price(value, decimals = 2) {
-  if (value === null || value === undefined || value === "" || !Number.isFinite(Number(value))) return "";
+  if (!isNumber(value)) return "";
   if (Number(value) === 0) return "–";
-  return Number(value).toFixed(decimals);
+  return fixed(value, decimals);
+}
+
+// An average price: on the tick's decimals when it sits on them (rb "3169", i "767.5"), else two
+// more (an average of different fills, "3169.33"), never more than it needs.
+export function averagePrice(value, decimals = 2) {
+  if (!isNumber(value)) return "";
+  const onTick = fixed(value, decimals);
+  if (Math.abs(Number(onTick) - Number(value)) < 1e-9) return price(value, decimals);
+  const finer = fixed(value, decimals + 2).replace(/0+$/, "");
+  return finer.endsWith(".") ? finer.slice(0, -1) : finer;
+}
+
+// A signed change in percent: "+0.35%", "-1.20%", and "0.00%" for what rounds to nothing.
+export function percent(value) {
+  if (!isNumber(value)) return "";
+  const text = fixed(value, 2);
+  return `${Number(text) > 0 ? "+" : ""}${text}%`;
 }
 
 export function money(value) {
-  if (value === null || value === undefined || !Number.isFinite(Number(value))) return "";
-  return Number(value).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  if (!isNumber(value)) return "";
+  const rounded = Number(fixed(value, 2));
+  return rounded.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
 export function integer(value) {
@@ -38,18 +57,48 @@ export function integer(value) {
   return Number(value).toLocaleString("en-US", { maximumFractionDigits: 0 });
 }
 
-export function clock(iso) {
-  if (!iso) return "";
-  const match = String(iso).match(/T?(\d\d:\d\d:\d\d)/);
-  return match ? match[1] : String(iso);
+const SHANGHAI = new Intl.DateTimeFormat("en-CA", {
+  timeZone: EXCHANGE_ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+// A moment (ISO text, epoch seconds or a Date) in exchange time: {day: "2026-12-05", time: "21:05:03"}.
+export function exchangeTime(value) {
+  if (value === null || value === undefined || value === "") return null;
+  const moment = value instanceof Date ? value : typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(moment.getTime())) return null;
+  const parts = Object.fromEntries(SHANGHAI.formatToParts(moment).map((part) => [part.type, part.value]));
+  return { day: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}:${parts.second}` };
 }
 
-// Epoch seconds (strategy times) as the browser's local date and time.
-export function when(epochSeconds) {
-  if (!epochSeconds) return "";
-  const moment = new Date(Number(epochSeconds) * 1000);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${pad(moment.getMonth() + 1)}-${pad(moment.getDate())} ${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}`;
+// Today's calendar day at the exchange, "2026-12-05".
+export function exchangeToday() {
+  return exchangeTime(new Date()).day;
+}
+
+// A time as the desk shows it: exchange time, "HH:MM:SS" today, "MM-DD HH:MM:SS" on another
+// calendar day (last night's session seen the next morning, a strategy stopped days ago).
+export function when(value) {
+  const stamp = exchangeTime(value);
+  if (!stamp) return typeof value === "string" ? value : "";
+  return stamp.day === exchangeToday() ? stamp.time : `${stamp.day.slice(5)} ${stamp.time}`;
+}
+
+export const clock = when;
+
+// A trading day ("20261207" or "2026-12-07") as "12-07 周一"; "" when there is none.
+export function tradingDay(day) {
+  const match = String(day || "").match(/^(\d{4})-?(\d\d)-?(\d\d)$/);
+  if (!match) return day || "";
+  const [, year, month, date] = match;
+  const index = new Date(Date.UTC(Number(year), Number(month) - 1, Number(date))).getUTCDay();
+  return `${month}-${date} ${weekday(index)}`;
+}
+
+// The trading day as a calendar day "2026-12-07", to compare with exchangeToday().
+export function tradingDayIso(day) {
+  const match = String(day || "").match(/^(\d{4})-?(\d\d)-?(\d\d)$/);
+  return match ? `${match[1]}-${match[2]}-${match[3]}` : "";
 }
 
 export function signClass(value) {

@@ -3,36 +3,34 @@
 // access code are never stored.
 
 import { api, session } from "./api.js";
+import { t } from "./i18n.js";
 
 const REMEMBER_KEY = "ctpdesk.login";
 const REMEMBERED = ["preset", "userid", "interface", "brokerid", "appid", "auth_code", "td_address", "md_address", "product_info"];
 
-const PRESETS = {
+const PRESETS = { // hint: a key of the message table (i18n.js)
   sim: {
-    hint: "The built-in simulated counter: no network needed. Its demo account is printed by `make run`: "
-      + "user ID demo, password demo unless the server's configuration changed them.",
+    hint: "login.hint.sim",
     fields: { interface: "sim", userid: "demo", brokerid: "", appid: "", auth_code: "", td_address: "", md_address: "" },
     fronts: false,
   },
   simnow: {
-    hint: "SimNow standard environment (trading hours only). Use your SimNow investor ID and password; "
-      + "copy the current trade and market front addresses from SimNow's site (they change).",
+    hint: "login.hint.simnow",
     fields: { interface: "ctp", brokerid: "9999", appid: "simnow_client_test", auth_code: "0000000000000000" },
     fronts: true,
   },
   simnow724: {
-    hint: "SimNow 7x24 environment (runs outside trading hours). Front addresses from SimNow's site.",
+    hint: "login.hint.simnow724",
     fields: { interface: "ctp", brokerid: "9999", appid: "simnow_client_test", auth_code: "0000000000000000" },
     fronts: true,
   },
   tts: {
-    hint: "openctp TTS 7x24: replays the last trading day around the clock. Needs no broker ID or auth code; "
-      + "front addresses from openctp's site.",
+    hint: "login.hint.tts",
     fields: { interface: "tts", brokerid: "", appid: "", auth_code: "" },
     fronts: true,
   },
   custom: {
-    hint: "Any CTP front: your broker gives the broker ID, app ID, auth code and front addresses.",
+    hint: "login.hint.custom",
     fields: { interface: "ctp" },
     fronts: true,
   },
@@ -53,7 +51,7 @@ export function initLogin(onLoggedIn) {
 
   function applyPreset(name, saved = {}) {
     const preset = PRESETS[name] || PRESETS.sim;
-    document.getElementById("preset-hint").textContent = preset.hint;
+    document.getElementById("preset-hint").textContent = t(preset.hint);
     document.getElementById("front-fields").hidden = !preset.fronts;
     const sameTarget = saved.preset === name;
     for (const [key, value] of Object.entries(preset.fields)) {
@@ -79,7 +77,7 @@ export function initLogin(onLoggedIn) {
     for (const key of Object.keys(fields)) if (fields[key] === "") delete fields[key];
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
-    button.textContent = "Logging in… (waiting for the counter)";
+    button.textContent = t("login.waiting");
     try {
       const token = await api("POST", "/login", fields);
       localStorage.setItem(REMEMBER_KEY, JSON.stringify(Object.fromEntries(
@@ -92,7 +90,7 @@ export function initLogin(onLoggedIn) {
       error.textContent = failure.message;
     } finally {
       button.disabled = false;
-      button.textContent = "Log in";
+      button.textContent = t("login.submit");
     }
   });
 }

@@ -1,7 +1,8 @@
 // Market watch: search and subscribe, one row per instrument updated in place, the depth ladder.
 
 import { api } from "./api.js";
-import { decimalsOf, el, integer, price, signClass } from "./format.js";
+import { decimalsOf, el, integer, percent, price, signClass } from "./format.js";
+import { t } from "./i18n.js";
 import { mark, onRender, state, tickChanged } from "./state.js";
 
 const MAX_SUGGESTIONS = 30;
@@ -37,7 +38,7 @@ export function initMarket(desk) {
       dataset: { symbol: contract.local_symbol },
       onmousedown: (event) => { event.preventDefault(); choose(contract.local_symbol); },
     }, el("b", {}, contract.local_symbol), " ", contract.name || "",
-    state.watch.includes(contract.local_symbol) ? el("small", {}, " watching") : null)));
+    state.watch.includes(contract.local_symbol) ? el("small", {}, t("watch.watching")) : null)));
     list.hidden = shown.length === 0;
   }
 
@@ -72,8 +73,9 @@ export async function subscribe(desk, symbol) {
     await api("POST", "/market", { symbol });
     if (!state.watch.includes(symbol)) state.watch.push(symbol);
     mark("watch");
+    desk.refreshStatus(); // the count of subscriptions (Config's "Subscribed") changed
   } catch (error) {
-    desk.toast(`Subscribe ${symbol}: ${error.message}`, "error");
+    desk.toast(t("watch.subscribeFailed", { symbol, msg: error.message }), "error");
   }
 }
 
@@ -82,8 +84,9 @@ async function unsubscribe(desk, symbol) {
     await api("DELETE", "/market", { symbol });
     state.watch = state.watch.filter((name) => name !== symbol);
     mark("watch");
+    desk.refreshStatus();
   } catch (error) {
-    desk.toast(`Unsubscribe ${symbol}: ${error.message}`, "error");
+    desk.toast(t("watch.unsubscribeFailed", { symbol, msg: error.message }), "error");
   }
 }
 
@@ -132,13 +135,13 @@ function makeRow(symbol) {
   const cells = {
     last: el("td", { className: "num price" }),
     change: el("td", { className: "num" }),
-    bid: el("td", { className: "num price bid", title: "click: fill the ticket's price" }),
-    ask: el("td", { className: "num price ask", title: "click: fill the ticket's price" }),
+    bid: el("td", { className: "num price bid", title: t("watch.fill") }),
+    ask: el("td", { className: "num price ask", title: t("watch.fill") }),
     volume: el("td", { className: "num" }),
     oi: el("td", { className: "num" }),
   };
   const remove = el("button", {
-    className: "icon", title: `Unsubscribe ${symbol}`, textContent: "×",
+    className: "icon", title: t("watch.unsubscribe", { symbol }), textContent: "×",
     onclick: (event) => { event.stopPropagation(); unsubscribe(desk_, symbol); },
   });
   const row = el("tr", { dataset: { symbol }, onclick: () => desk_.select(symbol) },
@@ -161,7 +164,7 @@ function drawRow(symbol) {
   if (!entry || !tick) return;
   const decimals = decimalsFor(symbol);
   const base = tick.pre_settlement_price || tick.pre_close || 0;
-  const change = base ? ((tick.last_price - base) / base) * 100 : 0;
+  const change = base ? Math.round(((tick.last_price - base) / base) * 10000) / 100 : 0; // as shown: 2 decimals
   const { cells } = entry;
   cells.last.textContent = price(tick.last_price, decimals);
   cells.last.className = `num price ${signClass(change)}`;
@@ -170,7 +173,7 @@ function drawRow(symbol) {
     cells.last.classList.add(flash); // the class restarts its animation on each draw
   }
   entry.last = tick.last_price;
-  cells.change.textContent = base ? `${change >= 0 ? "+" : ""}${change.toFixed(2)}%` : "";
+  cells.change.textContent = base ? percent(change) : "";
   cells.change.className = `num ${signClass(change)}`;
   cells.bid.textContent = price(tick.bid_price_1, decimals);
   cells.ask.textContent = price(tick.ask_price_1, decimals);
@@ -188,22 +191,22 @@ function drawDepth(desk) {
   const symbol = state.selected;
   const tick = state.ticks.get(symbol);
   if (!tick) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 3, className: "muted" }, symbol ? "waiting for a tick…" : "")));
+    tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 3, className: "muted" }, symbol ? t("depth.waiting") : "")));
     return;
   }
   const decimals = decimalsFor(symbol);
   const level = (side, n) => {
     const value = tick[`${side}_price_${n}`];
     return el("tr", { className: side },
-      el("td", {}, `${side === "ask" ? "Ask" : "Bid"} ${n}`),
+      el("td", {}, t(side === "ask" ? "depth.ask" : "depth.bid", { n })),
       el("td", { className: "num price clickable", onclick: () => desk.fillPrice(value), dataset: { price: value } },
         price(value, decimals)),
       el("td", { className: "num" }, integer(tick[`${side}_volume_${n}`])));
   };
   const asks = [5, 4, 3, 2, 1].map((n) => level("ask", n));
   const bids = [1, 2, 3, 4, 5].map((n) => level("bid", n));
-  const last = el("tr", { className: "last" }, el("td", {}, "Last"),
+  const last = el("tr", { className: "last" }, el("td", {}, t("depth.last")),
     el("td", { className: "num price clickable", onclick: () => desk.fillPrice(tick.last_price) }, price(tick.last_price, decimals)),
-    el("td", { className: "num muted" }, `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
+    el("td", { className: "num muted", title: t("depth.limits") }, `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
   tbody.replaceChildren(...asks, last, ...bids);
 }

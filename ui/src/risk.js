@@ -1,10 +1,12 @@
 // 风控 (risk): GET /risk's counters, their lines and how close each is, the warnings, the limits
 // (saved with PUT /risk), the kill switch in the top bar (POST /kill, re-armed with DELETE /kill),
 // and the `risk` events as notices. The server's own words stay as they are (messages, and each
-// counter's name in its row's tooltip); what the desk labels itself is Chinese.
+// counter's name in its row's tooltip); what the desk labels itself comes from the message table
+// (i18n.js: Chinese first, English on the switch).
 
 import { api, session } from "./api.js";
-import { el, fillRows, integer } from "./format.js";
+import { el, fillRows, integer, label, when } from "./format.js";
+import { RISK, t } from "./i18n.js";
 import { mark, onRender, state } from "./state.js";
 import { lockTicket } from "./ticket.js";
 
@@ -13,44 +15,28 @@ const REFRESH_HIDDEN_MS = 30000; // otherwise: keeps the kill switch's state rig
 const EVENT_BATCH_MS = 300; // a burst of risk events makes one GET /risk
 const MAX_EVENTS = 100;
 
-// GET /risk's counters by the server's name; a contract's counters end in one of CONTRACT_COUNTERS.
-const COUNTER_NAMES = {
-  "orders and cancels in the last second": "最近一秒报撤单笔数",
-  "orders and cancels today": "今日报撤单笔数",
-  "seconds with 10 or more orders and cancels today (reporting line)": "今日报撤单达 10 笔的秒数（报告线）",
-  "most orders and cancels in one second today (high-frequency line)": "今日单秒最多报撤单笔数（高频线）",
-  "orders and cancels today (high-frequency line)": "今日报撤单笔数（高频线）",
-};
-const CONTRACT_COUNTERS = [[" large cancels", "大额撤单次数"], [" cancels", "撤单次数"], [" self-trades", "自成交次数"]];
-
-// RiskLimits' fields (backend/engine/risk_rules.py): label and kind of input.
+// GET /risk's counters by the server's name (a contract's end in one of RISK.contractCounters), the
+// RiskLimits' fields (backend/engine/risk_rules.py) with their kind of input, their labels in RISK.
 const LIMITS = {
-  enabled: ["启用风控规则（关闭后只有一键停止仍然生效）", "bool"],
-  orders_per_second: ["每秒报撤单笔数上限（全账户）", "count"],
-  strategy_orders_per_second: ["每秒报撤单笔数上限（每个策略）", "count"],
-  orders_per_day: ["每日报撤单笔数上限", "count"],
-  max_order_volume: ["单笔最大手数（不超过合约自身的上限）", "count"],
-  max_working_orders: ["最多挂单笔数", "count"],
-  max_position_per_contract: ["单合约每边持仓上限（手，含开仓挂单）", "count"],
-  max_position_per_product: ["单品种每边及净持仓上限（手）", "count"],
-  cancel_margin: ["撤单余量：距交易所撤单线还差这么多笔即拒绝撤单（大额撤单取其十分之一）", "count"],
-  warn_share: ["预警比例：计数达到线的这一比例时预警（0–1）", "share"],
-  self_trade: ["自成交处理：会与自己的挂单成交的新订单", "select"],
-  enforce_reporting_line: ["执行报告线：拒绝会造成当日第 10 个繁忙秒的报撤单", "bool"],
-  enforce_hft_line: ["执行高频线：拒绝达到每秒 300 笔或每日 20,000 笔的报撤单", "bool"],
-  daily_loss_limit: ["当日亏损上限（元；达到后只接受平仓单）", "money"],
-  kill_on_loss: ["达到当日亏损上限时自动一键停止", "bool"],
+  enabled: "bool",
+  orders_per_second: "count",
+  strategy_orders_per_second: "count",
+  orders_per_day: "count",
+  max_order_volume: "count",
+  max_working_orders: "count",
+  max_position_per_contract: "count",
+  max_position_per_product: "count",
+  cancel_margin: "count",
+  warn_share: "share",
+  self_trade: "select",
+  enforce_reporting_line: "bool",
+  enforce_hft_line: "bool",
+  daily_loss_limit: "money",
+  kill_on_loss: "bool",
 };
-const SELF_TRADE = { refuse: "拒绝新订单", cancel_resting: "先撤己方挂单", off: "不检查" };
+const SELF_TRADE = ["refuse", "cancel_resting", "off"];
 // The limits a strategy may have of its own (STRATEGY_OVERRIDES); an empty cell: the account's.
-const OVERRIDES = {
-  strategy_orders_per_second: "每秒报撤单",
-  max_order_volume: "单笔手数",
-  max_working_orders: "挂单笔数",
-  max_position_per_contract: "单合约持仓",
-  max_position_per_product: "单品种持仓",
-};
-const EVENT_KINDS = { refused: "拒单", warning: "预警", kill: "停止交易", rearm: "恢复交易" };
+const OVERRIDES = RISK.overrides;
 
 let drawn = null; // {limits, strategies}: what the form shows, as the server sent it
 let drawnKey = ""; // ... as canonical JSON
@@ -63,6 +49,7 @@ let soonTimer = null;
 export function initRisk(desk) {
   const dialog = document.getElementById("kill-dialog");
   const killForm = document.getElementById("kill-form");
+  killForm.elements.reason.value = t("risk.defaultReason");
   document.getElementById("kill-switch").addEventListener("click", () => {
     killForm.elements.close_positions.checked = false; // closing everything is chosen each time, never remembered
     dialog.showModal();
@@ -110,7 +97,7 @@ export function loadRisk() {
     return answer;
   }).catch((error) => {
     lastLoad = Date.now();
-    loadMessage(`风控状态读取失败：${error.message}`, "error");
+    loadMessage(t("risk.loadFailed", { msg: error.message }), "error");
     throw error;
   }).finally(() => {
     loading = null;
@@ -140,8 +127,8 @@ export function applyRiskEvent(desk, message) {
   state.riskEvents.unshift({ ...event, at: new Date() });
   if (state.riskEvents.length > MAX_EVENTS) state.riskEvents.length = MAX_EVENTS;
   mark("risk-events");
-  if (event.kind === "refused") desk.toast(`风控拒单：${event.message}`, "error");
-  else if (event.kind === "warning") desk.toast(`风控预警：${event.message}`, "warn");
+  if (event.kind === "refused") desk.toast(t("risk.toastRefused", { msg: event.message }), "error");
+  else if (event.kind === "warning") desk.toast(t("risk.toastWarning", { msg: event.message }), "warn");
   // kill and rearm: the top bar shows them (the desk that pressed the button toasts its own answer)
   loadSoon();
 }
@@ -150,7 +137,7 @@ export function applyRiskEvent(desk, message) {
 async function kill(desk, form) {
   const fields = {
     close_positions: form.elements.close_positions.checked,
-    reason: form.elements.reason.value.trim() || "手动停止",
+    reason: form.elements.reason.value.trim() || t("risk.defaultReason"),
   };
   const button = document.getElementById("kill-switch");
   button.disabled = true;
@@ -158,15 +145,17 @@ async function kill(desk, form) {
     const outcome = await api("POST", "/kill", fields);
     state.risk = { ...(state.risk || {}), killed: outcome.killed };
     mark("killed");
-    const parts = [`撤单 ${outcome.cancelled.length} 笔`];
-    if (outcome.still_working.length) parts.push(`仍在挂 ${outcome.still_working.length} 笔：${outcome.still_working.join(", ")}`);
-    if (fields.close_positions) parts.push(`平仓单 ${outcome.closing_orders.length} 笔`);
-    const problems = outcome.problems.length ? `；问题：${outcome.problems.join("; ")}` : "";
+    const parts = [t("risk.cancelled", { n: outcome.cancelled.length })];
+    if (outcome.still_working.length) {
+      parts.push(t("risk.stillWorking", { n: outcome.still_working.length, list: outcome.still_working.join(", ") }));
+    }
+    if (fields.close_positions) parts.push(t("risk.closing", { n: outcome.closing_orders.length }));
+    const problems = outcome.problems.length ? t("risk.problems", { list: outcome.problems.join("; ") }) : "";
     const trouble = outcome.still_working.length || outcome.problems.length;
-    desk.toast(`已停止交易：${parts.join("，")}${problems}`, trouble ? "error" : "ok");
+    desk.toast(t("risk.killedToast", { parts: parts.join(t("risk.partsJoin")), problems }), trouble ? "error" : "ok");
     desk.refreshSoon();
   } catch (error) {
-    desk.toast(`一键停止失败：${error.message}`, "error");
+    desk.toast(t("risk.killFailed", { msg: error.message }), "error");
   } finally {
     button.disabled = false;
     loadRisk().catch(() => {});
@@ -179,9 +168,9 @@ async function rearm(desk) {
   try {
     state.risk = await api("DELETE", "/kill");
     mark("risk", "killed");
-    desk.toast("已恢复交易：新订单将被接受");
+    desk.toast(t("risk.rearmed"));
   } catch (error) {
-    desk.toast(`恢复失败：${error.message}`, "error");
+    desk.toast(t("risk.rearmFailed", { msg: error.message }), "error");
   } finally {
     button.disabled = false;
   }
@@ -198,8 +187,8 @@ function drawKilled() {
 
 // --- the panel ---------------------------------------------------------------------------------------
 export function counterName(what) {
-  if (COUNTER_NAMES[what]) return COUNTER_NAMES[what];
-  for (const [suffix, name] of CONTRACT_COUNTERS) {
+  if (RISK.counters[what]) return RISK.counters[what];
+  for (const [suffix, name] of RISK.contractCounters) {
     if (what.endsWith(suffix)) return `${what.slice(0, -suffix.length)} ${name}`;
   }
   return what;
@@ -226,26 +215,26 @@ function drawRisk() {
   const risk = state.risk;
   if (!risk || !risk.limits) return;
   const warnShare = risk.limits.warn_share;
-  document.getElementById("risk-day").textContent = risk.trading_day ? `交易日 ${risk.trading_day}` : "";
+  document.getElementById("risk-day").textContent = risk.trading_day ? t("risk.day", { day: risk.trading_day }) : "";
   const rows = (risk.counters || []).map((line) => {
     const level = closeness(line, warnShare);
     return el("tr", { className: level, title: line.what, dataset: { what: line.what, level } },
       el("td", {}, counterName(line.what)),
       el("td", { className: "num", dataset: { field: "count" } }, integer(line.count)),
-      el("td", { className: "num", dataset: { field: "line" } }, line.line ? integer(line.line) : "不限"),
+      el("td", { className: "num", dataset: { field: "line" } }, line.line ? integer(line.line) : t("risk.unlimited")),
       el("td", { className: "bar-cell" }, bar(line, level)));
   });
-  fillRows(document.querySelector("#risk-counters tbody"), rows.length ? rows : [empty(4, "暂无计数")]);
+  fillRows(document.querySelector("#risk-counters tbody"), rows.length ? rows : [empty(4, t("risk.noCounters"))]);
 
   const warnings = (risk.warnings || []).map((line) => el("li", { className: closeness(line, warnShare) || "warn", title: line.what },
-    `${counterName(line.what)}：${integer(line.count)} / ${integer(line.line)}（${percent(line.share)}）`));
+    t("risk.warningLine", { name: counterName(line.what), count: integer(line.count), line: integer(line.line), share: percent(line.share) })));
   document.getElementById("risk-warnings").replaceChildren(...(warnings.length ? warnings
-    : [el("li", { className: "muted" }, `无预警：所有计数都低于其线的 ${percent(warnShare)}`)]));
+    : [el("li", { className: "muted" }, t("risk.noWarnings", { share: percent(warnShare) }))]));
 
   const latest = { limits: risk.limits, strategies: risk.strategies || {} };
   if (canonical(latest) !== drawnKey) {
     if (drawn && edited()) {
-      show("服务器上的限额已被修改；保存时只提交你改动的项", "warn"); // the trader's edits are kept
+      show(t("risk.changedOnServer"), "warn"); // the trader's edits are kept
     } else {
       drawn = latest;
       drawnKey = canonical(latest);
@@ -257,11 +246,11 @@ function drawRisk() {
 
 function drawEvents() {
   const rows = state.riskEvents.map((event) => el("tr", { className: `risk-${event.kind}`, dataset: { kind: event.kind } },
-    el("td", {}, event.at.toLocaleTimeString("zh-CN", { hour12: false })),
-    el("td", { className: "kind" }, EVENT_KINDS[event.kind] || event.kind),
+    el("td", {}, when(event.at)), // exchange time, as everywhere on the desk
+    el("td", { className: "kind" }, label("riskEvent", event.kind)),
     el("td", {}, [event.local_symbol, event.strategy].filter(Boolean).join(" / ")),
     el("td", { className: "wrap" }, event.message || "")));
-  fillRows(document.querySelector("#risk-events tbody"), rows.length ? rows : [empty(4, "暂无风控事件")]);
+  fillRows(document.querySelector("#risk-events tbody"), rows.length ? rows : [empty(4, t("risk.noEvents"))]);
 }
 
 function empty(span, text) {
@@ -270,13 +259,14 @@ function empty(span, text) {
 
 // --- the limits form ---------------------------------------------------------------------------------
 function limitField(key, value) {
-  const [help, kind] = LIMITS[key] || [key, { boolean: "bool", number: "money" }[typeof value] || "text"];
+  const kind = LIMITS[key] || { boolean: "bool", number: "money" }[typeof value] || "text";
+  const help = RISK.limits[key] || key;
   let input;
   if (kind === "bool") {
     input = el("input", { type: "checkbox", name: key, checked: Boolean(value) });
   } else if (kind === "select") {
-    input = el("select", { name: key }, ...Object.entries(SELF_TRADE).map(([option, text]) =>
-      el("option", { value: option, selected: option === value }, `${text}（${option}）`)));
+    input = el("select", { name: key }, ...SELF_TRADE.map((option) =>
+      el("option", { value: option, selected: option === value }, `${label("selfTrade", option)} (${option})`)));
   } else if (kind === "text") {
     input = el("input", { name: key, value: String(value) });
   } else {
@@ -299,14 +289,14 @@ function drawLimits(risk) { // risk: {limits, strategies}
   overrideRows = Object.keys(risk.strategies || {});
   form.replaceChildren(
     ...limitOrder(risk.limits).map((key) => limitField(key, risk.limits[key])),
-    el("h3", {}, "策略单独限额 ", el("small", {}, "（留空则用账户的限额）")),
+    el("h3", {}, t("risk.overrides"), el("small", {}, t("risk.overridesNote"))),
     el("div", { className: "scroll overrides" }, el("table", { id: "risk-overrides", dataset: { testid: "risk-overrides" } },
-      el("thead", {}, el("tr", {}, el("th", {}, "策略"), ...Object.values(OVERRIDES).map((name) => el("th", {}, name)), el("th", {}))),
+      el("thead", {}, el("tr", {}, el("th", {}, t("risk.strategy")), ...Object.values(OVERRIDES).map((name) => el("th", {}, name)), el("th", {}))),
       el("tbody", {}))),
     el("div", { className: "override-add" },
       el("select", { id: "override-name", dataset: { testid: "override-name" } }),
-      el("button", { type: "button", className: "small", dataset: { testid: "override-add" }, onclick: addOverride }, "添加策略")),
-    el("button", { type: "submit", className: "primary", dataset: { testid: "risk-save" } }, "保存限额"));
+      el("button", { type: "button", className: "small", dataset: { testid: "override-add" }, onclick: addOverride }, t("risk.addStrategy"))),
+    el("button", { type: "submit", className: "primary", dataset: { testid: "risk-save" } }, t("risk.save")));
   drawOverrides(risk.strategies || {});
 }
 
@@ -316,16 +306,16 @@ function drawOverrides(values) {
     ...Object.keys(OVERRIDES).map((key) => {
       const given = values[name] && values[name][key];
       const input = el("input", { type: "number", min: "0", step: "1", name: `override:${name}:${key}`,
-        value: given === undefined ? "" : String(given), placeholder: "账户" });
+        value: given === undefined ? "" : String(given), placeholder: t("risk.accountPlaceholder") });
       input.dataset.strategy = name;
       input.dataset.limit = key;
       input.dataset.testid = `override-${key}`;
       return el("td", {}, input);
     }),
-    el("td", {}, el("button", { type: "button", className: "icon", title: "移除（保存后生效）",
+    el("td", {}, el("button", { type: "button", className: "icon", title: t("risk.remove"),
       dataset: { testid: "override-remove" }, onclick: () => removeOverride(name) }, "✕"))));
   const tbody = document.querySelector("#risk-overrides tbody");
-  fillRows(tbody, rows.length ? rows : [empty(Object.keys(OVERRIDES).length + 2, "没有策略单独限额")]);
+  fillRows(tbody, rows.length ? rows : [empty(Object.keys(OVERRIDES).length + 2, t("risk.noOverrides"))]);
   drawOverrideChoices();
 }
 
@@ -337,7 +327,7 @@ function drawOverrideChoices() {
   const chosen = select.value;
   select.replaceChildren(...(names.length
     ? names.map((name) => el("option", { value: name, selected: name === chosen }, name))
-    : [el("option", { value: "" }, "（没有其他策略）")]));
+    : [el("option", { value: "" }, t("risk.noOtherStrategies"))]));
 }
 
 function addOverride() {
@@ -390,7 +380,7 @@ async function save() {
   const changed = changes();
   const names = Object.keys(changed);
   if (!names.length) {
-    show("没有改动", "");
+    show(t("risk.nothing"), "");
     return;
   }
   try {
@@ -399,9 +389,9 @@ async function save() {
     drawn = null;
     drawRisk(); // now, not at the next frame: the form must show what was saved before it is touched again
     mark("killed");
-    show(`已保存：${names.join("、")}`, "ok");
+    show(t("risk.saved", { keys: names.join(t("risk.keysJoin")) }), "ok");
   } catch (error) {
-    show(`保存失败：${error.message}`, "error");
+    show(t("risk.saveFailed", { msg: error.message }), "error");
   }
 }
 

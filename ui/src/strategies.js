@@ -1,8 +1,9 @@
 // Strategies: the list with start/stop/delete, an editor with line numbers, pylint's findings at
 // their lines (/check_code), a sandbox run (/run_code), and save (/code).
 
-import { api } from "./api.js";
-import { el, fillRows, money, signClass, when } from "./format.js";
+import { ApiError, api, session } from "./api.js";
+import { el, fillRows, label, money, signClass, when } from "./format.js";
+import { t } from "./i18n.js";
 import { mark, onRender, state } from "./state.js";
 
 const TEMPLATE = `from backend.strategy import Strategy
@@ -52,6 +53,7 @@ export function initStrategies(desk) {
   document.getElementById("code-check").addEventListener("click", () => check());
   document.getElementById("code-run").addEventListener("click", () => run());
   document.getElementById("code-save").addEventListener("click", () => save());
+  addFileButtons();
   document.getElementById("strategy-new").addEventListener("click", () => {
     document.getElementById("strategy-name").value = "";
     editor.setValue(TEMPLATE);
@@ -115,15 +117,15 @@ function drawFindings() {
       editor.focus();
       editor.setCursor({ line: item.line - 1, ch: item.column || 0 });
     },
-  }, el("b", {}, `line ${item.line}`), ` ${item.code} ${item.error}: ${item.message}`)));
+  }, el("b", {}, t("strategies.line", { line: item.line })), ` ${item.code} ${item.error}: ${item.message}`)));
 }
 
 async function check() {
-  show("checking…", "pending");
+  show(t("strategies.checking"), "pending");
   try {
     findings = await api("POST", "/check_code", { text: editor.getValue() });
     drawFindings();
-    show(findings.length ? `pylint: ${findings.length} finding(s)` : "pylint: no findings", findings.length ? "warn" : "ok");
+    show(findings.length ? t("strategies.findings", { n: findings.length }) : t("strategies.noFindings"), findings.length ? "warn" : "ok");
   } catch (error) {
     show(error.message, "error");
   }
@@ -131,10 +133,10 @@ async function check() {
 
 async function run() {
   const output = document.getElementById("run-output");
-  output.textContent = "running…";
+  output.textContent = t("strategies.running");
   try {
     const result = await api("POST", "/run_code", { text: editor.getValue() });
-    const tail = result.timed_out ? "timed out" : `exit code ${result.exit_code}`;
+    const tail = result.timed_out ? t("strategies.timedOut") : t("strategies.exitCode", { code: result.exit_code });
     output.textContent = `${result.output}\n— ${tail}, ${result.duration_ms} ms`;
     output.className = `run-output ${result.exit_code === 0 && !result.timed_out ? "ok" : "error"}`;
   } catch (error) {
@@ -150,7 +152,7 @@ async function save() {
   try {
     const saved = await api("POST", "/code", fields);
     document.getElementById("strategy-name").value = saved.name || name;
-    show(`saved ${saved.name || name}`, "ok");
+    show(t("strategies.saved", { name: saved.name || name }), "ok");
     await loadStrategies();
   } catch (error) {
     show(error.message, "error");
@@ -164,29 +166,35 @@ async function open(name) {
     editor.setValue(code.text);
     findings = [];
     drawFindings();
-    show(`editing ${code.name}`, "");
+    show(t("strategies.editing", { name: code.name }), "");
   } catch (error) {
     show(error.message, "error");
   }
 }
 
-async function operate(desk, name, operation) {
+async function operate(desk, name, operation, current = {}) {
+  const fields = { name, operation };
+  if (operation === "start" && Object.keys(current).length) {
+    const params = askParams(name, current);
+    if (params === null) return;
+    if (params !== undefined) fields.params = params;
+  }
   try {
-    await api("PUT", "/strategy", { name, operation });
-    desk.toast(`${name}: ${operation} done`);
+    await api("PUT", "/strategy", fields);
+    desk.toast(t("strategies.done", { name, operation: label("operation", operation) }));
   } catch (error) {
-    desk.toast(`${name}: ${error.message}`, "error");
+    desk.toast(t("strategies.failed", { name, msg: error.message }), "error");
   }
   await loadStrategies();
 }
 
 async function remove(desk, name) {
-  if (!window.confirm(`Delete strategy ${name}? Its code is removed; it is stopped first if running.`)) return;
+  if (!window.confirm(t("strategies.deleteConfirm", { name }))) return;
   try {
     await api("DELETE", "/strategy", { name });
-    desk.toast(`${name} deleted`);
+    desk.toast(t("strategies.deleted", { name }));
   } catch (error) {
-    desk.toast(`${name}: ${error.message}`, "error");
+    desk.toast(t("strategies.failed", { name, msg: error.message }), "error");
   }
   await loadStrategies();
 }
@@ -197,15 +205,84 @@ function drawList(desk) {
     const running = entry.status === "running";
     return el("tr", { dataset: { name: entry.name, status: entry.status } },
       el("td", {}, el("a", { href: "#", textContent: entry.name, onclick: (event) => { event.preventDefault(); open(entry.name); } })),
-      el("td", { className: `state-${entry.status}`, title: entry.error || "" }, entry.status, entry.error ? el("small", {}, ` ${entry.error}`) : null),
+      el("td", { className: `state-${entry.status}`, title: entry.error || "" }, label("strategy", entry.status), entry.error ? el("small", {}, ` ${entry.error.split("\n")[0]}`) : null),
       el("td", { className: `num ${signClass(pnl)}` }, money(pnl)),
-      el("td", { title: entry.started_at ? `started ${when(entry.started_at)}` : "" }, when(entry.updated_at)),
+      el("td", { title: entry.started_at ? t("strategies.started", { time: when(entry.started_at) }) : "", dataset: { field: "updated" } },
+        when(entry.updated_at)), // exchange time, as everywhere on the desk
       el("td", { className: "actions" },
-        el("button", { className: "small", textContent: running ? "Stop" : "Start", dataset: { testid: running ? "strategy-stop" : "strategy-start" },
-          onclick: () => operate(desk, entry.name, running ? "stop" : "start") }),
-        el("button", { className: "small ghost", textContent: "Delete", dataset: { testid: "strategy-delete" },
+        el("button", { className: "small", textContent: t(running ? "strategies.stop" : "strategies.start"), dataset: { testid: running ? "strategy-stop" : "strategy-start" },
+          onclick: () => operate(desk, entry.name, running ? "stop" : "start", entry.params || {}) }),
+        el("button", { className: "small ghost", textContent: t("strategies.download"), dataset: { testid: "strategy-download" },
+          onclick: () => download(desk, entry.name) }),
+        el("button", { className: "small ghost", textContent: t("strategies.delete"), dataset: { testid: "strategy-delete" },
           onclick: () => remove(desk, entry.name) })));
   });
   fillRows(document.querySelector("#strategy-table tbody"), rows.length ? rows
-    : [el("tr", { className: "empty" }, el("td", { colSpan: 5 }, "No strategies yet: write one on the right and save it"))]);
+    : [el("tr", { className: "empty" }, el("td", { colSpan: 5 }, t("strategies.empty")))]);
+}
+
+// --- files and params (issue 17) ---------------------------------------------------------------
+
+// An Upload button (a .py file, sent as multipart to POST /code) beside Save.
+function addFileButtons() {
+  const input = el("input", { type: "file", accept: ".py,text/x-python", hidden: true, dataset: { testid: "code-file" },
+    onchange: () => { if (input.files.length) upload(input.files[0]); input.value = ""; } });
+  const button = el("button", { textContent: t("strategies.upload"), dataset: { testid: "code-upload" }, onclick: () => input.click() });
+  document.getElementById("code-save").after(button, input);
+}
+
+async function upload(file) {
+  const form = new FormData();
+  form.append("file", file); // named by its ext = X("name"): the editor's name field belongs to the open code
+  try {
+    const saved = await send("POST", "/code", form);
+    await open(saved.name);
+    show(t("strategies.uploaded", { file: file.name, name: saved.name }), "ok");
+    await loadStrategies();
+  } catch (error) {
+    show(error.message, "error");
+  }
+}
+
+// The code as a .py file: fetched with the token (a plain link could not send it), saved by the browser.
+async function download(desk, name) {
+  try {
+    const response = await send("GET", `/code?${new URLSearchParams({ name, download: "1" })}`);
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `${name}.py` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  } catch (error) {
+    desk.toast(`${name}: ${error.message}`, "error");
+  }
+}
+
+// A request api() does not make (a form body, a file answer): the raw response when it is not JSON.
+async function send(method, url, body) {
+  const headers = session.token ? { Authorization: `JWT ${session.token}` } : {};
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body });
+  } catch (error) {
+    throw new ApiError(`the server cannot be reached (${error.message})`, 0, null);
+  }
+  if (response.ok && !(response.headers.get("Content-Type") || "").includes("json")) return response;
+  const answer = await response.json().catch(() => ({ success: false, msg: `HTTP ${response.status}` }));
+  if (response.status === 401) session.onExpired();
+  if (!answer.success) throw new ApiError(answer.msg, response.status, answer.data);
+  return answer.data;
+}
+
+// The params to start with, as JSON prefilled with the current ones: null to cancel, undefined when unchanged.
+function askParams(name, current) {
+  const text = window.prompt(t("strategies.paramsPrompt", { name }), JSON.stringify(current));
+  if (text === null) return null;
+  try {
+    const params = JSON.parse(text);
+    return JSON.stringify(params) === JSON.stringify(current) ? undefined : params;
+  } catch {
+    window.alert(t("strategies.notJson", { text }));
+    return null;
+  }
 }

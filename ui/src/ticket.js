@@ -3,18 +3,17 @@
 
 import { api } from "./api.js";
 import { decimalsOf, label } from "./format.js";
+import { t } from "./i18n.js";
 import { state } from "./state.js";
 
 let form = null;
 let message = null;
 let killed = ""; // the kill switch's reason while it is on: no order can be sent
-let sendLabel = "";
 let sending = false;
 
 export function initTicket(desk) {
   form = document.getElementById("ticket-form");
   message = document.getElementById("ticket-message");
-  sendLabel = form.querySelector("button[type=submit]").textContent;
   form.elements.type.addEventListener("change", syncPrice);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -60,10 +59,10 @@ export function lockTicket(reason) {
   const button = form.querySelector("button[type=submit]");
   button.disabled = Boolean(killed) || sending;
   button.classList.toggle("locked", Boolean(killed));
-  button.textContent = killed ? "已停止交易，不能下单" : sendLabel;
-  button.title = killed ? `一键停止已生效：${killed}` : "";
+  button.textContent = killed ? t("ticket.locked") : t("ticket.send");
+  button.title = killed ? t("ticket.locked.title", { reason: killed }) : "";
   if (killed === was) return;
-  if (killed) show(`已停止交易（${killed}）：恢复后才能下单`, "error");
+  if (killed) show(t("ticket.locked.message", { reason: killed }), "error");
   else if (was) show("", "");
 }
 
@@ -86,17 +85,33 @@ async function send(desk) {
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   sending = true;
-  show("sending…", "pending");
+  show(t("ticket.sending"), "pending");
   try {
     const answer = await api("POST", "/order_solve", order);
-    const what = `${label("direction", answer.direction)} ${label("offset", answer.offset)} ${answer.volume} ${answer.local_symbol}`;
-    show(`${what}: ${label("status", answer.status)}${answer.status_msg ? ` (${answer.status_msg})` : ""}`,
-      answer.status === "rejected" ? "error" : "ok");
+    const orders = Array.isArray(answer) ? answer : [answer]; // a close split into closetoday + closeyesterday: both
+    show(describe(orders), orders.some((one) => one.status === "rejected") ? "error" : "ok");
     desk.refreshSoon();
   } catch (error) {
-    show(error.message, "error");
+    // a split close with a piece refused: the server's message, and the pieces it did send
+    const sent = Array.isArray(error.data) && error.data.length ? ` · ${describe(error.data)}` : "";
+    show(t("ticket.refused", { msg: error.message }) + sent, "error");
+    if (sent) desk.refreshSoon();
   } finally {
     sending = false;
     button.disabled = Boolean(killed);
   }
+}
+
+// What was sent, as a trader reads it: "买 开 1 rb2601.SHFE：全部成交", and for a split close
+// "卖 平今 1 + 平昨 2 rb2601.SHFE：全部成交" (each piece's status where they differ).
+function describe(orders) {
+  const first = orders[0];
+  const statuses = new Set(orders.map((one) => one.status));
+  const piece = (one) => t("ticket.piece", { offset: label("offset", one.offset), volume: one.volume })
+    + (statuses.size > 1 ? ` ${label("status", one.status)}` : "");
+  // the counter's reason for a rejection; its words for other states (CTP's "全部成交") repeat the status
+  const notes = [...new Set(orders.filter((one) => one.status === "rejected").map((one) => one.status_msg).filter(Boolean))];
+  const fields = { side: label("side", first.direction), pieces: orders.map(piece).join(" + "), symbol: first.local_symbol };
+  const text = statuses.size > 1 ? t("ticket.answerMixed", fields) : t("ticket.answer", { ...fields, status: label("status", first.status) });
+  return text + (notes.length ? t("ticket.note", { msg: notes.join("; ") }) : "");
 }

@@ -1,0 +1,123 @@
+"""Issue 17 item 10 in the browser: upload a .py, download it, start with params, see an error's line.
+
+Debian's Chromium under Playwright against a real server on the sim, as in test_browser_desk.py
+(whose browser settings it shares). Screenshots go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory
+from tests.e2e.test_browser_desk import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, expect, playwright_api
+from tests.e2e.test_browser_desk import pytestmark as browser_marks
+
+pytestmark = browser_marks
+
+UPLOADED = '''from backend.strategy import Strategy
+
+
+class Quiet(Strategy):
+    """Says its params and never trades."""
+
+    params = {"every": 20, "product": "rb"}
+
+    def on_init(self):
+        self.info("params " + str(sorted(self.params.items())))
+
+
+ext = Quiet("uploaded_quiet")
+'''
+
+FAILING = '''from backend.strategy import Strategy
+
+
+class Failing(Strategy):
+    def on_init(self):
+        self.subscribe(self.nearest("rb", "SHFE"))
+
+    def on_tick(self, tick):
+        self.info(str(1 / 0))
+
+
+ext = Failing("failing")
+'''
+FAILING_LINE = 9
+
+
+@pytest.fixture(scope="module")
+def server_desk(server_factory: ServerFactory) -> Desk:
+    return Desk(server_factory(SIM_TICK_RATE=4))
+
+
+@pytest.fixture(scope="module")
+def page(server_desk: Desk) -> Iterator[Any]:
+    """A logged-in desk on its Strategies page; errors in the page fail the test."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1600, "height": 900}, accept_downloads=True)
+        context.set_default_timeout(WAIT_MS)
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(server_desk.base + "/")
+        tab.get_by_test_id("login-access").fill(ACCESS_CODE)
+        tab.get_by_test_id("login-password").fill("demo")
+        tab.get_by_test_id("login-submit").click()
+        expect(tab.locator("#desk-view")).to_be_visible()
+        tab.get_by_test_id("nav-strategies").click()
+        yield tab
+        browser.close()
+        assert not errors, f"errors in the page: {errors}"
+
+
+def row(page: Any, name: str) -> Any:
+    return page.locator(f'#strategy-table tbody tr[data-name="{name}"]')
+
+
+def test_upload_a_py_file_then_download_it(page: Any, tmp_path: Path) -> None:
+    source = tmp_path / "whatever_the_file_is_called.py"
+    source.write_text(UPLOADED, encoding="utf-8")
+    page.get_by_test_id("code-file").set_input_files(str(source))
+    expect(row(page, "uploaded_quiet")).to_have_attribute("data-status", "stopped")  # named by its ext
+    expect(page.get_by_test_id("code-message")).to_contain_text("uploaded_quiet")
+    with page.expect_download() as caught:
+        row(page, "uploaded_quiet").get_by_test_id("strategy-download").click()
+    download = caught.value
+    assert download.suggested_filename == "uploaded_quiet.py"
+    assert Path(download.path()).read_text(encoding="utf-8") == UPLOADED
+
+
+def test_start_with_params_from_the_prompt(page: Any, server_desk: Desk) -> None:
+    prompted: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        prompted.append(dialog.default_value)
+        dialog.accept(json.dumps({"every": 7, "product": "rb"}))
+
+    page.once("dialog", answer)
+    row(page, "uploaded_quiet").get_by_test_id("strategy-start").click()
+    expect(row(page, "uploaded_quiet")).to_have_attribute("data-status", "running")
+    assert json.loads(prompted[0]) == {"every": 20, "product": "rb"}  # prefilled with the current params
+    listing = server_desk.api.get("/strategy").json()["data"]
+    assert next(s for s in listing if s["name"] == "uploaded_quiet")["params"] == {"every": 7, "product": "rb"}
+    page.screenshot(path=str(ARTIFACTS / "strategy-params.png"))
+    row(page, "uploaded_quiet").get_by_test_id("strategy-stop").click()
+    expect(row(page, "uploaded_quiet")).to_have_attribute("data-status", "stopped")
+
+
+def test_a_runtime_error_shows_the_line_of_the_users_file(page: Any, server_desk: Desk) -> None:
+    assert server_desk.api.post("/code", json={"text": FAILING}).status_code == 200
+    page.get_by_test_id("nav-strategies").click()
+    expect(row(page, "failing")).to_have_attribute("data-status", "stopped")
+    row(page, "failing").get_by_test_id("strategy-start").click()  # no params: no prompt
+    expect(row(page, "failing")).to_have_attribute("data-status", "error")
+    said = f"ZeroDivisionError: division by zero (line {FAILING_LINE}, in on_tick)"
+    expect(row(page, "failing")).to_contain_text(said)
+    page.screenshot(path=str(ARTIFACTS / "strategy-error.png"))
