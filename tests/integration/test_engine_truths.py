@@ -13,12 +13,12 @@ from typing import Any
 import gevent
 import pytest
 
+from auth.attempts import attempts
 from backend import sim
 from backend.engine import events
 from backend.engine.commands import SendOrder
 from backend.engine.constants import Direction, Offset, OrderType
 from backend.engine.objects import OrderRequest
-from backend.extensions import limiter
 from tests.integration.test_web_api import Web, first_contract, make_web, subscribed_tick
 
 
@@ -27,7 +27,7 @@ def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
     made: list[Web] = []
 
     def make(**settings: Any) -> Web:
-        limiter.reset()
+        attempts.reset()
         web = make_web(tmp_path / f"app{len(made)}", **settings)
         made.append(web)
         return web
