@@ -17,8 +17,19 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory
-from tests.e2e.test_browser_desk import ARTIFACTS, BROWSER_ZONE, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, expect
-from tests.e2e.test_browser_desk import limits_of, playwright_api, rest_order, subscribe_by_search, watch_row
+from tests.e2e.test_browser_desk import (
+    ARTIFACTS,
+    BROWSER_ZONE,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    expect,
+    limits_of,
+    playwright_api,
+    rest_order,
+    subscribe_by_search,
+    watch_row,
+)
 from tests.e2e.test_browser_desk import pytestmark as browser_marks
 
 pytestmark = browser_marks

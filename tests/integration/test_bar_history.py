@@ -268,7 +268,7 @@ def test_a_running_sim_s_history_starts_at_the_listing():
 
 
 @pytest.mark.parametrize("clock", [datetime(2026, 12, 5, 19, 24, tzinfo=SHANGHAI),  # Saturday evening
-                                   datetime(2026, 12, 3, 21, 30, tzinfo=SHANGHAI)])  # a Thursday night session
+                                   datetime(2026, 12, 3, 21, 30, tzinfo=SHANGHAI)])  # a Thursday night; fmt: skip
 def test_the_history_ends_where_the_ticks_bars_begin(web_factory, clock: datetime):
     """The sim's ticks are dated by CTP's rule (a Saturday evening is Friday evening of Monday's trading
     day): the history ends before the moment the ticks carry, never after it (issue 17, item 4)."""
