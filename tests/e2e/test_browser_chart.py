@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from tests.e2e.test_browser_desk import (
     CHROMIUM,
     CHROMIUM_ARGS,
     WAIT_MS,
+    WEEKDAYS,
     expect,
     limits_of,
     playwright_api,
@@ -142,6 +144,21 @@ def test_a_working_order_is_a_price_line_and_a_fill_a_marker(page: Any, server_d
     shot(page, "orders")
     assert server_desk.api.delete("/order_solve", json={"order_id": resting["data"]["order_id"]}).json()["success"]
     page.wait_for_function("price => !window.ctpdesk.chart().orderLines.some(line => line.price === price)", arg=low)
+
+
+def test_a_daily_bar_is_dated_by_its_trading_day_and_says_so(page: Any) -> None:
+    """One convention: exchange time, and a daily bar by its trading day, named as such (a Friday night's
+    trades are on Monday's bar); today's fill sits on the trading day's bar."""
+    symbol = page.get_by_test_id("chart").get_attribute("data-symbol")
+    page.locator('#intervals button[data-interval="1d"]').click()
+    wait_forming(page, symbol, "1d")
+    day = datetime.strptime(chart_now(page)["lastTick"]["trading_day"], "%Y-%m-%d")
+    expect(page.get_by_test_id("chart-legend")).to_contain_text(f"交易日 {day:%m-%d} {WEEKDAYS[day.weekday()]}")
+    page.wait_for_function("() => window.ctpdesk.chart().fills.length > 0")
+    chart = chart_now(page)
+    assert chart["fills"][-1]["time"] == chart["last"]["time"]  # the fill of this session: today's trading day
+    shot(page, "daily")
+    page.locator('#intervals button[data-interval="1m"]').click()
 
 
 def test_fifty_switches_of_instrument_and_interval_without_an_error(page: Any) -> None:

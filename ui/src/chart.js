@@ -24,6 +24,7 @@ const DOWN = "#13a36b";
 const HISTORY = 1000; // bars asked for; the view opens on the last VISIBLE of them
 const VISIBLE = 150;
 const AVERAGES = [{ length: 5, color: "#f0b429" }, { length: 20, color: "#58a6ff" }];
+const DAY_END_MS = 18 * 3600 * 1000; // a trading day ends by 18:00; its night began the evening before
 const FOLLOW_MS = 250; // how often the working orders and fills drawn are compared with the desk's
 
 let chart = null;
@@ -53,7 +54,7 @@ export function initChart() {
     layout: { background: { color: "transparent" }, textColor: "#c9d1d9", fontSize: 11, attributionLogo: false },
     grid: { vertLines: { color: "#1f2630" }, horzLines: { color: "#1f2630" } },
     timeScale: {
-      timeVisible: true, secondsVisible: false, borderColor: "#30363d", rightOffset: 5,
+      timeVisible: true, secondsVisible: false, borderColor: "#30363d", rightOffset: 5, maxBarSpacing: 40,
       tickMarkFormatter: tickMark, ignoreWhitespaceIndices: true,
     },
     rightPriceScale: { borderColor: "#30363d", minimumWidth: 64 },
@@ -113,6 +114,8 @@ function clear() {
   volumes.setData([]);
   for (const average of averages) average.series.setData([]);
   markers.setMarkers([]);
+  for (const line of lines) candles.removePriceLine(line);
+  lines = [];
   followed = { orders: null, trades: -1, symbol: "", bars: -1 };
   container.dataset.ready = "false";
 }
@@ -242,7 +245,7 @@ function drawAll() {
   drawn = bars.length;
   seriesLast = bars.length ? chartTime(bars[bars.length - 1]) : null;
   if (first && bars.length) {
-    chart.timeScale().setVisibleLogicalRange({ from: bars.length - VISIBLE, to: bars.length - 1 + 5 });
+    chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, bars.length - VISIBLE) - 0.5, to: bars.length - 1 + 5 });
   }
   followed.bars = -1; // the markers sit on bars: place them again
   follow();
@@ -373,10 +376,14 @@ function drawFills() {
 }
 
 // The index of the bar a moment (epoch ms) falls in: the last bar starting at or before it. A daily
-// bar starts at its trading day's midnight, after a night session's fills: those take the last bar.
+// bar starts at its trading day's midnight, after that day's night session (the evening before):
+// a moment belongs to the first daily bar whose day session ends (18:00 at the latest) after it.
 function barOfMoment(moment) {
   if (!bars.length || !Number.isFinite(moment)) return null;
-  if (interval === "1d") return bars.length - 1 - (moment < bars[bars.length - 1][0] - 86_400_000 ? 1 : 0);
+  if (interval === "1d") {
+    const index = bars.findIndex((bar) => bar[0] + DAY_END_MS > moment);
+    return index === -1 ? null : index;
+  }
   let low = 0;
   let high = bars.length - 1;
   let found = null;
