@@ -160,14 +160,21 @@ function merged(history, built) {
   return history.concat(built.filter((bar) => bar[0] > end));
 }
 
-// The forming bar as the latest tick shows it, when the history ends before the tick's bar.
+// The forming bar as the latest tick shows it: begun when the history ends before the tick's bar,
+// brought to the tick's price when the history holds that bar already (today's daily bar).
 function formFrom(tick) {
   if (!tick.last_price) return;
   const start = bucketOf(tick);
   const last = bars[bars.length - 1];
-  if (!Number.isFinite(start) || (last && last[0] >= start)) return;
   const price = tick.last_price;
-  bars.push([start, price, price, price, price, 0]);
+  if (!Number.isFinite(start) || (last && last[0] > start)) return;
+  if (last && last[0] === start) {
+    last[2] = Math.max(last[2], price);
+    last[3] = Math.min(last[3], price);
+    last[4] = price;
+  } else {
+    bars.push([start, price, price, price, price, 0]);
+  }
 }
 
 function bucketOf(tick) {
@@ -427,6 +434,7 @@ function inspect() {
   return {
     symbol: shown, interval, ready,
     candles: data.length,
+    first: data.length ? data[0].time : null,
     last: data.length ? data[data.length - 1] : null,
     lastTick: state.ticks.get(shown) || null,
     visible,
