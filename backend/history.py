@@ -30,6 +30,7 @@ from backend.engine.objects import SHANGHAI, BarData
 from backend.sim.calendar import trading_day_for
 from backend.sim.history import HISTORY_DAYS, MinuteBar, exchange_history
 from backend.sim.registry import parse_address, registry
+from lib.trading_calendar import calendar_date
 from model.store import NotFound
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class BarHistory:
         if symbol not in exchange.specs or exchange.specs[symbol].exchange != exchange_name:
             return 0  # not an instrument of this sim: nothing to make up
         first = self._first_recorded(local_symbol)
-        end, price = first if first is not None else (exchange.now(), None)
+        end, price = first if first is not None else (as_ticks_date(exchange.now()), None)
         minutes = exchange_history(exchange, symbol, end, self.days, end_price=price)
         bars = to_bars(symbol, Exchange(exchange_name), minutes, end)
         if first is not None:  # the daily bar of the day the record starts in is the engine's
@@ -120,6 +121,17 @@ class BarHistory:
             return None
         first = self.store.load_bars(local_symbol, Interval.MINUTE, None, None, count)[0]
         return datetime.fromtimestamp(first[0] / 1000, SHANGHAI), float(first[1])
+
+
+def as_ticks_date(moment: datetime) -> datetime:
+    """`moment` as the desk's ticks are dated (CTP's rule, lib.trading_calendar.calendar_date: the clock on
+    the calendar day its trading day puts it), so the history ends where the ticks' bars begin. On a
+    business day that is the moment itself; on a weekend the sim's ticks carry another day (Saturday
+    19:00 is Friday 19:00 of Monday's trading day), and a history ending at the real Saturday would
+    put Friday night's bars after the live ones (issue 17, item 4)."""
+    local = moment.astimezone(SHANGHAI)
+    day = calendar_date(trading_day_for(local), local.time().replace(tzinfo=None))
+    return datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=SHANGHAI)
 
 
 def _ms(moment: datetime) -> int:

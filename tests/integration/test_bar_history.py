@@ -265,3 +265,26 @@ def test_a_running_sim_s_history_starts_at_the_listing():
         assert recent == whole[-len(recent):]
     finally:
         exchange.close()
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 12, 5, 19, 24, tzinfo=SHANGHAI),  # Saturday evening
+                                   datetime(2026, 12, 3, 21, 30, tzinfo=SHANGHAI)])  # a Thursday night; fmt: skip
+def test_the_history_ends_where_the_ticks_bars_begin(web_factory, clock: datetime):
+    """The sim's ticks are dated by CTP's rule (a Saturday evening is Friday evening of Monday's trading
+    day): the history ends before the moment the ticks carry, never after it (issue 17, item 4)."""
+    from backend.sim.exchange import SimExchange
+    from backend.sim.registry import SimSettings
+    from lib.trading_calendar import calendar_date
+
+    web = web_factory()
+    exchange = SimExchange(SimSettings(name=f"history-dates-{clock.day}", clock=lambda: clock))
+    try:
+        symbol = next(name for name in sorted(exchange.specs) if name.startswith("rb"))
+        assert web.desk.history.fill(exchange, f"{symbol}.SHFE") > 0
+        minutes = web.desk.store.load_bars(f"{symbol}.SHFE", Interval.MINUTE, None, None, 20_000)
+        ticks_day = calendar_date(trading_day_for(clock), clock.time().replace(tzinfo=None))
+        tick_moment = datetime.combine(ticks_day, clock.time().replace(tzinfo=None), tzinfo=SHANGHAI)
+        assert _moment(minutes[-1]) + timedelta(minutes=1) <= tick_moment
+        assert tick_moment - _moment(minutes[-1]) < timedelta(days=1)  # and not long before it
+    finally:
+        exchange.close()

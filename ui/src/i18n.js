@@ -284,6 +284,14 @@ const MESSAGES = {
     "kill.reason": "原因",
     "kill.cancel": "取消",
     "kill.confirm": "确认停止",
+    // issue 17 item 4: the chart's legend
+    "chart.open": "开",
+    "chart.high": "高",
+    "chart.low": "低",
+    "chart.close": "收",
+    "chart.volume": "量",
+    "chart.tradingDay": "交易日",
+    "chart.loading": "加载中…",
   },
   en: {
     "app.libraries": "The desk's libraries did not load: run `make run` (it installs them with npm) and reload.",
@@ -544,6 +552,14 @@ const MESSAGES = {
     "kill.reason": "Reason",
     "kill.cancel": "Cancel",
     "kill.confirm": "Stop trading",
+    // issue 17 item 4: the chart's legend
+    "chart.open": "O",
+    "chart.high": "H",
+    "chart.low": "L",
+    "chart.close": "C",
+    "chart.volume": "V",
+    "chart.tradingDay": "Trading day",
+    "chart.loading": "Loading…",
   },
 };
 
