@@ -51,7 +51,7 @@ def test_the_main_contracts_are_the_counters_largest_open_interest_one_per_produ
     assert web.ok("GET", "/contract", query_string={"local_symbol": chosen})["is_main"] is True
 
 
-MAIN_PICKER = '''
+MAIN_PICKER = """
 from backend.strategy import Strategy
 
 
@@ -65,7 +65,7 @@ class Picker(Strategy):
 
 
 ext = Picker("picker")
-'''
+"""
 
 
 @pytest.fixture
