@@ -66,6 +66,8 @@ def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900) -> 
     tab = context.new_page()
     tab.errors = []
     tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    tab.mains = []  # the answers to GET /contract?main=1 the page had (the default list comes from them)
+    tab.on("response", lambda response: "main=1" in response.url and tab.mains.append(response.json()["data"]))
     tab.goto(base + "/")
     tab.get_by_test_id("login-access").fill(ACCESS_CODE)
     tab.get_by_test_id("login-password").fill("demo")
@@ -119,8 +121,13 @@ def mains(desk: Desk, limit: int = DEFAULT_WATCH) -> list[dict[str, Any]]:
 def test_the_first_login_gets_the_main_contracts_of_the_most_held_products_marked(page: Any, server_desk: Desk):
     rows = page.locator("#watch tbody tr[data-symbol]")
     expect(rows).to_have_count(DEFAULT_WATCH)
-    expected = [item["local_symbol"] for item in mains(server_desk)]
-    assert shown_order(page) == expected  # the largest open interest first
+    answered = [answer for answer in page.mains if answer][0]
+    expected = [item["local_symbol"] for item in answered]
+    assert shown_order(page) == expected  # the server's ranking: the largest open interest first
+    assert all(item["is_main"] for item in answered) and len({item["product_id"] for item in answered}) == DEFAULT_WATCH
+    # and the server's ranking now (open interest moves with each tick: a neighbour may have swapped places)
+    now = {item["local_symbol"] for item in mains(server_desk, DEFAULT_WATCH + 4)}
+    assert len(set(expected) & now) >= DEFAULT_WATCH - 2, (expected, now)
     expect(rows.locator('[data-testid="main-badge"]')).to_have_count(DEFAULT_WATCH)
     expect(rows.first.get_by_test_id("main-badge")).to_have_text("主力")
     subscribed = {row["local_symbol"] for row in server_desk.api.get("/market").json()["data"]}

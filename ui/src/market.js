@@ -278,7 +278,8 @@ async function defaultWatch() {
     mains = await api("GET", "/contract", { main: 1, limit: DEFAULT_WATCH }).catch(() => []);
   }
   if (!mains.length) return; // not logged in, or no open interest yet: the next load tries again
-  for (const main of mains) state.contracts.set(main.local_symbol, { ...state.contracts.get(main.local_symbol), ...main });
+  const contracts = await api("GET", "/contract").catch(() => []); // now with every product's main marked
+  for (const contract of [...contracts, ...mains]) state.contracts.set(contract.local_symbol, contract);
   const symbols = mains.map((main) => main.local_symbol);
   try {
     await api("POST", "/market", { symbols });
@@ -307,14 +308,21 @@ function mainOf(product) {
   return found;
 }
 
-// One token of "rb, m2609, IF2612.CFFEX": a local_symbol, a symbol, or a product code (its main contract).
-function resolve(token) {
+// One token of "rb, m2609, IF2612.CFFEX": a local_symbol, a symbol, or a product code (its main contract now,
+// asked of the server: the page's flags are as of its load).
+async function resolve(token) {
   const lower = token.toLowerCase();
   for (const contract of state.contracts.values()) {
     if (contract.local_symbol.toLowerCase() === lower || contract.symbol.toLowerCase() === lower) return contract.local_symbol;
   }
-  const main = mainOf(token);
-  return main ? main.local_symbol : null;
+  for (const product of new Set([token, lower, token.toUpperCase()])) {
+    const [main] = await api("GET", "/contract", { main: 1, product, limit: 1 }).catch(() => []);
+    if (main) {
+      state.contracts.set(main.local_symbol, main);
+      return main.local_symbol;
+    }
+  }
+  return null;
 }
 
 async function addMany(desk, text) {
@@ -322,7 +330,7 @@ async function addMany(desk, text) {
   const symbols = [];
   const unknown = [];
   for (const token of tokens) {
-    const symbol = resolve(token);
+    const symbol = await resolve(token);
     if (symbol && !symbols.includes(symbol)) symbols.push(symbol);
     else if (!symbol) unknown.push(token);
   }
