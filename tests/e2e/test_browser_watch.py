@@ -154,6 +154,10 @@ def test_several_contracts_are_added_at_once_a_product_code_adding_its_main(page
 
 
 def test_the_traders_order_is_kept_after_a_reload(page: Any, server_desk: Desk):
+    symbols = [item["local_symbol"] for item in mains(server_desk, 4)]
+    assert server_desk.api.post("/market", json={"symbols": symbols}).json()["success"]  # at least these
+    page.reload()
+    expect(row(page, symbols[-1])).to_be_visible()
     before = shown_order(page)
     last, first = before[-1], before[0]
     row(page, last).drag_to(row(page, first))
@@ -172,6 +176,8 @@ def test_the_traders_order_is_kept_after_a_reload(page: Any, server_desk: Desk):
 
 @pytest.mark.parametrize("width", [1366, 1600])
 def test_every_column_of_the_watch_fits_a_common_screen(browser: Any, server_desk: Desk, width: int):
+    symbols = [item["local_symbol"] for item in mains(server_desk)]
+    assert server_desk.api.post("/market", json={"symbols": symbols}).json()["success"]  # shown by any desk
     tab = open_desk(browser, server_desk.base, width, 768)
     try:
         expect(tab.locator("#watch tbody tr[data-symbol]").first).to_be_visible()
@@ -229,6 +235,9 @@ def test_prices_go_stale_and_send_is_disabled_while_the_server_is_down_and_come_
     browser: Any, server_factory: ServerFactory
 ):
     server: Server = server_factory(SIM_TICK_RATE=4, SIM_NAME=f"stale{time.monotonic_ns()}")
+    desk = Desk(server)
+    futures = [c["local_symbol"] for c in desk.api.get("/contract").json()["data"] if c["product"] == "futures"][:3]
+    assert desk.api.post("/market", json={"symbols": futures}).json()["success"]
     tab = open_desk(browser, server.base)
     try:
         send = tab.get_by_test_id("ticket-send")
@@ -243,7 +252,7 @@ def test_prices_go_stale_and_send_is_disabled_while_the_server_is_down_and_come_
         server.stop()
         expect(banner).to_be_visible()
         expect(banner).to_contain_text("与服务器的连接已断开")
-        expect(tab.locator("#watch tbody tr.stale")).to_have_count(DEFAULT_WATCH)
+        expect(tab.locator("#watch tbody tr.stale")).to_have_count(len(futures))
         expect(tab.locator("#depth")).to_have_class("depth stale")
         expect(send).to_be_disabled()
         expect(tab.get_by_test_id("ticket-message")).to_contain_text("与服务器的连接已断开")
