@@ -67,7 +67,7 @@ def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900) -> 
     tab.errors = []
     tab.on("pageerror", lambda error: tab.errors.append(str(error)))
     tab.mains = []  # the answers to GET /contract?main=1 the page had (the default list comes from them)
-    tab.on("response", lambda response: "main=1" in response.url and tab.mains.append(response.json()["data"]))
+    tab.on("response", lambda response: "main=1" in response.url and tab.mains.append(response))
     tab.goto(base + "/")
     tab.get_by_test_id("login-access").fill(ACCESS_CODE)
     tab.get_by_test_id("login-password").fill("demo")
@@ -121,7 +121,7 @@ def mains(desk: Desk, limit: int = DEFAULT_WATCH) -> list[dict[str, Any]]:
 def test_the_first_login_gets_the_main_contracts_of_the_most_held_products_marked(page: Any, server_desk: Desk):
     rows = page.locator("#watch tbody tr[data-symbol]")
     expect(rows).to_have_count(DEFAULT_WATCH)
-    answered = [answer for answer in page.mains if answer][0]
+    answered = [answer for answer in (response.json()["data"] for response in page.mains) if answer][0]
     expected = [item["local_symbol"] for item in answered]
     assert shown_order(page) == expected  # the server's ranking: the largest open interest first
     assert all(item["is_main"] for item in answered) and len({item["product_id"] for item in answered}) == DEFAULT_WATCH
