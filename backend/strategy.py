@@ -137,6 +137,15 @@ class Strategy:
                         "datetime": _iso(row[0]), "open_price": row[1], "high_price": row[2], "low_price": row[3],
                         "close_price": row[4], "volume": row[5]}) for row in reply["rows"]]  # fmt: skip
 
+    def main_contract(self, product: str) -> str:
+        """The local_symbol of a product's main contract (主力: the listed month with the most open interest,
+        as the counter reports it now), e.g. main_contract("rb") -> "rb2605.SHFE". Raises LookupError when
+        the product has none (unknown, or no open interest yet)."""
+        reply = self._command({"k": "main_contract", "product": str(product)})
+        if not reply or not reply.get("ok"):
+            raise LookupError((reply or {}).get("error", "no answer"))
+        return str(reply["local_symbol"])
+
     def nearest(self, product: str, exchange: str) -> str:
         """The local_symbol of the first-expiring listed contract of a product (e.g. "m", "DCE")."""
         listed = [c for c in self.contracts.values()

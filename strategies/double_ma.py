@@ -1,8 +1,8 @@
 """A bar-based double moving average: long when the fast average crosses above the slow one.
 
 Upload it with POST /code (or the desk's editor), then PUT /strategy name=double_ma operation=start.
-By default it trades the nearest contract of `params["product"]`; list local_symbols in
-`instruments` to choose (the counter's contract list is at GET /contract).
+By default it trades the main contract (主力: the most open interest) of `params["product"]`;
+list local_symbols in `instruments` to choose (the counter's contract list is at GET /contract).
 """
 
 from collections import deque
@@ -11,13 +11,13 @@ from backend.strategy import Strategy
 
 
 class DoubleMa(Strategy):
-    instruments = []  # empty: trade the nearest contract of `product` (or list local_symbols here)
+    instruments = []  # empty: trade the main contract (主力) of `product` (or list local_symbols here)
     bar_interval = "1m"
     params = {"product": "rb", "exchange": "SHFE", "fast": 5, "slow": 20, "volume": 1}
 
     def on_init(self):
         if not self.instruments:
-            self.subscribe(self.nearest(self.params["product"], self.params["exchange"]))
+            self.subscribe(self.main_contract(self.params["product"]))
         self.closes = deque(maxlen=self.params["slow"])
         self.info(f"double MA on {self.instruments} with {self.params}")
 

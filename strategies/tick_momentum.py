@@ -8,12 +8,12 @@ from backend.strategy import Strategy
 
 
 class TickMomentum(Strategy):
-    instruments = []  # empty: trade the nearest contract of `product` (or list local_symbols here)
+    instruments = []  # empty: trade the main contract (主力) of `product` (or list local_symbols here)
     params = {"product": "m", "exchange": "DCE", "run": 3, "max_lots": 2}
 
     def on_init(self):
         if not self.instruments:
-            self.subscribe(self.nearest(self.params["product"], self.params["exchange"]))
+            self.subscribe(self.main_contract(self.params["product"]))
         self.info(f"tick momentum on {self.instruments} with {self.params}")
         self.last = None
         self.streak = 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from flask import Blueprint, request
 
 from backend.engine import events
+from backend.engine.main_contract import main_contracts, product_of
+from backend.engine.objects import ContractData
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
@@ -73,17 +75,29 @@ def reload_contracts():
 @token_required
 def contracts():
     query = parse(ContractQuery)
-    engine = desk().engine
+    oms = desk().engine.oms
+    mains = {main.local_symbol for main in main_contracts(oms.contracts.values(), oms.open_interest)}
     if query.local_symbol:
         with engine_errors():
-            return envelope(engine.oms.contract(query.local_symbol).to_dict())
-    found = [
-        contract.to_dict()
-        for contract in engine.oms.contracts.values()
-        if (not query.product or contract.product_id == query.product)
+            return envelope(_contract_row(oms.contract(query.local_symbol), mains, oms.open_interest))
+    listed = [
+        contract
+        for contract in oms.contracts.values()
+        if (not query.product or product_of(contract) == query.product)
         and (not query.exchange or contract.exchange.value == query.exchange.upper())
     ]
+    if query.main:
+        ranked = main_contracts(listed, oms.open_interest)[: query.limit]
+        return envelope([_contract_row(oms.contracts[main.local_symbol], mains, oms.open_interest) for main in ranked])
+    found = [_contract_row(contract, mains, oms.open_interest) for contract in listed]
     return envelope(sorted(found, key=lambda item: item["local_symbol"]))
+
+
+def _contract_row(contract: ContractData, mains: set[str], open_interest: dict[str, float]) -> dict[str, Any]:
+    """A contract's details with the two figures the market watch shows: is it its product's main contract
+    (the most open interest, backend/engine/main_contract.py) and that open interest."""
+    return {**contract.to_dict(), "product_id": product_of(contract), "is_main": contract.local_symbol in mains,
+            "open_interest": open_interest.get(contract.local_symbol, 0.0)}  # fmt: skip
 
 
 @blueprint.route("/bar", methods=["GET", "POST"])

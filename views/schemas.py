@@ -118,6 +118,9 @@ class ContractQuery(Fields):
     local_symbol: LocalSymbol | None = None
     product: str | None = Field(None, max_length=16)
     exchange: str | None = Field(None, max_length=8)
+    # issue 17 item 5 (market watch): only the main contracts (主力), the largest open interest first
+    main: bool = False
+    limit: int = Field(200, ge=1, le=1000)
 
 
 # /bar's start and end: epoch milliseconds in what an ISO 8601 time can say (1970-01-01 to 9999-12-31 UTC),

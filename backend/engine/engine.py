@@ -276,6 +276,9 @@ class MainEngine:
         if known and self.gateway is not None:
             self.gateway.subscribe(self.oms.contracts[name].symbol for name in known)
 
+    def _on_open_interest(self, loaded: events.OpenInterestLoaded) -> None:
+        self.oms.load_open_interest(loaded.open_interest)
+
     def _on_tick(self, tick: TickData) -> None:
         self._tick_arrived[tick.local_symbol] = time.monotonic()
         if self.oms.on_tick(tick):
@@ -335,6 +338,7 @@ class MainEngine:
     _handlers: dict[type, Callable[[MainEngine, Any], None]] = {
         events.ConnectionChanged: _on_state,
         events.ContractsLoaded: _on_contracts,
+        events.OpenInterestLoaded: _on_open_interest,
         TickData: _on_tick,
         OrderData: _on_order,
         TradeData: _on_trade,

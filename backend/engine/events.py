@@ -51,6 +51,14 @@ class ContractsLoaded:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenInterestLoaded:
+    """The counter's open interest of every listed instrument (a depth-market-data query): what picks each
+    product's main contract before any of it is subscribed. Pairs of (local_symbol, open interest)."""
+
+    open_interest: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PositionsSnapshot:
     """A complete position query: a position absent from it is now zero."""
 

@@ -36,6 +36,9 @@ class Oms:
         self.contracts: dict[str, ContractData] = {}
         self._by_symbol: dict[str, list[ContractData]] = {}
         self.ticks: dict[str, TickData] = {}
+        # local_symbol -> open interest: the counter's figure for every instrument at login, then each tick's
+        # (backend/engine/main_contract.py picks each product's main contract from it)
+        self.open_interest: dict[str, float] = {}
         self.orders: dict[str, OrderData] = {}
         # The working orders, kept as orders change (the day's orders grow into thousands; the risk
         # check and every order update ask for the working ones): by order id, and by instrument.
@@ -70,6 +73,12 @@ class Oms:
             by_symbol.setdefault(contract.symbol, []).append(contract)
         self._by_symbol = by_symbol
 
+    def load_open_interest(self, pairs: tuple[tuple[str, float], ...]) -> None:
+        """The counter's open interest of every instrument; a subscribed one's tick is newer and stays."""
+        for local_symbol, interest in pairs:
+            if local_symbol not in self.ticks:
+                self.open_interest[local_symbol] = interest
+
     def contract(self, name: str) -> ContractData:
         """The contract of a local_symbol, or of a bare symbol where that is unambiguous."""
         found = self.contracts.get(name)
@@ -83,6 +92,8 @@ class Oms:
     def on_tick(self, tick: TickData) -> list[PositionData]:
         """Remember the tick; returns the positions whose P&L it changed (the account is marked with them)."""
         self.ticks[tick.local_symbol] = tick
+        if tick.open_interest:
+            self.open_interest[tick.local_symbol] = tick.open_interest
         changed: list[PositionData] = []
         if tick.local_symbol not in self._held:
             return changed

@@ -11,8 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.engine.constants import ConnectionState, Exchange, Status
-from backend.engine.events import CancelRejected, ConnectionChanged, ContractsLoaded, PositionsSnapshot, QueryFailed
-from backend.engine.objects import CancelRequest, ContractData, OrderData, OrderRequest
+from backend.engine.events import (
+    CancelRejected,
+    ConnectionChanged,
+    ContractsLoaded,
+    OpenInterestLoaded,
+    PositionsSnapshot,
+    QueryFailed,
+)
+from backend.engine.objects import CancelRequest, ContractData, OrderData, OrderRequest, make_local_symbol
 from backend.gateway import convert
 from backend.gateway.base import LoginSettings
 from backend.gateway.mapping import DIRECTION_ENGINE2CTP, OFFSET_ENGINE2CTP, ORDER_TYPE_ENGINE2CTP
@@ -42,6 +49,7 @@ class TdSession:
         self._request_id = 0
         self.contracts: dict[str, ContractData] = {}
         self._loading: list[ContractData] = []
+        self._open_interest: list[tuple[str, float]] = []
         self._positions = convert.PositionAggregator()
         self._sys_ids: dict[tuple[str, str], str] = {}  # (ExchangeID, OrderSysID) -> order_id
         self._raw_sys_ids: dict[str, str] = {}  # order_id -> OrderSysID as the counter sent it
@@ -155,6 +163,12 @@ class TdSession:
     def query_instruments(self) -> None:
         self._query("ReqQryInstrument", "CThostFtdcQryInstrumentField")
 
+    def query_open_interest(self) -> None:
+        """Every instrument's depth snapshot, for its open interest: the main contract of each product is
+        the one with the most (a live counter answers an empty InstrumentID with the whole market)."""
+        self._open_interest = []
+        self._query("ReqQryDepthMarketData", "CThostFtdcQryDepthMarketDataField")
+
     def query_account(self) -> None:
         self._query("ReqQryTradingAccount", "CThostFtdcQryTradingAccountField")
 
@@ -225,6 +239,7 @@ class TdSession:
             self.query_instruments()
         self.query_account()
         self.query_position()
+        self.query_open_interest()  # after the position query: READY does not wait for it
 
     def OnRspQryInstrument(self, data: Any, info: Any, request_id: int, last: bool) -> None:  # noqa: N802
         if data is not None:
@@ -236,6 +251,19 @@ class TdSession:
             self.contracts = {contract.symbol: contract for contract in loaded}
             self.sink(ContractsLoaded(loaded))
             self._answered(info, "ReqQryInstrument")
+
+    def OnRspQryDepthMarketData(self, data: Any, info: Any, request_id: int, last: bool) -> None:  # noqa: N802
+        if data is not None:
+            symbol = str(data.InstrumentID).strip("\x00 ")
+            exchange = self._exchange_of(symbol, str(getattr(data, "ExchangeID", "")).strip("\x00 "))
+            interest = float(data.OpenInterest or 0.0)
+            if exchange is not None and symbol and 0.0 <= interest < 1e15:  # DBL_MAX: no figure
+                self._open_interest.append((make_local_symbol(symbol, exchange), interest))
+        if last:
+            loaded, self._open_interest = tuple(self._open_interest), []
+            if loaded:
+                self.sink(OpenInterestLoaded(loaded))
+            self._answered(info, "ReqQryDepthMarketData")
 
     def OnRspQryTradingAccount(self, data: Any, info: Any, request_id: int, last: bool) -> None:  # noqa: N802
         if data is not None:

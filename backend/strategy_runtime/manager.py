@@ -25,6 +25,7 @@ from gevent.queue import Full, Queue
 from backend.engine import events
 from backend.engine.commands import CancelAll, CancelOrder, ClosePosition, SendOrder
 from backend.engine.constants import Direction, Interval, Offset, OrderType, Status
+from backend.engine.main_contract import main_of
 from backend.engine.objects import OrderRequest, TradeData, trade_from_dict
 from backend.engine.oms import UnknownOrder, position_side
 from backend.engine.risk import OrderRefused
@@ -517,6 +518,19 @@ class StrategyManager:
         except Exception as error:
             return {"ok": False, "error": str(error)}
 
+    def _main_contract(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
+        """A product's main contract now (the most open interest, backend/engine/main_contract.py)."""
+        oms = self.engine.oms
+        product = str(message.get("product", ""))
+        deadline = time.monotonic() + OPEN_INTEREST_WAIT
+        while not oms.open_interest and time.monotonic() < deadline:  # just logged in: the query is under way
+            gevent.sleep(0.05)
+        found = main_of(oms.contracts.values(), oms.open_interest, product)
+        if found is None:
+            reason = "no listed futures contract of it has open interest"
+            return {"ok": False, "error": f"no main contract of {product!r}: {reason}"}
+        return {"ok": True, "local_symbol": found}
+
     def _load_bars(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
         """A strategy's warm-up: the latest `count` stored bars (the sim's past filled in first), oldest first."""
         try:
@@ -596,7 +610,9 @@ _COMMANDS = {
     "cancel_all": StrategyManager._cancel_all,
     "subscribe": StrategyManager._subscribe,
     "load_bars": StrategyManager._load_bars,
+    "main_contract": StrategyManager._main_contract,
 }
+OPEN_INTEREST_WAIT = 5.0  # seconds main_contract() waits for the login's open-interest query
 MAX_WARMUP_BARS = 20_000  # 20 trading days of 1-minute bars of a night-session product: ~11,000
 
 

@@ -5,6 +5,7 @@ import { applyOrder, applyTrade, initBlotter } from "./blotter.js";
 import { chartBar, chartTick, initChart, showInstrument } from "./chart.js";
 import { initConfig, loadConfig } from "./config.js";
 import { el } from "./format.js";
+import { refreshHealth, socketUp } from "./health.js";
 import { applyStatic, switchLang, t } from "./i18n.js";
 import { initLogin } from "./login.js";
 import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./market.js";
@@ -63,6 +64,7 @@ async function loadStatus() {
   state.status = status;
   if (account) state.account = account;
   mark("status", "status-config", "account");
+  refreshHealth();
 }
 
 function connectSocket() {
@@ -80,13 +82,14 @@ function connectSocket() {
   socket.on("trade", (message) => applyTrade(message.data));
   socket.on("position", (message) => { state.positions = message.data; mark("positions"); });
   socket.on("account", (message) => { state.account = message.data; mark("account"); });
-  socket.on("status", (status) => { state.status = status; mark("status", "status-config"); });
+  socket.on("status", (status) => { state.status = status; mark("status", "status-config"); refreshHealth(); });
   socket.on("log", addLog);
   socket.on("strategy", applyStrategy);
   socket.on("contract", () => loadMarket().catch(() => {}));
   socket.on("risk", (message) => applyRiskEvent(desk, message));
   socket.on("connect", () => {
     document.body.classList.remove("offline");
+    socketUp(true);
     socket.emit("watch", { batch: true }); // every subscribed instrument, one message per flush
     if (socket.recovered === false && socket.wasConnected) {
       loadOverview().catch(() => {});
@@ -96,10 +99,12 @@ function connectSocket() {
   });
   socket.on("connect_error", () => {
     document.body.classList.add("offline");
+    socketUp(false);
     api("GET", "/status").catch(() => {}); // a refused token shows here as 401: back to login
   });
   socket.on("disconnect", (reason) => {
     document.body.classList.add("offline");
+    socketUp(false);
     if (reason === "io server disconnect") {
       // The server dropped us on purpose (logout, revoked token): ask whether the token still holds.
       api("GET", "/status").then(() => socket.connect()).catch(() => {});

@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { decimalsOf, el, integer, percent, price, signClass } from "./format.js";
+import { marketDown, staleSymbols } from "./health.js";
 import { t } from "./i18n.js";
 import { mark, onRender, state, tickChanged } from "./state.js";
 
@@ -24,8 +25,9 @@ export function initMarket(desk) {
       list.hidden = true;
       return;
     }
-    shown = [];
+    shown = mainFirst(text);
     for (const contract of state.contracts.values()) {
+      if (shown.includes(contract)) continue;
       const symbol = contract.local_symbol.toLowerCase();
       if (symbol.startsWith(text) || (contract.product_id || "").toLowerCase() === text
           || (contract.name || "").toLowerCase().includes(text) || contract.exchange.toLowerCase() === text) {
@@ -37,7 +39,7 @@ export function initMarket(desk) {
       className: index === 0 ? "active" : "",
       dataset: { symbol: contract.local_symbol },
       onmousedown: (event) => { event.preventDefault(); choose(contract.local_symbol); },
-    }, el("b", {}, contract.local_symbol), " ", contract.name || "",
+    }, el("b", {}, contract.local_symbol), contract.is_main ? mainBadge() : null, " ", contract.name || "",
     state.watch.includes(contract.local_symbol) ? el("small", {}, t("watch.watching")) : null)));
     list.hidden = shown.length === 0;
   }
@@ -51,8 +53,15 @@ export function initMarket(desk) {
 
   search.addEventListener("input", suggest);
   search.addEventListener("blur", () => { list.hidden = true; });
+  search.title = t("watch.searchMany");
   search.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && shown.length && !list.hidden) {
+    if (event.key === "Enter" && /[,，;；\s]/.test(search.value.trim())) { // several at once: rb, m, IF
+      event.preventDefault();
+      list.hidden = true;
+      const text = search.value;
+      search.value = "";
+      addMany(desk, text);
+    } else if (event.key === "Enter" && shown.length && !list.hidden) {
       event.preventDefault();
       choose(shown[0].local_symbol);
     } else if (event.key === "Escape") {
@@ -66,12 +75,16 @@ export function initMarket(desk) {
     if (changed.has(state.selected)) mark("depth");
   });
   onRender("depth", () => drawDepth(desk));
+  onRender("ticks-stale", drawStale);
+  setInterval(() => mark("ticks-stale"), 1000);
+  initReorder(desk);
 }
 
 export async function subscribe(desk, symbol) {
   try {
     await api("POST", "/market", { symbol });
     if (!state.watch.includes(symbol)) state.watch.push(symbol);
+    saveOrder();
     mark("watch");
     desk.refreshStatus(); // the count of subscriptions (Config's "Subscribed") changed
   } catch (error) {
@@ -83,6 +96,7 @@ async function unsubscribe(desk, symbol) {
   try {
     await api("DELETE", "/market", { symbol });
     state.watch = state.watch.filter((name) => name !== symbol);
+    saveOrder();
     mark("watch");
     desk.refreshStatus();
   } catch (error) {
@@ -93,12 +107,14 @@ async function unsubscribe(desk, symbol) {
 export async function loadMarket() {
   const [contracts, subscribed] = await Promise.all([api("GET", "/contract"), api("GET", "/market")]);
   state.contracts = new Map(contracts.map((contract) => [contract.local_symbol, contract]));
-  state.watch = [];
+  const names = [];
   for (const entry of subscribed) {
     const symbol = entry.local_symbol || entry;
-    state.watch.push(symbol);
+    names.push(symbol);
     if (entry.tick) state.ticks.set(symbol, entry.tick);
   }
+  state.watch = inSavedOrder(names);
+  if (!names.length && savedOrder() === null) await defaultWatch(); // the first login in this browser
   mark("watch", "depth");
 }
 
@@ -119,6 +135,11 @@ function drawWatchList() {
     }
   }
   for (const symbol of state.watch) {
+    const main = Boolean((state.contracts.get(symbol) || {}).is_main);
+    if (rows.has(symbol) && rows.get(symbol).main !== main) { // the main contract moved (the roll): redraw its row
+      rows.get(symbol).row.remove();
+      rows.delete(symbol);
+    }
     if (!rows.has(symbol)) rows.set(symbol, makeRow(symbol));
     tbody.append(rows.get(symbol).row); // keeps the subscription order
     drawRow(symbol);
@@ -144,8 +165,9 @@ function makeRow(symbol) {
     className: "icon", title: t("watch.unsubscribe", { symbol }), textContent: "×",
     onclick: (event) => { event.stopPropagation(); unsubscribe(desk_, symbol); },
   });
-  const row = el("tr", { dataset: { symbol }, onclick: () => desk_.select(symbol) },
-    el("td", { title: contract.name || "" }, el("b", {}, symbol), el("small", {}, contract.name || "")),
+  const row = el("tr", { dataset: { symbol }, draggable: true, title: t("watch.drag"), onclick: () => desk_.select(symbol) },
+    el("td", { title: `${symbol} ${contract.name || ""}` }, el("b", {}, symbol.slice(0, symbol.lastIndexOf(".")) || symbol),
+      el("small", {}, contract.is_main ? mainBadge() : null, contract.name || "")),
     cells.last, cells.change, cells.bid, cells.ask, cells.volume, cells.oi, el("td", {}, remove));
   for (const [name, side] of [["last", "last_price"], ["bid", "bid_price_1"], ["ask", "ask_price_1"]]) {
     cells[name].addEventListener("click", (event) => {
@@ -155,7 +177,7 @@ function makeRow(symbol) {
       if (tick) desk_.fillPrice(tick[side]);
     });
   }
-  return { row, cells, last: null };
+  return { row, cells, last: null, main: Boolean(contract.is_main) };
 }
 
 function drawRow(symbol) {
@@ -209,4 +231,179 @@ function drawDepth(desk) {
     el("td", { className: "num price clickable", onclick: () => desk.fillPrice(tick.last_price) }, price(tick.last_price, decimals)),
     el("td", { className: "num muted", title: t("depth.limits") }, `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
   tbody.replaceChildren(...asks, last, ...bids);
+}
+
+// --- issue 17 item 5: the default list, several at once, the user's order, the main contract -----------
+// The order is the trader's, kept in this browser (localStorage, WATCH_KEY): the server keeps the
+// subscriptions (a set); the page shows them in the saved order, new ones at the end. A browser that never
+// had a list (no saved order) and a server with no subscriptions get DEFAULT_WATCH main contracts of the
+// products with the most open interest (GET /contract?main=1).
+const WATCH_KEY = "ctpdesk.watch";
+const DEFAULT_WATCH = 12;
+const MAIN_TRIES = 16; // the open-interest query follows the login: a fresh login may wait for it (~8 s)
+
+function mainBadge() {
+  return el("span", { className: "main-badge", title: t("watch.mainTitle"), dataset: { testid: "main-badge" } }, t("watch.main"));
+}
+
+function savedOrder() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(WATCH_KEY));
+    return Array.isArray(saved) ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveOrder() {
+  try {
+    localStorage.setItem(WATCH_KEY, JSON.stringify(state.watch));
+  } catch {
+    // private mode: the order lasts for this page
+  }
+}
+
+function inSavedOrder(names) {
+  const saved = savedOrder() || [];
+  const present = new Set(names);
+  const ordered = saved.filter((name) => present.has(name));
+  const kept = new Set(ordered);
+  return [...ordered, ...names.filter((name) => !kept.has(name))];
+}
+
+async function defaultWatch() {
+  let mains = [];
+  for (let attempt = 0; attempt < MAIN_TRIES && !mains.length; attempt += 1) {
+    if (attempt) await new Promise((resolve) => setTimeout(resolve, 500));
+    mains = await api("GET", "/contract", { main: 1, limit: DEFAULT_WATCH }).catch(() => []);
+  }
+  if (!mains.length) return; // not logged in, or no open interest yet: the next load tries again
+  const contracts = await api("GET", "/contract").catch(() => []); // now with every product's main marked
+  for (const contract of [...contracts, ...mains]) state.contracts.set(contract.local_symbol, contract);
+  const symbols = mains.map((main) => main.local_symbol);
+  try {
+    await api("POST", "/market", { symbols });
+  } catch (error) {
+    if (desk_) desk_.toast(t("watch.defaultFailed", { msg: error.message }), "error");
+    return;
+  }
+  state.watch = symbols;
+  saveOrder();
+  if (desk_) desk_.refreshStatus();
+}
+
+// A product code's main contract first among the suggestions (Enter takes it).
+function mainFirst(text) {
+  const main = mainOf(text);
+  return main ? [main] : [];
+}
+
+function mainOf(product) {
+  const wanted = product.toLowerCase();
+  let found = null;
+  for (const contract of state.contracts.values()) {
+    const id = (contract.product_id || "").toLowerCase();
+    if (contract.is_main && id === wanted && (!found || contract.product_id === product)) found = contract;
+  }
+  return found;
+}
+
+// One token of "rb, m2609, IF2612.CFFEX": a local_symbol, a symbol, or a product code (its main contract now,
+// asked of the server: the page's flags are as of its load).
+async function resolve(token) {
+  const lower = token.toLowerCase();
+  for (const contract of state.contracts.values()) {
+    if (contract.local_symbol.toLowerCase() === lower || contract.symbol.toLowerCase() === lower) return contract.local_symbol;
+  }
+  for (const product of new Set([token, lower, token.toUpperCase()])) {
+    const [main] = await api("GET", "/contract", { main: 1, product, limit: 1 }).catch(() => []);
+    if (main) {
+      state.contracts.set(main.local_symbol, main);
+      return main.local_symbol;
+    }
+  }
+  return null;
+}
+
+async function addMany(desk, text) {
+  const tokens = [...new Set(text.split(/[,，;；\s]+/).map((token) => token.trim()).filter(Boolean))];
+  const symbols = [];
+  const unknown = [];
+  for (const token of tokens) {
+    const symbol = await resolve(token);
+    if (symbol && !symbols.includes(symbol)) symbols.push(symbol);
+    else if (!symbol) unknown.push(token);
+  }
+  if (symbols.length) {
+    try {
+      await api("POST", "/market", { symbols });
+    } catch (error) {
+      desk.toast(t("watch.subscribeFailed", { symbol: symbols.join(", "), msg: error.message }), "error");
+      return;
+    }
+    for (const symbol of symbols) if (!state.watch.includes(symbol)) state.watch.push(symbol);
+    saveOrder();
+    mark("watch");
+    desk.refreshStatus();
+    desk.select(symbols[0]);
+  }
+  if (unknown.length) desk.toast(t("watch.unknown", { names: unknown.join(", ") }), "error");
+  else desk.toast(t("watch.added", { n: symbols.length, symbols: symbols.join(", ") }));
+}
+
+// Drag a row to its place (HTML drag and drop), or Alt+↑/↓ moves the selected one.
+function initReorder(desk) {
+  const tbody = document.querySelector("#watch tbody");
+  let dragged = "";
+  tbody.addEventListener("dragstart", (event) => {
+    const row = event.target.closest("tr[data-symbol]");
+    if (!row) return;
+    dragged = row.dataset.symbol;
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", dragged);
+  });
+  tbody.addEventListener("dragover", (event) => {
+    if (dragged) event.preventDefault();
+  });
+  tbody.addEventListener("drop", (event) => {
+    const row = event.target.closest("tr[data-symbol]");
+    event.preventDefault();
+    if (row && dragged && row.dataset.symbol !== dragged) moveTo(dragged, state.watch.indexOf(row.dataset.symbol));
+    dragged = "";
+  });
+  tbody.addEventListener("dragend", () => { dragged = ""; });
+  document.addEventListener("keydown", (event) => {
+    if (!event.altKey || (event.key !== "ArrowUp" && event.key !== "ArrowDown") || !state.watch.includes(state.selected)) return;
+    if (event.target.closest && event.target.closest("input, select, textarea, .CodeMirror")) return;
+    event.preventDefault();
+    const at = state.watch.indexOf(state.selected);
+    moveTo(state.selected, Math.max(0, Math.min(state.watch.length - 1, at + (event.key === "ArrowUp" ? -1 : 1))));
+    desk.select(state.selected);
+  });
+}
+
+function moveTo(symbol, index) {
+  if (index < 0) return;
+  const rest = state.watch.filter((name) => name !== symbol);
+  rest.splice(index, 0, symbol);
+  state.watch = rest;
+  saveOrder();
+  mark("watch");
+}
+
+// --- issue 17 item 6: stale prices greyed (health.js says when) --------------------------------------------
+function drawStale() {
+  const down = marketDown();
+  const stale = down ? new Map() : staleSymbols();
+  for (const [symbol, entry] of rows) {
+    const behind = stale.get(symbol);
+    const isStale = Boolean(down) || behind !== undefined;
+    if (entry.row.classList.contains("stale") !== isStale || (isStale && entry.row.dataset.staleFor !== String(behind ?? ""))) {
+      entry.row.classList.toggle("stale", isStale);
+      entry.row.dataset.staleFor = String(behind ?? "");
+      entry.row.title = behind !== undefined ? t("link.rowStale", { seconds: behind }) : t("watch.drag");
+    }
+  }
+  const depth = document.getElementById("depth");
+  if (depth) depth.classList.toggle("stale", Boolean(down) || stale.has(state.selected));
 }

@@ -8,7 +8,7 @@ import { api, session } from "./api.js";
 import { el, fillRows, integer, label, when } from "./format.js";
 import { RISK, t } from "./i18n.js";
 import { mark, onRender, state } from "./state.js";
-import { lockTicket } from "./ticket.js";
+import { lockSend } from "./health.js";
 
 const REFRESH_SHOWN_MS = 5000; // while the risk page is open
 const REFRESH_HIDDEN_MS = 30000; // otherwise: keeps the kill switch's state right should an event be missed
@@ -182,7 +182,7 @@ function drawKilled() {
   document.getElementById("kill-state").hidden = !killed;
   document.getElementById("kill-reason").textContent = killed;
   document.getElementById("kill-reason").title = killed;
-  lockTicket(killed);
+  lockSend("kill", killed);
 }
 
 // --- the panel ---------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ const TEMPLATE = `from backend.strategy import Strategy
 
 
 class LogTicks(Strategy):
-    """A starting point: logs every 20th tick of the nearest rebar contract. Replace with your rules."""
+    """A starting point: logs every 20th tick of the main rebar contract (主力). Replace with your rules."""
 
-    params = {"product": "rb", "exchange": "SHFE", "every": 20}
+    params = {"product": "rb", "every": 20}
     seen = 0
 
     def on_init(self):
-        self.subscribe(self.nearest(self.params["product"], self.params["exchange"]))
+        self.subscribe(self.main_contract(self.params["product"]))
 
     def on_tick(self, tick):
         self.seen += 1
@@ -217,7 +217,8 @@ function drawList(desk) {
         el("button", { className: "small ghost", textContent: t("strategies.delete"), dataset: { testid: "strategy-delete" },
           onclick: () => remove(desk, entry.name) })));
   });
-  fillRows(document.querySelector("#strategy-table tbody"), rows.length ? rows
+  const withDrift = rows.flatMap((row, index) => [row, driftRow(desk, state.strategies[index])].filter(Boolean));
+  fillRows(document.querySelector("#strategy-table tbody"), withDrift.length ? withDrift
     : [el("tr", { className: "empty" }, el("td", { colSpan: 5 }, t("strategies.empty")))]);
 }
 
@@ -285,4 +286,33 @@ function askParams(name, current) {
     window.alert(t("strategies.notJson", { text }));
     return null;
   }
+}
+
+// --- a book against the account (issue 17 item 3, the desk side) ---------------------------------
+// Under a strategy whose book holds lots the account does not (GET /strategy's `drift`): what differs,
+// and the two ways out (POST /strategy/reconcile), each after a confirm.
+function driftRow(desk, entry) {
+  const drift = entry.drift || [];
+  if (!drift.length) return null;
+  const rows = drift.map((row) => t("drift.row", { symbol: row.local_symbol, direction: label("direction", row.direction),
+    book: row.book, account: row.account }));
+  const button = (action, testid) => el("button", { className: `small ${action === "flatten" ? "danger" : ""}`,
+    textContent: t(`drift.${action}`), dataset: { testid }, onclick: () => reconcile(desk, entry.name, action, rows) });
+  return el("tr", { className: "drift", dataset: { drift: entry.name, testid: "strategy-drift" } },
+    el("td", { colSpan: 5 },
+      el("strong", {}, `⚠ ${t("drift.title")}`),
+      el("ul", {}, ...rows.map((text) => el("li", {}, text))),
+      el("div", { className: "actions" }, button("adopt", "drift-adopt"), button("flatten", "drift-flatten"))));
+}
+
+async function reconcile(desk, name, action, rows) {
+  if (!window.confirm(t(`drift.${action}Confirm`, { name, rows: rows.join("; ") }))) return;
+  try {
+    const outcome = await api("POST", "/strategy/reconcile", { name, action });
+    if (outcome.problems && outcome.problems.length) desk.toast(t("drift.problems", { name, msg: outcome.problems.join("; ") }), "error");
+    else desk.toast(t("drift.done", { name, action: t(`drift.${action}`) }));
+  } catch (error) {
+    desk.toast(t("drift.failed", { name, msg: error.message }), "error");
+  }
+  await loadStrategies();
 }
