@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from auth.attempts import attempts
 from backend import sim
 from backend.engine.main_contract import product_of
-from backend.extensions import limiter
 from backend.strategy_runtime.manager import WorkerLimits
 from tests.integration.test_strategies import Desk, make_desk
 from tests.integration.test_web_api import Web, make_web
@@ -19,7 +19,7 @@ from tests.integration.test_web_api import Web, make_web
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[Web]:
-    limiter.reset()
+    attempts.reset()
     made = make_web(tmp_path / "app")
     yield made
     made.close()
