@@ -393,6 +393,7 @@ function typing(target) {
 function onTradePage() {
   const page = document.getElementById("page-trade");
   const deskView = document.getElementById("desk-view");
+  if (document.querySelector("dialog[open]")) return false; // Esc closes the dialog, never cancels orders behind it
   return Boolean(form) && page && !page.hidden && deskView && !deskView.hidden && Boolean(form.elements.local_symbol.value);
 }
 
