@@ -417,7 +417,7 @@ const MESSAGES = {
     "ticket.note": " ({msg})",
     "ticket.refused": "Refused: {msg}",
     // ticket: price modes, ladder, hotkeys, marketable limit (issue 17 item 7, the ticket's part)
-    "ticket.mode": "Price",
+    "ticket.mode": "Price from",
     "ticket.mode.opposite": "Opposite",
     "ticket.mode.queue": "Queue",
     "ticket.mode.last": "Last",

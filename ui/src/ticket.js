@@ -203,8 +203,8 @@ function follow(force = false) {
     showMarketNote(contract, value);
   } else if (settings.mode !== "fixed") {
     value = modePrice(settings.mode, direction(), tick, contract, settings.ticks);
-  } else if (force && !priceField.value) {
-    value = tick.last_price;
+  } else if (!priceField.value) {
+    value = tick.last_price; // 指定价 with no price yet (a new instrument, its first tick): start from the last
   }
   if (value) priceField.value = fixedText(value, contract);
 }
