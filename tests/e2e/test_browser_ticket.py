@@ -59,6 +59,8 @@ def page(server_desk: Desk) -> Iterator[Any]:
         tab.get_by_test_id("login-password").fill("demo")
         tab.get_by_test_id("login-submit").click()
         expect(tab.locator("#desk-view")).to_be_visible()
+        expect(tab.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
+        tab.wait_for_function("async () => (await import('/ui/state.js')).state.contracts.size > 0")
         yield tab
         browser.close()
         assert not errors, f"errors in the page: {errors}"
@@ -76,6 +78,7 @@ def subscribe(page: Any, text: str) -> str:
     page.keyboard.press("Enter")
     expect(page.locator(f'#watch tbody tr[data-symbol="{symbol}"]')).to_be_visible()
     expect(page.get_by_test_id("ticket-symbol")).to_have_value(symbol)
+    expect(page.get_by_test_id("depth")).to_have_attribute("data-symbol", symbol)  # its ladder drawn
     return symbol
 
 
@@ -177,6 +180,7 @@ def test_each_price_mode_and_plus_minus_ticks_give_the_price_to_the_tick(page: A
     shot(page, "modes")
     page.locator(f'#watch tbody tr[data-symbol="{symbol}"]').click()  # back to rb for the rest
     expect(page.get_by_test_id("ticket-symbol")).to_have_value(symbol)
+    expect(page.get_by_test_id("depth")).to_have_attribute("data-symbol", symbol)
     set_ticket(page, side="long", mode="opposite", ticks=0)
 
 
@@ -184,7 +188,7 @@ def test_a_click_on_a_ladder_level_fills_the_price_and_keeps_it(page: Any) -> No
     level = page.locator("#depth tr.bid td.price").nth(2)  # bid 3
     expect(level).not_to_have_text("")
     # the price under the mouse at the moment of the click (the ladder redraws a few times a second)
-    page.evaluate("""() => document.addEventListener("click", (event) => {
+    page.evaluate("""() => document.addEventListener("mousedown", (event) => {
         window.clickedPrice = event.target.closest("td") && event.target.closest("td").dataset.price;
     }, { capture: true, once: true })""")
     level.click()
@@ -196,6 +200,9 @@ def test_a_click_on_a_ladder_level_fills_the_price_and_keeps_it(page: Any) -> No
     page.wait_for_function(f"() => window.ctpdesk.stats.ticks >= {ticks_before + 4}")
     assert float(page.get_by_test_id("ticket-price").input_value()) == filled  # kept while the market moves
     assert not page.get_by_test_id("ticket-message").inner_text()  # a plain click sends nothing
+    # a click on a ladder still showing another instrument (until the next frame) changes nothing
+    page.evaluate("async () => (await import('/ui/ticket.js')).ladderClick(12345, null, 'other.SHFE')")
+    assert float(page.get_by_test_id("ticket-price").input_value()) == filled
 
 
 def test_a_working_order_shows_on_the_ladder_and_is_cancelled_there(page: Any, server_desk: Desk) -> None:
@@ -203,8 +210,11 @@ def test_a_working_order_shows_on_the_ladder_and_is_cancelled_there(page: Any, s
     set_ticket(page, side="long", mode="queue", ticks=-8, offset="open", kind="limit", volume=1)  # rests below the book
     page.get_by_test_id("ticket-send").click()
     expect(page.get_by_test_id("ticket-message")).to_contain_text("未成交")
-    at = float(page.get_by_test_id("ticket-price").input_value())
-    set_ticket(page, mode="fixed", volume=2)  # 2 more at the same price
+    wait_until("the order working", lambda: len(working(server_desk, symbol)) == 1)
+    at = float(working(server_desk, symbol)[0]["price"])
+    page.get_by_test_id("ticket-price").fill(f"{at:.0f}")  # 指定价: 2 more at the same price
+    expect(page.get_by_test_id("ticket-mode")).to_have_value("fixed")
+    set_ticket(page, volume=2)
     page.get_by_test_id("ticket-send").click()
     expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 2 {symbol}：未成交")
     row = page.locator(f'#depth tr.has-working[data-working-price="{at:g}"]')

@@ -190,6 +190,7 @@ function drawDepth(desk) {
   const tbody = document.querySelector("#depth tbody");
   const symbol = state.selected;
   const tick = state.ticks.get(symbol);
+  tbody.parentElement.dataset.symbol = tick ? symbol : ""; // whose ladder this is (a click on another's is ignored)
   if (!tick) {
     tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "muted" }, symbol ? t("depth.waiting") : "")));
     return;
@@ -197,10 +198,16 @@ function drawDepth(desk) {
   if (desk.ticketTick) desk.ticketTick(tick); // the ticket's price follows the same tick the ladder shows
   const decimals = decimalsFor(symbol);
   const working = workingByPrice(symbol);
-  // a click fills the ticket's price (Ctrl/⌘ or 一键下单: sends it); a right click cancels the orders working there
+  // a click fills the ticket's price (Ctrl/⌘ or 一键下单: sends it); a right click cancels the orders working there.
+  // On the press, not on "click": the ladder is redrawn a few times a second, and a row replaced between
+  // the press and the release would lose the click.
+  const press = (value) => (event) => {
+    if (event.button !== 0) return;
+    event.preventDefault();
+    desk.ladderClick(value, event, symbol);
+  };
   const priceCell = (value) => el("td", {
-    className: "num price clickable", title: t("depth.click"), dataset: { price: value },
-    onclick: (event) => desk.ladderClick(value, event),
+    className: "num price clickable", title: t("depth.click"), dataset: { price: value }, onmousedown: press(value),
   }, price(value, decimals));
   const level = (side, n) => {
     const value = tick[`${side}_price_${n}`];
@@ -212,7 +219,7 @@ function drawDepth(desk) {
   const asks = [5, 4, 3, 2, 1].map((n) => level("ask", n));
   const bids = [1, 2, 3, 4, 5].map((n) => level("bid", n));
   const last = el("tr", { className: "last" }, el("td", {}, t("depth.last")),
-    el("td", { className: "num price clickable", onclick: (event) => desk.ladderClick(tick.last_price, event) },
+    el("td", { className: "num price clickable", title: t("depth.click"), onmousedown: press(tick.last_price) },
       price(tick.last_price, decimals)),
     el("td", { className: "num muted", colSpan: 2, title: t("depth.limits") },
       `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
@@ -266,11 +273,12 @@ function ladderRow(desk, symbol, value, working, props, ...cells) {
   if (!level) return el("tr", props, ...cells, el("td", { className: "num working-cell" }));
   level.shown = true;
   const cancel = (event) => { event.preventDefault(); event.stopPropagation(); desk.cancelAt(symbol, level.price); };
+  const pressX = (event) => { if (event.button === 0) cancel(event); }; // on the press too (see drawDepth)
   const parts = [];
   if (level.long) parts.push(el("span", { className: "up" }, t("depth.working", { side: t("ticket.buy"), n: level.long })));
   if (level.short) parts.push(el("span", { className: "down" }, t("depth.working", { side: t("ticket.sell"), n: level.short })));
   const cell = el("td", { className: "num working-cell", dataset: { testid: "depth-working", working: level.long + level.short } },
-    ...parts, el("button", { className: "icon", title: t("depth.cancel"), textContent: "×", dataset: { testid: "depth-cancel" }, onclick: cancel }));
+    ...parts, el("button", { className: "icon", title: t("depth.cancel"), textContent: "×", dataset: { testid: "depth-cancel" }, onmousedown: pressX }));
   const row = el("tr", { ...props, className: `${props.className} has-working`, dataset: { workingPrice: level.price },
     title: t("depth.rightClick"), oncontextmenu: cancel }, ...cells, cell);
   return row;

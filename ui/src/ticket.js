@@ -240,8 +240,9 @@ export function fillPrice(value) {
 }
 
 // A click on a ladder level: fill the price; with Ctrl/⌘ held, or 一键下单 on, send the ticket at once.
-export async function ladderClick(value, event) {
-  if (!form || !value) return;
+// A click on a ladder still showing the previous instrument (until the next frame) does nothing.
+export async function ladderClick(value, event, symbol) {
+  if (!form || !value || symbol !== form.elements.local_symbol.value) return;
   fillPrice(value);
   if (settings.oneClick || (event && (event.ctrlKey || event.metaKey))) await send();
 }
