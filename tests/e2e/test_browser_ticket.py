@@ -78,8 +78,17 @@ def subscribe(page: Any, text: str) -> str:
     page.keyboard.press("Enter")
     expect(page.locator(f'#watch tbody tr[data-symbol="{symbol}"]')).to_be_visible()
     expect(page.get_by_test_id("ticket-symbol")).to_have_value(symbol)
-    expect(page.get_by_test_id("depth")).to_have_attribute("data-symbol", symbol)  # its ladder drawn
+    ladder_of(page, symbol)
     return symbol
+
+
+def ladder_of(page: Any, symbol: str) -> None:
+    """Wait for the ladder to show the instrument (its data-symbol; a ladder without one: any drawn book)."""
+    page.wait_for_function("""symbol => {
+        const depth = document.getElementById("depth");
+        const drawn = Boolean(depth.querySelector("tr.last"));
+        return drawn && (!("symbol" in depth.dataset) || depth.dataset.symbol === symbol);
+    }""", arg=symbol)
 
 
 def wait_until(what: str, check: Callable[[], bool], seconds: float = 15.0) -> None:
@@ -180,7 +189,7 @@ def test_each_price_mode_and_plus_minus_ticks_give_the_price_to_the_tick(page: A
     shot(page, "modes")
     page.locator(f'#watch tbody tr[data-symbol="{symbol}"]').click()  # back to rb for the rest
     expect(page.get_by_test_id("ticket-symbol")).to_have_value(symbol)
-    expect(page.get_by_test_id("depth")).to_have_attribute("data-symbol", symbol)
+    ladder_of(page, symbol)
     set_ticket(page, side="long", mode="opposite", ticks=0)
 
 
