@@ -81,7 +81,7 @@ function connectSocket() {
   socket.on("order", (message) => applyOrder(message.data));
   socket.on("active_order", (message) => { state.activeOrders = message.data; mark("orders", "depth"); });
   socket.on("trade", (message) => applyTrade(message.data));
-  socket.on("position", (message) => { state.positions = message.data; mark("positions"); });
+  socket.on("position", (message) => { state.positions = message.data; mark("positions", "depth"); }); // depth: the ticket's held line
   socket.on("account", (message) => { state.account = message.data; mark("account"); });
   socket.on("status", (status) => { state.status = status; mark("status", "status-config"); });
   socket.on("log", addLog);
