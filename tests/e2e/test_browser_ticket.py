@@ -258,6 +258,7 @@ def test_hotkeys_send_and_never_while_typing(page: Any, server_desk: Desk) -> No
     symbol = page.get_by_test_id("ticket-symbol").input_value()
     set_ticket(page, mode="opposite", ticks=5, kind="limit", volume=1)  # 5 ticks through the book: fills
     assert not held(server_desk, symbol)
+    page.locator('#ticket-direction input[value="short"]').click()  # a radio in focus is not typing
     page.keyboard.press("F1")
     expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 1 {symbol}：全部成交")
     wait_until("1 lot long", lambda: held(server_desk, symbol) == {"long": 1})

@@ -388,6 +388,7 @@ function showHint() {
 // --- hotkeys -----------------------------------------------------------------------------------------
 function typing(target) {
   if (!target || !(target instanceof Element)) return false;
+  if (target.matches("input[type=checkbox], input[type=radio]")) return false; // 买/卖 or 一键下单 just clicked: no typing there
   return Boolean(target.closest("input, select, textarea, [contenteditable=''], [contenteditable='true'], .CodeMirror"));
 }
 
