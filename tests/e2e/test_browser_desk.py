@@ -219,9 +219,9 @@ def test_a_marketable_order_shows_in_orders_trades_and_positions(page: Any, serv
     symbol = page.get_by_test_id("ticket-symbol").input_value()
     ask = page.locator("#depth tr.ask td.clickable").first  # ask 5: marketable even if the price ticks up
     expect(ask).not_to_have_text("")
-    expect(page.get_by_test_id("ticket-price")).to_have_value("")
+    expect(page.get_by_test_id("ticket-price")).not_to_have_value("")  # filled on pick (对手价)
     ask.click()  # click a price to fill the ticket
-    expect(page.get_by_test_id("ticket-price")).not_to_have_value("")
+    expect(page.get_by_test_id("ticket-mode")).to_have_value("fixed")
     page.get_by_test_id("ticket-send").click()
     expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 1 {symbol}：全部成交")
     position = page.locator(f'#positions tbody tr[data-symbol="{symbol}"][data-direction="long"]')

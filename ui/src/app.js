@@ -12,7 +12,7 @@ import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./
 import { applyRiskEvent, initRisk, loadRisk } from "./risk.js";
 import { addLog, frame, mark, MAX_TRADES, RENDER_HZ, state } from "./state.js";
 import { applyStrategy, initStrategies, loadStrategies, refreshEditor } from "./strategies.js";
-import { fillPrice, initTicket, ticketSymbol } from "./ticket.js";
+import { cancelAt, fillPrice, initTicket, ladderClick, ticketSymbol, ticketTick } from "./ticket.js";
 
 const SELECTED_KEY = "ctpdesk.selected";
 let socket = null;
@@ -30,6 +30,9 @@ const desk = {
     mark("depth");
   },
   fillPrice,
+  ladderClick, // a ladder level clicked: the ticket's price, or (Ctrl/⌘, 一键下单) an order sent at once
+  cancelAt, // the ladder's × or right click: the instrument's working orders at a price
+  ticketTick, // each drawn tick of the selected instrument: the ticket's price follows its mode
   toast(text, kind = "ok") {
     const box = document.getElementById("toast");
     box.textContent = text;
@@ -56,7 +59,7 @@ async function loadOverview() {
   state.orders = new Map(overview.order_list.map((order) => [order.order_id, order]));
   state.trades = overview.trade_list.slice(-MAX_TRADES);
   state.logs = overview.log_history.slice();
-  mark("positions", "orders", "history", "trades", "logs");
+  mark("positions", "orders", "history", "trades", "logs", "depth"); // depth: working orders on the ladder
 }
 
 async function loadStatus() {
@@ -78,9 +81,9 @@ function connectSocket() {
   socket.on("bar", chartBar);
   socket.on("bars", (message) => message.data.forEach(chartBar)); // a batch socket's bars, one message per flush
   socket.on("order", (message) => applyOrder(message.data));
-  socket.on("active_order", (message) => { state.activeOrders = message.data; mark("orders"); });
+  socket.on("active_order", (message) => { state.activeOrders = message.data; mark("orders", "depth"); });
   socket.on("trade", (message) => applyTrade(message.data));
-  socket.on("position", (message) => { state.positions = message.data; mark("positions"); });
+  socket.on("position", (message) => { state.positions = message.data; mark("positions", "depth"); }); // depth: the ticket's held line
   socket.on("account", (message) => { state.account = message.data; mark("account"); });
   socket.on("status", (status) => { state.status = status; mark("status", "status-config"); refreshHealth(); });
   socket.on("log", addLog);

@@ -212,25 +212,98 @@ function drawDepth(desk) {
   const tbody = document.querySelector("#depth tbody");
   const symbol = state.selected;
   const tick = state.ticks.get(symbol);
+  tbody.parentElement.dataset.symbol = tick ? symbol : ""; // whose ladder this is (a click on another's is ignored)
   if (!tick) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 3, className: "muted" }, symbol ? t("depth.waiting") : "")));
+    tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "muted" }, symbol ? t("depth.waiting") : "")));
     return;
   }
+  if (desk.ticketTick) desk.ticketTick(tick); // the ticket's price follows the same tick the ladder shows
   const decimals = decimalsFor(symbol);
+  const working = workingByPrice(symbol);
+  // a click fills the ticket's price (Ctrl/⌘ or 一键下单: sends it); a right click cancels the orders working there.
+  // On the press, not on "click": the ladder is redrawn a few times a second, and a row replaced between
+  // the press and the release would lose the click.
+  const press = (value) => (event) => {
+    if (event.button !== 0) return;
+    event.preventDefault();
+    desk.ladderClick(value, event, symbol);
+  };
+  const priceCell = (value) => el("td", {
+    className: "num price clickable", title: t("depth.click"), dataset: { price: value }, onmousedown: press(value),
+  }, price(value, decimals));
   const level = (side, n) => {
     const value = tick[`${side}_price_${n}`];
-    return el("tr", { className: side },
+    return ladderRow(desk, symbol, value, working, { className: side },
       el("td", {}, t(side === "ask" ? "depth.ask" : "depth.bid", { n })),
-      el("td", { className: "num price clickable", onclick: () => desk.fillPrice(value), dataset: { price: value } },
-        price(value, decimals)),
+      priceCell(value),
       el("td", { className: "num" }, integer(tick[`${side}_volume_${n}`])));
   };
   const asks = [5, 4, 3, 2, 1].map((n) => level("ask", n));
   const bids = [1, 2, 3, 4, 5].map((n) => level("bid", n));
   const last = el("tr", { className: "last" }, el("td", {}, t("depth.last")),
-    el("td", { className: "num price clickable", onclick: () => desk.fillPrice(tick.last_price) }, price(tick.last_price, decimals)),
-    el("td", { className: "num muted", title: t("depth.limits") }, `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
-  tbody.replaceChildren(...asks, last, ...bids);
+    el("td", { className: "num price clickable", title: t("depth.click"), onmousedown: press(tick.last_price) },
+      price(tick.last_price, decimals)),
+    el("td", { className: "num muted", colSpan: 2, title: t("depth.limits") },
+      `${price(tick.limit_down, decimals)} – ${price(tick.limit_up, decimals)}`));
+  // the book's rows by price, high to low, the last price between the best ask and bid; then a row of
+  // its own for each price with working orders that the book does not show
+  const middle = ((tick.ask_price_1 || tick.last_price) + (tick.bid_price_1 || tick.last_price)) / 2;
+  const placed = [
+    ...asks.map((row, i) => [tick[`ask_price_${5 - i}`], row]), [middle, last],
+    ...bids.map((row, i) => [tick[`bid_price_${i + 1}`], row]),
+  ];
+  for (const [key, orders] of working) {
+    if (orders.shown) continue;
+    placed.push([orders.price, ladderRow(desk, symbol, orders.price, working, { className: "working" },
+      el("td", {}, t("depth.workingRow")), priceCell(orders.price), el("td", {}))]);
+    working.get(key).shown = true;
+  }
+  // empty levels (price 0) keep their place in the book; working rows go where their price falls
+  const book = placed.slice(0, 11);
+  const extra = placed.slice(11).sort((a, b) => b[0] - a[0]);
+  const rowsOut = [];
+  let i = 0;
+  for (const [value, row] of book) {
+    while (i < extra.length && value && extra[i][0] > value) rowsOut.push(extra[i++][1]);
+    rowsOut.push(row);
+  }
+  while (i < extra.length) rowsOut.push(extra[i++][1]);
+  tbody.replaceChildren(...rowsOut);
+}
+
+// The instrument's working orders by price (a key on the tick grid): {price, long, short, orders, shown}.
+function workingByPrice(symbol) {
+  const contract = state.contracts.get(symbol);
+  const tick = contract ? contract.pricetick : 0.01;
+  const levels = new Map();
+  for (const order of state.activeOrders) {
+    if (order.local_symbol !== symbol) continue;
+    const key = Math.round(order.price / tick);
+    const level = levels.get(key) || { price: order.price, long: 0, short: 0, orders: [], shown: false };
+    level[order.direction === "short" ? "short" : "long"] += Math.max(0, order.volume - (order.traded || 0));
+    level.orders.push(order);
+    levels.set(key, level);
+  }
+  levels.tick = tick;
+  return levels;
+}
+
+// A ladder row with its working orders ("挂 2", the side's colour, a × that cancels them; a right click too).
+function ladderRow(desk, symbol, value, working, props, ...cells) {
+  const key = value ? Math.round(value / working.tick) : null;
+  const level = key === null ? null : working.get(key);
+  if (!level) return el("tr", props, ...cells, el("td", { className: "num working-cell" }));
+  level.shown = true;
+  const cancel = (event) => { event.preventDefault(); event.stopPropagation(); desk.cancelAt(symbol, level.price); };
+  const pressX = (event) => { if (event.button === 0) cancel(event); }; // on the press too (see drawDepth)
+  const parts = [];
+  if (level.long) parts.push(el("span", { className: "up" }, t("depth.working", { side: t("ticket.buy"), n: level.long })));
+  if (level.short) parts.push(el("span", { className: "down" }, t("depth.working", { side: t("ticket.sell"), n: level.short })));
+  const cell = el("td", { className: "num working-cell", dataset: { testid: "depth-working", working: level.long + level.short } },
+    ...parts, el("button", { className: "icon", title: t("depth.cancel"), textContent: "×", dataset: { testid: "depth-cancel" }, onmousedown: pressX }));
+  const row = el("tr", { ...props, className: `${props.className} has-working`, dataset: { workingPrice: level.price },
+    title: t("depth.rightClick"), oncontextmenu: cancel }, ...cells, cell);
+  return row;
 }
 
 // --- issue 17 item 5: the default list, several at once, the user's order, the main contract -----------
