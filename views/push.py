@@ -1,9 +1,14 @@
 """Engine events -> Socket.IO events (shared/API.md).
 
 Orders, trades, positions, account, logs and state go out as they happen: never dropped. Ticks are
-display data: per instrument only the latest is kept, and at most one per TICK_PUSH_INTERVAL goes
-out, to a room per instrument (sockets that `watch`) and to the room of sockets that see all. A slow
-browser therefore never slows the engine, and costs at most one message per instrument per interval.
+display data. A tick goes out at once to every socket with nothing queued (issue 17: at light load
+the display is as fresh as a per-tick push), to a room per instrument (sockets that `watch`) and to
+the room of sockets that see all. A socket that still has messages queued is busy: its ticks wait,
+only the latest of each instrument, and it gets them together as soon as its queue is empty (the
+flusher looks again every LAG_RECHECK while someone waits). Under load the ticks that arrive while
+a flush is being sent wait for the next flush, so they coalesce per instrument too. A slow browser
+therefore never slows the engine, and never has more than one pending tick per instrument.
+TICK_PUSH_INTERVAL is now the longest the flusher sleeps when nothing happens, not a floor.
 
 Sockets that `watch` with `batch: true` get one `ticks` message per flush holding all their changed
 instruments instead of one `tick` message each: with a big market that is the difference between
@@ -12,9 +17,9 @@ same way, as one `bars` message per flush (never skipped): at each minute's end 
 finishes a bar, and one `bar` message per bar per socket would hold the engine for seconds there,
 because the engine publishes bars from its own greenlet. The intraday `shared` points (SHARED_FUNC,
 one per instrument at each minute's end) go the same two ways: one `shared` message each, or one
-`shared_batch` message per flush. And the flushes together
-take at most PUSH_SHARE of the loop's time: a flush that took long stretches the pause after it, so
-under overload the display slows down and the engine does not.
+`shared_batch` message per flush. And the flushes together take at most PUSH_SHARE of the loop's
+time: a flush that took long stretches the pause after it, so under overload the display slows down
+and the engine does not.
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ PUSH_SHARE = 0.3  # the most of the loop's time tick flushes may take
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
-MAX_QUEUED = 512  # messages a socket may still have queued and get the next flush's ticks
-MAX_QUEUED_BATCHES = 2  # the same for a batch socket: each of its messages is a whole flush
+BUSY_QUEUED = 1  # messages still queued on a socket from which it is busy: its ticks wait, coalesced
+LAG_RECHECK = 0.01  # seconds between looks at the busy sockets' queues while one of them waits for ticks
 
 
 class TextPacket(Packet):
@@ -67,6 +72,7 @@ class Socket:
     since: float = field(default_factory=time.monotonic)
     watching: list[str] | None = None  # None: every subscribed instrument
     batch: bool = False  # one `ticks` message per flush instead of one `tick` per instrument
+    seen: int = 0  # the last flush whose ticks it got (a busy socket falls behind, then catches up)
 
 
 class Push:
@@ -80,7 +86,12 @@ class Push:
         self.status = status
         self.tick_interval = max(0.05, float(tick_interval))
         self.sockets: dict[str, Socket] = {}
-        self._ticks: dict[str, dict[str, Any]] = {}  # latest display tick per instrument, not yet sent
+        self._ticks: dict[str, Any] = {}  # latest display tick per instrument, not yet flushed
+        self._latest: dict[str, dict[str, Any]] = {}  # every instrument's latest flushed tick, as sent
+        self._changed_at: dict[str, int] = {}  # ... and the flush that sent it
+        self._flushes = 0  # flushes that sent ticks
+        self._behind = False  # a busy socket waits for ticks: look again soon
+        self._wake = socketio.server.eio.create_event()  # set by a tick (or bars) while the flusher waits
         self._bars: list[dict[str, Any]] = []  # finished bars for the batch sockets' next flush
         self._shared: list[dict[str, Any]] = []  # intraday points for the batch sockets' next flush
         self._single_bars = 0  # authenticated sockets that take one `bar` message per bar
@@ -95,6 +106,7 @@ class Push:
     def authenticated(self, sid: str, claims: dict[str, Any]) -> None:
         socket = self.sockets.setdefault(sid, Socket())
         socket.claims = claims
+        socket.seen = self._flushes  # from the next flush on: the ticks not flushed yet are its first
         self.socketio.server.enter_room(sid, DESK_ROOM)
         self.socketio.server.enter_room(sid, ALL_TICKS)
         self.socketio.server.enter_room(sid, SINGLE_BARS)
@@ -158,6 +170,8 @@ class Push:
     def _on_event(self, topic: str, payload: Any) -> None:
         if topic == events.TICK:
             self._ticks[payload.local_symbol] = payload
+            if not self._wake.is_set():  # the flusher is idle or will be: it goes out now
+                self._wake.set()
             return
         handler = _SIMPLE.get(topic)
         if handler is not None:
@@ -170,24 +184,37 @@ class Push:
                 self.socketio.emit("bar", data, to=SINGLE_BARS)
             if self._batch_bars:
                 self._bars.append(data)
+                if not self._wake.is_set():
+                    self._wake.set()
         elif topic == events.SHARED:
             point = payload.to_dict()
             if self._single_bars:
                 self.socketio.emit("shared", {"type": "shared", "data": point}, to=SINGLE_BARS)
             if self._batch_bars:
                 self._shared.append(point)
+                if not self._wake.is_set():
+                    self._wake.set()
 
     def _tick_loop(self) -> None:
         pause = 0.0
         while True:
-            self.socketio.sleep(max(self.tick_interval, pause))
+            if pause > 0:
+                self.socketio.sleep(pause)
+            # woken by the next tick; TICK_PUSH_INTERVAL is only the longest sleep with nothing to do
+            self._wake.wait(LAG_RECHECK if self._behind else self.tick_interval)
+            self._wake.clear()
             spent = self.flush_ticks()
             # flushes take at most PUSH_SHARE of the time: a long one stretches the next pause
             pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
 
     def flush_ticks(self) -> float:
         """Send the finished bars, the intraday points and the latest tick of each changed instrument;
-        answers the seconds of loop time it took."""
+        answers the seconds of loop time it took.
+
+        Sockets with nothing queued that got the last flush get this one's ticks (one encoding for all
+        of them). A busy socket gets nothing now (it keeps its `seen`); once it is free again it gets
+        the latest tick of every instrument that changed since its `seen`, in one go.
+        """
         began = time.perf_counter()
         bars, self._bars = self._bars, []
         if bars:  # never skipped: a chart needs every bar
@@ -195,47 +222,104 @@ class Push:
         shared, self._shared = self._shared, []
         if shared:  # nor every point of the series
             self.socketio.emit("shared_batch", {"type": "shared_batch", "data": shared}, to=BATCH_BARS)
-        bars_spent = time.perf_counter() - began
+        spent = time.perf_counter() - began
         pending, self._ticks = self._ticks, {}
-        if not pending:
-            return bars_spent
         authed = [(sid, socket) for sid, socket in self.sockets.items() if socket.claims is not None]
-        if not authed:
-            return bars_spent
+        if not authed or not (pending or self._behind):
+            self._behind = False
+            return spent
         started = time.perf_counter()
-        spent = bars_spent
-        # A socket still sending earlier ticks skips this flush: a slow browser loses intermediate
-        # display ticks (never orders, trades or positions) and costs nothing.
-        behind = self._backed_up()
         ticks = {name: tick.to_dict() for name, tick in pending.items()}
-        if any(not socket.batch for _, socket in authed):
+        if ticks:
+            self._flushes += 1
+            self._latest.update(ticks)
+            self._changed_at.update(dict.fromkeys(ticks, self._flushes))
+        flush = self._flushes
+        busy = set(self._backed_up())
+        current: list[tuple[str, Socket]] = []  # got the last flush: this one's ticks are all they lack
+        late: list[tuple[str, Socket]] = []  # were busy at earlier flushes: everything since then
+        for sid, socket in authed:
+            if sid not in busy and socket.seen < flush:
+                (current if ticks and socket.seen == flush - 1 else late).append((sid, socket))
+        ready = {sid for sid, _ in current}
+        skip = [sid for sid, _ in authed if sid not in ready]  # a list: python-socketio takes no set
+        spent += self._send_current(ticks, current, skip, started)
+        started = time.perf_counter()
+        self._send_late(late)
+        for _, socket in current + late:
+            socket.seen = flush
+        self._behind = any(socket.seen < flush for sid, socket in authed if sid in self.sockets)
+        return spent + time.perf_counter() - started
+
+    def _send_current(self, ticks: dict[str, dict[str, Any]], current: list[tuple[str, Socket]], skip: list[str],
+                      started: float) -> float:  # fmt: skip
+        """This flush's ticks to the sockets that got the last one: one message per room, encoded once.
+        Answers the loop time it took since `started`."""
+        spent = 0.0
+        if not ticks or not current:
+            return time.perf_counter() - started
+        if any(not socket.batch for _, socket in current):
             for index, (name, tick) in enumerate(ticks.items(), start=1):
                 # One emit to both rooms: encoded once, each socket receives it once.
                 self.socketio.emit("tick", {"type": "tick", "data": tick}, to=[ALL_TICKS, tick_room(name)],
-                                   skip_sid=behind)  # fmt: skip
+                                   skip_sid=skip)  # fmt: skip
                 if index % FLUSH_YIELD_EVERY == 0:
                     spent += time.perf_counter() - started
                     self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
                     started = time.perf_counter()
-        skipped = set(behind)
-        if any(socket.batch and socket.watching is None and sid not in skipped for sid, socket in authed):
-            self.socketio.emit("ticks", {"type": "ticks", "data": list(ticks.values())}, to=BATCH_ALL, skip_sid=behind)
-        for sid, socket in authed:
-            if socket.batch and socket.watching is not None and sid not in skipped:
+        if any(socket.batch and socket.watching is None for _, socket in current):
+            self.socketio.emit("ticks", {"type": "ticks", "data": list(ticks.values())}, to=BATCH_ALL, skip_sid=skip)
+        for sid, socket in current:
+            if socket.batch and socket.watching is not None:
                 mine = [ticks[name] for name in socket.watching if name in ticks]
                 if mine:
                     self.socketio.emit("ticks", {"type": "ticks", "data": mine}, to=sid)
         return spent + time.perf_counter() - started
 
+    def _send_late(self, late: list[tuple[str, Socket]]) -> None:
+        """Sockets that were busy catch up: the latest tick of each instrument changed since their `seen`,
+        once each. Sockets that fell behind at the same flush share one message."""
+        groups: dict[int, list[tuple[str, Socket]]] = {}
+        for sid, socket in late:
+            groups.setdefault(socket.seen, []).append((sid, socket))
+        latest, emit = self._latest, self.socketio.emit
+        for seen, members in groups.items():
+            since = [name for name, at in self._changed_at.items() if at > seen]
+            if not since:
+                continue
+            batch_all = [sid for sid, socket in members if socket.batch and socket.watching is None]
+            if batch_all:
+                emit("ticks", {"type": "ticks", "data": [latest[name] for name in since]}, to=batch_all)
+            single_all = [sid for sid, socket in members if not socket.batch and socket.watching is None]
+            if single_all:
+                self._emit_each(since, single_all)
+            for sid, socket in members:
+                if socket.watching is None:
+                    continue
+                mine = [name for name in socket.watching if self._changed_at.get(name, 0) > seen]
+                if not mine:
+                    continue
+                if socket.batch:
+                    emit("ticks", {"type": "ticks", "data": [latest[name] for name in mine]}, to=sid)
+                else:
+                    self._emit_each(mine, [sid])
+
+    def _emit_each(self, names: list[str], sids: list[str]) -> None:
+        for index, name in enumerate(names, start=1):
+            self.socketio.emit("tick", {"type": "tick", "data": self._latest[name]}, to=sids)
+            if index % FLUSH_YIELD_EVERY == 0:
+                self.socketio.sleep(0)
+
     def _backed_up(self) -> list[str]:
-        """Sockets whose Engine.IO queue still holds more than a flush's worth of messages."""
+        """Sockets whose Engine.IO queue still holds a message: their writer has not taken it yet (it may
+        still be sending earlier ones too)."""
         server = self.socketio.server
         behind = []
-        for sid, mine in list(self.sockets.items()):
+        for sid in list(self.sockets):
             eio_sid = server.manager.eio_sid_from_sid(sid, "/")
             socket = server.eio.sockets.get(eio_sid) if eio_sid else None
             queue = getattr(socket, "queue", None)
-            if queue is not None and queue.qsize() > (MAX_QUEUED_BATCHES if mine.batch else MAX_QUEUED):
+            if queue is not None and queue.qsize() >= BUSY_QUEUED:
                 behind.append(sid)
         return behind
 
