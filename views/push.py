@@ -24,11 +24,13 @@ and the engine does not.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engineio import json as engineio_json
 from flask_socketio import SocketIO
 from socketio.packet import Packet
 
@@ -51,15 +53,49 @@ BUSY_QUEUED = 1  # messages still queued on a socket from which it is busy: its 
 LAG_RECHECK = 0.01  # seconds between looks at the busy sockets' queues while one of them waits for ticks
 
 
+class RawJson(str):
+    """A JSON text already encoded, placed in a packet as it is: a tick is encoded once, when it is
+    flushed, and any batch of ticks is a join of their texts. So the sockets that were busy and catch
+    up (each with its own set of instruments) cost a join, not an encoding of thousands of ticks."""
+
+
+_HOLE = "\x00raw json\x00"  # stands in for a RawJson while its packet's envelope is encoded
+_HOLE_TEXT = json.dumps(_HOLE)
+_COMPACT = (",", ":")
+
+
+class _PacketJson:
+    """The JSON of TextPacket: engine.io's, and an event's `data` given as a RawJson spliced in as is."""
+
+    loads = staticmethod(engineio_json.loads)
+
+    @staticmethod
+    def dumps(data: Any, **kwargs: Any) -> str:
+        payload = data[1] if type(data) is list and len(data) == 2 else None
+        if type(payload) is dict and type(payload.get("data")) is RawJson:
+            text = json.dumps([data[0], {**payload, "data": _HOLE}], **kwargs)
+            return text.replace(_HOLE_TEXT, payload["data"], 1)
+        return json.dumps(data, **kwargs)
+
+
 class TextPacket(Packet):
     """Socket.IO packets of JSON only: ctpdesk never sends binary, so nothing is searched for it.
 
     python-socketio walks every value of an event's data looking for bytes before encoding it; for a
     batch of the full market's ticks that walk took as long as the JSON encoding itself (about 60 ms
-    a flush). Incoming packets decode as before.
+    a flush). Incoming packets decode as before. Ticks come pre-encoded (RawJson).
     """
 
     uses_binary_events = False
+    json = _PacketJson
+
+
+def _encoded(tick: Any) -> str:
+    return json.dumps(tick.to_dict(), separators=_COMPACT)
+
+
+def _array(texts: Any) -> RawJson:
+    return RawJson("[" + ",".join(texts) + "]")
 
 
 def tick_room(local_symbol: str) -> str:
@@ -87,7 +123,7 @@ class Push:
         self.tick_interval = max(0.05, float(tick_interval))
         self.sockets: dict[str, Socket] = {}
         self._ticks: dict[str, Any] = {}  # latest display tick per instrument, not yet flushed
-        self._latest: dict[str, dict[str, Any]] = {}  # every instrument's latest flushed tick, as sent
+        self._latest: dict[str, str] = {}  # every instrument's latest flushed tick, as sent (JSON)
         self._changed_at: dict[str, int] = {}  # ... and the flush that sent it
         self._flushes = 0  # flushes that sent ticks
         self._behind = False  # a busy socket waits for ticks: look again soon
@@ -229,7 +265,7 @@ class Push:
             self._behind = False
             return spent
         started = time.perf_counter()
-        ticks = {name: tick.to_dict() for name, tick in pending.items()}
+        ticks = {name: _encoded(tick) for name, tick in pending.items()}
         if ticks:
             self._flushes += 1
             self._latest.update(ticks)
@@ -251,7 +287,7 @@ class Push:
         self._behind = any(socket.seen < flush for sid, socket in authed if sid in self.sockets)
         return spent + time.perf_counter() - started
 
-    def _send_current(self, ticks: dict[str, dict[str, Any]], current: list[tuple[str, Socket]], skip: list[str],
+    def _send_current(self, ticks: dict[str, str], current: list[tuple[str, Socket]], skip: list[str],
                       started: float) -> float:  # fmt: skip
         """This flush's ticks to the sockets that got the last one: one message per room, encoded once.
         Answers the loop time it took since `started`."""
@@ -261,19 +297,19 @@ class Push:
         if any(not socket.batch for _, socket in current):
             for index, (name, tick) in enumerate(ticks.items(), start=1):
                 # One emit to both rooms: encoded once, each socket receives it once.
-                self.socketio.emit("tick", {"type": "tick", "data": tick}, to=[ALL_TICKS, tick_room(name)],
+                self.socketio.emit("tick", {"type": "tick", "data": RawJson(tick)}, to=[ALL_TICKS, tick_room(name)],
                                    skip_sid=skip)  # fmt: skip
                 if index % FLUSH_YIELD_EVERY == 0:
                     spent += time.perf_counter() - started
                     self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
                     started = time.perf_counter()
         if any(socket.batch and socket.watching is None for _, socket in current):
-            self.socketio.emit("ticks", {"type": "ticks", "data": list(ticks.values())}, to=BATCH_ALL, skip_sid=skip)
+            self.socketio.emit("ticks", {"type": "ticks", "data": _array(ticks.values())}, to=BATCH_ALL, skip_sid=skip)
         for sid, socket in current:
             if socket.batch and socket.watching is not None:
                 mine = [ticks[name] for name in socket.watching if name in ticks]
                 if mine:
-                    self.socketio.emit("ticks", {"type": "ticks", "data": mine}, to=sid)
+                    self.socketio.emit("ticks", {"type": "ticks", "data": _array(mine)}, to=sid)
         return spent + time.perf_counter() - started
 
     def _send_late(self, late: list[tuple[str, Socket]]) -> None:
@@ -289,7 +325,7 @@ class Push:
                 continue
             batch_all = [sid for sid, socket in members if socket.batch and socket.watching is None]
             if batch_all:
-                emit("ticks", {"type": "ticks", "data": [latest[name] for name in since]}, to=batch_all)
+                emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in since)}, to=batch_all)
             single_all = [sid for sid, socket in members if not socket.batch and socket.watching is None]
             if single_all:
                 self._emit_each(since, single_all)
@@ -300,13 +336,13 @@ class Push:
                 if not mine:
                     continue
                 if socket.batch:
-                    emit("ticks", {"type": "ticks", "data": [latest[name] for name in mine]}, to=sid)
+                    emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in mine)}, to=sid)
                 else:
                     self._emit_each(mine, [sid])
 
     def _emit_each(self, names: list[str], sids: list[str]) -> None:
         for index, name in enumerate(names, start=1):
-            self.socketio.emit("tick", {"type": "tick", "data": self._latest[name]}, to=sids)
+            self.socketio.emit("tick", {"type": "tick", "data": RawJson(self._latest[name])}, to=sids)
             if index % FLUSH_YIELD_EVERY == 0:
                 self.socketio.sleep(0)
 
