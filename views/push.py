@@ -10,6 +10,12 @@ a flush is being sent wait for the next flush, so they coalesce per instrument t
 therefore never slows the engine, and never has more than one pending tick per instrument.
 TICK_PUSH_INTERVAL is now the longest the flusher sleeps when nothing happens, not a floor.
 
+One bound remains for a market that ticks faster than anyone can read: an instrument goes out at
+most once per TICK_MIN_GAP (0.1 s: ten a second, more than the desk draws); a newer tick within the
+gap waits for its end, latest wins. A real front sends two ticks a second per instrument, so this
+never holds one back there; a fast sim (bench/web.py's builtin run: 100 a second per instrument)
+would otherwise have every tick encoded and sent to every socket.
+
 Sockets that `watch` with `batch: true` get one `ticks` message per flush holding all their changed
 instruments instead of one `tick` message each: with a big market that is the difference between
 one websocket frame per socket per flush and thousands (bench/web.py). They get finished bars the
@@ -20,6 +26,10 @@ one per instrument at each minute's end) go the same two ways: one `shared` mess
 `shared_batch` message per flush. And the flushes together take at most PUSH_SHARE of the loop's
 time: a flush that took long stretches the pause after it, so under overload the display slows down
 and the engine does not.
+
+Each tick is encoded to JSON once, when it is flushed, and kept as the instrument's latest; every
+message is then made of those texts (RawJson), so sockets that catch up at different moments, each
+with its own set of instruments, cost a string join each, not an encoding of the market.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
 BUSY_QUEUED = 1  # messages still queued on a socket from which it is busy: its ticks wait, coalesced
 LAG_RECHECK = 0.01  # seconds between looks at the busy sockets' queues while one of them waits for ticks
+TICK_MIN_GAP = 0.1  # seconds: an instrument's ticks go out at most this often (the latest, at the gap's end)
 
 
 class RawJson(str):
@@ -126,6 +137,8 @@ class Push:
         self._latest: dict[str, str] = {}  # every instrument's latest flushed tick, as sent (JSON)
         self._changed_at: dict[str, int] = {}  # ... and the flush that sent it
         self._flushes = 0  # flushes that sent ticks
+        self._sent_at: dict[str, float] = {}  # when each instrument last went out (monotonic)
+        self._wake_by = 0.0  # when the waiting flusher wakes anyway (0 while it flushes)
         self._behind = False  # a busy socket waits for ticks: look again soon
         self._wake = socketio.server.eio.create_event()  # set by a tick (or bars) while the flusher waits
         self._bars: list[dict[str, Any]] = []  # finished bars for the batch sockets' next flush
@@ -205,8 +218,11 @@ class Push:
     # --- engine events ------------------------------------------------------------------------
     def _on_event(self, topic: str, payload: Any) -> None:
         if topic == events.TICK:
-            self._ticks[payload.local_symbol] = payload
-            if not self._wake.is_set():  # the flusher is idle or will be: it goes out now
+            name = payload.local_symbol
+            self._ticks[name] = payload
+            # it goes out now, unless its instrument went out less than TICK_MIN_GAP ago and the
+            # flusher wakes by then anyway (while it flushes, it looks at what waits when done)
+            if not self._wake.is_set() and self._sent_at.get(name, 0.0) + TICK_MIN_GAP < self._wake_by:
                 self._wake.set()
             return
         handler = _SIMPLE.get(topic)
@@ -237,11 +253,25 @@ class Push:
             if pause > 0:
                 self.socketio.sleep(pause)
             # woken by the next tick; TICK_PUSH_INTERVAL is only the longest sleep with nothing to do
-            self._wake.wait(LAG_RECHECK if self._behind else self.tick_interval)
+            timeout = self._next_wait()
+            self._wake_by = time.monotonic() + timeout
+            if timeout > 0:
+                self._wake.wait(timeout)
             self._wake.clear()
+            self._wake_by = 0.0
             spent = self.flush_ticks()
             # flushes take at most PUSH_SHARE of the time: a long one stretches the next pause
             pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
+
+    def _next_wait(self) -> float:
+        """Seconds until the flusher must look again: at once for a waiting tick whose gap is over, at
+        the end of the first gap, every LAG_RECHECK while a busy socket waits, else TICK_PUSH_INTERVAL."""
+        wait = LAG_RECHECK if self._behind else self.tick_interval
+        if self._ticks:
+            sent_at = self._sent_at
+            due = min(sent_at.get(name, 0.0) for name in self._ticks) + TICK_MIN_GAP
+            wait = min(wait, max(0.0, due - time.monotonic()))
+        return wait
 
     def flush_ticks(self) -> float:
         """Send the finished bars, the intraday points and the latest tick of each changed instrument;
@@ -265,8 +295,15 @@ class Push:
             self._behind = False
             return spent
         started = time.perf_counter()
+        now = time.monotonic()
+        sent_at, since = self._sent_at, now - TICK_MIN_GAP
+        held = {name: tick for name, tick in pending.items() if sent_at.get(name, 0.0) > since}
+        if held:  # went out less than TICK_MIN_GAP ago: wait for the gap's end (nothing was added since)
+            self._ticks.update(held)
+            pending = {name: tick for name, tick in pending.items() if name not in held}
         ticks = {name: _encoded(tick) for name, tick in pending.items()}
         if ticks:
+            sent_at.update(dict.fromkeys(ticks, now))
             self._flushes += 1
             self._latest.update(ticks)
             self._changed_at.update(dict.fromkeys(ticks, self._flushes))
