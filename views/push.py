@@ -351,31 +351,33 @@ class Push:
 
     def _send_late(self, late: list[tuple[str, Socket]]) -> None:
         """Sockets that were busy catch up: the latest tick of each instrument changed since their `seen`,
-        once each. Sockets that fell behind at the same flush share one message."""
-        groups: dict[int, list[tuple[str, Socket]]] = {}
-        for sid, socket in late:
-            groups.setdefault(socket.seen, []).append((sid, socket))
-        latest, emit = self._latest, self.socketio.emit
-        for seen, members in groups.items():
-            since = [name for name, at in self._changed_at.items() if at > seen]
-            if not since:
-                continue
-            batch_all = [sid for sid, socket in members if socket.batch and socket.watching is None]
-            if batch_all:
+        one per instrument.
+
+        Those that take every instrument share one message (one join, one websocket frame for all of
+        them), made from the oldest `seen` among them: a socket that fell behind later may get again
+        an instrument's latest tick it already has, which changes nothing on its screen, rather than
+        each socket costing a message of the whole market of its own."""
+        latest, emit, changed_at = self._latest, self.socketio.emit, self._changed_at
+        every = [(sid, socket) for sid, socket in late if socket.watching is None]
+        if every:
+            oldest = min(socket.seen for _, socket in every)
+            since = [name for name, at in changed_at.items() if at > oldest]
+            batch_all = [sid for sid, socket in every if socket.batch]
+            if since and batch_all:
                 emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in since)}, to=batch_all)
-            single_all = [sid for sid, socket in members if not socket.batch and socket.watching is None]
-            if single_all:
+            single_all = [sid for sid, socket in every if not socket.batch]
+            if since and single_all:
                 self._emit_each(since, single_all)
-            for sid, socket in members:
-                if socket.watching is None:
-                    continue
-                mine = [name for name in socket.watching if self._changed_at.get(name, 0) > seen]
-                if not mine:
-                    continue
-                if socket.batch:
-                    emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in mine)}, to=sid)
-                else:
-                    self._emit_each(mine, [sid])
+        for sid, socket in late:
+            if socket.watching is None:
+                continue
+            mine = [name for name in socket.watching if changed_at.get(name, 0) > socket.seen]
+            if not mine:
+                continue
+            if socket.batch:
+                emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in mine)}, to=sid)
+            else:
+                self._emit_each(mine, [sid])
 
     def _emit_each(self, names: list[str], sids: list[str]) -> None:
         for index, name in enumerate(names, start=1):
