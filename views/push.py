@@ -137,6 +137,7 @@ class Push:
         self._latest: dict[str, str] = {}  # every instrument's latest flushed tick, as sent (JSON)
         self._changed_at: dict[str, int] = {}  # ... and the flush that sent it
         self._flushes = 0  # flushes that sent ticks
+        self._last_flush: list[str] = []  # the instruments of the last of them
         self._sent_at: dict[str, float] = {}  # when each instrument last went out (monotonic)
         self._wake_by = 0.0  # when the waiting flusher wakes anyway (0 while it flushes)
         self._behind = False  # a busy socket waits for ticks: look again soon
@@ -303,35 +304,36 @@ class Push:
             pending = {name: tick for name, tick in pending.items() if name not in held}
         ticks = {name: _encoded(tick) for name, tick in pending.items()}
         if ticks:
+            self._last_flush = list(ticks)
             sent_at.update(dict.fromkeys(ticks, now))
             self._flushes += 1
             self._latest.update(ticks)
             self._changed_at.update(dict.fromkeys(ticks, self._flushes))
         flush = self._flushes
         busy = set(self._backed_up())
-        current: list[tuple[str, Socket]] = []  # got the last flush: this one's ticks are all they lack
-        late: list[tuple[str, Socket]] = []  # were busy at earlier flushes: everything since then
-        for sid, socket in authed:
-            if sid not in busy and socket.seen < flush:
-                (current if ticks and socket.seen == flush - 1 else late).append((sid, socket))
-        ready = {sid for sid, _ in current}
-        skip = [sid for sid, _ in authed if sid not in ready]  # a list: python-socketio takes no set
-        spent += self._send_current(ticks, current, skip, started)
+        ready = [(sid, socket) for sid, socket in authed if sid not in busy and socket.seen < flush]
+        spent += time.perf_counter() - started
+        spent += self._send_single(ticks, flush, ready, authed)
         started = time.perf_counter()
-        self._send_late(late)
-        for _, socket in current + late:
+        self._send_batches(flush, ready)
+        for _, socket in ready:
             socket.seen = flush
         self._behind = any(socket.seen < flush for sid, socket in authed if sid in self.sockets)
         return spent + time.perf_counter() - started
 
-    def _send_current(self, ticks: dict[str, str], current: list[tuple[str, Socket]], skip: list[str],
-                      started: float) -> float:  # fmt: skip
-        """This flush's ticks to the sockets that got the last one: one message per room, encoded once.
-        Answers the loop time it took since `started`."""
+    def _send_single(self, ticks: dict[str, str], flush: int, ready: list[tuple[str, Socket]],
+                     authed: list[tuple[str, Socket]]) -> float:  # fmt: skip
+        """One `tick` message per instrument to the sockets that take them so. Those that got the last
+        flush get this one's ticks through the rooms (each encoded once for all of them); those that
+        were busy catch up. Answers the loop time it took."""
+        started = time.perf_counter()
+        single = [(sid, socket) for sid, socket in ready if not socket.batch]
+        if not single:
+            return 0.0
+        current = {sid for sid, socket in single if ticks and socket.seen == flush - 1}
         spent = 0.0
-        if not ticks or not current:
-            return time.perf_counter() - started
-        if any(not socket.batch for _, socket in current):
+        if current:
+            skip = [sid for sid, _ in authed if sid not in current]  # a list: python-socketio takes no set
             for index, (name, tick) in enumerate(ticks.items(), start=1):
                 # One emit to both rooms: encoded once, each socket receives it once.
                 self.socketio.emit("tick", {"type": "tick", "data": RawJson(tick)}, to=[ALL_TICKS, tick_room(name)],
@@ -340,44 +342,41 @@ class Push:
                     spent += time.perf_counter() - started
                     self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
                     started = time.perf_counter()
-        if any(socket.batch and socket.watching is None for _, socket in current):
-            self.socketio.emit("ticks", {"type": "ticks", "data": _array(ticks.values())}, to=BATCH_ALL, skip_sid=skip)
-        for sid, socket in current:
-            if socket.batch and socket.watching is not None:
-                mine = [ticks[name] for name in socket.watching if name in ticks]
-                if mine:
-                    self.socketio.emit("ticks", {"type": "ticks", "data": _array(mine)}, to=sid)
+        late = [(sid, socket) for sid, socket in single if sid not in current]
+        every = [sid for sid, socket in late if socket.watching is None]
+        if every:  # from the oldest seen: one encoding per tick for all of them
+            self._emit_each(self._changed_since(min(socket.seen for sid, socket in late if sid in every)), every)
+        for sid, socket in late:
+            if socket.watching is not None:
+                self._emit_each([name for name in socket.watching if self._changed_at.get(name, 0) > socket.seen],
+                                [sid])  # fmt: skip
         return spent + time.perf_counter() - started
 
-    def _send_late(self, late: list[tuple[str, Socket]]) -> None:
-        """Sockets that were busy catch up: the latest tick of each instrument changed since their `seen`,
-        one per instrument.
+    def _send_batches(self, flush: int, ready: list[tuple[str, Socket]]) -> None:
+        """One `ticks` message per flush to the batch sockets, with the latest tick of each instrument
+        changed since the flush they last got.
 
-        Those that take every instrument share one message (one join, one websocket frame for all of
-        them), made from the oldest `seen` among them: a socket that fell behind later may get again
-        an instrument's latest tick it already has, which changes nothing on its screen, rather than
-        each socket costing a message of the whole market of its own."""
-        latest, emit, changed_at = self._latest, self.socketio.emit, self._changed_at
-        every = [(sid, socket) for sid, socket in late if socket.watching is None]
+        Those that take every instrument share one message, so one encoding and one websocket frame
+        for all of them (views/websocket.py). When one of them was busy, the message is made from the
+        oldest `seen` among them: the others may get again an instrument's latest tick they already
+        have, which changes nothing on their screen, rather than each costing a message of the whole
+        market of its own."""
+        latest, changed_at, emit = self._latest, self._changed_at, self.socketio.emit
+        every = [(sid, socket) for sid, socket in ready if socket.batch and socket.watching is None]
         if every:
             oldest = min(socket.seen for _, socket in every)
-            since = [name for name, at in changed_at.items() if at > oldest]
-            batch_all = [sid for sid, socket in every if socket.batch]
-            if since and batch_all:
-                emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in since)}, to=batch_all)
-            single_all = [sid for sid, socket in every if not socket.batch]
-            if since and single_all:
-                self._emit_each(since, single_all)
-        for sid, socket in late:
-            if socket.watching is None:
-                continue
-            mine = [name for name in socket.watching if changed_at.get(name, 0) > socket.seen]
-            if not mine:
-                continue
-            if socket.batch:
-                emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in mine)}, to=sid)
-            else:
-                self._emit_each(mine, [sid])
+            names = self._changed_since(oldest) if oldest < flush - 1 else self._last_flush
+            if names:
+                emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in names)},
+                     to=[sid for sid, _ in every])  # fmt: skip
+        for sid, socket in ready:
+            if socket.batch and socket.watching is not None:
+                mine = [name for name in socket.watching if changed_at.get(name, 0) > socket.seen]
+                if mine:
+                    emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in mine)}, to=sid)
+
+    def _changed_since(self, seen: int) -> list[str]:
+        return [name for name, at in self._changed_at.items() if at > seen]
 
     def _emit_each(self, names: list[str], sids: list[str]) -> None:
         for index, name in enumerate(names, start=1):
