@@ -1,13 +1,15 @@
 """Engine events -> Socket.IO events (shared/API.md).
 
 Orders, trades, positions, account, logs and state go out as they happen: never dropped. Ticks are
-display data. A tick goes out at once to every socket with nothing queued (issue 17: at light load
+display data. A tick goes out at once to every socket that is not busy (issue 17: at light load
 the display is as fresh as a per-tick push), to a room per instrument (sockets that `watch`) and to
-the room of sockets that see all. A socket that still has messages queued is busy: its ticks wait,
-only the latest of each instrument, and it gets them together as soon as its queue is empty (the
+the room of sockets that see all. A socket with more than a few messages queued (MAX_QUEUED,
+MAX_QUEUED_BATCHES: its browser or network is slower than the ticks) is busy: its ticks wait,
+only the latest of each instrument, and it gets them together as soon as its queue drains (the
 flusher looks again every LAG_RECHECK while someone waits). Under load the ticks that arrive while
 a flush is being sent wait for the next flush, so they coalesce per instrument too. A slow browser
-therefore never slows the engine, and never has more than one pending tick per instrument.
+therefore never slows the engine, and never has more than one pending tick per instrument beyond
+what is queued.
 TICK_PUSH_INTERVAL is now the longest the flusher sleeps when nothing happens, not a floor.
 
 One bound remains for a market that ticks faster than anyone can read: an instrument goes out at
@@ -59,7 +61,11 @@ PUSH_SHARE = 0.3  # the most of the loop's time tick flushes may take
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
-BUSY_QUEUED = 1  # messages still queued on a socket from which it is busy: its ticks wait, coalesced
+# A socket with more messages than this still queued is busy: its ticks wait, coalesced. A few queued
+# is not busy: under load its writer always has the next flush at hand (bench/web.py's full market: a
+# socket that waited for an empty queue got fewer pushes and older ticks); at light load queues are empty.
+MAX_QUEUED = 512  # for a socket of one message per tick
+MAX_QUEUED_BATCHES = 2  # for a batch socket: each of its messages is a whole flush
 LAG_RECHECK = 0.01  # seconds between looks at the busy sockets' queues while one of them waits for ticks
 TICK_MIN_GAP = 0.1  # seconds: an instrument's ticks go out at most this often (the latest, at the gap's end)
 
@@ -385,15 +391,14 @@ class Push:
                 self.socketio.sleep(0)
 
     def _backed_up(self) -> list[str]:
-        """Sockets whose Engine.IO queue still holds a message: their writer has not taken it yet (it may
-        still be sending earlier ones too)."""
+        """Sockets whose Engine.IO queue still holds more than a few messages their writer has not taken."""
         server = self.socketio.server
         behind = []
-        for sid in list(self.sockets):
+        for sid, mine in list(self.sockets.items()):
             eio_sid = server.manager.eio_sid_from_sid(sid, "/")
             socket = server.eio.sockets.get(eio_sid) if eio_sid else None
             queue = getattr(socket, "queue", None)
-            if queue is not None and queue.qsize() >= BUSY_QUEUED:
+            if queue is not None and queue.qsize() > (MAX_QUEUED_BATCHES if mine.batch else MAX_QUEUED):
                 behind.append(sid)
         return behind
 
