@@ -62,8 +62,8 @@ IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `ide
 TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
 # A socket with more messages than this still queued is busy: its ticks wait, coalesced. A few queued
-# is not busy: under load its writer always has the next flush at hand (bench/web.py's full market: a
-# socket that waited for an empty queue got fewer pushes and older ticks); at light load queues are empty.
+# is not busy (as before issue 17): under load its writer has the next flush at hand; at light load
+# the queues are empty, so this delays nothing there.
 MAX_QUEUED = 512  # for a socket of one message per tick
 MAX_QUEUED_BATCHES = 2  # for a batch socket: each of its messages is a whole flush
 LAG_RECHECK = 0.01  # seconds between looks at the busy sockets' queues while one of them waits for ticks
@@ -284,7 +284,7 @@ class Push:
         """Send the finished bars, the intraday points and the latest tick of each changed instrument;
         answers the seconds of loop time it took.
 
-        Sockets with nothing queued that got the last flush get this one's ticks (one encoding for all
+        Sockets that are not busy and got the last flush get this one's ticks (one encoding for all
         of them). A busy socket gets nothing now (it keeps its `seen`); once it is free again it gets
         the latest tick of every instrument that changed since its `seen`, in one go.
         """

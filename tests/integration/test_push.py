@@ -5,9 +5,9 @@ queue drains, instead of losing them.
 In process: create_app over its own sim (nothing subscribed, so the sim sends no ticks), Flask-SocketIO's
 test client as the socket (its emits are recorded as they are sent), ticks published on the engine's
 bus as the engine publishes them. TICK_PUSH_INTERVAL is 2 s: a push that waits for its interval cannot
-meet any bound below. A busy socket is one whose Engine.IO queue holds messages (views/push.py reads
-its size); the test client has no Engine.IO socket, so the test gives it one with a queue of the size
-it needs.
+meet any bound below. A busy socket is one whose Engine.IO queue holds more than a few messages
+(views/push.py reads its size); the test client has no Engine.IO socket, so the test gives it one
+with a queue of the size it needs.
 """
 
 from __future__ import annotations
