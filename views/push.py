@@ -362,19 +362,21 @@ class Push:
         """One `ticks` message per flush to the batch sockets, with the latest tick of each instrument
         changed since the flush they last got.
 
-        Those that take every instrument share one message, so one encoding and one websocket frame
-        for all of them (views/websocket.py). When one of them was busy, the message is made from the
-        oldest `seen` among them: the others may get again an instrument's latest tick they already
-        have, which changes nothing on their screen, rather than each costing a message of the whole
-        market of its own."""
+        Those that take every instrument and got the last flush share one message (one encoding, one
+        websocket frame: views/websocket.py); those that were busy share another, made from the
+        oldest `seen` among them: one that fell behind later may get again a latest tick it already
+        has, which changes nothing on its screen, rather than each costing a message of its own."""
         latest, changed_at, emit = self._latest, self._changed_at, self.socketio.emit
         every = [(sid, socket) for sid, socket in ready if socket.batch and socket.watching is None]
-        if every:
-            oldest = min(socket.seen for _, socket in every)
-            names = self._changed_since(oldest) if oldest < flush - 1 else self._last_flush
+        current = [sid for sid, socket in every if socket.seen == flush - 1]
+        if current and self._last_flush:
+            emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in self._last_flush)}, to=current)
+        late = [socket.seen for _, socket in every if socket.seen < flush - 1]
+        if late:
+            names = self._changed_since(min(late))
             if names:
                 emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in names)},
-                     to=[sid for sid, _ in every])  # fmt: skip
+                     to=[sid for sid, socket in every if socket.seen < flush - 1])  # fmt: skip
         for sid, socket in ready:
             if socket.batch and socket.watching is not None:
                 mine = [name for name in socket.watching if changed_at.get(name, 0) > socket.seen]
