@@ -2,8 +2,9 @@
 baseline measured in the same run.
 
     .venv/bin/python bench/web.py [--clients 20] [--seconds 10] [--orders 1000]
-                                  [--only full|builtin|overload|orders] [--tick-rate 2.5] [--builtin-tick-rate 100]
-                                  [--overload-tick-rate 50] [--push-interval 0.25] [--json out.json]
+                                  [--only full|builtin|overload|light|orders] [--tick-rate 2.5]
+                                  [--builtin-tick-rate 100] [--overload-tick-rate 50] [--light-tick-rate 2]
+                                  [--light-clients 5] [--push-interval 0.25] [--json out.json]
 
 Every figure is taken against real server processes on loopback (`python run.py --config tmp.yaml`, a temporary
 DATA_DIR, ACCESS_CODE set, SIM_QUERY_RATE 0); the clients run in this process. Their CPU, the servers' CPU (utime +
@@ -18,7 +19,8 @@ stime from /proc/<pid>/stat, 100% = one core) and what other processes used of t
       with its own clock, the wall clock in 7x24 mode (times of day are compared: the engine dates daytime ticks
       with the trading day, which is not the calendar day at weekends), at the start of the market slot that
       made them. CZCE ticks are left out (their UpdateMillisec is 0: whole-second stamps). The latency includes
-      the wait for the next push by design (TICK_PUSH_INTERVAL, printed). Its median in the window's first and
+      the wait for the next push while the socket is busy (a socket with nothing queued gets a tick at once;
+      TICK_PUSH_INTERVAL, printed, is only the flusher's longest sleep). Its median in the window's first and
       last fifths shows a growing backlog; so does the age of the newest tick the clients have ("market seconds
       reaching the clients per second": 1.00 while everything keeps up);
     * ticks the engine accepted a second. The server counts none, so they are derived. The sim prints
@@ -29,14 +31,18 @@ stime from /proc/<pid>/stat, 100% = one core) and what other processes used of t
       its clock, which the engine applies in order) and the engine's rate alone; in the window the engine's
       rate is that pace times the market seconds reaching the clients per second (a lower bound: the push
       forwards the engine's newest ticks). One more GET /market after the window bounds the engine's own lag.
-    Three runs: "full" (SIM_MARKET full, ~8,700 instruments at 2.5 snapshots a second each, about a real front's
+    Four runs: "full" (SIM_MARKET full, ~8,700 instruments at 2.5 snapshots a second each, about a real front's
     pace: ~21,800 a second offered, just above the target; coalescing has little to merge and each batch holds
     most of the market, megabytes), "builtin" (~210 instruments at 100 ticks a second each, 21,000 a second
-    offered: just above the target, and coalescing merges ~25 ticks per instrument and push) and "overload" (the
+    offered: just above the target, and coalescing merges ~10 ticks per instrument and push: an instrument goes
+    out at most every TICK_MIN_GAP, 0.1 s, views/push.py), "overload" (the
     full market at SIM_TICK_RATE 50, far more than the embedded sim can make: it runs flat out and takes the CPU
     the engine and the push need; no target, it shows how the server degrades: once 100,000 ticks wait in the
     bridge, only the newest of each instrument waits (backend/bridge.py), so the engine's volumes count the
-    ticks it absorbed, applied or merged into a newer one).
+    ticks it absorbed, applied or merged into a newer one). And "light" (issue 17): the builtin market at 2 ticks
+    a second each (~420 a second) and 5 clients (--light-clients), where nothing needs coalescing: each tick
+    should reach the clients as fast as the naive per-tick emit's do (targets: display p50 < 10 ms, p99
+    < 50 ms; the desk waited for its 0.25 s flush there: p50 132 ms, p99 256 ms against 1.1 / 3.8 ms).
 (2) Baseline: a naive push as ctpbee_backend does it: a tiny Flask-SocketIO server on gevent defined in this
     file (`--naive-server`), with its own sim of the same market and rate, the same tick cleaning on the MD
     callback thread (backend.gateway.ticks.TickCleaner), the same hand-off (backend.bridge.Bridge) and one
@@ -58,7 +64,8 @@ client starts a thread for every message it receives (engineio/client.py: run_as
 thousands of ticks a second.
 
 Targets (issue 4): the engine keeps up with >= 20,000 ticks a second while 20 clients are connected; order round
-trip median < 10 ms on loopback. The JSON summary is the last line of stdout.
+trip median < 10 ms on loopback. Issue 17: display latency p50 < 10 ms and p99 < 50 ms at light load, p50 < 200 ms
+for the full market with 20 clients. The JSON summary is the last line of stdout.
 """
 
 from __future__ import annotations
@@ -100,6 +107,10 @@ ORDER_RISK = {"RISK_ENABLED": True, "RISK_ORDERS_PER_SECOND": 0, "RISK_STRATEGY_
 ACCESS_CODE = "bench-web-access-code"
 TICK_RATE = 2.5  # snapshots a second per instrument of the full market: ~21,800 a second, a real front's pace
 OVERLOAD_TICK_RATE = 50.0  # the sim runs flat out
+LIGHT_TICK_RATE = 2.0  # issue 17's light load: the builtin market (~210 instruments) at 2 ticks a second each
+LIGHT_CLIENTS = 5
+# Issue 17: display latency targets, ms (p50, p99; None: no target), per run.
+LATENCY_TARGETS: dict[str, tuple[float | None, float | None]] = {"light": (10.0, 50.0), "full": (200.0, None)}
 MEAN_LOTS = 20.5  # the mean of 1 + int(random() * 40), the lots a sim snapshot prints
 SHANGHAI_UTC_OFFSET = 8 * 3600
 DAY = 86_400.0
@@ -962,10 +973,12 @@ SCENARIOS = {  # run -> (the sim's market, what it shows, whether the target app
     "full": ("full", "every instrument of the full market (about 8,700) at about a real front's pace, just above "
                      "the target: few ticks per instrument, so coalescing has little to merge", True),
     "builtin": ("builtin", "the builtin market (about 200 instruments) at 100 ticks a second each, 21,000 a second "
-                           "offered (just above the target): coalescing merges about 25 ticks per instrument and "
-                           "push", True),
+                           "offered (just above the target): coalescing merges about 10 ticks per instrument and "
+                           "push (each goes out at most every 0.1 s)", True),
     "overload": ("full", "the full market with the sim flat out: it takes the CPU the engine and the push need "
                          "(no target: how the server degrades)", False),
+    "light": ("builtin", "the builtin market (about 200 instruments) at 2 ticks a second each: light load, nothing "
+                         "to coalesce, every tick should go out at once (issue 17)", False),
 }  # fmt: skip
 
 
@@ -984,6 +997,9 @@ def main() -> int:
     parser.add_argument("--builtin-tick-rate", type=float, default=100.0, help="SIM_TICK_RATE, builtin market")
     parser.add_argument("--overload-tick-rate", type=float, default=OVERLOAD_TICK_RATE,
                         help="SIM_TICK_RATE, the overload run (full market)")  # fmt: skip
+    parser.add_argument("--light-tick-rate", type=float, default=LIGHT_TICK_RATE,
+                        help="SIM_TICK_RATE, the light run (builtin market)")  # fmt: skip
+    parser.add_argument("--light-clients", type=int, default=LIGHT_CLIENTS, help="clients of the light run")
     parser.add_argument("--push-interval", type=float, default=Settings().TICK_PUSH_INTERVAL,
                         help="TICK_PUSH_INTERVAL of the ctpdesk servers")  # fmt: skip
     parser.add_argument("--orders", type=int, default=1000)
@@ -999,13 +1015,15 @@ def main() -> int:
     orders: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-web-") as scratch_dir:
         scratch = Path(scratch_dir)
-        rates = {"full": args.tick_rate, "builtin": args.builtin_tick_rate, "overload": args.overload_tick_rate}
+        rates = {"full": args.tick_rate, "builtin": args.builtin_tick_rate, "overload": args.overload_tick_rate,
+                 "light": args.light_tick_rate}  # fmt: skip
         for run, (market, _, _) in SCENARIOS.items():
             if run in parts:
                 rate = rates[run]
-                desk = bench_ctpdesk_fanout(scratch, run, market, rate, args.push_interval, args.clients,
+                clients = args.light_clients if run == "light" else args.clients
+                desk = bench_ctpdesk_fanout(scratch, run, market, rate, args.push_interval, clients,
                                             args.warmup, args.seconds)  # fmt: skip
-                naive = bench_naive_fanout(scratch, run, market, rate, args.clients, args.warmup, args.seconds)
+                naive = bench_naive_fanout(scratch, run, market, rate, clients, args.warmup, args.seconds)
                 fanouts[run] = (desk, naive, rate)
         if "orders" in parts:
             orders = bench_orders(scratch, args.orders, args.health)
@@ -1060,14 +1078,19 @@ def report_fanout(number: str, run: str, desk: dict[str, Any], naive: dict[str, 
     nan = float("nan")
     met = desk["engine_per_s"] >= TICK_TARGET and desk["frontier_speed"] >= 0.95
     _, shows, has_target = SCENARIOS[run]
+    clients = desk["clients"]
     print(f"{number} tick fan-out, {run}: {shows}.")
     print(f"    {desk['subscribed']:,} instruments subscribed, SIM_TICK_RATE {rate:g} (offered "
-          f"{desk['subscribed'] * rate:,.0f}/s), {args.clients} clients, {desk['window_s']:.1f} s window, "
+          f"{desk['subscribed'] * rate:,.0f}/s), {clients} clients, {desk['window_s']:.1f} s window, "
           f"TICK_PUSH_INTERVAL {args.push_interval:g} s")
     print(f"{'measure':50} {'ctpdesk':>12} {'naive emit':>12} {'ratio':>9}  target")
+    latency_targets = dict(zip(("latency_p50_ms", "latency_p99_ms"), LATENCY_TARGETS.get(run, (None, None)),
+                               strict=True))  # fmt: skip
     for label, key, digits, target_row in FANOUT_ROWS:
         a, b = desk.get(key, nan), naive.get(key, nan)
         target = f">= {TICK_TARGET:,.0f} and >= 0.95 below{_verdict(met)}" if target_row and has_target else ""
+        if latency_targets.get(key) is not None:
+            target = f"< {latency_targets[key]:g}{_verdict(a < latency_targets[key])}"
         label = label.format(cpus=desk["machine_cpus"])
         print(f"{label:50} {a:12,.{digits}f} {b:12,.{digits}f} {_ratio(a, b)}  {target}")
     print(f"  ctpdesk's engine ticks/s = the sim's pace x market s reaching the clients per s. The pace is from two "
@@ -1080,7 +1103,7 @@ def report_fanout(number: str, run: str, desk: dict[str, Any], naive: dict[str, 
           f" ticks/s from its sim, {naive['server_emitted_per_s']:,.0f} emits/s (derived the ctpdesk way: "
           f"{naive['engine_per_s_derived']:,.0f}/s), bridge backlog {naive['server_backlog_start']:,} -> "
           f"{naive['server_backlog_end']:,} ticks (lag = backlog / sim rate).")
-    print(f"  ctpdesk: login {desk['login_s']:.1f} s, subscribing {desk['subscribe_s']:.1f} s, {args.clients} "
+    print(f"  ctpdesk: login {desk['login_s']:.1f} s, subscribing {desk['subscribe_s']:.1f} s, {clients} "
           f"sockets connected in {desk['connect_s']:.1f} s (naive: {naive['connect_s']:.1f} s)")
     print()
     return met
@@ -1089,19 +1112,26 @@ def report_fanout(number: str, run: str, desk: dict[str, Any], naive: dict[str, 
 def report(fanouts: dict[str, tuple[dict[str, Any], dict[str, Any], float]], orders: dict[str, Any],
            args: argparse.Namespace, total_s: float) -> None:  # fmt: skip
     summary: dict[str, Any] = {"settings": {
-        "clients": args.clients, "window_s": args.seconds, "tick_push_interval": args.push_interval,
+        "clients": args.clients, "light_clients": args.light_clients, "window_s": args.seconds,
+        "tick_push_interval": args.push_interval,
         "sim_tick_rate": {market: rate for market, (_, _, rate) in fanouts.items()}}}  # fmt: skip
     targets: dict[str, Any] = {"engine_ticks_per_s": TICK_TARGET, "order_median_ms": ORDER_TARGET_MS}
-    for number, run in (("(1)/(2)", "full"), ("(1b)/(2b)", "builtin"), ("(1c)/(2c)", "overload")):
+    runs = (("(1)/(2)", "full"), ("(1b)/(2b)", "builtin"), ("(1c)/(2c)", "overload"), ("(1d)/(2d)", "light"))
+    for number, run in runs:
         if run not in fanouts:
             continue
         desk, naive, rate = fanouts[run]
         met = report_fanout(number, run, desk, naive, rate, args)
         if SCENARIOS[run][2]:
             targets[f"ticks_met_{run}"] = met
+        p50, p99 = LATENCY_TARGETS.get(run, (None, None))
+        if p50 is not None or p99 is not None:
+            targets[f"latency_met_{run}"] = ((p50 is None or desk["latency_p50_ms"] < p50)
+                                             and (p99 is None or desk["latency_p99_ms"] < p99))  # fmt: skip
         summary[f"fanout_{run}"] = {"ctpdesk": desk, "naive": naive, "ratios": {
             key: desk[key] / naive[key] if naive.get(key) else None
-            for key in ("engine_per_s", "received_per_s", "latency_p50_ms", "server_cpu_percent")}}  # fmt: skip
+            for key in ("engine_per_s", "received_per_s", "latency_p50_ms", "latency_p99_ms",
+                        "server_cpu_percent")}}  # fmt: skip
     if orders:
         order_met = orders["to_trade_median_ms"] < ORDER_TARGET_MS
         targets["orders_met"] = order_met

@@ -1,9 +1,22 @@
 """Engine events -> Socket.IO events (shared/API.md).
 
 Orders, trades, positions, account, logs and state go out as they happen: never dropped. Ticks are
-display data: per instrument only the latest is kept, and at most one per TICK_PUSH_INTERVAL goes
-out, to a room per instrument (sockets that `watch`) and to the room of sockets that see all. A slow
-browser therefore never slows the engine, and costs at most one message per instrument per interval.
+display data. A tick goes out at once to every socket that is not busy (issue 17: at light load
+the display is as fresh as a per-tick push), to a room per instrument (sockets that `watch`) and to
+the room of sockets that see all. A socket with more than a few messages queued (MAX_QUEUED,
+MAX_QUEUED_BATCHES: its browser or network is slower than the ticks) is busy: its ticks wait,
+only the latest of each instrument, and it gets them together as soon as its queue drains (the
+flusher looks again every LAG_RECHECK while someone waits). Under load the ticks that arrive while
+a flush is being sent wait for the next flush, so they coalesce per instrument too. A slow browser
+therefore never slows the engine, and never has more than one pending tick per instrument beyond
+what is queued.
+TICK_PUSH_INTERVAL is now the longest the flusher sleeps when nothing happens, not a floor.
+
+One bound remains for a market that ticks faster than anyone can read: an instrument goes out at
+most once per TICK_MIN_GAP (0.1 s: ten a second, more than the desk draws); a newer tick within the
+gap waits for its end, latest wins. A real front sends two ticks a second per instrument, so this
+never holds one back there; a fast sim (bench/web.py's builtin run: 100 a second per instrument)
+would otherwise have every tick encoded and sent to every socket.
 
 Sockets that `watch` with `batch: true` get one `ticks` message per flush holding all their changed
 instruments instead of one `tick` message each: with a big market that is the difference between
@@ -12,13 +25,18 @@ same way, as one `bars` message per flush (never skipped): at each minute's end 
 finishes a bar, and one `bar` message per bar per socket would hold the engine for seconds there,
 because the engine publishes bars from its own greenlet. The intraday `shared` points (SHARED_FUNC,
 one per instrument at each minute's end) go the same two ways: one `shared` message each, or one
-`shared_batch` message per flush. And the flushes together
-take at most PUSH_SHARE of the loop's time: a flush that took long stretches the pause after it, so
-under overload the display slows down and the engine does not.
+`shared_batch` message per flush. And the flushes together take at most PUSH_SHARE of the loop's
+time: a flush that took long stretches the pause after it, so under overload the display slows down
+and the engine does not.
+
+Each tick is encoded to JSON once, when it is flushed, and kept as the instrument's latest; every
+message is then made of those texts (RawJson), so sockets that catch up at different moments, each
+with its own set of instruments, cost a string join each, not an encoding of the market.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +61,39 @@ PUSH_SHARE = 0.3  # the most of the loop's time tick flushes may take
 IDENTIFY_WITHIN = 10.0  # seconds an unauthenticated socket may wait before `identify`
 TOKEN_CHECK_EVERY = 5.0
 FLUSH_YIELD_EVERY = 200
-MAX_QUEUED = 512  # messages a socket may still have queued and get the next flush's ticks
-MAX_QUEUED_BATCHES = 2  # the same for a batch socket: each of its messages is a whole flush
+# A socket with more messages than this still queued is busy: its ticks wait, coalesced. A few queued
+# is not busy (as before issue 17): under load its writer has the next flush at hand; at light load
+# the queues are empty, so this delays nothing there.
+MAX_QUEUED = 512  # for a socket of one message per tick
+MAX_QUEUED_BATCHES = 2  # for a batch socket: each of its messages is a whole flush
+LAG_RECHECK = 0.01  # seconds between looks at the busy sockets' queues while one of them waits for ticks
+TICK_MIN_GAP = 0.1  # seconds: an instrument's ticks go out at most this often (the latest, at the gap's end)
+
+
+class RawJson(str):
+    """A JSON text already encoded, placed in a packet as it is: a tick is encoded once, when it is
+    flushed, and any batch of ticks is a join of their texts. So the sockets that were busy and catch
+    up (each with its own set of instruments) cost a join, not an encoding of thousands of ticks."""
+
+
+_HOLE = "\x00raw json\x00"  # stands in for a RawJson while its packet's envelope is encoded
+_HOLE_TEXT = json.dumps(_HOLE)
+_COMPACT = (",", ":")
+
+
+class _PacketJson:
+    """The JSON of TextPacket: read depth-limited (SocketJSON), written with an event's `data` given as a
+    RawJson spliced in as is."""
+
+    loads = staticmethod(SocketJSON.loads)
+
+    @staticmethod
+    def dumps(data: Any, **kwargs: Any) -> str:
+        payload = data[1] if type(data) is list and len(data) == 2 else None
+        if type(payload) is dict and type(payload.get("data")) is RawJson:
+            text = json.dumps([data[0], {**payload, "data": _HOLE}], **kwargs)
+            return text.replace(_HOLE_TEXT, payload["data"], 1)
+        return json.dumps(data, **kwargs)
 
 
 class TextPacket(Packet):
@@ -52,18 +101,27 @@ class TextPacket(Packet):
 
     python-socketio walks every value of an event's data looking for bytes before encoding it; for a
     batch of the full market's ticks that walk took as long as the JSON encoding itself (about 60 ms
-    a flush). Incoming packets are read with the depth-limited JSON of views/json_input.py; one that
-    does not decode raises MalformedPacket (views/sockets.py disconnects its sender).
+    a flush). Ticks go out pre-encoded (RawJson). Incoming packets are read with the depth-limited JSON
+    of views/json_input.py; one that does not decode raises MalformedPacket (views/sockets.py
+    disconnects its sender).
     """
 
     uses_binary_events = False
-    json = SocketJSON
+    json = _PacketJson
 
     def decode(self, encoded_packet: Any) -> int:
         try:
             return int(super().decode(encoded_packet) or 0)
         except (ValueError, TypeError, IndexError) as error:  # TooDeep, bad JSON, a bad id, an empty packet
             raise MalformedPacket(str(error)) from None
+
+
+def _encoded(tick: Any) -> str:
+    return json.dumps(tick.to_dict(), separators=_COMPACT)
+
+
+def _array(texts: Any) -> RawJson:
+    return RawJson("[" + ",".join(texts) + "]")
 
 
 def tick_room(local_symbol: str) -> str:
@@ -76,6 +134,7 @@ class Socket:
     since: float = field(default_factory=time.monotonic)
     watching: list[str] | None = None  # None: every subscribed instrument
     batch: bool = False  # one `ticks` message per flush instead of one `tick` per instrument
+    seen: int = 0  # the last flush whose ticks it got (a busy socket falls behind, then catches up)
 
 
 class Push:
@@ -89,7 +148,15 @@ class Push:
         self.status = status
         self.tick_interval = max(0.05, float(tick_interval))
         self.sockets: dict[str, Socket] = {}
-        self._ticks: dict[str, dict[str, Any]] = {}  # latest display tick per instrument, not yet sent
+        self._ticks: dict[str, Any] = {}  # latest display tick per instrument, not yet flushed
+        self._latest: dict[str, str] = {}  # every instrument's latest flushed tick, as sent (JSON)
+        self._changed_at: dict[str, int] = {}  # ... and the flush that sent it
+        self._flushes = 0  # flushes that sent ticks
+        self._last_flush: list[str] = []  # the instruments of the last of them
+        self._sent_at: dict[str, float] = {}  # when each instrument last went out (monotonic)
+        self._wake_by = 0.0  # when the waiting flusher wakes anyway (0 while it flushes)
+        self._behind = False  # a busy socket waits for ticks: look again soon
+        self._wake = socketio.server.eio.create_event()  # set by a tick (or bars) while the flusher waits
         self._bars: list[dict[str, Any]] = []  # finished bars for the batch sockets' next flush
         self._shared: list[dict[str, Any]] = []  # intraday points for the batch sockets' next flush
         self._single_bars = 0  # authenticated sockets that take one `bar` message per bar
@@ -104,6 +171,7 @@ class Push:
     def authenticated(self, sid: str, claims: dict[str, Any]) -> None:
         socket = self.sockets.setdefault(sid, Socket())
         socket.claims = claims
+        socket.seen = self._flushes  # from the next flush on: the ticks not flushed yet are its first
         self.socketio.server.enter_room(sid, DESK_ROOM)
         self.socketio.server.enter_room(sid, ALL_TICKS)
         self.socketio.server.enter_room(sid, SINGLE_BARS)
@@ -173,7 +241,12 @@ class Push:
     # --- engine events ------------------------------------------------------------------------
     def _on_event(self, topic: str, payload: Any) -> None:
         if topic == events.TICK:
-            self._ticks[payload.local_symbol] = payload
+            name = payload.local_symbol
+            self._ticks[name] = payload
+            # it goes out now, unless its instrument went out less than TICK_MIN_GAP ago and the
+            # flusher wakes by then anyway (while it flushes, it looks at what waits when done)
+            if not self._wake.is_set() and self._sent_at.get(name, 0.0) + TICK_MIN_GAP < self._wake_by:
+                self._wake.set()
             return
         handler = _SIMPLE.get(topic)
         if handler is not None:
@@ -186,24 +259,51 @@ class Push:
                 self.socketio.emit("bar", data, to=SINGLE_BARS)
             if self._batch_bars:
                 self._bars.append(data)
+                if not self._wake.is_set():
+                    self._wake.set()
         elif topic == events.SHARED:
             point = payload.to_dict()
             if self._single_bars:
                 self.socketio.emit("shared", {"type": "shared", "data": point}, to=SINGLE_BARS)
             if self._batch_bars:
                 self._shared.append(point)
+                if not self._wake.is_set():
+                    self._wake.set()
 
     def _tick_loop(self) -> None:
         pause = 0.0
         while True:
-            self.socketio.sleep(max(self.tick_interval, pause))
+            if pause > 0:
+                self.socketio.sleep(pause)
+            # woken by the next tick; TICK_PUSH_INTERVAL is only the longest sleep with nothing to do
+            timeout = self._next_wait()
+            self._wake_by = time.monotonic() + timeout
+            if timeout > 0:
+                self._wake.wait(timeout)
+            self._wake.clear()
+            self._wake_by = 0.0
             spent = self.flush_ticks()
             # flushes take at most PUSH_SHARE of the time: a long one stretches the next pause
             pause = spent * (1 - PUSH_SHARE) / PUSH_SHARE
 
+    def _next_wait(self) -> float:
+        """Seconds until the flusher must look again: at once for a waiting tick whose gap is over, at
+        the end of the first gap, every LAG_RECHECK while a busy socket waits, else TICK_PUSH_INTERVAL."""
+        wait = LAG_RECHECK if self._behind else self.tick_interval
+        if self._ticks:
+            sent_at = self._sent_at
+            due = min(sent_at.get(name, 0.0) for name in self._ticks) + TICK_MIN_GAP
+            wait = min(wait, max(0.0, due - time.monotonic()))
+        return wait
+
     def flush_ticks(self) -> float:
         """Send the finished bars, the intraday points and the latest tick of each changed instrument;
-        answers the seconds of loop time it took."""
+        answers the seconds of loop time it took.
+
+        Sockets that are not busy and got the last flush get this one's ticks (one encoding for all
+        of them). A busy socket gets nothing now (it keeps its `seen`); once it is free again it gets
+        the latest tick of every instrument that changed since its `seen`, in one go.
+        """
         began = time.perf_counter()
         bars, self._bars = self._bars, []
         if bars:  # never skipped: a chart needs every bar
@@ -211,40 +311,105 @@ class Push:
         shared, self._shared = self._shared, []
         if shared:  # nor every point of the series
             self.socketio.emit("shared_batch", {"type": "shared_batch", "data": shared}, to=BATCH_BARS)
-        bars_spent = time.perf_counter() - began
+        spent = time.perf_counter() - began
         pending, self._ticks = self._ticks, {}
-        if not pending:
-            return bars_spent
         authed = [(sid, socket) for sid, socket in self.sockets.items() if socket.claims is not None]
-        if not authed:
-            return bars_spent
+        if not authed or not (pending or self._behind):
+            self._behind = False
+            return spent
         started = time.perf_counter()
-        spent = bars_spent
-        # A socket still sending earlier ticks skips this flush: a slow browser loses intermediate
-        # display ticks (never orders, trades or positions) and costs nothing.
-        behind = self._backed_up()
-        ticks = {name: tick.to_dict() for name, tick in pending.items()}
-        if any(not socket.batch for _, socket in authed):
+        now = time.monotonic()
+        sent_at, since = self._sent_at, now - TICK_MIN_GAP
+        held = {name: tick for name, tick in pending.items() if sent_at.get(name, 0.0) > since}
+        if held:  # went out less than TICK_MIN_GAP ago: wait for the gap's end (nothing was added since)
+            self._ticks.update(held)
+            pending = {name: tick for name, tick in pending.items() if name not in held}
+        ticks = {name: _encoded(tick) for name, tick in pending.items()}
+        if ticks:
+            self._last_flush = list(ticks)
+            sent_at.update(dict.fromkeys(ticks, now))
+            self._flushes += 1
+            self._latest.update(ticks)
+            self._changed_at.update(dict.fromkeys(ticks, self._flushes))
+        flush = self._flushes
+        busy = set(self._backed_up())
+        ready = [(sid, socket) for sid, socket in authed if sid not in busy and socket.seen < flush]
+        spent += time.perf_counter() - started
+        spent += self._send_single(ticks, flush, ready, authed)
+        started = time.perf_counter()
+        self._send_batches(flush, ready)
+        for _, socket in ready:
+            socket.seen = flush
+        self._behind = any(socket.seen < flush for sid, socket in authed if sid in self.sockets)
+        return spent + time.perf_counter() - started
+
+    def _send_single(self, ticks: dict[str, str], flush: int, ready: list[tuple[str, Socket]],
+                     authed: list[tuple[str, Socket]]) -> float:  # fmt: skip
+        """One `tick` message per instrument to the sockets that take them so. Those that got the last
+        flush get this one's ticks through the rooms (each encoded once for all of them); those that
+        were busy catch up. Answers the loop time it took."""
+        started = time.perf_counter()
+        single = [(sid, socket) for sid, socket in ready if not socket.batch]
+        if not single:
+            return 0.0
+        current = {sid for sid, socket in single if ticks and socket.seen == flush - 1}
+        spent = 0.0
+        if current:
+            skip = [sid for sid, _ in authed if sid not in current]  # a list: python-socketio takes no set
             for index, (name, tick) in enumerate(ticks.items(), start=1):
                 # One emit to both rooms: encoded once, each socket receives it once.
-                self.socketio.emit("tick", {"type": "tick", "data": tick}, to=[ALL_TICKS, tick_room(name)],
-                                   skip_sid=behind)  # fmt: skip
+                self.socketio.emit("tick", {"type": "tick", "data": RawJson(tick)}, to=[ALL_TICKS, tick_room(name)],
+                                   skip_sid=skip)  # fmt: skip
                 if index % FLUSH_YIELD_EVERY == 0:
                     spent += time.perf_counter() - started
                     self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
                     started = time.perf_counter()
-        skipped = set(behind)
-        if any(socket.batch and socket.watching is None and sid not in skipped for sid, socket in authed):
-            self.socketio.emit("ticks", {"type": "ticks", "data": list(ticks.values())}, to=BATCH_ALL, skip_sid=behind)
-        for sid, socket in authed:
-            if socket.batch and socket.watching is not None and sid not in skipped:
-                mine = [ticks[name] for name in socket.watching if name in ticks]
-                if mine:
-                    self.socketio.emit("ticks", {"type": "ticks", "data": mine}, to=sid)
+        late = [(sid, socket) for sid, socket in single if sid not in current]
+        every = [sid for sid, socket in late if socket.watching is None]
+        if every:  # from the oldest seen: one encoding per tick for all of them
+            self._emit_each(self._changed_since(min(socket.seen for sid, socket in late if sid in every)), every)
+        for sid, socket in late:
+            if socket.watching is not None:
+                self._emit_each([name for name in socket.watching if self._changed_at.get(name, 0) > socket.seen],
+                                [sid])  # fmt: skip
         return spent + time.perf_counter() - started
 
+    def _send_batches(self, flush: int, ready: list[tuple[str, Socket]]) -> None:
+        """One `ticks` message per flush to the batch sockets, with the latest tick of each instrument
+        changed since the flush they last got.
+
+        Those that take every instrument and got the last flush share one message (one encoding, one
+        websocket frame: views/websocket.py); those that were busy share another, made from the
+        oldest `seen` among them: one that fell behind later may get again a latest tick it already
+        has, which changes nothing on its screen, rather than each costing a message of its own."""
+        latest, changed_at, emit = self._latest, self._changed_at, self.socketio.emit
+        every = [(sid, socket) for sid, socket in ready if socket.batch and socket.watching is None]
+        current = [sid for sid, socket in every if socket.seen == flush - 1]
+        if current and self._last_flush:
+            emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in self._last_flush)}, to=current)
+        late = [socket.seen for _, socket in every if socket.seen < flush - 1]
+        if late:
+            names = self._changed_since(min(late))
+            if names:
+                emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in names)},
+                     to=[sid for sid, socket in every if socket.seen < flush - 1])  # fmt: skip
+        for sid, socket in ready:
+            if socket.batch and socket.watching is not None:
+                mine = [name for name in socket.watching if changed_at.get(name, 0) > socket.seen]
+                if mine:
+                    emit("ticks", {"type": "ticks", "data": _array(latest[name] for name in mine)}, to=sid)
+
+    def _changed_since(self, seen: int) -> list[str]:
+        return [name for name, at in self._changed_at.items() if at > seen]
+
+    def _emit_each(self, names: list[str], sids: list[str]) -> None:
+        for index, name in enumerate(names, start=1):
+            self.socketio.emit("tick", {"type": "tick", "data": RawJson(self._latest[name])}, to=sids)
+            if index % FLUSH_YIELD_EVERY == 0:
+                self.socketio.sleep(0)
+
     def _backed_up(self) -> list[str]:
-        """Sockets whose Engine.IO queue still holds more than a flush's worth of messages."""
+        """Sockets whose Engine.IO queue still holds more than a few messages their writer has not taken."""
         server = self.socketio.server
         behind = []
         for sid, mine in list(self.sockets.items()):
