@@ -17,16 +17,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory
+from tests.e2e.conftest import Desk, ServerFactory
 from tests.e2e.test_browser_desk import (
     ARTIFACTS,
     BROWSER_ZONE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
     WEEKDAYS,
     expect,
     limits_of,
+    logged_in_tab,
     playwright_api,
     rest_order,
     subscribe_by_search,
@@ -63,24 +61,8 @@ def server_desk(server_factory: ServerFactory) -> Desk:
 @pytest.fixture(scope="module")
 def page(server_desk: Desk) -> Iterator[Any]:
     """A logged-in desk; every console error and page error of the module is collected and fails it."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1600, "height": 900}, timezone_id=BROWSER_ZONE)
-        context.set_default_timeout(WAIT_MS)
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.errors = errors
-        tab.goto(server_desk.base + "/")
-        tab.get_by_test_id("login-access").fill(ACCESS_CODE)
-        tab.get_by_test_id("login-password").fill("demo")
-        tab.get_by_test_id("login-submit").click()
-        expect(tab.locator("#desk-view")).to_be_visible()
+    with logged_in_tab(server_desk, console_errors=True, timezone_id=BROWSER_ZONE) as tab:
         yield tab
-        browser.close()
-        assert not errors, f"errors in the page: {errors}"
 
 
 def chart_now(page: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,31 @@ class Watcher(Strategy):
 
 ext = Watcher("browser_watcher")
 '''
+
+
+@contextmanager
+def logged_in_tab(desk: Desk, *, console_errors: bool = False, **context_options: Any) -> Iterator[Any]:
+    """A Chromium tab logged in on `desk` (1600x900 unless `viewport` is given), for a module's tests. Errors in
+    the page (and, with `console_errors`, console errors) are kept in `tab.errors` and fail the module at the end."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(**{"viewport": {"width": 1600, "height": 900}, **context_options})
+        context.set_default_timeout(WAIT_MS)
+        tab = context.new_page()
+        errors: list[str] = []
+        if console_errors:
+            tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.errors = errors
+        tab.goto(desk.base + "/")
+        tab.get_by_test_id("login-access").fill(ACCESS_CODE)
+        tab.get_by_test_id("login-password").fill("demo")
+        tab.get_by_test_id("login-submit").click()
+        expect(tab.locator("#desk-view")).to_be_visible()
+        yield tab
+        browser.close()
+        assert not errors, f"errors in the page: {errors}"
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory, pause
-from tests.e2e.test_browser_desk import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, expect, playwright_api
+from tests.e2e.conftest import Desk, ServerFactory, pause
+from tests.e2e.test_browser_desk import ARTIFACTS, expect, logged_in_tab
 from tests.e2e.test_browser_desk import pytestmark as browser_marks
 
 pytestmark = browser_marks
@@ -46,24 +46,10 @@ def server_desk(server_factory: ServerFactory) -> Desk:
 @pytest.fixture(scope="module")
 def page(server_desk: Desk) -> Iterator[Any]:
     """A logged-in desk on its trade page; errors in the page fail the test."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1600, "height": 900})
-        context.set_default_timeout(WAIT_MS)
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.goto(server_desk.base + "/")
-        tab.get_by_test_id("login-access").fill(ACCESS_CODE)
-        tab.get_by_test_id("login-password").fill("demo")
-        tab.get_by_test_id("login-submit").click()
-        expect(tab.locator("#desk-view")).to_be_visible()
+    with logged_in_tab(server_desk) as tab:
         expect(tab.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
         tab.wait_for_function("async () => (await import('/ui/state.js')).state.contracts.size > 0")
         yield tab
-        browser.close()
-        assert not errors, f"errors in the page: {errors}"
 
 
 def shot(page: Any, name: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from backend import sim
 from backend.app import create_app
 from backend.strategy_runtime.manager import WorkerLimits
-from lib.config import load_settings
+from lib.config import Settings, load_settings
 from lib.price_grid import to_tick
 
 ACCESS = "strategy-tests-code"
@@ -165,25 +165,32 @@ def test_syntax_errors_are_refused_with_the_line(desk: Desk):
     assert response.status_code == 400 and "line 1" in response.json["msg"]
 
 
-def test_running_strategies_resume_after_a_server_restart(tmp_path: Path):
-    name = f"strategies{next(_names)}"
-    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
-                             SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
+def crashed_with_a_strategy(tmp_path: Path, strategy: str, source: str, **start: Any) -> Settings:
+    """A server whose strategy `strategy` (`source` on a DCE contract) was started with `start`, then died without
+    stopping it (its watchers die with it, then its workers); answers its settings, for the next server."""
+    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS,
+                             SIM_NAME=f"strategies{next(_names)}", SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
     first = create_app(settings)
     try:
         client = first.test_client()
         token = client.post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"}).json["data"]
         headers = {"Authorization": f"JWT {token}"}
         instrument = next(c["local_symbol"] for c in client.get("/contract?exchange=DCE", headers=headers).json["data"])
-        client.post("/code", json={"text": code("survivor", instrument, BUYER)}, headers=headers)
-        client.put("/strategy", json={"name": "survivor", "operation": "start"}, headers=headers)
+        client.post("/code", json={"text": code(strategy, instrument, source)}, headers=headers)
+        started = client.put("/strategy", json={"name": strategy, "operation": "start", **start}, headers=headers)
+        assert started.status_code == 200, started.json
     finally:
-        # The server dies without stopping its strategies: its watchers die with it, then its workers.
         manager = first.extensions["ctpdesk"].strategies
         for worker in list(manager.workers.values()):
             manager._finish(worker)
             worker.process.kill()
         first.extensions["ctpdesk"].engine.close()
+    return settings
+
+
+def test_running_strategies_resume_after_a_server_restart(tmp_path: Path):
+    settings = crashed_with_a_strategy(tmp_path, "survivor", BUYER)
+    name = settings.SIM_NAME
     second = create_app(settings)  # nobody logs in: the server logs back in and resumes by itself
     try:
         manager = second.extensions["ctpdesk"].strategies

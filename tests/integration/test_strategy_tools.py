@@ -19,8 +19,7 @@ from backend import sim
 from backend.app import create_app
 from backend.engine import events
 from backend.strategy_runtime.manager import WorkerLimits
-from lib.config import load_settings
-from tests.integration.test_strategies import ACCESS, HEADER, Desk, _names, code, make_desk
+from tests.integration.test_strategies import HEADER, Desk, code, crashed_with_a_strategy, make_desk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,25 +210,8 @@ def test_params_of_another_key_or_type_are_refused(desk: Desk, params: Any, said
 
 
 def test_a_restarted_server_resumes_a_strategy_with_its_saved_params(tmp_path: Path):
-    name = f"strategies{next(_names)}"
-    settings = load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE=ACCESS, SIM_NAME=name,
-                             SIM_QUERY_RATE=0, SIM_TICK_RATE=10)  # fmt: skip
-    first = create_app(settings)
-    try:
-        client = first.test_client()
-        token = client.post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"}).json["data"]
-        headers = {"Authorization": f"JWT {token}"}
-        instrument = next(c["local_symbol"] for c in client.get("/contract?exchange=DCE", headers=headers).json["data"])
-        client.post("/code", json={"text": code("keeper", instrument, PARAMETRIC)}, headers=headers)
-        started = client.put("/strategy", json={"name": "keeper", "operation": "start", "params": {"fast": 13}},
-                             headers=headers)  # fmt: skip
-        assert started.status_code == 200, started.json
-    finally:
-        manager = first.extensions["ctpdesk"].strategies
-        for worker in list(manager.workers.values()):  # the server dies without stopping its strategies
-            manager._finish(worker)
-            worker.process.kill()
-        first.extensions["ctpdesk"].engine.close()
+    settings = crashed_with_a_strategy(tmp_path, "keeper", PARAMETRIC, params={"fast": 13})
+    name = settings.SIM_NAME
     second = create_app(settings)
     try:
         logs = second.extensions["ctpdesk"].engine.logs
