@@ -539,7 +539,7 @@ def test_risk_limits_changed_in_the_panel_are_saved_and_a_warning_shows(page: An
         working = page.get_by_test_id("limit-max_working_orders")
         working.evaluate("input => input.removeAttribute('min')")
         working.fill("-1")
-        page.get_by_test_id("risk-save").click()
+        save_risk(page)
         expect(page.get_by_test_id("risk-message")).to_contain_text("保存失败")
         expect(page.get_by_test_id("risk-message")).to_contain_text("max_working_orders must be 0 or more")
         assert risk_now(server_desk)["limits"]["max_working_orders"] == saved["max_working_orders"]
@@ -550,7 +550,7 @@ def test_risk_limits_changed_in_the_panel_are_saved_and_a_warning_shows(page: An
         line = count + 2
         page.get_by_test_id("limit-orders_per_day").fill(str(line))
         page.get_by_test_id("limit-warn_share").fill("0.5")
-        page.get_by_test_id("risk-save").click()
+        save_risk(page)
         expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：orders_per_day、warn_share")
         limits = risk_now(server_desk)["limits"]
         assert (limits["orders_per_day"], limits["warn_share"]) == (line, 0.5)
@@ -578,7 +578,7 @@ def test_risk_refusal_of_an_order_shows_in_the_ticket_a_notice_and_the_panel(pag
     saved = risk_now(server_desk)["limits"]["max_order_volume"]
     try:
         page.get_by_test_id("limit-max_order_volume").fill("2")
-        page.get_by_test_id("risk-save").click()
+        save_risk(page)
         expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：max_order_volume")
         assert risk_now(server_desk)["limits"]["max_order_volume"] == 2
         page.locator('#pages button[data-page="trade"]').click()
@@ -602,6 +602,12 @@ def test_risk_refusal_of_an_order_shows_in_the_ticket_a_notice_and_the_panel(pag
         set_limits(server_desk, max_order_volume=saved)
 
 
+def save_risk(page: Any) -> None:
+    """Click 保存 on the risk page with its message emptied, so a wait for "已保存" waits for this save's answer."""
+    page.get_by_test_id("risk-message").evaluate("(node) => { node.textContent = ''; }")
+    page.get_by_test_id("risk-save").click()
+
+
 def test_risk_limits_of_one_strategy_are_saved_from_the_panel(page: Any, server_desk: Desk) -> None:
     at_the_desk(page)
     saved = server_desk.api.post("/code", json={"text": STRATEGY}).json()
@@ -614,12 +620,12 @@ def test_risk_limits_of_one_strategy_are_saved_from_the_panel(page: Any, server_
         page.get_by_test_id("override-add").click()
         row = page.locator('#risk-overrides tbody tr[data-strategy="browser_watcher"]')
         row.get_by_test_id("override-max_order_volume").fill("3")
-        page.get_by_test_id("risk-save").click()
+        save_risk(page)
         expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：strategies")
         assert risk_now(server_desk)["strategies"] == {"browser_watcher": {"max_order_volume": 3}}
         expect(row.get_by_test_id("override-max_order_volume")).to_have_value("3")  # drawn again from the answer
         row.get_by_test_id("override-remove").click()
-        page.get_by_test_id("risk-save").click()
+        save_risk(page)  # the first save's message is cleared first: the wait below is for this one's answer
         expect(page.get_by_test_id("risk-message")).to_contain_text("已保存：strategies")
         assert risk_now(server_desk)["strategies"] == {}
         expect(page.locator("#risk-overrides tbody")).to_contain_text("没有策略单独限额")
