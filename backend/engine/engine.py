@@ -312,12 +312,12 @@ class MainEngine:
         self.writer.submit(self.store.save_trade, self.trading_day, applied.to_dict())
         self.risk.on_trade(applied)
         self.bus.publish(events.TRADE, applied)
-        self.bus.publish(events.POSITION, self.oms.position_list())
+        self._publish_marks()
         self._refresh_soon.set()
 
     def _on_positions(self, snapshot: events.PositionsSnapshot) -> None:
         self.oms.on_positions(snapshot.positions)
-        self.bus.publish(events.POSITION, self.oms.position_list())
+        self._publish_marks()
 
     def _on_account(self, account: Any) -> None:
         self.bus.publish(events.ACCOUNT, self.oms.on_account(account))
@@ -615,7 +615,7 @@ class MainEngine:
             if self.gateway is not None and self.connected:
                 self.gateway.query_account()
                 self.gateway.query_position()
-                self.bus.publish(events.POSITION, self.oms.position_list())
+                self._publish_marks()
 
     def _mark_timer(self) -> None:
         """Positions and the account as the ticks mark them, out at most once per mark_interval.
@@ -628,9 +628,14 @@ class MainEngine:
             gevent.sleep(max(0.05, self.config.mark_interval))
             if self._marked:
                 self._marked = False
-                self.bus.publish(events.POSITION, self.oms.position_list())
-                if self.oms.account is not None:
-                    self.bus.publish(events.ACCOUNT, self.oms.account)
+                self._publish_marks()
+
+    def _publish_marks(self) -> None:
+        """Positions and the account marked with them, together: a page never shows a position's P&L that
+        its account's position_profit does not hold yet (a fill moves both at once)."""
+        self.bus.publish(events.POSITION, self.oms.position_list())
+        if self.oms.account is not None:
+            self.bus.publish(events.ACCOUNT, self.oms.account)
 
     def log(self, message: str, level: str = "INFO", owner: str = "engine") -> None:
         record = LogData(message, level, owner)

@@ -21,7 +21,7 @@ from tests.e2e.test_browser_desk import ARTIFACTS, expect, logged_in_tab
 from tests.e2e.test_browser_desk import pytestmark as browser_marks
 
 pytestmark = browser_marks
-WINDOW = 8.0  # seconds of sampling: far less than REFRESH_INTERVAL
+WINDOW = 10.0  # seconds of sampling: far less than REFRESH_INTERVAL
 
 # The top bar's figure and the position row's P&L cell, read in one JS task (the same drawn state).
 READ = """(symbol) => {
@@ -54,7 +54,8 @@ def page(server_desk: Desk) -> Iterator[Any]:
 
 def test_floating_pnl_moves_with_the_ticks_and_the_top_bar_agrees_with_the_row(page: Any, server_desk: Desk):
     api = server_desk.api
-    symbol = _data(api.get("/contract", params={"exchange": "DCE", "product": "i"}))[0]["local_symbol"]
+    # the main contract: the sim's delivery month (i2612 in December) may not trade for seconds
+    symbol = _data(api.get("/contract", params={"main": 1, "product": "i"}))[0]["local_symbol"]
     _data(api.post("/market", json={"symbol": symbol}))
     _data(api.post("/order_solve", json={"local_symbol": symbol, "direction": "long", "offset": "open",
                                           "type": "market", "volume": 1}))  # fmt: skip
@@ -68,7 +69,10 @@ def test_floating_pnl_moves_with_the_ticks_and_the_top_bar_agrees_with_the_row(p
         pause(0.25)
     page.screenshot(path=str(ARTIFACTS / "pnl-live.png"))
     assert len(samples) > WINDOW, samples
-    disagreeing = [sample for sample in samples if abs(sample["top"] - sample["row"]) > 0.005]
-    assert not disagreeing, f"the top bar and the position row disagree: {disagreeing[:5]}"
-    moves = len({sample["top"] for sample in samples})
-    assert moves >= 3, f"floating P&L took {moves} values in {WINDOW:g} s with refreshes 60 s apart: {samples[:10]}"
+    # The position and the account are two messages, drawn as each arrives: one sample may fall between them,
+    # never two in a row (0.25 s apart).
+    apart = [abs(sample["top"] - sample["row"]) > 0.005 for sample in samples]
+    lasting = [samples[i] for i in range(1, len(samples)) if apart[i] and apart[i - 1]]
+    assert not lasting, f"the top bar and the position row disagree: {lasting[:5]} in {samples}"
+    values = len({sample["top"] for sample in samples})  # any change is a mark: no refresh comes in the window
+    assert values >= 2, f"floating P&L took {values} value in {WINDOW:g} s with refreshes 60 s apart: {samples[:10]}"
