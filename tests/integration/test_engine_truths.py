@@ -149,8 +149,11 @@ def test_positions_and_the_account_are_marked_on_each_tick_between_counter_refre
     name = first_contract(web, "i", "DCE")
     tick = subscribed_tick(web, name)
     _filled(web, [_order(web, name, "long", "open", tick["ask_price_1"], 1)["order_id"]])
+    before = web.engine.oms._counter_account
     _held(web, name, "long", 1)
-    gevent.sleep(1.5)  # the refresh a fill prompts (0.5 s after it) has come and gone
+    with gevent.Timeout(10, AssertionError("no account refresh after the fill")):
+        while web.engine.oms._counter_account is before:  # the refresh a fill prompts (0.5 s after it)
+            gevent.wait(timeout=0.05)
     pushed: list[Any] = []
     web.engine.bus.subscribe(events.POSITION, lambda _topic, positions: pushed.append(positions))
     first = web.ok("GET", "/account")
