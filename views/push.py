@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from flask_socketio import SocketIO
 from socketio.packet import Packet
 
@@ -78,7 +79,6 @@ class RawJson(str):
 
 _HOLE = "\x00raw json\x00"  # stands in for a RawJson while its packet's envelope is encoded
 _HOLE_TEXT = json.dumps(_HOLE)
-_COMPACT = (",", ":")
 
 
 class _PacketJson:
@@ -116,8 +116,23 @@ class TextPacket(Packet):
             raise MalformedPacket(str(error)) from None
 
 
+def _cpu_clock() -> float:
+    """The event loop thread's CPU seconds: what a flush costs the loop.
+
+    Wall time was the measure, but the sim's clock and the CTP callback threads take the GIL in turns
+    with the loop (sys.setswitchinterval(0.001)), so a flush's wall time counted their work too and
+    PUSH_SHARE's pause stretched with it: with the full market a flush cycle took about a second
+    (bench/web.py --only full: display p50 0.7-0.9 s) while the flusher itself used a fraction of that.
+    """
+    return time.thread_time()
+
+
 def _encoded(tick: Any) -> str:
-    return json.dumps(tick.to_dict(), separators=_COMPACT)
+    """A tick's JSON, the fields and values of TickData.to_dict (orjson writes a slots dataclass in field
+    order, enums as their values, datetimes and dates in ISO 8601 as isoformat does): a quarter of the
+    time of json.dumps(tick.to_dict()), which was most of a full-market flush. Non-finite numbers,
+    which TickCleaner already turns into 0, would be null rather than json's invalid NaN."""
+    return orjson.dumps(tick).decode()
 
 
 def _array(texts: Any) -> RawJson:
@@ -304,20 +319,20 @@ class Push:
         of them). A busy socket gets nothing now (it keeps its `seen`); once it is free again it gets
         the latest tick of every instrument that changed since its `seen`, in one go.
         """
-        began = time.perf_counter()
+        began = _cpu_clock()
         bars, self._bars = self._bars, []
         if bars:  # never skipped: a chart needs every bar
             self.socketio.emit("bars", {"type": "bars", "data": bars}, to=BATCH_BARS)
         shared, self._shared = self._shared, []
         if shared:  # nor every point of the series
             self.socketio.emit("shared_batch", {"type": "shared_batch", "data": shared}, to=BATCH_BARS)
-        spent = time.perf_counter() - began
+        spent = _cpu_clock() - began
         pending, self._ticks = self._ticks, {}
         authed = [(sid, socket) for sid, socket in self.sockets.items() if socket.claims is not None]
         if not authed or not (pending or self._behind):
             self._behind = False
             return spent
-        started = time.perf_counter()
+        started = _cpu_clock()
         now = time.monotonic()
         sent_at, since = self._sent_at, now - TICK_MIN_GAP
         held = {name: tick for name, tick in pending.items() if sent_at.get(name, 0.0) > since}
@@ -334,21 +349,21 @@ class Push:
         flush = self._flushes
         busy = set(self._backed_up())
         ready = [(sid, socket) for sid, socket in authed if sid not in busy and socket.seen < flush]
-        spent += time.perf_counter() - started
+        spent += _cpu_clock() - started
         spent += self._send_single(ticks, flush, ready, authed)
-        started = time.perf_counter()
+        started = _cpu_clock()
         self._send_batches(flush, ready)
         for _, socket in ready:
             socket.seen = flush
         self._behind = any(socket.seen < flush for sid, socket in authed if sid in self.sockets)
-        return spent + time.perf_counter() - started
+        return spent + _cpu_clock() - started
 
     def _send_single(self, ticks: dict[str, str], flush: int, ready: list[tuple[str, Socket]],
                      authed: list[tuple[str, Socket]]) -> float:  # fmt: skip
         """One `tick` message per instrument to the sockets that take them so. Those that got the last
         flush get this one's ticks through the rooms (each encoded once for all of them); those that
         were busy catch up. Answers the loop time it took."""
-        started = time.perf_counter()
+        started = _cpu_clock()
         single = [(sid, socket) for sid, socket in ready if not socket.batch]
         if not single:
             return 0.0
@@ -361,9 +376,9 @@ class Push:
                 self.socketio.emit("tick", {"type": "tick", "data": RawJson(tick)}, to=[ALL_TICKS, tick_room(name)],
                                    skip_sid=skip)  # fmt: skip
                 if index % FLUSH_YIELD_EVERY == 0:
-                    spent += time.perf_counter() - started
+                    spent += _cpu_clock() - started
                     self.socketio.sleep(0)  # a big market must not hold the loop: the engine and HTTP go on
-                    started = time.perf_counter()
+                    started = _cpu_clock()
         late = [(sid, socket) for sid, socket in single if sid not in current]
         every = [sid for sid, socket in late if socket.watching is None]
         if every:  # from the oldest seen: one encoding per tick for all of them
@@ -372,7 +387,7 @@ class Push:
             if socket.watching is not None:
                 self._emit_each([name for name in socket.watching if self._changed_at.get(name, 0) > socket.seen],
                                 [sid])  # fmt: skip
-        return spent + time.perf_counter() - started
+        return spent + _cpu_clock() - started
 
     def _send_batches(self, flush: int, ready: list[tuple[str, Socket]]) -> None:
         """One `ticks` message per flush to the batch sockets, with the latest tick of each instrument
