@@ -119,6 +119,7 @@ def _operation(event: Event) -> dict[str, Any]:
 
 def build_document(host: str, secure: bool, root: str) -> dict[str, Any]:
     """The document as seen from this request: its host, scheme and (behind a proxy) path prefix."""
+    base = f"{'https' if secure else 'http'}://{host}{root}/"  # AsyncAPI wants absolute URLs
     messages = {event.name: _message(event) for event in EVENTS}
     messages |= {f"{event.name}_reply": {"name": f"{event.name} (ack)", "summary": f"The answer to {event.name}.",
                                          "payload": event.reply} for event in CLIENT_EVENTS if event.reply}  # fmt: skip
@@ -126,7 +127,7 @@ def build_document(host: str, secure: bool, root: str) -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {"title": "ctpdesk Socket.IO", "version": current_app.config["CTPDESK_VERSION"],
                  "description": DESCRIPTION,
-                 "externalDocs": {"description": "The REST API (OpenAPI)", "url": "openapi.json"}},
+                 "externalDocs": {"description": "The REST API (OpenAPI)", "url": f"{base}openapi.json"}},
         "defaultContentType": "application/json",
         "servers": {"desk": {
             "host": host, "protocol": "wss" if secure else "ws", "pathname": f"{root}/socket.io/",

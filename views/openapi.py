@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
 
 from views.asyncapi import event_summary
@@ -109,9 +109,11 @@ def build_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "ctpdesk", "version": current_app.config["CTPDESK_VERSION"],
                  "description": f"{DESCRIPTION}\n\n{event_summary()}"},
-        # the Socket.IO events: OpenAPI has no words for them (relative: beside this document)
-        "externalDocs": {"description": "Socket.IO events (AsyncAPI 3.0)", "url": "asyncapi.json"},
-        "x-asyncapi": "asyncapi.json",
+        # the Socket.IO events: OpenAPI has no words for them (the document beside this one)
+        "externalDocs": {"description": "Socket.IO events (AsyncAPI 3.0)", "url": f"{request.url_root}asyncapi.json"},
+        "x-asyncapi": f"{request.url_root}asyncapi.json",
+        # relative to this document: the routes beside it, also where a proxy serves the desk under a prefix
+        "servers": [{"url": ".", "description": "this server"}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "jwt": {"type": "apiKey", "in": "header", "name": "Authorization",

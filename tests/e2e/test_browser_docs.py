@@ -37,6 +37,7 @@ document.addEventListener("securitypolicyviolation",
   (event) => window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));
 """
 HELP_SECTIONS = 8
+PREFIX = "/desk"  # a proxy's path prefix
 
 
 # First: logged_in_tab runs a Playwright of its own, which cannot start while the module's tab (below) is open.
@@ -103,8 +104,7 @@ def test_docs_lists_every_socket_event_of_the_asyncapi_document(desk: Desk, tab:
     document = requests.get(desk.url("/asyncapi.json"), timeout=HTTP_TIMEOUT).json()
     names = {message["name"] for message in document["channels"]["desk"]["messages"].values()
              if not message["name"].endswith("(ack)")}  # fmt: skip
-    if not tab.url.endswith("/docs"):
-        tab.goto(desk.base + "/docs")
+    tab.goto(desk.base + "/docs")
     events = tab.locator("#events .event[data-event]")
     expect(events).to_have_count(len(names))
     assert set(events.evaluate_all("nodes => nodes.map((node) => node.dataset.event)")) == names
@@ -124,3 +124,43 @@ def test_the_help_tells_how_to_log_in_before_logging_in(desk: Desk, tab: Any):
     tab.get_by_test_id("help-close").click()
     expect(dialog).to_be_hidden()
     clean(tab)
+
+
+def test_a_call_tried_from_the_reference_reaches_this_server_with_the_token(desk: Desk, tab: Any):
+    tab.goto(desk.base + "/docs")
+    try_status(desk, tab, desk.base)
+    tab.screenshot(path=str(ARTIFACTS / "docs-try.png"))
+    clean(tab)
+
+
+def test_the_reference_works_behind_a_proxy_under_a_path_prefix(desk: Desk, tab: Any):
+    """As nginx with `location /desk/ { proxy_pass http://ctpdesk/; }`: the browser asks for /desk/...,
+    the server sees the path without the prefix. The page, its files, both documents and a tried call
+    all go through the prefix (a request outside it would fail: nothing answers there for a proxy)."""
+    prefix = desk.base + PREFIX
+    tab.context.route(f"{prefix}/**", lambda route: route.fulfill(
+        response=route.fetch(url=desk.base + route.request.url[len(prefix):])))
+    seen: list[str] = []
+    tab.on("request", lambda request: seen.append(request.url))
+    tab.goto(prefix + "/docs")
+    expect(tab.locator(".opblock-summary-path[data-path='/status']")).to_be_visible()
+    expect(tab.locator("#events .event[data-event='tick']")).to_be_visible()
+    try_status(desk, tab, prefix)
+    assert seen and [url for url in seen if not url.startswith(prefix + "/")] == []
+    clean(tab)
+
+
+def try_status(desk: Desk, tab: Any, base: str) -> None:
+    """GET /status tried from the page: Authorize with a login's token, Try it out, Execute."""
+    tab.locator(".btn.authorize").click()
+    tab.locator(".modal-ux input").fill(f"JWT {desk.token}")
+    tab.locator(".modal-ux .auth-btn-wrapper button.authorize").click()
+    tab.locator(".modal-ux .btn-done").click()
+    status = tab.locator('.opblock-get:has(.opblock-summary-path[data-path="/status"])')
+    status.locator(".opblock-summary").click()
+    status.locator(".try-out__btn").click()
+    status.locator(".execute").click()
+    expect(status.locator(".live-responses-table tbody .response-col_status").first).to_have_text("200")
+    expect(status.locator(".request-url pre")).to_have_text(base + "/status")
+    expect(status.locator(".live-responses-table tbody .response-col_description").first).to_contain_text(
+        '"interface": "sim"')

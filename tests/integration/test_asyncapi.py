@@ -122,7 +122,8 @@ def _refs(node: Any) -> set[str]:
 
 def test_the_openapi_document_links_it_and_lists_its_events(app: Flask, document: dict[str, Any]):
     openapi = app.test_client().get("/openapi.json").get_json()
-    assert openapi["x-asyncapi"] == "asyncapi.json" and openapi["externalDocs"]["url"] == "asyncapi.json"
+    assert openapi["x-asyncapi"] == openapi["externalDocs"]["url"] == "http://localhost/asyncapi.json"
+    assert document["info"]["externalDocs"]["url"] == "http://localhost/openapi.json"
     assert "security" not in openapi["paths"]["/asyncapi.json"]["get"]
     for name in (*messages(document, "send"), *messages(document, "receive")):
         assert f"- `{name}`:" in openapi["info"]["description"], name
