@@ -59,8 +59,8 @@ function fields(schema) {
   return el("table", { className: "schema" }, el("tbody", {}, ...rows));
 }
 
-function eventBlock(document, operation) {
-  const message = resolve(document, operation.messages[0]);
+function eventBlock(spec, operation) {
+  const message = resolve(spec, operation.messages[0]);
   const sent = operation.action === "send";
   const block = el("div", { className: `event ${sent ? "sent" : "received"}`, dataset: { event: message.name } },
     el("span", { className: "event-name" }, message.name),
@@ -68,29 +68,29 @@ function eventBlock(document, operation) {
     el("p", {}, message.summary || ""),
     fields(message.payload));
   if (operation.reply) {
-    const reply = resolve(document, operation.reply.messages[0]);
+    const reply = resolve(spec, operation.reply.messages[0]);
     block.append(el("p", {}, t("docs.reply")), fields(reply.payload));
   }
   return block;
 }
 
-function resolve(document, reference) {
-  return reference.$ref.slice(2).split("/").reduce((node, key) => node[key], document);
+function resolve(spec, reference) {
+  return reference.$ref.slice(2).split("/").reduce((node, key) => node[key], spec);
 }
 
 async function renderEvents() {
   const response = await fetch("asyncapi.json");
   if (!response.ok) throw new Error(`asyncapi.json: HTTP ${response.status}`);
-  const document = await response.json();
-  const operations = Object.values(document.operations);
-  const schemas = Object.entries(document.components.schemas).map(([name, schema]) =>
+  const spec = await response.json();
+  const operations = Object.values(spec.operations);
+  const schemas = Object.entries(spec.components.schemas).map(([name, schema]) =>
     el("div", { className: "event", id: `schema-${name}` },
       el("span", { className: "event-name" }, name), el("p", {}, schema.description || ""), fields(schema)));
-  window.document.getElementById("events").replaceChildren(
+  document.getElementById("events").replaceChildren(
     el("h3", {}, t("docs.serverEvents")),
-    ...operations.filter((operation) => operation.action === "send").map((operation) => eventBlock(document, operation)),
+    ...operations.filter((operation) => operation.action === "send").map((operation) => eventBlock(spec, operation)),
     el("h3", {}, t("docs.clientEvents")),
-    ...operations.filter((operation) => operation.action !== "send").map((operation) => eventBlock(document, operation)),
+    ...operations.filter((operation) => operation.action !== "send").map((operation) => eventBlock(spec, operation)),
     el("h3", {}, t("docs.schemas")),
     ...schemas);
 }
