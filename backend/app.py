@@ -28,6 +28,7 @@ from model import open_store
 from model.protocols import ConfigStore
 from views import (
     accounts,
+    asyncapi,
     body_limits,
     code_tools,
     config_view,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     use_whole_frames(socketio)
     _edge_limits(app, settings)
     for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, openapi,
-                   ui):  # fmt: skip
+                   asyncapi, ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     history = BarHistory(engine, store)

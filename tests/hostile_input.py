@@ -157,6 +157,11 @@ def _field_attempts(method: str, path: str, name: str, base: dict[str, Any]) -> 
         yield Attempt(method, path, form.encode(), "application/x-www-form-urlencoded", f"{name} twice")
 
 
+def _a_document(body: object) -> bool:
+    """/openapi.json and /asyncapi.json answer with the document itself, not the envelope."""
+    return isinstance(body, dict) and ("paths" in body or ("asyncapi" in body and "channels" in body))
+
+
 def problem(status: int, content_type: str, content: bytes, url_length: int = 0) -> str | None:
     """What is wrong with one answer (a 5xx, not the envelope), or None."""
     if status == 414 and url_length > 8192:  # gevent's own answer to an over-long request line
@@ -170,7 +175,7 @@ def problem(status: int, content_type: str, content: bytes, url_length: int = 0)
     except ValueError:
         return "a body that does not parse as JSON"
     if not isinstance(body, dict) or set(body) != {"success", "msg", "data"}:
-        return None if isinstance(body, dict) and "paths" in body else f"not the envelope: {content[:200]!r}"
+        return None if _a_document(body) else f"not the envelope: {content[:200]!r}"
     if body["success"] is not (200 <= status < 300) or not isinstance(body["msg"], str):
         return f"success/msg do not match status {status}"
     return None

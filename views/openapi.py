@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
 
+from views.asyncapi import event_summary
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
     AuthCodeRequest,
@@ -33,7 +34,7 @@ from views.schemas import (
 )
 
 blueprint = Blueprint("openapi", __name__)
-PUBLIC = {"accounts.login", "health.health", "openapi.document"}
+PUBLIC = {"accounts.login", "health.health", "openapi.document", "asyncapi.document"}
 
 # endpoint -> (summary, request model)
 DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
@@ -74,6 +75,7 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "risk.rearm": ("Re-arm the kill switch: orders accepted again", None),
     "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
     "openapi.document": ("This document", None),
+    "asyncapi.document": ("The Socket.IO events and their payloads (AsyncAPI 3.0)", None),
 }
 ERRORS = {
     "400": "invalid input (msg names the field and why)",
@@ -85,6 +87,8 @@ ERRORS = {
     "500": "unexpected error (trace id in msg)",
     "503": "the counter is not connected or not logged in",
 }
+DESCRIPTION = ("REST API of a CTP futures trading desk; every response is the envelope "
+               "`{success, msg, data}`. Log in with `POST /login`, then send `Authorization: JWT <token>`.")
 ENVELOPE = {
     "type": "object",
     "required": ["success", "msg", "data"],
@@ -104,7 +108,12 @@ def build_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "ctpdesk", "version": current_app.config["CTPDESK_VERSION"],
-                 "description": "REST API of a CTP futures trading desk; every response is the envelope."},
+                 "description": f"{DESCRIPTION}\n\n{event_summary()}"},
+        # the Socket.IO events: OpenAPI has no words for them (the document beside this one)
+        "externalDocs": {"description": "Socket.IO events (AsyncAPI 3.0)", "url": f"{request.url_root}asyncapi.json"},
+        "x-asyncapi": f"{request.url_root}asyncapi.json",
+        # relative to this document: the routes beside it, also where a proxy serves the desk under a prefix
+        "servers": [{"url": ".", "description": "this server"}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "jwt": {"type": "apiKey", "in": "header", "name": "Authorization",

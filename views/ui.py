@@ -1,4 +1,5 @@
-"""The browser desk: `GET /` and the files it loads, served by the app itself (no separate server).
+"""The browser desk: `GET /`, the API reference at `GET /docs`, and the files they load, served by the
+app itself (no separate server).
 
 Every file served is named in a table built here; a request picks an entry by name and never
 builds a path from what it was sent. The desk's own code lives in `ui/src`; the libraries come
@@ -29,6 +30,11 @@ VENDOR = {
     "lint.js": "codemirror/addon/lint/lint.js",
     "lint.css": "codemirror/addon/lint/lint.css",
 }
+# ... and those of the API reference (/docs): Swagger UI renders /openapi.json
+DOCS_VENDOR = {
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+}
 MISSING_LIBRARIES = "the desk's JavaScript libraries are not installed: run `make run` (or `cd ui && npm ci`)"
 
 
@@ -48,15 +54,29 @@ def _send(path: Path) -> Response:
     return response
 
 
+# The pages run only their own and the served libraries' scripts; they talk only to this server:
+# connect-src 'self' covers the REST calls and the Socket.IO websocket (ws: / wss: to the same host).
+DESK_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+               "connect-src 'self'; frame-ancestors 'none'")
+# The reference needs no inline style: the desk's policy less 'unsafe-inline' (Swagger UI styles through
+# its stylesheet and the DOM's style properties, which the policy does not govern).
+DOCS_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; frame-ancestors 'none'")
+
+
 @blueprint.get("/")
 def index() -> Response:
     response = _send(OWN["index.html"])
-    # The page runs only its own and the served libraries' scripts; it talks only to this server:
-    # connect-src 'self' covers its REST calls and its Socket.IO websocket (ws: / wss: to the same host).
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'"
-    )
+    response.headers["Content-Security-Policy"] = DESK_POLICY
+    return response
+
+
+@blueprint.get("/docs")
+def api_reference() -> Response:
+    """The API reference: /openapi.json rendered, and the Socket.IO events of /asyncapi.json. Public like
+    the documents it shows; every URL in it is relative, so it works under a path prefix too."""
+    response = _send(OWN["docs.html"])
+    response.headers["Content-Security-Policy"] = DOCS_POLICY
     return response
 
 
@@ -70,7 +90,7 @@ def own_file(name: str) -> Response:
 
 @blueprint.get("/vendor/<name>")
 def library(name: str) -> Response:
-    relative = VENDOR.get(name)
+    relative = VENDOR.get(name) or DOCS_VENDOR.get(name)
     if relative is None:
         raise ApiError(f"no library named {name!r}", 404)
     path = MODULES / relative

@@ -1,7 +1,7 @@
 """Schemathesis against the real server's /openapi.json: valid and invalid requests on every operation.
 
-Whatever comes in, the answer is never a 5xx and always the JSON envelope (except /openapi.json, the
-raw document). Requests the API refuses change nothing: every order that exists afterwards was
+Whatever comes in, the answer is never a 5xx and always the JSON envelope (except /openapi.json and
+/asyncapi.json, the raw documents). Requests the API refuses change nothing: every order that exists afterwards was
 answered as sent. /logout and /auth_code are left out (they would revoke the token or change the
 code under the fuzzer); tests/integration/test_web_api.py covers them by hand.
 
@@ -32,6 +32,7 @@ from tests.hostile_input import problem as hostile_problem
 
 pytestmark = pytest.mark.slow
 
+DOCUMENTS = {"/openapi.json": "paths", "/asyncapi.json": "channels"}  # answered as themselves, not the envelope
 EXCLUDED = ("/logout", "/auth_code", "/sim/settle")  # settling would roll the shared server's trading day
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
 SLOW = {"/check_code": 3, "/run_code": 5}  # each example runs pylint / a sandboxed process: fewer of them
@@ -141,8 +142,9 @@ def _problem(response: Any) -> str | None:
         body = json.loads(response.content)
     except ValueError:
         return "a body that does not parse as JSON"
-    if response.request.path_url.split("?")[0] == "/openapi.json":
-        return None if isinstance(body, dict) and "paths" in body else "not the OpenAPI document"
+    document = DOCUMENTS.get(response.request.path_url.split("?")[0])
+    if document is not None:
+        return None if isinstance(body, dict) and document in body else f"not the document ({document} missing)"
     if not isinstance(body, dict) or set(body) != {"success", "msg", "data"}:
         return f"not the envelope: {str(body)[:200]}"
     if body["success"] is not (200 <= response.status_code < 300) or not isinstance(body["msg"], str):

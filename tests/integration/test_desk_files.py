@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,9 +40,9 @@ def test_the_desk_page_is_served_at_the_root_with_a_strict_content_policy(web: W
     assert headers["Cache-Control"] == "no-cache"
 
 
-def test_the_desk_routes_are_exactly_the_page_and_its_two_file_tables(web: Web) -> None:
+def test_the_desk_routes_are_exactly_the_pages_and_their_file_tables(web: Web) -> None:
     desk_rules = sorted(rule.rule for rule in web.app.url_map.iter_rules() if rule.endpoint.startswith("ui."))
-    assert desk_rules == ["/", "/ui/<name>", "/vendor/<name>"]
+    assert desk_rules == ["/", "/docs", "/ui/<name>", "/vendor/<name>"]
     for path in ("/", "/ui/app.js"):
         assert fetch(web, path)[0] == 200  # no token needed: the page holds no secrets
 
@@ -68,12 +69,34 @@ def test_the_modules_import_only_files_that_are_served() -> None:
                 assert target.startswith("./") and target[2:] in ui.OWN, (path.name, target)
 
 
+def test_the_api_reference_is_public_with_relative_urls_and_no_inline_style(web: Web) -> None:
+    """/docs like /openapi.json: no token. Its URLs are relative (a proxy may serve the desk under a path
+    prefix), each names a served file, and its policy is the desk's without 'unsafe-inline'."""
+    status, content_type, data, headers = fetch(web, "/docs")
+    assert status == 200 and content_type.startswith("text/html")
+    page = data.decode()
+    references = re.findall(r'(?:src|href)="([^"#]+)"', page)
+    assert references and not [reference for reference in references if reference.startswith("/")]
+    for reference in references:
+        if reference.startswith(("ui/", "vendor/")):
+            kind, name = reference.split("/", 1)
+            assert name in (ui.OWN if kind == "ui" else ui.DOCS_VENDOR), reference
+        else:
+            assert reference in ("./", "openapi.json", "asyncapi.json"), reference
+            assert fetch(web, "/" + reference.lstrip("./"))[0] == 200, reference
+    assert {f"vendor/{name}" for name in ui.DOCS_VENDOR} <= set(references)
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe" not in policy
+
+
 @pytest.mark.skipif(not LIBRARIES_INSTALLED, reason="ui/node_modules missing: `make test` runs tools/ensure_ui.sh")
 def test_the_libraries_come_from_the_lockfile_install(web: Web) -> None:
     status, content_type, data, _ = fetch(web, "/vendor/lightweight-charts.js")
     assert status == 200 and content_type.startswith("text/javascript")
     assert b"createChart" in data
     assert fetch(web, "/vendor/socket.io.min.js")[0] == 200
+    status, content_type, data, _ = fetch(web, "/vendor/swagger-ui-bundle.js")
+    assert status == 200 and content_type.startswith("text/javascript") and b"SwaggerUIBundle" in data
 
 
 @pytest.mark.parametrize("path", [

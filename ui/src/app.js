@@ -6,6 +6,7 @@ import { chartBar, chartTick, initChart, showInstrument } from "./chart.js";
 import { initConfig, loadConfig } from "./config.js";
 import { el } from "./format.js";
 import { refreshHealth, socketUp } from "./health.js";
+import { initHelp } from "./help.js";
 import { applyStatic, switchLang, t } from "./i18n.js";
 import { initLogin } from "./login.js";
 import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./market.js";
@@ -169,6 +170,7 @@ async function logout(event) {
 
 function start() {
   for (const button of document.querySelectorAll(".lang-switch")) button.addEventListener("click", switchLang);
+  initHelp();
   bindDesk(desk);
   initLogin(showDesk);
   initMarket(desk);
