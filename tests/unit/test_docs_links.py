@@ -1,7 +1,7 @@
 """Every link of the shipped documentation (README.md and docs/*.md) leads somewhere a clone has.
 
 A link resolves to a file inside the repository (and an `#anchor` to a heading of that file), or is
-one of the pages the running desk serves itself (`/docs`, `/openapi.json`). Nothing points outside
+one of the pages the running desk serves itself (`/docs`, `/openapi.json`, `/asyncapi.json`). Nothing points outside
 the repository: not the web (prefer none; there is no allow list) and not `../shared/`, which only
 the developers' machines had. The README links docs/index.md, and docs/index.md links every page of
 docs/, so no page is an orphan.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVED = ("/docs", "/openapi.json")  # pages the running desk serves (views: the API reference and its source)
+SERVED = ("/docs", "/openapi.json", "/asyncapi.json")  # pages the running desk serves (the API reference, its sources)
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
 _CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
@@ -93,7 +93,7 @@ def _check_target(page: Path, text: str, target: str, root: Path) -> str:
     if path.split("?")[0] in SERVED and path.startswith("/"):
         return ""
     if path.startswith("/"):
-        return "an absolute path: only /docs and /openapi.json are served by the desk; link files relatively"
+        return "an absolute path: only /docs, /openapi.json and /asyncapi.json are served by the desk; link files relatively"
     resolved = (page.parent / path).resolve() if path else page
     try:
         resolved.relative_to(root)
