@@ -93,7 +93,7 @@ def _check_target(page: Path, text: str, target: str, root: Path) -> str:
     if path.split("?")[0] in SERVED and path.startswith("/"):
         return ""
     if path.startswith("/"):
-        return "an absolute path: only /docs, /openapi.json and /asyncapi.json are served by the desk; link files relatively"
+        return "an absolute path: only " + ", ".join(SERVED) + " are served by the desk; link files relatively"
     resolved = (page.parent / path).resolve() if path else page
     try:
         resolved.relative_to(root)
