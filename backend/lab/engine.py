@@ -32,6 +32,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import count
 from types import MappingProxyType
 from typing import Any
 
@@ -533,8 +534,8 @@ class BarEngine:
         report_every = max(1, (end - first) // PROGRESS_STEPS)
         report_at = first + report_every
         i = first
-        for i in range(first, end):  # noqa: B007 - the last index is the answer
-            t = start_ms[i]
+        columns = (column[first:end] for column in (start_ms, opens, highs, lows, closes, volumes, interests))
+        for i, t, open_, high, low, close, volume, interest in zip(count(first), *columns):  # noqa: B007
             if t >= next_event:  # an 18:00 (a trading day may start) or a midnight (the date changes) passed
                 if t >= boundary:
                     day, boundary = trading_day_of(t)
@@ -548,15 +549,15 @@ class BarEngine:
             bar = new(Record)
             end_of_name = suffix(t - midnight)
             bar.__dict__.update(fields, datetime=prefix + end_of_name if end_of_name else _iso(t),
-                                open_price=opens[i], high_price=highs[i], low_price=lows[i], close_price=closes[i],
-                                volume=int(volumes[i]), open_interest=interests[i])  # fmt: skip
+                                open_price=open_, high_price=high, low_price=low, close_price=close,
+                                volume=int(volume), open_interest=interest)  # fmt: skip
             self.bar = bar
             if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
                 self.match(i)
             on_bar(bar)
             if i >= sample_at:
                 sample_at += every
-                self._sample(t, closes[i])
+                self._sample(t, close)
                 if i >= report_at:
                     report_at += report_every
                     if cancelled is not None and cancelled():
