@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from backend.lab.report import LabError, Report
+from backend.lab.report import Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.strategy_runtime.workdir import HIDDEN_ENV
 
@@ -32,10 +32,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 PROGRESS_RATE = 10.0  # progress lines a second, at most
 MAX_STDERR = 20_000  # characters of the child's stderr kept to explain a crash
 EXIT_GRACE = 5.0  # seconds the child has to exit once it has answered
-
-
-class Cancelled(LabError):
-    """The run was cancelled: the child was killed."""
+__all__ = ["Cancelled", "LabError", "run_in_child"]
 
 
 def _environment(scratch: Path, hidden: Iterable[Path]) -> dict[str, str]:

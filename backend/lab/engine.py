@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from backend.lab.data import Bars
-from backend.lab.report import LabError, Report
+from backend.lab.report import Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
@@ -63,10 +63,6 @@ _OFFSETS = {"open": OPEN, "close": CLOSE, "closetoday": CLOSE_TODAY, "closeyeste
 _OFFSET_NAMES = {OPEN: "open", CLOSE: "close", CLOSE_TODAY: "closetoday", CLOSE_YESTERDAY: "closeyesterday"}
 _SIDE = {"long": BUY, "short": SELL}
 _SIDE_NAMES = {BUY: "long", SELL: "short"}
-
-
-class Cancelled(LabError):
-    """The run was cancelled from outside (cancelled() answered True)."""
 
 
 def _suffixes() -> dict[int, str]:
@@ -611,9 +607,11 @@ def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None
 
     try:
         strategy = load_strategy(spec.code, spec.params)
-        engine = BarEngine(spec, data, strategy)
-        return engine.run(progress, cancelled)
+        report = BarEngine(spec, data, strategy).run(progress, cancelled)
     except LabError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever the user's code raised ends the run, with their line
         raise LabError(user_error(error, CODE_FILE)) from error
+    if progress is not None:
+        progress(1.0)
+    return report

@@ -12,6 +12,10 @@ class LabError(Exception):
     """A backtest that could not run: bad input, or the user's code raised (the message says where)."""
 
 
+class Cancelled(LabError):
+    """The run was cancelled (in-process: cancelled() answered True; a child: it was killed)."""
+
+
 @dataclass(frozen=True)
 class Report:
     stats: dict[str, float | int | str]  # API.md's names (+ start/end dates, capital, end_balance)

@@ -12,7 +12,7 @@ import pytest
 
 from backend.lab.data import make_bars
 from backend.lab.engine import run_backtest
-from backend.lab.report import LabError, Report
+from backend.lab.report import Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import Terms
 
@@ -229,3 +229,13 @@ def test_params_are_checked_against_the_declared_ones_as_live():
         run_backtest(BacktestSpec(code=code, local_symbol="rb2605.SHFE", params={"plan": 3}, terms=terms()), bars)
     with pytest.raises(LabError, match="params.speed: not a parameter"):
         run_backtest(BacktestSpec(code=code, local_symbol="rb2605.SHFE", params={"speed": 3}, terms=terms()), bars)
+
+
+def test_progress_is_reported_and_a_cancelled_run_stops():
+    bars = make_bars("rb2605.SHFE", "1m", [(ms(row[0]), *row[1:]) for row in MONDAY])
+    spec = BacktestSpec(code=SCRIPT.replace("SYMBOL", "rb2605.SHFE"), local_symbol="rb2605.SHFE", terms=terms())
+    seen: list[float] = []
+    run_backtest(spec, bars, progress=seen.append)
+    assert seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0
+    with pytest.raises(Cancelled):
+        run_backtest(spec, bars, cancelled=lambda: True)
