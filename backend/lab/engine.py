@@ -520,7 +520,8 @@ class BarEngine:
         new = Record.__new__
         suffix = _MINUTE_SUFFIX.get
         fields = {"local_symbol": self.local_symbol, "symbol": self.symbol, "exchange": self.exchange,
-                  "interval": bars.interval, "turnover": 0.0}  # fmt: skip
+                  "interval": bars.interval, "datetime": "", "open_price": 0.0, "high_price": 0.0, "low_price": 0.0,
+                  "close_price": 0.0, "volume": 0, "turnover": 0.0, "open_interest": 0.0}  # API.md's order
         working = self.working
         boundary = -1  # the next 18:00 (a trading day may start there)
         midnight = next_midnight = next_event = -1
@@ -543,10 +544,16 @@ class BarEngine:
                     prefix = local_day(t).isoformat()
                 next_event = min(boundary, next_midnight)
             bar = new(Record)
+            view = bar.__dict__
+            view.update(fields)  # then each field in place: cheaper than update() with keywords
             end_of_name = suffix(t - midnight)
-            bar.__dict__.update(fields, datetime=prefix + end_of_name if end_of_name else _iso(t),
-                                open_price=open_, high_price=high, low_price=low, close_price=close,
-                                volume=int(volume), open_interest=interest)  # fmt: skip
+            view["datetime"] = prefix + end_of_name if end_of_name else _iso(t)
+            view["open_price"] = open_
+            view["high_price"] = high
+            view["low_price"] = low
+            view["close_price"] = close
+            view["volume"] = int(volume)
+            view["open_interest"] = interest
             self.bar = bar
             if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
                 self.match(i)
