@@ -349,6 +349,8 @@ class BarEngine:
             if used >= cap:
                 break
             order = entry[0]
+            if order["status"] == "cancelled":  # by a callback of an earlier fill on this bar
+                continue
             price = order["price"]
             if entry[1] == BUY:
                 if locked_up or low > price + 1e-9:

@@ -37,6 +37,10 @@ class Script(Strategy):
     def act(self, action, origin):
         if action[0] == "cancel_all":
             self.cancel_all()
+        elif action[0] == "warm":
+            bars = self.load_bars(origin, count=action[1])
+            self.info("warm " + " ".join(f"{bar.datetime} {bar.close_price}" for bar in bars))
+            self.info("main " + self.main_contract("rb"))
         elif action[0] == "show":
             side = self.positions.get("SYMBOL." + action[1])
             shown = f"{side.volume} yd {side.yd_volume} td {side.td_volume}" if side else "none"
@@ -47,6 +51,10 @@ class Script(Strategy):
 
     def on_order(self, order):
         self.info(f"order {order.status} {order.offset} {order.traded}/{order.volume} {order.status_msg}")
+
+    def on_trade(self, trade):
+        for action in self.params["plan"].get("trade", []):
+            self.act(action, trade)
 
 
 ext = Script("script")
@@ -66,7 +74,7 @@ def terms(**changes: float | str) -> Terms:
     return Terms(**values)
 
 
-def run(rows: list[tuple], plan: dict, contract: Terms | None = None, **spec: float) -> Report:
+def run(rows: list[tuple], plan: dict, contract: Terms | None = None, **spec: float | int) -> Report:
     contract = contract or terms()
     bars = make_bars(contract.local_symbol, "1m", [(ms(row[0]), *row[1:]) for row in rows])
     code = SCRIPT.replace("SYMBOL", contract.local_symbol)
@@ -239,3 +247,18 @@ def test_progress_is_reported_and_a_cancelled_run_stops():
     assert seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0
     with pytest.raises(Cancelled):
         run_backtest(spec, bars, cancelled=lambda: True)
+
+
+def test_a_callback_may_cancel_an_order_that_would_fill_on_the_same_bar():
+    report = run(MONDAY, {"0": [["buy", 100, 1], ["buy", 101, 1]], "trade": [["cancel_all"]]})
+    # both meet bar 1; the first fill's on_trade cancels the other before it is matched
+    assert [t["price"] for t in report.trades] == [98.0]
+    assert [o["status"] for o in report.orders] == ["alltraded", "cancelled"]
+
+
+def test_the_bars_before_the_range_answer_load_bars_and_main_contract_is_the_backtested_symbol():
+    report = run(MONDAY, {"init": [["warm", 5]], "0": [["buy", 103, 1]]}, start_ms=ms("2026-01-05T09:02:00"))
+    assert messages(report)[:2] == ["warm 2026-01-05T09:00:00+08:00 100.0 2026-01-05T09:01:00+08:00 101.0",
+                                    "main rb2605.SHFE"]  # fmt: skip
+    # bar 0 of the run is 09:02: its order meets 09:03 (open 103)
+    assert [(t["price"], t["time"]) for t in report.trades] == [(103.0, "2026-01-05T09:03:00+08:00")]
