@@ -43,7 +43,6 @@ from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
-from backend.sim.wire import ERROR_MESSAGES
 from backend.strategy import Record, Strategy, record
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from lib.price_grid import on_tick, to_tick
@@ -93,6 +92,14 @@ def trading_day_of(ms: int) -> tuple[str, int]:
             day += timedelta(days=1)
     boundary = midnight + NIGHT_START_MS + (DAY_MS if evening else 0)
     return day.strftime("%Y%m%d"), boundary - 8 * HOUR_MS
+
+
+def _counter_message(error_id: int) -> str:
+    """The sim counter's text for a CTP ErrorID ("CTP:资金不足"); its module loads only when an order is refused
+    (it brings the CTP struct tables, which a backtest otherwise never needs)."""
+    from backend.sim.wire import error_info
+
+    return str(error_info(error_id)["ErrorMsg"])
 
 
 def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
@@ -241,13 +248,13 @@ class BarEngine:
         try:
             price, volume = float(command.get("price", 0.0)), int(command.get("volume", 0))
         except (TypeError, ValueError):
-            return self._refuse(command, ERROR_MESSAGES[15])
+            return self._refuse(command, _counter_message(15))
         if name != self.local_symbol:
             return self._refuse(command, f"the backtest trades {self.local_symbol} only, not {name}")
         if direction is None or offset is None or command.get("type", "limit") != "limit":
             return self._refuse(command, "the lab takes limit orders: direction long/short, offset open/close")
         if volume <= 0 or not math.isfinite(price) or price <= 0:
-            return self._refuse(command, ERROR_MESSAGES[15])
+            return self._refuse(command, _counter_message(15))
         self.ledger.mark(self.symbol, self.bar.close_price)
         if offset == OPEN:
             order = self._insert(direction, OPEN, price, volume)
@@ -296,7 +303,7 @@ class BarEngine:
                  "strategy": self.name}  # fmt: skip
         self.orders.append(order)
         error = self.ledger.check_order(self.ispec, direction, offset, price, volume)
-        reason = ERROR_MESSAGES.get(error, f"CTP:错误{error}") if error else self._exchange_check(price)
+        reason = _counter_message(error) if error else self._exchange_check(price)
         view = record(order)
         if reason:
             order["status"], order["status_msg"] = "rejected", reason

@@ -145,3 +145,16 @@ def test_bad_command_line_input_is_one_line_and_exit_2(tmp_path: Path, args: lis
     done = subprocess.run([sys.executable, "-m", "backend.lab", "backtest", *argv], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
     assert done.returncode == 2 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_hidden_paths_are_out_of_reach_and_a_timeout_kills_the_child(data: Path, tmp_path: Path):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "config.yaml").write_text("access_code: x\n", encoding="utf-8")
+    peek = strategy("pass", 'open(self.params["path"]).read()')
+    spec = BacktestSpec(code=peek, local_symbol="rb2605.SHFE", params={"path": str(secret / "config.yaml")})
+    with pytest.raises(LabError, match=r"PermissionError: .*\(line 10, in on_init\)"):
+        run_in_child(spec, data, hidden=[secret])
+    slow = strategy("time.sleep(0.01)", "global time\n        import time")
+    with pytest.raises(LabError, match="timed out after 0.5 s"):
+        run_in_child(BacktestSpec(code=slow, local_symbol="rb2605.SHFE"), data, timeout=0.5)
