@@ -125,18 +125,20 @@ class _Side:
     than rebuilt from the Ledger's rows after each fill: today's lots with their open prices (the
     Ledger's basis for them), yesterday's at the last settlement, and the average open price."""
 
-    __slots__ = ("volume", "yesterday", "today", "open_cost", "close_profit")
+    __slots__ = ("volume", "yesterday", "today", "today_cost", "open_cost", "close_profit")
 
     def __init__(self) -> None:
         self.volume = 0
         self.yesterday = 0
         self.today: list[list[float]] = []  # [open price, lots], oldest first (the Ledger closes them so)
+        self.today_cost = 0.0  # open price x lots over `today`: their basis
         self.open_cost = 0.0  # open price x lots, average-cost (as the live strategy book)
         self.close_profit = 0.0  # money, against the average open price
 
     def open(self, price: float, lots: int) -> None:
         self.volume += lots
         self.today.append([price, lots])
+        self.today_cost += price * lots
         self.open_cost += price * lots
 
     def close(self, price: float, today: int, yesterday: int, sign: int, size: int) -> None:
@@ -149,6 +151,7 @@ class _Side:
         while today and self.today:
             take = min(today, self.today[0][1])
             self.today[0][1] -= take
+            self.today_cost -= self.today[0][0] * take
             today -= take
             if not self.today[0][1]:
                 self.today.pop(0)
@@ -158,6 +161,7 @@ class _Side:
     def settle(self) -> None:
         self.yesterday = self.volume
         self.today = []
+        self.today_cost = 0.0
 
 
 class BarEngine:
@@ -424,8 +428,8 @@ class BarEngine:
         side = self.sides[side_name]
         closing = SELL if side_name == "long" else BUY
         frozen = sum(entry[0]["volume"] - entry[0]["traded"] for entry in self.working
-                     if entry[1] == closing and entry[2] != OPEN)  # fmt: skip
-        basis = side.yesterday * self.pre_settlement + sum(price * lots for price, lots in side.today)
+                     if entry[1] == closing and entry[2] != OPEN) if self.working else 0  # fmt: skip
+        basis = side.yesterday * self.pre_settlement + side.today_cost
         ratio = self.terms.long_margin_ratio if side_name == "long" else self.terms.short_margin_ratio
         sign = 1 if side_name == "long" else -1
         mark = self.bar.close_price

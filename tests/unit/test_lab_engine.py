@@ -43,7 +43,8 @@ class Script(Strategy):
             self.info("main " + self.main_contract("rb"))
         elif action[0] == "show":
             side = self.positions.get("SYMBOL." + action[1])
-            shown = f"{side.volume} yd {side.yd_volume} td {side.td_volume}" if side else "none"
+            shown = (f"{side.volume} yd {side.yd_volume} td {side.td_volume} at {side.price} margin {side.margin:g} "
+                     f"profit {side.position_profit:g} frozen {side.frozen}") if side else "none"
             self.info(f"show {action[1]} {shown}")
         else:
             reply = getattr(self, action[0])(action[1], action[2], origin)
@@ -209,8 +210,11 @@ def test_settlement_turns_today_lots_into_yesterday_lots():
     plan = {"0": [["buy", 100, 2]], "1": [["show", "long"]], "2": [["show", "long"]],
             "3": [["show", "long"], ["sell", 103, 2]]}  # fmt: skip
     report = run(rows, plan)
+    # told at the fill (bar 1, marked at its close 100) and at Monday's settlement (102: the lots' new basis)
     assert [line for line in messages(report) if line.startswith("show")] == [
-        "show long 2 yd 0 td 2", "show long 2 yd 0 td 2", "show long 2 yd 2 td 0"]  # fmt: skip
+        "show long 2 yd 0 td 2 at 100.0 margin 200 profit 0 frozen 0",
+        "show long 2 yd 0 td 2 at 100.0 margin 200 profit 0 frozen 0",
+        "show long 2 yd 2 td 0 at 100.0 margin 204 profit 0 frozen 0"]  # fmt: skip
     assert [(t["offset"], t["volume"]) for t in report.trades] == [("open", 2), ("closeyesterday", 2)]
     # Monday settles at 102: +2 x 2 lots x 10; Tuesday's close at 103 against that settlement: +1 x 2 x 10
     assert [row["net_pnl"] for row in report.daily] == pytest.approx([40.0, 20.0])
@@ -262,3 +266,13 @@ def test_the_bars_before_the_range_answer_load_bars_and_main_contract_is_the_bac
                                     "main rb2605.SHFE"]  # fmt: skip
     # bar 0 of the run is 09:02: its order meets 09:03 (open 103)
     assert [(t["price"], t["time"]) for t in report.trades] == [(103.0, "2026-01-05T09:03:00+08:00")]
+
+
+def test_a_position_tells_its_margin_and_profit_as_of_its_fill():
+    plan = {"0": [["buy", 100, 2]], "1": [["sell", 110, 1]], "2": [["show", "long"]]}
+    report = run(MONDAY, plan)
+    # bought 2 at bar 1's open 98, marked at its close 101: +3 x 2 x 10; margin 98 x 2 x 10 x 0.1. As live,
+    # a position goes out with fills (and settlements): the working sell at 110 sends none
+    assert [line for line in messages(report) if line.startswith("show")] == [
+        "show long 2 yd 0 td 2 at 98.0 margin 196 profit 60 frozen 0"]  # fmt: skip
+    assert report.orders[1]["status"] == "cancelled"  # expired at the day's end
