@@ -29,6 +29,13 @@ def test_csv_bars_take_iso_or_epoch_ms_in_exchange_time_and_survive_the_binary_f
     assert list(part.start_ms) == [1767574860000] and list(part.volume) == [80.0]
 
 
+def test_plain_iso_and_epoch_ms_columns_read_alike():
+    iso = "datetime,open,high,low,close,volume\n2026-01-05 09:00:00,1,2,1,2,3\n2026-01-05T21:01,2,2,1,1,4\n"
+    epoch = "datetime,open,high,low,close,volume\n1767574800000,1,2,1,2,3\n1767618060000,2,2,1,1,4\n"
+    assert bars_from_csv(iso, "rb2605.SHFE", "1m") == bars_from_csv(epoch, "rb2605.SHFE", "1m")
+    assert list(bars_from_csv(iso, "rb2605.SHFE", "1m").open_interest) == [0.0, 0.0]
+
+
 @pytest.mark.parametrize(
     ("text", "said"),
     [
