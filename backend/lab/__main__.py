@@ -14,12 +14,11 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from backend.lab.data import bars_from_csv
-from backend.lab.report import LabError, Report
+from backend.lab.data import csv_chunks
+from backend.lab.report import BadInput, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import Terms, sim_terms, terms_from, with_symbol
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
@@ -45,6 +44,9 @@ STAT_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("commission", "手续费", "commission", "money"),
     ("slippage", "滑点", "slippage", "money"),
 )
+
+
+CSV_PIECE = 50_000  # bars a piece: the child starts on the first while the rest is read
 
 
 class InputError(ValueError):
@@ -159,17 +161,17 @@ def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
 def run_backtest_command(args: argparse.Namespace) -> int:
     spec = backtest_spec(args)
     try:
-        bars = bars_from_csv(Path(args.bars), args.symbol, args.interval)
+        expected, pieces = csv_chunks(Path(args.bars), args.symbol, args.interval, rows=CSV_PIECE)
     except OSError as error:
         raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
     except ValueError as error:
         raise InputError(f"--bars: {error}") from None
-    from backend.lab.child import run_in_child
+    from backend.lab.child import stream_in_child
 
-    with tempfile.TemporaryDirectory(prefix="ctpdesk-lab-cli-") as folder:
-        data_path = Path(folder) / "bars.bin"
-        bars.to_file(data_path)
-        report: Report = run_in_child(spec, data_path)
+    try:  # the child runs the first bars while this process reads the rest (two cores at work)
+        report: Report = stream_in_child(spec, pieces, expected)
+    except ValueError as error:
+        raise InputError(f"--bars: {error}") from None
     print(format_stats(report.stats))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False), encoding="utf-8")
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         return int(args.run(args))
-    except InputError as error:
+    except (InputError, BadInput) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except LabError as error:

@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from backend.lab.data import Bars
-from backend.lab.report import Cancelled, LabError, Report
+from backend.lab.report import BadInput, Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
@@ -108,7 +108,7 @@ def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
     try:
         checked = check_params(declared_params(code), overrides or {})
     except ParamsError as error:
-        raise LabError(str(error)) from None
+        raise BadInput(str(error)) from None
     linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
     namespace: dict[str, Any] = {"__name__": "strategy"}
     exec(compile(code, CODE_FILE, "exec"), namespace)  # noqa: S102 - the point: the user's strategy
@@ -520,10 +520,10 @@ class BarEngine:
         if self.feed is not None:
             self._prefetch()
         if self.first >= self.end:
-            raise LabError("no bars in the range to backtest")
+            raise BadInput("no bars in the range to backtest")
         interval = getattr(strategy, "bar_interval", "1m")
         if interval != bars.interval:
-            raise LabError(f"the strategy takes {interval} bars (bar_interval), the data are {bars.interval} bars")
+            raise BadInput(f"the strategy takes {interval} bars (bar_interval), the data are {bars.interval} bars")
         strategy.contracts = MappingProxyType({self.local_symbol: record(self.contract())})
         strategy._send = self.send
         first_ms = bars.start_ms[self.first]
@@ -636,15 +636,15 @@ def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None
 
         return tick_mode.run_tick_backtest(spec, data, progress, cancelled)  # type: ignore[attr-defined]
     if not isinstance(data, Bars):
-        raise LabError("bar mode needs bars")
+        raise BadInput("bar mode needs bars")
     if data.local_symbol != spec.local_symbol:
-        raise LabError(f"the bars are of {data.local_symbol}, the backtest of {spec.local_symbol}")
+        raise BadInput(f"the bars are of {data.local_symbol}, the backtest of {spec.local_symbol}")
     if spec.interval != data.interval:
-        raise LabError(f"the backtest asks for {spec.interval} bars, the data are {data.interval} bars")
+        raise BadInput(f"the backtest asks for {spec.interval} bars, the data are {data.interval} bars")
     try:
         terms_known = spec.terms is not None or sim_terms(spec.local_symbol)
     except KeyError as error:
-        raise LabError(f"{error.args[0]}: give the contract's terms") from None
+        raise BadInput(f"{error.args[0]}: give the contract's terms") from None
     del terms_known
     from backend.strategy_runtime.worker import user_error
 
