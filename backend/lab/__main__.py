@@ -169,7 +169,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     from backend.lab.child import stream_in_child
 
     try:  # the child runs the first bars while this process reads the rest (two cores at work)
-        report: Report = stream_in_child(spec, pieces, expected)
+        report: Report = stream_in_child(spec, pieces, expected, stats_only=not args.json)
     except ValueError as error:
         raise InputError(f"--bars: {error}") from None
     print(format_stats(report.stats))

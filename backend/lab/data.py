@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
+from itertools import islice, repeat
 from operator import sub
 from pathlib import Path
 
@@ -150,7 +150,7 @@ def csv_chunks(path_or_text: str | Path, local_symbol: str, interval: str = "1m"
     body = text.partition("\n")[2].replace("\r\n", "\n").rstrip("\n")
     lines = body.split("\n") if body else []
     if '"' in body:  # quoted fields may hold commas and line ends: the csv module reads it whole
-        return len(lines), iter([_lines_to_bars(body, 2, layout, local_symbol, interval, whole=True)])
+        return len(lines), iter([_lines_to_bars([], 2, layout, local_symbol, interval, whole=body)])
     return len(lines), _chunks(lines, rows or len(lines) or 1, layout, local_symbol, interval)
 
 
@@ -165,7 +165,7 @@ def _chunks(lines: list[str], size: int, layout: _Layout, local_symbol: str, int
     last = None
     for begin in range(0, max(len(lines), 1), size):
         part = lines[begin : begin + size]
-        bars = _lines_to_bars("\n".join(part), begin + 2, layout, local_symbol, interval, whole=False)
+        bars = _lines_to_bars(part, begin + 2, layout, local_symbol, interval)
         if len(bars) and last is not None and bars.start_ms[0] <= last:
             first_line = begin + 2 + next(n for n, line in enumerate(part) if line.strip())
             raise ValueError(f"line {first_line}: bars must be in time order without repeats")
@@ -174,34 +174,34 @@ def _chunks(lines: list[str], size: int, layout: _Layout, local_symbol: str, int
         yield bars
 
 
-def _lines_to_bars(body: str, line_no: int, layout: _Layout, local_symbol: str, interval: str,
-                   whole: bool) -> Bars:  # fmt: skip
-    """The bars of data lines starting at line `line_no`: at C speed when plain, else row by row."""
+def _lines_to_bars(lines: list[str], line_no: int, layout: _Layout, local_symbol: str, interval: str,
+                   whole: str | None = None) -> Bars:  # fmt: skip
+    """The bars of data lines starting at line `line_no`: at C speed when plain, else row by row (`whole`: a
+    CSV body with quoted fields, for the csv module only)."""
     from backend.bars_import import _moment
 
     collecting = gc.isenabled()
     gc.disable()  # millions of short lists and strings, no cycles: the collector would only walk them, again and again
     try:
-        columns = None if whole else _plain_columns(body, layout.width)
+        columns = None if whole is not None else _plain_columns(lines, layout.width)
         bars = None if columns is None else _columnar(columns, layout.at, layout.picks, local_symbol, interval)
         if bars is not None:
             return bars
-        rows = list(csv.reader(io.StringIO(body)))
+        rows = list(csv.reader(io.StringIO(whole) if whole is not None else lines))
         return _row_by_row(rows, line_no, layout.at, layout.picks, local_symbol, interval, _moment)
     finally:
         if collecting:
             gc.enable()
 
 
-def _plain_columns(body: str, width: int) -> list[list[str]] | None:
+def _plain_columns(lines: list[str], width: int) -> list[list[str]] | None:
     """The columns of data lines without quotes, blank lines or ragged rows, cut with str.split (the csv
     module's rows and their transposition cost three times as much); None for anything else."""
-    if not body or '"' in body or "\r" in body or "\n\n" in body:
+    if not lines:
         return None
-    commas = width - 1
-    if any(line.count(",") != commas for line in body.split("\n")):
+    if set(map(str.count, lines, repeat(","))) != {width - 1}:  # every line its width-1 commas (C speed)
         return None
-    cells = body.replace("\n", ",").split(",")
+    cells = ",".join(lines).split(",")
     return [cells[index::width] for index in range(width)]
 
 
@@ -211,8 +211,7 @@ def _columnar(columns: list[list[str]], at: int, picks: list[int], local_symbol:
     rows = len(columns[0])
     try:
         start_ms = _times(columns[at])
-        values = [array("d", map(float, columns[pick])) if pick >= 0 else array("d", bytes(8 * rows))
-                  for pick in picks]  # fmt: skip
+        values = [_numbers(columns[pick]) if pick >= 0 else array("d", bytes(8 * rows)) for pick in picks]
     except (ValueError, TypeError, OverflowError):
         return None
     # a nan or an infinity anywhere makes its column's sum one (a huge sum too: then the slow path decides)
@@ -225,6 +224,14 @@ def _columnar(columns: list[list[str]], at: int, picks: list[int], local_symbol:
     if rows > 1 and min(map(sub, islice(start_ms, 1, None), start_ms)) <= 0:
         return None
     return Bars(local_symbol, interval, start_ms, *values)
+
+
+def _numbers(texts: list[str]) -> array:
+    """A column of numbers: whole numbers (most prices, volumes) parse half again as fast with int()."""
+    try:
+        return array("d", map(int, texts))
+    except ValueError:
+        return array("d", map(float, texts))
 
 
 _EPOCH = datetime(1970, 1, 1)

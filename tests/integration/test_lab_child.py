@@ -120,6 +120,9 @@ def test_bars_streamed_to_the_child_give_the_same_report_and_a_bad_piece_ends_it
     streamed = stream_in_child(double_ma(), pieces, expected, progress=seen.append)
     here = run_backtest(double_ma(), bars)
     assert streamed.stats == here.stats and streamed.trades == here.trades and seen[-1] == 1.0
+    expected, pieces = csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=700)
+    brief = stream_in_child(double_ma(), pieces, expected, stats_only=True)  # what the CLI asks for
+    assert brief.stats == here.stats and brief.trades == brief.orders == brief.daily == []
 
     def broken():
         yield minute_bars(300)
