@@ -253,7 +253,7 @@ def _times(texts: list[str]) -> array | None:
 def _date_and_clock(texts: list[str]) -> array | None:
     """"YYYY-MM-DD HH:MM[:SS]" (or with a T) at C speed: each distinct date and clock time is parsed once and
     the column is two dictionary look-ups a row; None when any is not of that form."""
-    if set(map(itemgetter(10), texts)) - {" ", "T"}:
+    if min(map(len, texts)) < 16 or set(map(itemgetter(10), texts)) - {" ", "T"}:  # a date alone: not here
         return None
     dates, clocks = list(map(itemgetter(_DATE), texts)), list(map(itemgetter(_CLOCK), texts))
     try:
