@@ -69,11 +69,11 @@ class Ticks:
         return cls.from_chunks(listed[0].local_symbol, [encode(listed)])
 
     def slice(self, start_ms: int | None, end_ms: int | None) -> Ticks:
-        """The ticks stamped within [start_ms, end_ms] (None: open), arrival order kept."""
+        """The ticks stamped in [start_ms, end_ms) (None: open; as Bars.slice), arrival order kept."""
         stamps = self.columns["datetime"]
         low = start_ms if start_ms is not None else -(2**63)
         high = end_ms if end_ms is not None else 2**63 - 1
-        kept = [index for index, stamp in enumerate(stamps) if low <= stamp <= high]
+        kept = [index for index, stamp in enumerate(stamps) if low <= stamp < high]
         if len(kept) == len(stamps):
             return self
         columns = {name: array(values.typecode, [values[i] for i in kept]) for name, values in self.columns.items()}
@@ -123,7 +123,7 @@ class Ticks:
 
 
 def load_ticks(store: TickStore, local_symbol: str, start_ms: int | None = None, end_ms: int | None = None) -> Ticks:
-    """The recorded ticks of an instrument within [start_ms, end_ms] (None: open), in arrival order.
+    """The recorded ticks of an instrument stamped in [start_ms, end_ms) (None: open), in arrival order.
 
     NoTicks when none are recorded there.
     """

@@ -131,7 +131,7 @@ def test_a_range_reads_only_the_ticks_stamped_in_it(store: SqliteStore, recorder
     for tick in ticks:
         recorder.add(tick)
     recorder.flush()
-    start, end = tick_codec.epoch_ms(ticks[100].datetime), tick_codec.epoch_ms(ticks[199].datetime)
+    start, end = tick_codec.epoch_ms(ticks[100].datetime), tick_codec.epoch_ms(ticks[200].datetime)
     assert list(load_ticks(store, ticks[0].local_symbol, start, end)) == ticks[100:200]
     with pytest.raises(NoTicks):
         load_ticks(store, ticks[0].local_symbol, end + 10**8, None)
@@ -212,6 +212,6 @@ def test_ticks_go_to_a_file_and_back(tmp_path: Path):
     ticks.to_file(tmp_path / "ticks.bin")
     back = Ticks.from_file(tmp_path / "ticks.bin")
     assert back == ticks and list(back) == list(ticks)
-    cut = back.slice(int(back.datetime_ms[10]), int(back.datetime_ms[19]))
+    cut = back.slice(int(back.datetime_ms[10]), int(back.datetime_ms[20]))
     assert list(cut) == list(ticks)[10:20]
     assert cut.record(0) == list(ticks)[10].to_dict()
