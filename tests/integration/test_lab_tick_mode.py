@@ -171,17 +171,18 @@ def test_an_unknown_instrument_is_refused(web: Web):
     assert status == 404 and "zz9999" in answer["msg"], answer
 
 
-def test_the_switch_is_listed_and_survives_a_restart(tmp_path: Path):
-    web = make_web(tmp_path / "desk", SIM_TICK_RATE=0)
+def test_the_switch_is_listed_and_survives_a_restart(web: Web, tmp_path: Path):
+    name = first_contract(web, "ag", "SHFE")  # the module's desk: the same sim, the same contract table
+    desk = make_web(tmp_path / "desk", SIM_TICK_RATE=0)
     try:
-        web.log_in()
-        name = first_contract(web, "ag", "SHFE")
-        answer = web.ok("PUT", "/record", json={"local_symbol": name, "on": True})
+        desk.token = desk.mint()  # a token, no counter login yet: the instrument cannot be checked, nor subscribed
+        answer = desk.ok("PUT", "/record", json={"local_symbol": name, "on": True})
         assert answer == {"local_symbol": name, "on": True, "count": 0, "first_ms": None, "last_ms": None,
                           "bytes": 0}  # fmt: skip
-        assert name in web.engine.subscriptions  # recording needs its ticks
+        desk.log_in()
+        desk.wait("the recorded instrument subscribed at login", lambda: name in desk.engine.subscriptions)
     finally:
-        web.close()
+        desk.close()
     again = make_web(tmp_path / "desk", SIM_TICK_RATE=0)
     try:
         again.log_in()
