@@ -93,7 +93,8 @@ class TickEngine(BarEngine):
         super().__init__(replace(spec, fill_share=1.0, slippage_ticks=0.0), _TickClock(ticks, spec.interval), strategy)
         self.ticks = ticks
         self.index = -1
-        self.book: TickBook | None = None
+        self.current: TickData | None = None  # the tick being handled
+        self._book: TickBook | None = None  # its book, made when an order first needs it (fills take from it)
         self.tick_limits = (0.0, 0.0)  # the current tick's limit up and down (0: the tick has none)
         self.room = BarRoom(self._bars_finished, BAR_GRACE)
         self.warmup: list[BarData] | None = None
@@ -109,21 +110,27 @@ class TickEngine(BarEngine):
         """Accepted as bar mode accepts it, then matched at once against the current book (sim: _match_incoming)."""
         order = super()._insert(direction, offset, price, volume)
         entry = next((item for item in self.working if item[0]["order_id"] == order["order_id"]), None)
-        if entry is None or self.book is None:
+        if entry is None or self.current is None:
             return order
-        for fill_price, lots in incoming_fills(self.book, direction, price, volume, 1):
+        for fill_price, lots in incoming_fills(self.book(), direction, price, volume, 1):
             self._fill(entry, fill_price, lots, self.index)
         return dict(entry[0])
 
     def match(self, i: int) -> None:
         """Working orders against a new snapshot (sim: match_resting): a crossed order fills at its own price."""
-        book = self.book
-        assert book is not None
+        book = self.book()
         for entry in list(self.working):
             order = entry[0]
             lots = resting_fill(book, entry[1], order["price"], order["volume"] - order["traded"])
             if lots:
                 self._fill(entry, order["price"], lots, i)
+
+    def book(self) -> TickBook:
+        """The current tick's book as matching has left it so far."""
+        if self._book is None:
+            assert self.current is not None
+            self._book = TickBook.of(self.current)
+        return self._book
 
     # ------------------------------------------------------------------------- bars for on_bar
     def _bars_finished(self, bars: list[BarData]) -> None:
@@ -208,7 +215,7 @@ class TickEngine(BarEngine):
         """A new snapshot as the sim publishes one: mark the account, then match what rests on the book."""
         self.index = i
         self.bar = record({"close_price": tick.last_price, "datetime": tick.datetime.isoformat()})
-        self.book = TickBook.of(tick)
+        self.current, self._book = tick, None
         self.tick_limits = (tick.limit_up, tick.limit_down)
         self.ledger.mark(self.symbol, tick.last_price)
         if self.working:

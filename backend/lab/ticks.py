@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from backend.engine.constants import Exchange
-from backend.engine.objects import SHANGHAI, TickData, split_local_symbol
+from backend.engine.objects import SHANGHAI, TickData, new_tick, split_local_symbol
 from backend.engine.tick_codec import COLUMNS, INT_COLUMNS, decode, encode, number_day
 from model.protocols import TickStore
 
 FILE_MAGIC = b"CTPDESK-TICKS-1\n"
+# TickData's slots from last_price to ask_volume_5, in order (new_tick takes them positionally)
+_BODY = TickData.__slots__[TickData.__slots__.index("last_price") : TickData.__slots__.index("ask_volume_5") + 1]
 _LENGTH = struct.Struct("<Q")
 
 
@@ -82,10 +84,10 @@ class Ticks:
     def tick(self, index: int) -> TickData:
         """The engine's TickData of one tick, exactly as the desk saw it."""
         symbol, exchange = split_local_symbol(self.local_symbol)
-        values = {column: self.columns[column][index] for column in COLUMNS}
-        moment = datetime.fromtimestamp(values.pop("datetime") / 1000, SHANGHAI)
-        day = number_day(values.pop("trading_day"))
-        return TickData(symbol, Exchange(exchange), moment, day, self.name, **values)
+        moment = datetime.fromtimestamp(self.columns["datetime"][index] / 1000, SHANGHAI)
+        day = number_day(self.columns["trading_day"][index])
+        body = [self.columns[name][index] for name in _BODY]
+        return new_tick(symbol, Exchange(exchange), moment, day, self.name, *body, self.local_symbol)
 
     def __iter__(self) -> Iterator[TickData]:
         return (self.tick(index) for index in range(len(self)))
