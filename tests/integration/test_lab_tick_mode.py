@@ -79,38 +79,42 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     web.close()
 
 
-def _logged(web: Web, text: str) -> bool:
-    return any(line.owner == "scripted" and line.message == text for line in web.engine.logs)
+def _logged(web: Web, strategy: str, text: str) -> bool:
+    return any(line.owner == strategy and line.message == text for line in web.engine.logs)
 
 
 def _fills(trades: list[dict[str, Any]]) -> list[tuple[str, str, float, int]]:
     return [(trade["direction"], trade["offset"], trade["price"], trade["volume"]) for trade in trades]
 
 
-def test_a_strategy_fills_the_same_live_on_the_sim_and_in_tick_mode_on_the_recorded_ticks(web: Web, tmp_path: Path):
-    name = first_contract(web, "m", "DCE")
+@pytest.mark.parametrize(("product", "exchange"), [("m", "DCE"), ("rb", "SHFE")])  # SHFE: sells close today's lots
+def test_a_strategy_fills_the_same_live_on_the_sim_and_in_tick_mode_on_the_recorded_ticks(
+    web: Web, tmp_path: Path, product: str, exchange: str
+):
+    name = first_contract(web, product, exchange)
     symbol = name.split(".")[0]
+    strategy = f"scripted_{product}"
     web.ok("PUT", "/record", json={"local_symbol": name, "on": True})
     # Room for a walk through a whole level of the sim's book (up to 200 lots): the desk's default lines are lower.
     web.ok("PUT", "/risk", json={"max_order_volume": 1000, "max_position_per_contract": 1000,
                                  "max_position_per_product": 1000})  # fmt: skip
-    code = STRATEGY.replace("SYMBOL", repr(name))
+    code = STRATEGY.replace("SYMBOL", repr(name)).replace('"scripted"', repr(strategy))
     web.ok("POST", "/code", json={"text": code})
-    web.ok("PUT", "/strategy", json={"name": "scripted", "operation": "start"})
-    web.wait("the strategy's on_init", lambda: _logged(web, "ready"))
-    exchange = sim.control(web.sim_name)
-    start = exchange.market.quotes[symbol].pre_settlement
-    tick_size = exchange.specs[symbol].price_tick
+    web.ok("PUT", "/strategy", json={"name": strategy, "operation": "start"})
+    web.wait("the strategy's on_init", lambda: _logged(web, strategy, "ready"))
+    market = sim.control(web.sim_name)
+    start = market.market.quotes[symbol].pre_settlement
+    tick_size = market.specs[symbol].price_tick
     for number, move in enumerate(MOVES, start=1):
-        exchange.set_price(symbol, start + move * tick_size)
-        web.wait(f"the strategy's tick {number}", lambda n=number: _logged(web, f"tick {n}"))
-    web.ok("PUT", "/strategy", json={"name": "scripted", "operation": "stop"})
+        market.set_price(symbol, start + move * tick_size)
+        web.wait(f"the strategy's tick {number}", lambda n=number: _logged(web, strategy, f"tick {n}"))
+    web.ok("PUT", "/strategy", json={"name": strategy, "operation": "stop"})
 
     engine = web.engine
-    orders = [order for order in engine.oms.orders.values() if order.strategy == "scripted"]
+    orders = [order for order in engine.oms.orders.values() if order.strategy == strategy]
 
     def all_fills_in() -> list[dict[str, Any]]:
-        trades = [trade for trade in engine.store.load_trades(engine.trading_day) if trade["strategy"] == "scripted"]
+        trades = [trade for trade in engine.store.load_trades(engine.trading_day) if trade["strategy"] == strategy]
         return trades if sum(t["volume"] for t in trades) == sum(o.traded for o in orders) else []
 
     engine.writer.flush()
@@ -143,7 +147,9 @@ def test_a_strategy_fills_the_same_live_on_the_sim_and_in_tick_mode_on_the_recor
     first, passive = (by_order[order.order_id] for order in orders[:2])
     assert len({price for price, _ in first}) == 2, first
     assert passive == [(orders[1].price, 1)]
-    assert orders[3].status.value == "cancelled" and _logged(web, "cancel True")
+    assert orders[3].status.value == "cancelled" and _logged(web, strategy, "cancel True")
+    closes = {trade["offset"] for trade in live if trade["direction"] == "short" and trade["offset"] != "open"}
+    assert closes == ({"closetoday"} if exchange == "SHFE" else {"close"})
     assert [line["message"] for line in report.logs if line["message"].startswith("cancel")] == ["cancel True"]
     assert [order["status"] for order in report.orders] == [order.status.value for order in orders]
 
