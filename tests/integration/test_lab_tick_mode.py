@@ -8,9 +8,6 @@ it was sent against is still the sim's current one: the case tick mode models (n
 
 from __future__ import annotations
 
-import gc
-import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,16 +127,7 @@ def test_a_strategy_fills_the_same_live_on_the_sim_and_in_tick_mode_on_the_recor
     assert _fills(report.trades) == _fills(live)
     # ... and so does the run the server and the command line make: in a child process, the ticks in a file
     ticks.to_file(tmp_path / "ticks.bin")
-    helpers = [thread for thread in threading.enumerate() if thread.name != "MainThread"]
-    with warnings.catch_warnings():
-        # run_in_child (lab-core's) leaves the child's stdout/stderr pipes to the garbage collector: their
-        # ResourceWarning is lab-core's to fix, not this test's subject. Its reader threads end inside this block.
-        warnings.simplefilter("ignore", ResourceWarning)
-        in_child = run_in_child(spec, tmp_path / "ticks.bin", timeout=60)
-        for thread in set(threading.enumerate()) - set(helpers) - {threading.current_thread()}:
-            thread.join(10)
-        gc.collect()
-    assert _fills(in_child.trades) == _fills(live)
+    assert _fills(run_in_child(spec, tmp_path / "ticks.bin", timeout=60).trades) == _fills(live)
     # It exercised what it should: a walk over two ask levels, a resting fill at its own price, a cancel.
     by_order: dict[str, list[tuple]] = {}
     for trade in live:
