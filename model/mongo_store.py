@@ -170,6 +170,11 @@ class MongoStore(Store):
         document = {"local_symbol": symbol, "first_ms": first, "last_ms": last, "count": ticks, "data": packed,
                     "seq": self._next_seq("tick_seq")}  # fmt: skip
         self._collection("tick_chunks", ACKNOWLEDGED).insert_one(document)
+        self._collection("tick_totals", ACKNOWLEDGED).update_one(
+            {"_id": symbol},
+            {"$inc": {"count": ticks, "bytes": len(packed)}, "$min": {"first_ms": first}, "$max": {"last_ms": last}},
+            upsert=True,
+        )
 
     @_driver_errors
     def load_tick_chunks(self, local_symbol: str, start_ms: int | None, end_ms: int | None) -> list[bytes]:
@@ -180,13 +185,9 @@ class MongoStore(Store):
 
     @_driver_errors
     def tick_summary(self) -> list[dict[str, Any]]:
-        pipeline = [
-            {"$group": {"_id": "$local_symbol", "count": {"$sum": "$count"}, "first_ms": {"$min": "$first_ms"},
-                        "last_ms": {"$max": "$last_ms"}, "bytes": {"$sum": {"$binarySize": "$data"}}}},
-            {"$sort": {"_id": 1}},
-        ]  # fmt: skip
-        found = self._collection("tick_chunks").aggregate(pipeline)
-        return [{"local_symbol": row.pop("_id"), **row} for row in found]
+        found = self._collection("tick_totals").find().sort("_id", ASCENDING)
+        return [{"local_symbol": row["_id"], "count": row["count"], "first_ms": row["first_ms"],
+                 "last_ms": row["last_ms"], "bytes": row["bytes"]} for row in found]  # fmt: skip
 
     @_driver_errors
     def load_recording(self) -> list[str]:

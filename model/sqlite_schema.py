@@ -51,6 +51,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tick_chunks_by_symbol ON tick_chunks (local_symbol, last_ms);
     CREATE TABLE recording (local_symbol TEXT PRIMARY KEY) WITHOUT ROWID;
+    -- per instrument, kept with each chunk: GET /record reads this, not months of chunks
+    CREATE TABLE tick_totals (
+        local_symbol TEXT PRIMARY KEY, count INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    ) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

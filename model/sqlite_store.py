@@ -164,6 +164,13 @@ class SqliteStore(Store):
         with self._transaction() as db:
             db.execute("INSERT INTO tick_chunks (local_symbol, first_ms, last_ms, count, data) VALUES (?, ?, ?, ?, ?)",
                        row)  # fmt: skip
+            db.execute(
+                "INSERT INTO tick_totals (local_symbol, first_ms, last_ms, count, bytes) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (local_symbol) DO UPDATE SET"
+                " count = count + excluded.count, first_ms = min(first_ms, excluded.first_ms),"
+                " last_ms = max(last_ms, excluded.last_ms), bytes = bytes + excluded.bytes",
+                (*row[:4], len(row[4])),
+            )
 
     def load_tick_chunks(self, local_symbol: str, start_ms: int | None, end_ms: int | None) -> list[bytes]:
         low, high = shapes.tick_range(start_ms, end_ms)
@@ -173,10 +180,7 @@ class SqliteStore(Store):
         )  # fmt: skip
 
     def tick_summary(self) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT local_symbol, sum(count), min(first_ms), max(last_ms), sum(length(data)) FROM tick_chunks"
-            " GROUP BY local_symbol ORDER BY local_symbol"
-        )
+        rows = self._rows("SELECT local_symbol, count, first_ms, last_ms, bytes FROM tick_totals ORDER BY local_symbol")
         return [dict(zip(_SUMMARY, row, strict=True)) for row in rows]
 
     def load_recording(self) -> list[str]:
