@@ -40,7 +40,7 @@ def switch():
     with engine_errors():
         if engine.oms.contracts:  # logged in: the instrument must exist (and is subscribed, or no tick would come)
             name = engine.oms.contract(name).local_symbol
-            if change.on:
+            if change.on and name not in engine.subscriptions:  # a second subscribe would repeat the last tick
                 engine.subscribe([name])
     engine.recorder.switch(name, change.on)
     summary = gevent.get_hub().threadpool.apply(desk().store.tick_summary)
