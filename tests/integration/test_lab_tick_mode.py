@@ -19,6 +19,8 @@ from backend.lab.child import run_in_child
 from backend.lab.engine import run_backtest
 from backend.lab.spec import BacktestSpec
 from backend.lab.ticks import load_ticks
+from model import SQLITE_FILE
+from model.sqlite_store import SqliteStore
 from tests.integration.test_web_api import Web, first_contract, make_web
 
 STRATEGY = '''
@@ -165,7 +167,7 @@ def test_an_unknown_instrument_is_refused(web: Web):
     assert status == 404 and "zz9999" in answer["msg"], answer
 
 
-def test_the_switch_is_listed_and_survives_a_restart(web: Web, tmp_path: Path):
+def test_the_switch_and_the_ticks_survive_a_clean_stop(web: Web, tmp_path: Path):
     name = first_contract(web, "ag", "SHFE")  # the module's desk: the same sim, the same contract table
     desk = make_web(tmp_path / "desk", SIM_TICK_RATE=0)
     try:
@@ -175,8 +177,21 @@ def test_the_switch_is_listed_and_survives_a_restart(web: Web, tmp_path: Path):
                           "bytes": 0}  # fmt: skip
         desk.log_in()
         desk.wait("the recorded instrument subscribed at login", lambda: name in desk.engine.subscriptions)
+        symbol = name.split(".")[0]
+        market = sim.control(desk.sim_name)
+        start, tick_size = market.market.quotes[symbol].pre_settlement, market.specs[symbol].price_tick
+        seen = []
+        for move in (0, 1, 2):
+            market.set_price(symbol, start + move * tick_size)
+            seen.append(desk.wait("the tick", lambda m=move: (tick := desk.engine.oms.ticks.get(name)) and
+                                  tick.last_price == start + m * tick_size and tick))  # fmt: skip
     finally:
         desk.close()
+    store = SqliteStore(tmp_path / "desk" / SQLITE_FILE)
+    try:  # a clean stop wrote the minute still open: every tick the desk saw
+        assert list(load_ticks(store, name)) == seen
+    finally:
+        store.close()
     again = make_web(tmp_path / "desk", SIM_TICK_RATE=0)
     try:
         again.log_in()
