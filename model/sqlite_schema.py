@@ -42,6 +42,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE subscriptions (local_symbol TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE TABLE logs (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
     """,
+    """
+    -- Recorded ticks (issue 18): packed chunks of one instrument (backend/engine/tick_codec.py); seq is the
+    -- order they were saved in, which is the order the ticks arrived in.
+    CREATE TABLE tick_chunks (
+        seq INTEGER PRIMARY KEY, local_symbol TEXT NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL, data BLOB NOT NULL
+    );
+    CREATE INDEX tick_chunks_by_symbol ON tick_chunks (local_symbol, last_ms);
+    CREATE TABLE recording (local_symbol TEXT PRIMARY KEY) WITHOUT ROWID;
+    -- per instrument, kept with each chunk: GET /record reads this, not months of chunks
+    CREATE TABLE tick_totals (
+        local_symbol TEXT PRIMARY KEY, count INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
