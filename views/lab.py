@@ -20,7 +20,7 @@ from flask_socketio import SocketIO
 from backend.lab.plans import PlanError, backtest_work, load_bars, run_terms
 from backend.lab.runs import RunRegistry
 from backend.lab.spec import BacktestSpec
-from backend.strategy_runtime.params import ParamsError, check_params, declared_params, merged
+from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from model import NotFound
 from views.auth_required import token_required
 from views.desk import desk
@@ -31,7 +31,6 @@ from views.push import DESK_ROOM
 
 blueprint = Blueprint("lab", __name__)
 KIND = "backtest"
-SCRATCH = "lab"  # under the data directory: the bar files handed to the children
 
 
 def socket_notifier(socketio: SocketIO) -> Callable[[dict[str, Any]], None]:
@@ -48,8 +47,8 @@ def lab() -> RunRegistry:
 def start():
     request = parse(BacktestRequest)
     spec, bars = _plan(request)
-    scratch = Path(desk().settings.DATA_DIR) / SCRATCH
-    run_id = lab().submit(KIND, request.summary(), backtest_work(spec, bars, scratch))
+    work = backtest_work(spec, bars, Path(desk().settings.DATA_DIR).resolve())
+    run_id = lab().submit(KIND, request.summary(), work)
     return envelope({"id": run_id}, f"backtest of {request.strategy} on {len(bars)} bars queued")
 
 
@@ -108,8 +107,9 @@ def _plan(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
     except PlanError as error:
         raise ApiError(str(error), 400) from None
     spec = BacktestSpec(code=code, local_symbol=request.local_symbol, interval=request.interval.value,
-                        mode=request.mode, params=merged(defaults, overrides), capital=request.capital, terms=terms,
-                        fill_share=request.fill_share, slippage_ticks=request.slippage)  # fmt: skip
+                        mode=request.mode, params=overrides, capital=request.capital, terms=terms,
+                        fill_share=request.fill_share, slippage_ticks=request.slippage, start_ms=request.start,
+                        end_ms=None)  # fmt: skip
     return spec, bars
 
 
