@@ -48,7 +48,8 @@ def start():
     request = parse(BacktestRequest)
     spec, bars = _plan(request)
     work = backtest_work(spec, bars, Path(desk().settings.DATA_DIR).resolve())
-    run_id = lab().submit(KIND, request.summary(), work)
+    terms = spec.terms.to_json() if spec.terms is not None else {}
+    run_id = lab().submit(KIND, {**request.summary(), "terms": terms}, work)  # the terms in force, not only the given
     return envelope({"id": run_id}, f"backtest of {request.strategy} on {len(bars)} bars queued")
 
 

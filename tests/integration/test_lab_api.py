@@ -258,7 +258,7 @@ BAD_FIELDS = [
     ({"size": True}, "size: expected a number, not true or false"),
     ({"size": 0}, "size:"),
     ({"pricetick": -1}, "pricetick:"),
-    ({"open_rate": 0.5}, "open_rate:"),
+    ({"open_rate": 1.5}, "open_rate:"),
     ({"close_today_per_lot": -1}, "close_today_per_lot:"),
     ({"long_margin_ratio": 1.5}, "long_margin_ratio:"),
     ({"limit_ratio": False}, "limit_ratio: expected a number, not true or false"),
@@ -414,3 +414,25 @@ def test_an_error_in_the_strategy_is_the_runs_error(apps: Any):
     lab.import_bars(bars_csv(1))
     found = lab.finished(lab.start("cross"))
     assert found["status"] == "error" and "ZeroDivisionError" in found["error"], found["error"]
+
+
+@CHILD_PIPES
+def test_on_the_sim_a_backtest_replays_its_history_with_the_live_contracts_terms(apps: Any):
+    lab = apps()
+    status, body = lab.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
+                                                               "password": "demo"})  # fmt: skip
+    assert status == 200, body
+    lab.token = body["data"]
+    contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
+    contract = sorted((item for item in contracts if item["is_trading"]), key=lambda item: item["local_symbol"])[0]
+    assert lab.ok("GET", "/backtest") == []
+    lab.upload(CROSS)
+    run_id = lab.ok("POST", "/backtest", json={"strategy": "cross", "local_symbol": contract["local_symbol"],
+                                               "open_per_lot": 2.5})["id"]  # fmt: skip
+    found = lab.finished(run_id)
+    assert found["status"] == "finished", found["error"]
+    terms = found["terms"]
+    assert (terms["size"], terms["pricetick"], terms["long_margin_ratio"]) == (
+        contract["size"], contract["pricetick"], contract["long_margin_ratio"])
+    assert terms["open_per_lot"] == 2.5  # the user's over the contract's
+    assert found["stats"]["trade_count"] > 0 and found["stats"]["total_days"] >= 10  # the sim's 20 days of past
