@@ -436,3 +436,50 @@ def test_on_the_sim_a_backtest_replays_its_history_with_the_live_contracts_terms
         contract["size"], contract["pricetick"], contract["long_margin_ratio"])
     assert terms["open_per_lot"] == 2.5  # the user's over the contract's
     assert found["stats"]["trade_count"] > 0 and found["stats"]["total_days"] >= 10  # the sim's 20 days of past
+
+
+TICKER = '''
+from backend.strategy import Strategy
+
+
+class Ticker(Strategy):
+    n = 0
+
+    def on_tick(self, tick):
+        self.n += 1
+        if self.n == 3:
+            self.buy(tick.ask_price_1, 1, tick)
+        elif self.n == 8:
+            self.sell(tick.bid_price_1, 1, tick)
+
+
+ext = Ticker("ticker")
+'''
+
+
+@CHILD_PIPES
+def test_tick_mode_replays_the_ticks_the_desk_recorded(apps: Any):
+    lab = apps()
+    status, body = lab.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
+                                                               "password": "demo"})  # fmt: skip
+    assert status == 200, body
+    lab.token = body["data"]
+    contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
+    name = sorted(item["local_symbol"] for item in contracts if item["is_trading"])[0]
+    lab.upload(TICKER)
+    status, body = lab.call("POST", "/backtest", json={"strategy": "ticker", "local_symbol": name, "mode": "tick"})
+    assert status == 400 and body["msg"].startswith(f"start: no ticks of {name} recorded"), body
+    lab.ok("PUT", "/record", json={"local_symbol": name, "on": True})
+    lab.ok("POST", "/market", json={"symbol": name})
+    engine = lab.app.extensions["ctpdesk"].engine
+
+    def recorded() -> int:
+        assert engine.recorder.flush()
+        counts = [item.get("count", 0) for item in engine.store.tick_summary() if item["local_symbol"] == name]
+        return sum(counts) >= 12
+
+    wait_for("12 recorded ticks", recorded)
+    found = lab.finished(lab.ok("POST", "/backtest", json={"strategy": "ticker", "local_symbol": name,
+                                                           "mode": "tick"})["id"])  # fmt: skip
+    assert found["status"] == "finished", found["error"]
+    assert found["mode"] == "tick" and [trade["offset"] for trade in found["trades"]] == ["open", "closetoday"]  # SHFE
