@@ -483,3 +483,37 @@ def test_tick_mode_replays_the_ticks_the_desk_recorded(apps: Any):
                                                            "mode": "tick"})["id"])  # fmt: skip
     assert found["status"] == "finished", found["error"]
     assert found["mode"] == "tick" and [trade["offset"] for trade in found["trades"]] == ["open", "closetoday"]  # SHFE
+
+
+WARM = '''
+from backend.strategy import Strategy
+
+
+class Warm(Strategy):
+    bar_interval = "1m"
+
+    def on_init(self):
+        self.info(f"warm {len(self.load_bars('rb2605.SHFE'))}")
+        self.seen = 0
+
+    def on_bar(self, bar):
+        self.seen += 1
+        if self.seen == 1:
+            self.info(f"first {bar.datetime}")
+
+
+ext = Warm("warm")
+'''
+
+
+@CHILD_PIPES
+def test_the_range_starts_at_start_and_the_bars_before_it_are_the_warm_up(apps: Any):
+    lab = apps()
+    lab.upload(WARM)
+    lab.import_bars(bars_csv(2))
+    second_day = session_minutes(2)[225]  # 225 minutes a day
+    found = lab.finished(lab.start("warm", start=second_day.isoformat()))
+    assert found["status"] == "finished", found["error"]
+    messages = [line["message"] for line in found["logs"]]
+    assert "warm 225" in messages and f"first {second_day.isoformat()}" in messages, messages
+    assert found["stats"]["total_days"] == 1 and found["start"] == int(second_day.timestamp() * 1000)
