@@ -360,7 +360,10 @@ def test_a_run_interrupted_by_a_stop_is_an_error_after_the_restart(apps: Any, tm
     wait_for("the spinning child", lab_children)
     first.close()  # the child is killed, nothing recorded: as after a crash
     assert lab_children() == []
+    left = tmp_path / "data" / "lab" / ("0" * 32 + ".bar")  # a crash leaves the run's data file behind
+    left.write_bytes(b"bars")
     second = apps(tmp_path / "data")
+    assert not left.exists()
     found = second.ok("GET", "/backtest", query_string={"id": run_id})
     assert (found["status"], found["error"]) == ("error", "interrupted by a restart")
 
