@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
 
 from views.asyncapi import event_summary
+from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
 from views.recording import RecordingSwitch
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
@@ -79,6 +80,11 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "recording.switch": ("Switch tick recording of one instrument on or off (stored; survives a restart)",
                          RecordingSwitch),
     "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
+    "lab.start": ("Start a backtest of an uploaded strategy on stored bars, in its own process; data: {id}",
+                  BacktestRequest),
+    "lab.read": ("Backtests: the list (no id), or one whole: status, progress, statistics, trades, orders, daily "
+                 "P&L, equity and drawdown", RunQuery),
+    "lab.remove": ("Cancel a queued or running backtest (its process killed), or delete an ended one", RunTarget),
     "openapi.document": ("This document", None),
     "asyncapi.document": ("The Socket.IO events and their payloads (AsyncAPI 3.0)", None),
 }
@@ -86,8 +92,8 @@ ERRORS = {
     "400": "invalid input (msg names the field and why)",
     "401": "missing, invalid, expired or revoked token (msg 'token error')",
     "403": "wrong access code or password",
-    "404": "unknown instrument, order or strategy",
-    "409": "conflict: another account active, order already finished",
+    "404": "unknown instrument, order, strategy or lab run",
+    "409": "conflict: another account active, order already finished, too many lab runs waiting",
     "429": "too many attempts",
     "500": "unexpected error (trace id in msg)",
     "503": "the counter is not connected or not logged in",
