@@ -62,6 +62,7 @@ SERVER_EVENTS = (
           {"type": "array", "items": STRING}),
     Event("status", "Each counter connection or login change; also right after connecting.", ref("Status")),
     Event("strategy", "Each change of a strategy's state.", ref("Strategy")),
+    Event("backtest", "Each change of a lab run (backtest or optimise) and its progress.", ref("Backtest")),
     Event("risk", "Each warning near a line, each refusal by a rule, the kill switch and its re-arming.",
           typed("risk", ref("Risk"), "A risk event.")),
     Event("shared", "Each minute's end when SHARED_FUNC is on: one point per instrument (sockets not in "

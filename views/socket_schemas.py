@@ -113,6 +113,13 @@ STATUS = record({
 STRATEGY = record({"name": STRING, "status": {"type": "string", "enum": ["running", "stopped", "error"]},
                    "error": STRING}, "A strategy's new state.")  # fmt: skip
 
+BACKTEST = record({
+    "id": STRING | {"description": "the run's id, as POST /backtest or POST /optimise answered it"},
+    "kind": {"type": "string", "enum": ["backtest", "optimise"]},
+    "status": {"type": "string", "enum": ["queued", "running", "finished", "error", "cancelled"]},
+    "progress": NUMBER | {"minimum": 0, "maximum": 1, "description": "the share done, 1 when finished"},
+}, "A lab run's state: each status change at once, progress at most four times a second.")  # fmt: skip
+
 RISK = record({
     "kind": {"type": "string", "enum": ["warning", "refused", "kill", "rearm"]},
     "rule": STRING | {"description": "the rule's name (\"kill switch\" for kill and rearm)"},
@@ -126,7 +133,8 @@ SHARED = record({"local_symbol": LOCAL_SYMBOL, "datetime": TIME, "last_price": N
 
 COMPONENTS: dict[str, Schema] = {
     "Tick": TICK, "BarRow": BAR_ROW, "Bar": BAR, "Order": ORDER, "Trade": TRADE, "Position": POSITION,
-    "Account": ACCOUNT, "Log": LOG, "Status": STATUS, "Strategy": STRATEGY, "Risk": RISK, "Shared": SHARED,
+    "Account": ACCOUNT, "Log": LOG, "Status": STATUS, "Strategy": STRATEGY, "Backtest": BACKTEST, "Risk": RISK,
+    "Shared": SHARED,
 }
 
 

@@ -46,6 +46,7 @@ from backend.engine.objects import (
     TradeData,
 )
 from backend.extensions import socketio
+from backend.lab.runs import RunEvent
 from lib.config import load_settings
 from views import push
 
@@ -241,6 +242,7 @@ def publish_one_of_each(app: Flask) -> None:
     publish(events.RISK, {"kind": "refused", "rule": "order flow", "message": "order flow: 11 orders+cancels in "
                           "the last second, limit 10", "local_symbol": "rb2601.SHFE", "strategy": ""})  # fmt: skip
     publish(events.RISK, {"kind": "rearm", "rule": "kill switch", "message": "kill switch re-armed: orders accepted"})
+    desk.lab.notify(RunEvent("1", "backtest", "running", 0.5).to_dict())  # the lab's runs announce themselves
 
 
 def received(clients: list[SocketIOTestClient], wanted: set[str]) -> list[dict[str, Any]]:
