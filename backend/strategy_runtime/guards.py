@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import threading
+import time
 import traceback
 
 from backend.strategy_runtime.workdir import HIDDEN_ENV
@@ -40,8 +42,12 @@ def protect(writable: list[str] | None = None) -> None:
     fileguard.install("strategy", writable=writable or [os.getcwd()], hidden=hidden)
 
 
+PARENT_CHECK = 1.0  # seconds between looks at whether the process that started this one still runs
+
+
 def set_limits() -> None:
     """Set by the process itself before any user code runs (the server passes the memory limit)."""
+    die_with_parent()
     memory = int(os.environ.get("CTPDESK_WORKER_MEMORY_MB", "1024")) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -70,3 +76,25 @@ def user_error(error: BaseException, filename: str) -> str:
             if frame.line:
                 lines.append(f"    {frame.line.strip()[:200]}")
     return "\n".join(lines)[:MAX_ERROR]
+
+
+def die_with_parent() -> None:
+    """End this process when the one that started it is gone.
+
+    A worker learns of its server's end by reading EOF on its input, but only while it reads: a strategy
+    spinning in a callback, or a backtest, which reads nothing once it runs, outlived a server killed
+    with -9 and went on using a core with nobody to answer (seen: four backtest children at 20 % CPU
+    each, minutes after the tests that started them died). The parent's death signal (prctl) fires
+    when the *thread* that started the child ends, which in the server may be any thread; so a daemon
+    thread looks at the parent pid instead. User code holding the GIL still lets it run (the switch
+    interval hands the GIL over every few milliseconds).
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK)
+            if os.getppid() != parent:
+                os._exit(70)  # EX_SOFTWARE: nobody is left to read an exit status anyway
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

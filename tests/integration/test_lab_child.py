@@ -8,9 +8,12 @@ reports is what run_backtest reports in-process, as is what the command line pri
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +185,55 @@ def test_hidden_paths_are_out_of_reach_and_a_timeout_kills_the_child(data: Path,
     slow = strategy("time.sleep(0.01)", "global time\n        import time")
     with pytest.raises(LabError, match="timed out after 0.5 s"):
         run_in_child(BacktestSpec(code=slow, local_symbol="rb2605.SHFE"), data, timeout=0.5)
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_child_whose_parent_was_killed_ends_too(data: Path, tmp_path: Path):
+    """kill -9 of the server (here: the process that called run_in_child) must not leave a backtest spinning."""
+    spinning = strategy("while True: pass")
+    job = tmp_path / "job.py"
+    job.write_text(
+        "import sys\nfrom pathlib import Path\nfrom backend.lab.child import run_in_child\n"
+        "from backend.lab.spec import BacktestSpec\n"
+        f"run_in_child(BacktestSpec(code={spinning!r}, local_symbol='rb2605.SHFE'), Path({str(data)!r}))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, str(job)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 30
+        children: list[int] = []
+        while not children and time.monotonic() < deadline and parent.poll() is None:
+            children = _children_of(parent.pid)
+            time.sleep(0.05)
+        assert children, "the backtest child never started"
+        time.sleep(1.0)  # into the endless loop
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the child outlived its parent"
