@@ -37,6 +37,7 @@ ORDER = struct_classes("td")["CThostFtdcOrderField"]
 TRADE = struct_classes("td")["CThostFtdcTradeField"]
 SLOT_CHUNK = 256  # snapshots of a market slot handed to the API threads at a time (see _market_slot)
 QUOTES_EVERY = 1.0  # seconds between journal entries of the moved quotes (what a kill -9 may lose)
+QUOTES_SHARE = 0.02  # ... or longer: journaling the quotes takes at most this share of the clock's CPU
 CLOSE_MARGIN = 0.001  # seconds before a session's end its last lazily walked snapshot falls at the latest
 COMPACT_AFTER = 600  # quote entries in one journal before it is compacted (keeps a restart's replay short)
 _ID_FIELDS = {"sys": "OrderSysID", "trade": "TradeID", "local": "OrderLocalID", "sequence": "SequenceNo",
@@ -594,8 +595,7 @@ class SimExchange:
                 next_day_check = now + 1.0
                 self._check_day_roll()
             if now >= next_quotes:
-                next_quotes = now + QUOTES_EVERY
-                self.journal_quotes()
+                next_quotes = now + self._journal_quotes_timed()
             due = min(next_slot, next_day_check, next_quotes, self._tasks[0][0] if self._tasks else next_day_check)
             wait = due - monotonic()
             if wait > 0:
@@ -603,6 +603,19 @@ class SimExchange:
                     self._wake.get(timeout=wait)
                 except Exception:  # noqa: BLE001 - _queue.Empty: the timeout passed
                     pass
+
+    def _journal_quotes_timed(self) -> float:
+        """Journal the moved quotes; answers the seconds until the next entry.
+
+        Every QUOTES_EVERY, unless an entry costs more than QUOTES_SHARE of that: with the full market
+        subscribed (8,700 instruments), an entry of every quote took about an eighth of the process's
+        time (bench/web.py --only full, py-spy), time the engine and the push need, for the sake of
+        where prices resume after a kill -9. A big market's entries are then further apart (about every
+        6 s there); orders, fills and accounts are journaled as they happen, whatever this says.
+        """
+        began = time.thread_time()
+        self.journal_quotes()
+        return max(QUOTES_EVERY, (time.thread_time() - began) / QUOTES_SHARE)
 
     def _run_due_tasks(self, now: float) -> None:
         while True:
