@@ -1,0 +1,99 @@
+"""Local sweeps: every point a backtest in its own child process, a bounded number at once.
+
+The ranking does not depend on how many children ran side by side; a point whose strategy raises reports
+its error while the others finish; cancelling kills the running children and stops the rest."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from backend.lab.spec import BacktestSpec
+from backend.lab.sweep import SweepError, grid, run_sweep
+from backend.strategy_runtime.params import declared_params
+from tests.lab_bars import random_walk_bars
+
+ROOT = Path(__file__).resolve().parents[2]
+DOUBLE_MA = (ROOT / "strategies" / "double_ma.py").read_text()
+SYMBOL = "rb2601.SHFE"
+# double_ma, except that fast=4 raises at its first bar and fast=6 never ends its warm-up
+RAISES = "        if self.params['fast'] == 4:\n            raise ValueError('four is unlucky')\n"
+HANGS = "        while self.params['fast'] == 6:\n            pass\n"
+TROUBLED = DOUBLE_MA.replace("    def on_bar(self, bar):\n", "    def on_bar(self, bar):\n" + RAISES).replace(
+    "    def on_init(self):\n", "    def on_init(self):\n" + HANGS)
+
+
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sweep") / "bars.bin"
+    random_walk_bars(2000).to_file(path)
+    return path
+
+
+def _ranked(report) -> list[tuple]:
+    return [(point.index, point.params, point.stats, point.error) for point in report.ranked]
+
+
+def test_one_or_two_children_at_a_time_rank_the_same(bars: Path) -> None:
+    spec = BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL, params={"volume": 2})
+    points = grid({"fast": [3, 5], "slow": [10, 20, 30]}, declared_params(DOUBLE_MA))
+    seen: list[float] = []
+
+    one = run_sweep(spec, bars, points, "sharpe_ratio", workers=1, progress=seen.append)
+    two = run_sweep(spec, bars, points, "sharpe_ratio", workers=2)
+
+    assert _ranked(one) == _ranked(two)
+    assert sorted(point.index for point in one.ranked) == list(range(6))
+    assert all(point.error is None and point.stats["trade_count"] > 0 for point in one.ranked)
+    values = [point.stats["sharpe_ratio"] for point in one.ranked]
+    assert values == sorted(values, reverse=True)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert (one.workers, two.workers, one.where, one.cancelled) == (1, 2, "local", False)
+
+
+def test_the_sweeps_own_params_stay_under_the_points(bars: Path) -> None:
+    spec = BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL, params={"volume": 3, "fast": 9})
+    report = run_sweep(spec, bars, [{"fast": 3, "slow": 10}], "net_pnl", workers=1)
+    (point,) = report.ranked
+    assert point.params == {"fast": 3, "slow": 10}
+    alone = run_sweep(BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL, params={"volume": 3, "fast": 3,
+                                                                                 "slow": 10}),
+                      bars, [{}], "net_pnl", workers=1)  # fmt: skip
+    assert alone.ranked[0].stats == point.stats
+
+
+def test_a_point_whose_strategy_raises_reports_it_and_the_others_finish(bars: Path) -> None:
+    points = grid({"fast": [3, 4, 5]}, declared_params(TROUBLED))
+    report = run_sweep(BacktestSpec(code=TROUBLED, local_symbol=SYMBOL), bars, points, "net_pnl", workers=2)
+    assert [point.params["fast"] for point in report.ranked][-1] == 4
+    failed = report.ranked[-1]
+    assert failed.stats is None and "four is unlucky" in failed.error
+    assert all(point.error is None and point.stats for point in report.ranked[:2])
+
+
+@pytest.mark.timeout(60)
+def test_cancel_kills_the_running_children_and_runs_no_more(bars: Path) -> None:
+    """fast=6 never ends: the sweep can only return because cancel killed its child."""
+    points = grid({"fast": [3, 6, 5, 7]}, declared_params(TROUBLED))
+    cancel = threading.Event()
+
+    def progress(share: float) -> None:
+        if share >= 0.25:  # the first point (fast=3) is done; fast=6 hangs beside it
+            cancel.set()
+
+    report = run_sweep(BacktestSpec(code=TROUBLED, local_symbol=SYMBOL), bars, points, "net_pnl", workers=2,
+                       progress=progress, cancel=cancel)  # fmt: skip
+    assert report.cancelled
+    assert 3 in [point.params["fast"] for point in report.ranked]
+    assert 6 not in [point.params["fast"] for point in report.ranked]
+    assert len(report.ranked) < 4
+
+
+def test_a_bad_target_or_no_points_is_refused_before_anything_runs(bars: Path) -> None:
+    spec = BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL)
+    with pytest.raises(SweepError, match="target: one of"):
+        run_sweep(spec, bars, [{"fast": 3}], "profit")
+    with pytest.raises(SweepError, match="grid: no points"):
+        run_sweep(spec, bars, [], "net_pnl")
