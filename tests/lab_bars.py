@@ -1,13 +1,21 @@
-"""Synthetic 1-minute bars for the lab's sweep tests and figures: a seeded random walk on the price tick,
-in the day session of SHFE's rb (09:00-10:15, 10:30-11:30, 13:30-15:00, Asia/Shanghai), weekdays only."""
+"""What the lab's sweep tests run: synthetic 1-minute bars (a seeded random walk on the price tick, in the day
+session of SHFE's rb: 09:00-10:15, 10:30-11:30, 13:30-15:00 Asia/Shanghai, weekdays only), the shipped
+double_ma strategy, and a troubled copy of it."""
 
 from __future__ import annotations
 
 import random
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 from backend.lab.data import Bars, make_bars
 
+DOUBLE_MA = (Path(__file__).resolve().parents[1] / "strategies" / "double_ma.py").read_text()
+# double_ma, except that fast=4 raises at its first bar and fast=6 never ends its warm-up
+RAISES = "        if self.params['fast'] == 4:\n            raise ValueError('four is unlucky')\n"
+HANGS = "        while self.params['fast'] == 6:\n            pass\n"
+TROUBLED = DOUBLE_MA.replace("    def on_bar(self, bar):\n", "    def on_bar(self, bar):\n" + RAISES).replace(
+    "    def on_init(self):\n", "    def on_init(self):\n" + HANGS)
 SHANGHAI = timezone(timedelta(hours=8))
 SESSIONS = ((time(9, 0), time(10, 15)), (time(10, 30), time(11, 30)), (time(13, 30), time(15, 0)))
 FIRST_DAY = date(2025, 3, 3)  # a Monday with no exchange holiday for the next weeks

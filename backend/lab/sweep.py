@@ -40,6 +40,7 @@ STATISTICS = (
     "win_rate", "profit_factor", "trade_count", "turnover", "commission", "slippage", "net_pnl",
 )  # fmt: skip
 SMALLER_IS_BETTER = frozenset({"max_drawdown", "max_drawdown_days"})  # by magnitude: -5% beats -10%
+RUNNING_AT_MOST = 0.99  # a point's share while its child runs
 PROGRESS_STEP = 0.01  # the sweep's progress is reported in steps of at least this share
 
 Progress = Callable[[float], None]
@@ -185,9 +186,11 @@ def point_spec(spec: BacktestSpec, params: dict[str, Any]) -> BacktestSpec:
 
 def run_sweep(spec: BacktestSpec, data_path: Path | str, points: list[dict[str, Any]], target: str,
               workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
-              cancel: threading.Event | None = None, point_timeout: float | None = None) -> SweepReport:  # fmt: skip
+              cancel: threading.Event | None = None, point_timeout: float | None = None,
+              hidden: Iterable[Path | str] = ()) -> SweepReport:  # fmt: skip
     """Run every point (locally on `workers` children at a time, or on the dask cluster at `scheduler`) and
-    rank them by `target`. A point that fails reports its error; the others go on. `cancel` stops it all."""
+    rank them by `target`. A point that fails reports its error; the others go on. `cancel` stops it all.
+    `hidden`: paths no child may read (run_in_child's; the server's data directory and config)."""
     check_target(target)
     if not points:
         raise SweepError("grid: no points")
@@ -196,15 +199,17 @@ def run_sweep(spec: BacktestSpec, data_path: Path | str, points: list[dict[str, 
     if scheduler:
         from backend.lab.sweep_dask import run_on_cluster  # dask is only imported when a cluster is used
 
-        results, count = run_on_cluster(spec, Path(data_path), points, scheduler, meter, cancel, point_timeout)
+        results, count = run_on_cluster(spec, Path(data_path), points, scheduler, meter, cancel, point_timeout,
+                                        [str(path) for path in hidden])  # fmt: skip
     else:
         count = max(1, workers or os.cpu_count() or 1)
-        results = _run_local(spec, Path(data_path), points, count, meter, cancel, point_timeout)
+        results = _run_local(spec, Path(data_path), points, count, meter, cancel, point_timeout,
+                             [Path(path) for path in hidden])  # fmt: skip
     return SweepReport(target, rank(results, target), scheduler or "local", cancel.is_set(), count)
 
 
 def _run_local(spec: BacktestSpec, data_path: Path, points: list[dict[str, Any]], workers: int, meter: _Meter,
-               cancel: threading.Event, timeout: float | None) -> list[PointResult]:  # fmt: skip
+               cancel: threading.Event, timeout: float | None, hidden: list[Path]) -> list[PointResult]:  # fmt: skip
     """At most `workers` children at once, each waited on by one thread of the pool."""
 
     def one(index: int) -> PointResult | None:
@@ -213,7 +218,7 @@ def _run_local(spec: BacktestSpec, data_path: Path, points: list[dict[str, Any]]
         params = points[index]
         try:
             report = run_in_child(point_spec(spec, params), data_path, progress=meter.point(index), cancel=cancel,
-                                  timeout=timeout)  # fmt: skip
+                                  timeout=timeout, hidden=hidden)  # fmt: skip
         except LabError as error:
             if cancel.is_set():
                 return None
@@ -242,28 +247,30 @@ class _Meter:
     def __init__(self, count: int, progress: Progress | None) -> None:
         self._shares = [0.0] * count
         self._sum = 0.0
+        self._done = 0
         self._progress = progress
         self._reported = 0.0
         self._lock = threading.Lock()
 
     def point(self, index: int) -> Progress:
-        return lambda share: self._update(index, share)
+        """The child's own progress, short of done: a point is done when its result is in (`finished`)."""
+        return lambda share: self._update(index, min(float(share), RUNNING_AT_MOST))
 
     def finished(self, index: int) -> None:
         self._update(index, 1.0)
 
     def _update(self, index: int, share: float) -> None:
+        """Under the lock, callback included: the shares reported never go back, whichever thread reports."""
         with self._lock:
-            share = min(1.0, float(share))
             if share <= self._shares[index]:
                 return
+            self._done += share == 1.0
             self._sum += share - self._shares[index]
             self._shares[index] = share
-            total = min(1.0, self._sum / len(self._shares))
-            if self._progress is None or (total - self._reported < PROGRESS_STEP and total < 1.0):
-                return
-            self._reported = total
-        self._progress(total)
+            total = 1.0 if self._done == len(self._shares) else min(RUNNING_AT_MOST, self._sum / len(self._shares))
+            if self._progress is not None and (total - self._reported >= PROGRESS_STEP or total == 1.0):
+                self._reported = total
+                self._progress(total)
 
 
 # --- the command line's form ------------------------------------------------------------------------------

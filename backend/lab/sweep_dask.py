@@ -15,10 +15,11 @@ yet started.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import queue
 import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,8 @@ class ClusterError(RuntimeError):
 
 
 def run_on_cluster(spec: BacktestSpec, data_path: Path, points: list[dict[str, Any]], scheduler: str,
-                   meter: _Meter, cancel: threading.Event,
-                   timeout: float | None) -> tuple[list[PointResult], int]:  # fmt: skip
+                   meter: _Meter, cancel: threading.Event, timeout: float | None,
+                   hidden: list[str]) -> tuple[list[PointResult], int]:  # fmt: skip
     """The points' results (in the order they finished) and the number of workers the cluster had."""
     from distributed import Client, Event
 
@@ -57,80 +58,83 @@ def run_on_cluster(spec: BacktestSpec, data_path: Path, points: list[dict[str, A
             raise ClusterError(f"dask scheduler {scheduler}: no worker within {WORKERS_TIMEOUT:g} s") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         payload = data_path.read_bytes()
-        bars = client.scatter(payload, broadcast=True, hash=False)  # once per worker, not once per point
+        digest = hashlib.sha256(payload).hexdigest()
+        # the bars and the spec (the strategy's code) go once per worker, not once per point
+        bars = client.scatter(payload, broadcast=True, hash=False)
+        shared_spec = client.scatter(json.dumps(spec.to_json()), broadcast=True, hash=False)
         run = uuid.uuid4().hex
         stop = Event(f"ctpdesk-lab-stop-{run}", client=client)
         futures = {
-            client.submit(run_point, spec.to_json(), params, bars, hashlib.sha256(payload).hexdigest(), stop.name,
-                          timeout, key=f"ctpdesk-lab-{run}-{index}", pure=False): index
+            client.submit(run_point, shared_spec, params, bars, digest, stop.name, timeout, hidden,
+                          key=f"ctpdesk-lab-{run}-{index}", pure=False): index
             for index, params in enumerate(points)
         }  # fmt: skip
         try:
-            return _collect(client, futures, points, meter, cancel, stop), workers
+            return _collect(futures, points, meter, cancel, stop), workers
+        except BaseException:
+            stop.set()  # our fault, or an interrupt: the points still running kill their children
+            raise
         finally:
             client.cancel(list(futures), force=True)
-            stop.clear()
+            if not cancel.is_set():
+                stop.clear()  # nothing runs that could still look at it: the scheduler forgets it
+            # (when cancelled it stays set: the points still running look at it every STOP_CHECK)
 
 
-def _collect(client: Any, futures: dict[Any, int], points: list[dict[str, Any]], meter: _Meter,
-             cancel: threading.Event, stop: Any) -> list[PointResult]:  # fmt: skip
-    from distributed import wait
-
+def _collect(futures: dict[Any, int], points: list[dict[str, Any]], meter: _Meter, cancel: threading.Event,
+             stop: Any) -> list[PointResult]:  # fmt: skip
+    """Each future as it finishes (its done-callback hands it over), looking at `cancel` in between."""
     from backend.lab.sweep import PointResult
 
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for future in futures:
+        future.add_done_callback(finished.put)
     results: list[PointResult] = []
-    pending = set(futures)
-    while pending:
+    while len(results) < len(futures):
         if cancel.is_set():
             stop.set()  # running tasks kill their children
             break
         try:
-            done, pending = wait(pending, timeout=POLL, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+            future = finished.get(timeout=POLL)
+        except queue.Empty:
             continue
-        for future in done:
-            index = futures[future]
-            outcome = future.result()  # our own fault on the worker (not the user's) raises here
-            results.append(PointResult(index, points[index], outcome.get("stats"), outcome.get("error"),
-                                       outcome["worker"]))  # fmt: skip
-            meter.finished(index)
+        index = futures[future]
+        outcome = future.result()  # our own fault on the worker (not the user's) raises here
+        results.append(PointResult(index, points[index], outcome.get("stats"), outcome.get("error"),
+                                   outcome["worker"]))  # fmt: skip
+        meter.finished(index)
     return results
 
 
-def run_point(spec_json: dict[str, Any], params: dict[str, Any], bars: bytes, digest: str, stop_name: str,
-              timeout: float | None) -> dict[str, Any]:  # fmt: skip
+def run_point(spec_text: str, params: dict[str, Any], bars: bytes, digest: str, stop_name: str,
+              timeout: float | None, hidden: list[str]) -> dict[str, Any]:  # fmt: skip
     """The task on a worker: the point's backtest in a child on this machine; {stats} or {error}, and where."""
-    from distributed import Event, get_worker
+    from distributed import Event, get_client, get_worker
 
     from backend.lab.sweep import point_spec
 
     worker = get_worker()
     path = _bars_file(Path(worker.local_directory), digest, bars)
-    stop = Event(stop_name)  # bound to this worker's client here, in the task's thread
+    stop = Event(stop_name, client=get_client())  # the worker's client, looked up here in the task's thread
     cancel = threading.Event()
-    watch = _StopWatch(stop, cancel)
+    watcher = threading.Thread(target=_watch_stop, args=(stop, cancel), daemon=True, name="lab-point-stop")
+    watcher.start()
     try:
-        report = run_in_child(point_spec(BacktestSpec.from_json(spec_json), params), path, progress=watch,
-                              cancel=cancel, timeout=timeout)  # fmt: skip
+        report = run_in_child(point_spec(BacktestSpec.from_json(json.loads(spec_text)), params), path,
+                              cancel=cancel, timeout=timeout, hidden=[Path(item) for item in hidden])  # fmt: skip
     except LabError as error:
         return {"error": str(error), "worker": worker.address}
+    finally:
+        cancel.set()  # ends the watcher
+        watcher.join()
     return {"stats": dict(report.stats), "worker": worker.address}
 
 
-class _StopWatch:
-    """The child's progress callback: looks at the cluster-wide stop flag at most every STOP_CHECK seconds."""
-
-    def __init__(self, stop: Any, cancel: threading.Event) -> None:
-        self._stop = stop
-        self._cancel = cancel
-        self._next = time.monotonic() + STOP_CHECK
-
-    def __call__(self, _share: float) -> None:
-        if time.monotonic() < self._next:
-            return
-        self._next = time.monotonic() + STOP_CHECK
-        if self._stop.is_set():
-            self._cancel.set()
+def _watch_stop(stop: Any, cancel: threading.Event) -> None:
+    """Cancel the point's child when the sweep's cluster-wide stop flag is set (or the point ended)."""
+    while not cancel.is_set():
+        if stop.wait(STOP_CHECK):
+            cancel.set()
 
 
 def _bars_file(directory: Path, digest: str, bars: bytes) -> Path:

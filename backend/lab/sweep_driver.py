@@ -5,7 +5,7 @@ event loop), inside its gevent loop: it starts this driver (sweep_process.py) an
 runs no user code either; each point is still a sandboxed child (run_in_child) here or on a dask worker.
 
 Protocol, plain JSON both ways: the job on stdin `{"version": 1, "spec", "data_path", "points", "target",
-"workers", "scheduler", "point_timeout"}`; on stdout one line per event: `{"progress": share}`, then
+"workers", "scheduler", "point_timeout", "hidden"}`; on stdout one line per event: `{"progress": share}`, then
 `{"report": SweepReport JSON}` or `{"error": message}`. SIGTERM cancels: running children are killed, dask
 futures cancelled, and the report of what finished is still written (with `cancelled: true`).
 """
@@ -53,7 +53,7 @@ def run_job(job: dict[str, Any], lines: Lines, cancel: threading.Event) -> int:
         report = run_sweep(BacktestSpec.from_json(job["spec"]), Path(job["data_path"]), job["points"],
                            job["target"], job.get("workers"), job.get("scheduler") or None,
                            lambda share: lines.send({"progress": share}), cancel,
-                           job.get("point_timeout"))  # fmt: skip
+                           job.get("point_timeout"), job.get("hidden", []))  # fmt: skip
     except (SweepError, ClusterError, LabError, ValueError, KeyError) as error:
         lines.send({"error": str(error) or type(error).__name__})
         return 1

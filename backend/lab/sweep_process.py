@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,12 @@ ERROR_TAIL = 2000  # characters of the driver's own output kept for an error mes
 def run_sweep_in_process(spec: BacktestSpec, data_path: Path | str, points: list[dict[str, Any]], target: str,
                          workers: int | None = None, scheduler: str | None = None,
                          progress: Progress | None = None, cancel: threading.Event | None = None,
-                         point_timeout: float | None = None) -> SweepReport:  # fmt: skip
+                         point_timeout: float | None = None,
+                         hidden: Iterable[Path | str] = ()) -> SweepReport:  # fmt: skip
     """As run_sweep, in a driver process; LabError with the driver's message when the sweep cannot run."""
     job = {"version": VERSION, "spec": spec.to_json(), "data_path": str(data_path), "points": points,
-           "target": target, "workers": workers, "scheduler": scheduler, "point_timeout": point_timeout}  # fmt: skip
+           "target": target, "workers": workers, "scheduler": scheduler, "point_timeout": point_timeout,
+           "hidden": [str(path) for path in hidden]}  # fmt: skip
     cancel = cancel or threading.Event()
     with tempfile.TemporaryFile() as errors:
         driver = subprocess.Popen([sys.executable, "-m", "backend.lab.sweep_driver"], cwd=ROOT, stdin=subprocess.PIPE,

@@ -10,14 +10,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import grid, run_sweep
 from backend.strategy_runtime.params import declared_params
-from tests.lab_bars import random_walk_bars
+from tests.lab_bars import DOUBLE_MA, TROUBLED, random_walk_bars
 
 ROOT = Path(__file__).resolve().parents[2]
 DASK = Path(sys.executable).with_name("dask")
@@ -59,9 +61,16 @@ class Process:
         self._reader.join()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[str]:
+@dataclass(frozen=True)
+class Cluster:
+    address: str
+    workers: list[Process]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A scheduler and two single-thread workers on ephemeral loopback ports, no dashboards; always killed."""
+    tmp_path = tmp_path_factory.mktemp("dask")
     started: list[Process] = []
     try:
         scheduler = Process(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"])
@@ -76,21 +85,26 @@ def cluster(tmp_path: Path) -> Iterator[str]:
 
         with Client(scheduler.address, timeout=START_WITHIN, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=START_WITHIN)
-        yield scheduler.address
+        yield Cluster(scheduler.address, started[1:])
     finally:
         for process in reversed(started):
             process.kill()
 
 
-def test_a_sweep_on_two_dask_workers_ranks_what_the_local_sweep_ranks(cluster: str, tmp_path: Path) -> None:
-    code = (ROOT / "strategies" / "double_ma.py").read_text()
-    bars = tmp_path / "bars.bin"
-    random_walk_bars(3000).to_file(bars)
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bars") / "bars.bin"
+    random_walk_bars(3000).to_file(path)
+    return path
+
+
+def test_a_sweep_on_two_dask_workers_ranks_what_the_local_sweep_ranks(cluster: Cluster, bars: Path) -> None:
+    code = DOUBLE_MA
     spec = BacktestSpec(code=code, local_symbol="rb2601.SHFE")
     points = grid({"fast": [3, 5], "slow": [10, 20, 30, 40]}, declared_params(code))
 
     local = run_sweep(spec, bars, points, "net_pnl", workers=2)
-    remote = run_sweep(spec, bars, points, "net_pnl", scheduler=cluster)
+    remote = run_sweep(spec, bars, points, "net_pnl", scheduler=cluster.address)
 
     def ranked(report):
         return [(point.index, point.params, point.stats, point.error) for point in report.ranked]
@@ -100,4 +114,34 @@ def test_a_sweep_on_two_dask_workers_ranks_what_the_local_sweep_ranks(cluster: s
     assert ranked(remote) == ranked(local)
     assert {point.worker for point in local.ranked} == {"local"}
     assert len({point.worker for point in remote.ranked}) == 2  # both workers took points
-    assert (remote.where, remote.workers, remote.cancelled) == (cluster, 2, False)
+    assert (remote.where, remote.workers, remote.cancelled) == (cluster.address, 2, False)
+
+
+def _children(process: Process) -> list[psutil.Process]:
+    try:
+        return psutil.Process(process.popen.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.timeout(60)
+def test_cancel_on_the_cluster_kills_the_running_children(cluster: Cluster, bars: Path) -> None:
+    """fast=6 never ends: the sweep returns, and the workers are left without children, only through cancel."""
+    points = grid({"fast": [3, 6, 5, 7]}, declared_params(TROUBLED))
+    cancel = threading.Event()
+
+    def progress(share: float) -> None:
+        if share >= 0.25:  # one point is done (on the cluster progress counts finished points)
+            cancel.set()
+
+    report = run_sweep(BacktestSpec(code=TROUBLED, local_symbol="rb2601.SHFE"), bars, points, "net_pnl",
+                       scheduler=cluster.address, progress=progress, cancel=cancel)  # fmt: skip
+    assert report.cancelled and 1 <= len(report.ranked) < 4
+    assert 6 not in [point.params["fast"] for point in report.ranked]
+    gone = threading.Event()
+    for _ in range(100):  # the workers' watchers see the stop flag within STOP_CHECK: look for 10 s at most
+        if not any(_children(worker) for worker in cluster.workers):
+            gone.set()
+            break
+        gone.wait(0.1)
+    assert gone.is_set(), [child.cmdline() for worker in cluster.workers for child in _children(worker)]

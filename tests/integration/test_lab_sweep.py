@@ -13,16 +13,9 @@ import pytest
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import SweepError, grid, run_sweep
 from backend.strategy_runtime.params import declared_params
-from tests.lab_bars import random_walk_bars
+from tests.lab_bars import DOUBLE_MA, TROUBLED, random_walk_bars
 
-ROOT = Path(__file__).resolve().parents[2]
-DOUBLE_MA = (ROOT / "strategies" / "double_ma.py").read_text()
 SYMBOL = "rb2601.SHFE"
-# double_ma, except that fast=4 raises at its first bar and fast=6 never ends its warm-up
-RAISES = "        if self.params['fast'] == 4:\n            raise ValueError('four is unlucky')\n"
-HANGS = "        while self.params['fast'] == 6:\n            pass\n"
-TROUBLED = DOUBLE_MA.replace("    def on_bar(self, bar):\n", "    def on_bar(self, bar):\n" + RAISES).replace(
-    "    def on_init(self):\n", "    def on_init(self):\n" + HANGS)
 
 
 @pytest.fixture(scope="module")
