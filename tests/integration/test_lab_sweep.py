@@ -5,6 +5,10 @@ its error while the others finish; cancelling kills the running children and sto
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from backend.lab.sweep import SweepError, grid, run_sweep
 from backend.strategy_runtime.params import declared_params
 from tests.lab_bars import DOUBLE_MA, TROUBLED, random_walk_bars
 
+ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "rb2601.SHFE"
 
 
@@ -90,3 +95,51 @@ def test_a_bad_target_or_no_points_is_refused_before_anything_runs(bars: Path) -
         run_sweep(spec, bars, [{"fast": 3}], "profit")
     with pytest.raises(SweepError, match="grid: no points"):
         run_sweep(spec, bars, [], "net_pnl")
+
+
+def _csv(bars, path: Path) -> Path:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("datetime,open,high,low,close,volume,open_interest\n")
+        for row in zip(*bars.columns(), strict=True):
+            out.write(",".join(str(value) for value in row) + "\n")
+    return path
+
+
+def _command(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend.lab", "optimise", *arguments], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "DASK_SCHEDULER": ""})  # fmt: skip
+
+
+def test_the_command_line_prints_and_writes_what_run_sweep_ranks(tmp_path: Path) -> None:
+    bars = random_walk_bars(1500)
+    csv = _csv(bars, tmp_path / "bars.csv")
+    done = _command("--strategy", str(ROOT / "strategies" / "double_ma.py"), "--bars", str(csv), "--symbol", SYMBOL,
+                    "--grid", "fast=3:5:2", "--grid", "slow=10,20", "--target", "net_pnl", "--workers", "2",
+                    "--json", str(tmp_path / "out.json"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = json.loads((tmp_path / "out.json").read_text())
+    bars.to_file(tmp_path / "bars.bin")
+    points = [{"fast": 3, "slow": 10}, {"fast": 3, "slow": 20}, {"fast": 5, "slow": 10}, {"fast": 5, "slow": 20}]
+    expected = run_sweep(BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL), tmp_path / "bars.bin", points, "net_pnl",
+                         workers=2)  # fmt: skip
+    assert written == json.loads(json.dumps(expected.to_json()))
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("4 points, 1500 bars, 2 local workers") and lines[0].endswith("ranked by net_pnl")
+    assert lines[1].split() == ["#", "fast", "slow", "net_pnl", "sharpe_ratio", "max_drawdown", "trade_count"]
+    best = expected.ranked[0]
+    assert lines[2].split()[:3] == ["1", str(best.params["fast"]), str(best.params["slow"])]
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--grid", "fastt=1,2"], "grid.fastt: not a parameter of this strategy"),
+    (["--grid", "fast=1.5,2"], "grid.fast: expected integer"),
+    (["--grid", "fast"], "--grid fast: name=start:stop:step or name=v1,v2,..."),
+    (["--grid", "fast=1,2", "--target", "money"], "target: one of total_return"),
+])  # fmt: skip
+def test_the_command_line_refuses_a_bad_grid_or_target_with_exit_2(tmp_path: Path, arguments: list[str],
+                                                                    message: str) -> None:  # fmt: skip
+    csv = _csv(random_walk_bars(30), tmp_path / "bars.csv")
+    done = _command("--strategy", str(ROOT / "strategies" / "double_ma.py"), "--bars", str(csv), "--symbol", SYMBOL,
+                    *arguments)  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("error: ") and message in done.stderr
