@@ -68,17 +68,20 @@ def run_on_cluster(spec: BacktestSpec, data_path: Path, points: list[dict[str, A
                           key=f"ctpdesk-lab-{run}-{index}", pure=False): index
             for index, params in enumerate(points)
         }  # fmt: skip
+        stopped = True
         try:
-            return _collect(futures, points, meter, cancel, stop), workers
+            results = _collect(futures, points, meter, cancel, stop)
+            stopped = cancel.is_set()  # _collect set the stop flag then
+            return results, workers
         except BaseException:
             stop.set()  # our fault, or an interrupt: the points still running kill their children
             raise
         finally:
             client.cancel(list(futures), force=True)
             _forget_bars(client, run)
-            if not cancel.is_set():
-                stop.clear()  # nothing runs that could still look at it: the scheduler forgets it
-            # (when cancelled it stays set: the points still running look at it every STOP_CHECK)
+            if not stopped:
+                stop.clear()  # every point ended: nothing looks at it any more, the scheduler forgets it
+            # (a stopped sweep leaves it set: the points still running look at it every STOP_CHECK)
 
 
 def _forget_bars(client: Any, run: str) -> None:
