@@ -229,7 +229,7 @@ def _add_optimise(commands: Any) -> None:
 
 def run_optimise_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the ranked table; exit 1 when no point ran (the first error explains)."""
-    from backend.lab.sweep import SweepError, check_target, grid, grid_option, run_sweep
+    from backend.lab.sweep import SweepError, check_target, finite_json, grid, grid_option, run_sweep
     from backend.lab.sweep_dask import ClusterError
 
     spec = backtest_spec(args)
@@ -257,7 +257,8 @@ def run_optimise_command(args: argparse.Namespace) -> int:
     print(f"{len(points)} points, {len(bars)} bars, {where}, {seconds:.1f} s; ranked by {args.target}")
     print(format_sweep(sweep, args.top))
     if args.json:
-        Path(args.json).write_text(json.dumps(sweep.to_json(), ensure_ascii=False), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(finite_json(sweep.to_json()), ensure_ascii=False, allow_nan=False),
+                                   encoding="utf-8")  # fmt: skip
     failed = [point for point in sweep.ranked if point.error is not None]
     if failed and len(failed) == len(sweep.ranked):
         raise LabError(f"every point failed; the first: {failed[0].error}")
