@@ -22,6 +22,8 @@ const DOWN = "#13a36b";
 const DAYS_BACK = 7; // the default range: the last week
 const MAX_CANDLES = 20_000; // GET /bar's limit
 const MAX_TRADES_LISTED = 500;
+const VISIBLE_CANDLES = 240; // the candles the report opens on (the last ones; scroll or zoom for the rest)
+const MARKER_TEXTS = 40; // up to this many fills the arrows say what they were (买开 1@3500)
 export const STATISTICS = [
   "total_return", "annual_return", "sharpe_ratio", "max_drawdown", "max_drawdown_days", "return_drawdown_ratio",
   "win_rate", "profit_factor", "trade_count", "turnover", "commission", "slippage", "net_pnl",
@@ -543,8 +545,9 @@ async function drawCandles(container, data) {
     });
   });
   markers.sort((a, b) => a.time - b.time);
+  if (markers.length > MARKER_TEXTS) for (const marker of markers) delete marker.text; // arrows only: words would cover the candles
   charts.createSeriesMarkers(candles, markers);
-  chart.timeScale().fitContent();
+  chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, points.length - VISIBLE_CANDLES) - 0.5, to: points.length + 2 });
   container.dataset.bars = String(points.length);
   container.dataset.markers = String(markers.length);
 }
