@@ -163,3 +163,16 @@ def js_number(value: float | int) -> str:
         sign = "-" if exponent.startswith("-") else "+"
         return f"{mantissa}e{sign}{int(exponent.lstrip('+-'))}"
     return text
+
+
+def test_the_tab_in_english(page: Any) -> None:
+    page.get_by_test_id("lang-switch").click()
+    expect(page.get_by_test_id("nav-lab")).to_have_text("Lab")
+    page.get_by_test_id("nav-lab").click()
+    row = page.locator("#lab-runs tbody tr[data-kind='backtest']").first
+    expect(row).to_contain_text("Backtest")
+    row.get_by_test_id("lab-view").click()
+    expect(page.get_by_test_id("lab-stats")).to_contain_text("Total return")
+    expect(page.get_by_test_id("lab-stats")).to_contain_text("Max drawdown days")
+    page.get_by_test_id("lang-switch").click()
+    expect(page.get_by_test_id("nav-lab")).to_have_text("实验室")
