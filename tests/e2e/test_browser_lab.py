@@ -23,12 +23,28 @@ pytestmark = browser_marks
 DOUBLE_MA = (ROOT / "strategies" / "double_ma.py").read_text(encoding="utf-8")
 DEFAULTS = {"product": "rb", "exchange": "SHFE", "fast": 5, "slow": 20, "volume": 1}
 LAB_WAIT_MS = 60_000  # a run on a shared 2-core machine
+SLOW = '''from backend.strategy import Strategy
+
+
+class Slow(Strategy):
+    """Busy on every bar: a backtest of it runs long enough to be cancelled."""
+
+    params = {"spin": 200000}
+
+    def on_bar(self, bar):
+        for _ in range(self.params["spin"]):
+            pass
+
+
+ext = Slow("slow_lab")
+'''
 
 
 @pytest.fixture(scope="module")
 def server_desk(server_factory: ServerFactory) -> Desk:
     desk = Desk(server_factory(SIM_TICK_RATE=4))
-    assert desk.api.post("/code", json={"text": DOUBLE_MA}).status_code == 200
+    for code in (DOUBLE_MA, SLOW):
+        assert desk.api.post("/code", json={"text": code}).status_code == 200
     return desk
 
 
@@ -95,10 +111,13 @@ def test_a_backtest_from_the_tab_shows_the_servers_figures_and_marks_the_trades(
     choose(page, symbol, "backtest")
     param(page, "fast").fill("3")
     param(page, "slow").fill("8")
+    page.locator(".lab-terms summary").click()
+    page.get_by_test_id("lab-terms").locator('[data-term="open_per_lot"]').fill("2")
     page.get_by_test_id("lab-run").click()
     run_id = finished_run(page, "backtest")
     served = server_desk.api.get("/backtest", params={"id": run_id}).json()["data"]
     assert served["status"] == "finished" and served["params"] == {"fast": 3, "slow": 8}
+    assert served["terms"] == {"open_per_lot": 2}
     stats = served["stats"]
     assert stats["trade_count"] > 0, "double_ma 3/8 on a week of 1-minute bars trades"
     table = page.get_by_test_id("lab-stats")
@@ -165,11 +184,27 @@ def js_number(value: float | int) -> str:
     return text
 
 
+def test_a_running_backtest_is_cancelled_from_the_tab(page: Any, server_desk: Desk, symbol: str) -> None:
+    page.get_by_test_id("nav-lab").click()  # the strategies again
+    page.get_by_test_id("lab-kind-backtest").check()
+    page.get_by_test_id("lab-strategy").select_option("slow_lab")
+    page.get_by_test_id("lab-symbol").fill(symbol)
+    page.get_by_test_id("lab-run").click()
+    expect(page.get_by_test_id("lab-progress")).to_have_attribute("data-status", "running", timeout=LAB_WAIT_MS)
+    expect(page.get_by_test_id("lab-cancel")).to_be_enabled()
+    page.get_by_test_id("lab-cancel").click()
+    expect(page.get_by_test_id("lab-progress")).to_have_attribute("data-status", "cancelled", timeout=LAB_WAIT_MS)
+    expect(page.get_by_test_id("lab-cancel")).to_be_disabled()
+    runs = server_desk.api.get("/backtest").json()["data"]
+    assert next(run for run in runs if run["strategy"] == "slow_lab")["status"] == "cancelled"
+    expect(page.locator("#lab-runs tbody tr[data-status='cancelled']")).to_have_count(1)
+
+
 def test_the_tab_in_english(page: Any) -> None:
     page.get_by_test_id("lang-switch").click()
     expect(page.get_by_test_id("nav-lab")).to_have_text("Lab")
     page.get_by_test_id("nav-lab").click()
-    row = page.locator("#lab-runs tbody tr[data-kind='backtest']").first
+    row = page.locator("#lab-runs tbody tr[data-kind='backtest'][data-status='finished']").first
     expect(row).to_contain_text("Backtest")
     row.get_by_test_id("lab-view").click()
     expect(page.get_by_test_id("lab-stats")).to_contain_text("Total return")
