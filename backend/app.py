@@ -37,6 +37,7 @@ from views import (
     market,
     openapi,
     origins,
+    recording,
     risk,
     sim_control,
     strategies,
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     use_whole_frames(socketio)
     _edge_limits(app, settings)
     for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, lab,
-                   openapi, ui):  # fmt: skip
+                   openapi, recording, ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     history = BarHistory(engine, store)

@@ -13,7 +13,7 @@ from views.schemas import BarTime, Fields, LocalSymbol, Lower, _json_object
 RunId = Annotated[str, Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$",
                              description="a run's id, as POST answered it")]  # fmt: skip
 Ratio = Annotated[float | None, Field(ge=0, le=1, allow_inf_nan=False)]
-Rate = Annotated[float | None, Field(ge=0, le=0.1, allow_inf_nan=False,
+Rate = Annotated[float | None, Field(ge=0, le=1, allow_inf_nan=False,
                                      description="a fee as a share of turnover")]  # fmt: skip
 PerLot = Annotated[float | None, Field(ge=0, le=100_000, allow_inf_nan=False,
                                        description="a fee in yuan a lot")]  # fmt: skip

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
+from views.recording import RecordingSwitch
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
     AuthCodeRequest,
@@ -73,6 +74,10 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "risk.update": ("Change risk limits (and per-strategy overrides); stored, in force at once", RiskChanges),
     "risk.kill": ("Kill switch: stop strategies, cancel working orders, optionally close positions", KillRequest),
     "risk.rearm": ("Re-arm the kill switch: orders accepted again", None),
+    "recording.listing": ("Tick recording: instruments recorded or with recorded ticks, with counts and ranges",
+                          None),
+    "recording.switch": ("Switch tick recording of one instrument on or off (stored; survives a restart)",
+                         RecordingSwitch),
     "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
     "lab.start": ("Start a backtest of an uploaded strategy on stored bars, in its own process; data: {id}",
                   BacktestRequest),
