@@ -36,6 +36,7 @@ from views import (
     lab,
     market,
     openapi,
+    optimise,
     origins,
     recording,
     risk,
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     use_whole_frames(socketio)
     _edge_limits(app, settings)
     for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, lab,
-                   openapi, recording, ui):  # fmt: skip
+                   optimise, openapi, recording, ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     history = BarHistory(engine, store)

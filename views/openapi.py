@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
+from views.optimise import OptimiseRequest
 from views.recording import RecordingSwitch
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
@@ -84,6 +85,12 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "lab.read": ("Backtests: the list (no id), or one whole: status, progress, statistics, trades, orders, daily "
                  "P&L, equity and drawdown", RunQuery),
     "lab.remove": ("Cancel a queued or running backtest (its process killed), or delete an ended one", RunTarget),
+    "optimise.start": ("Start a sweep: a grid of a strategy's params, one backtest per point (locally in parallel, or "
+                       "on the dask cluster at DASK_SCHEDULER), ranked by `target`; data: {id}", OptimiseRequest),
+    "optimise.read": ("Sweeps: the list (no id), or one: its runs ranked by the target, each with params and "
+                      "statistics", RunQuery),
+    "optimise.remove": ("Cancel a queued or running sweep (its children killed, dask futures cancelled), or delete "
+                        "an ended one", RunTarget),
     "openapi.document": ("This document", None),
 }
 ERRORS = {
