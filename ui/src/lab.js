@@ -341,8 +341,9 @@ function drawRuns() {
       el("td", {}, item.local_symbol || ""),
       el("td", {}, `${item.interval || ""} ${rangeText(item)}`),
       el("td", { className: `state-${item.status}`, title: item.error || "" }, status),
-      el("td", { className: "num" }, item.kind === "backtest" ? statText("total_return", stats.total_return) : ""),
-      el("td", { className: "num" }, item.kind === "backtest" ? statText("sharpe_ratio", stats.sharpe_ratio) : ""),
+      // a sweep's: its best point's (by its target)
+      el("td", { className: "num", title: item.kind === "optimise" ? t("lab.best") : "" }, statText("total_return", stats.total_return)),
+      el("td", { className: "num", title: item.kind === "optimise" ? t("lab.best") : "" }, statText("sharpe_ratio", stats.sharpe_ratio)),
       el("td", { className: "actions" },
         el("button", { className: "small", textContent: t("lab.view"), dataset: { testid: "lab-view" }, disabled: active,
           onclick: () => showRun(item.id, item.kind) }),
@@ -573,7 +574,7 @@ function barIndex(starts, ms) {
 
 function showSweep(body, data) {
   const target = data.target || "sharpe_ratio";
-  const ranked = data.ranked || [];
+  const ranked = data.runs || data.ranked || []; // best first
   const axes = sweptAxes(ranked);
   body.append(el("p", { className: "muted", dataset: { testid: "lab-sweep-facts" } },
     t("lab.sweepFacts", { n: ranked.length, target: t(`stat.${target}`), where: data.where === "local" || !data.where ? t("lab.local") : data.where })));
