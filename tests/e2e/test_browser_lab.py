@@ -106,6 +106,17 @@ def test_the_tab_refuses_what_cannot_run_before_sending_it(page: Any) -> None:
     expect(param(page, "slow")).to_have_value("20")
 
 
+def test_the_servers_refusal_shows_in_the_tab(page: Any, symbol: str) -> None:
+    choose(page, symbol, "backtest")
+    page.get_by_test_id("lab-mode").select_option("tick")  # nothing recorded on this server
+    expect(page.get_by_test_id("lab-interval")).to_be_disabled()
+    page.get_by_test_id("lab-run").click()
+    expect(page.get_by_test_id("lab-message")).to_contain_text("服务器拒绝：")
+    expect(page.get_by_test_id("lab-message")).to_contain_text("tick")
+    expect(page.locator("#lab-runs tbody tr.empty")).to_have_count(1)
+    page.get_by_test_id("lab-mode").select_option("bar")
+
+
 def test_a_backtest_from_the_tab_shows_the_servers_figures_and_marks_the_trades(page: Any, server_desk: Desk,
                                                                                symbol: str) -> None:  # fmt: skip
     choose(page, symbol, "backtest")

@@ -63,6 +63,7 @@ export function initLab(desk) {
   document.getElementById("lab-refresh").addEventListener("click", () => loadRuns().catch(showError));
   for (const input of document.querySelectorAll('input[name="lab-kind"]')) input.addEventListener("change", chooseKind);
   form.elements.local_symbol.addEventListener("change", termsPlaceholders);
+  form.elements.mode.addEventListener("change", chooseMode);
   const target = document.getElementById("lab-target");
   target.replaceChildren(...STATISTICS.map((name) => el("option", { value: name, textContent: t(`stat.${name}`) })));
   target.value = "sharpe_ratio";
@@ -118,6 +119,13 @@ function kind() {
 
 function chooseKind() {
   document.getElementById("lab-grid-box").hidden = kind() !== "optimise";
+}
+
+// Tick mode replays recorded ticks through the sim's matching: the bar-mode settings do not apply.
+function chooseMode() {
+  const fields = document.getElementById("lab-form").elements;
+  const tick = fields.mode.value === "tick";
+  for (const name of ["interval", "slippage", "fill_share"]) fields[name].disabled = tick;
 }
 
 function fillStrategies() {
@@ -205,7 +213,11 @@ function request() {
   if (!(slippage >= 0)) problems.push(t("lab.badSlippage"));
   const read = lab.form ? lab.form.read() : { ok: true, overrides: {}, values: {} };
   if (!read.ok) problems.push(t("params.fix"));
-  const body = { strategy, local_symbol: symbol, interval: fields.interval.value, capital, slippage, params: read.overrides || {} };
+  const fillShare = fields.fill_share.value === "" ? 1 : Number(fields.fill_share.value);
+  if (!(fillShare > 0 && fillShare <= 1)) problems.push(t("lab.badFillShare"));
+  const body = { strategy, local_symbol: symbol, params: read.overrides || {}, capital };
+  if (fields.mode.value === "tick") body.mode = "tick";
+  else Object.assign(body, { interval: fields.interval.value, slippage, fill_share: fillShare });
   if (start) body.start = `${start}T00:00:00+08:00`;
   if (end) body.end = `${end}T23:59:59+08:00`;
   const terms = {};
