@@ -152,6 +152,9 @@ function strategyEntry(name) {
 
 function chooseStrategy() {
   const entry = strategyEntry(document.getElementById("lab-strategy").value);
+  const declared = JSON.stringify(entry ? entry.declared_params : null);
+  if (lab.form && lab.formOf === `${entry && entry.name}|${declared}`) return; // the same form: keep what was typed
+  lab.formOf = `${entry && entry.name}|${declared}`;
   lab.form = new ParamsForm(entry ? entry.declared_params || [] : [], entry ? entry.params || {} : {});
   document.getElementById("lab-params").replaceChildren(lab.form.element);
   lab.grid = new Map();
