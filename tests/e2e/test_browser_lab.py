@@ -145,8 +145,15 @@ def test_a_backtest_from_the_tab_shows_the_servers_figures_and_marks_the_trades(
     candles = page.get_by_test_id("lab-candles")
     expect(candles).to_have_attribute("data-markers", str(len(served["trades"])), timeout=LAB_WAIT_MS)
     assert int(candles.get_attribute("data-bars") or 0) > 100
+    daily = page.get_by_test_id("lab-daily").locator("tbody tr")
+    expect(daily).to_have_count(len(served["daily"]))
+    last = served["daily"][-1]
+    expect(daily.last).to_have_attribute("data-date", last["date"])
+    expect(daily.last.locator("td").nth(4)).to_have_text(f"{last['balance']:,.2f}")
     expect(page.locator(f'#lab-runs tbody tr[data-id="{run_id}"]')).to_have_attribute("data-status", "finished")
-    page.screenshot(path=str(ARTIFACTS / "lab-backtest.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-backtest.png"))
+    page.get_by_test_id("lab-daily").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "lab-backtest-tables.png"))
 
 
 def test_a_sweep_shows_a_heat_map_and_applies_a_points_params(page: Any, server_desk: Desk, symbol: str) -> None:
@@ -168,7 +175,7 @@ def test_a_sweep_shows_a_heat_map_and_applies_a_points_params(page: Any, server_
         expect(cell).to_have_attribute("data-value", js_number(point["stats"]["net_pnl"]))
     rows = page.get_by_test_id("lab-ranked").locator("tbody tr")
     expect(rows).to_have_count(4)
-    page.screenshot(path=str(ARTIFACTS / "lab-optimise.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-optimise.png"))
     # The second best, so that the params kept are not the defaults by chance.
     chosen = ranked[1]["params"]
     rows.nth(1).get_by_test_id("lab-apply").click()

@@ -10,7 +10,7 @@
 // strategy's params form with a point's values, to save them (or start with them) as the live params.
 
 import { api } from "./api.js";
-import { el, exchangeTime, fillRows, integer, label, money, price, when } from "./format.js";
+import { el, exchangeTime, fillRows, integer, label, money, price, tradingDay, when } from "./format.js";
 import { t } from "./i18n.js";
 import { ParamsForm } from "./params.js";
 import { mark, onRender, state } from "./state.js";
@@ -447,7 +447,9 @@ async function showBacktest(body, data) {
     el("div", { className: "lab-report-charts" },
       el("h3", {}, t("lab.equity")), equity,
       el("h3", {}, t("lab.candles")), candles)),
-    el("h3", {}, t("lab.trades", { n: (data.trades || []).length })), trades);
+    el("div", { className: "lab-tables" },
+      el("div", {}, el("h3", {}, t("lab.trades", { n: (data.trades || []).length })), trades),
+      el("div", {}, el("h3", {}, t("lab.daily", { n: (data.daily || []).length })), dailyTable(data.daily || []))));
   drawEquity(equity, data.equity || []);
   await drawCandles(candles, data);
 }
@@ -467,6 +469,19 @@ function tradesTable(trades, symbol) {
     el("td", { className: "num" }, integer(trade.volume))));
   return el("div", { className: "scroll lab-trades" }, el("table", { dataset: { testid: "lab-trades" } },
     el("thead", {}, el("tr", {}, ...["col.time", "col.side", "col.offset", "col.price", "col.volume"].map((key) => el("th", {}, t(key))))),
+    el("tbody", {}, ...rows)));
+}
+
+// Per trading day: its P&L after fees, fees, fills and the balance after its settlement.
+function dailyTable(daily) {
+  const rows = daily.map((day) => el("tr", { dataset: { date: day.date } },
+    el("td", {}, tradingDay(day.date)),
+    el("td", { className: `num ${day.net_pnl > 0 ? "up" : day.net_pnl < 0 ? "down" : ""}` }, money(day.net_pnl)),
+    el("td", { className: "num" }, money(day.commission)),
+    el("td", { className: "num" }, integer(day.trade_count)),
+    el("td", { className: "num" }, money(day.balance))));
+  return el("div", { className: "scroll lab-trades" }, el("table", { dataset: { testid: "lab-daily" } },
+    el("thead", {}, el("tr", {}, ...["lab.day", "stat.net_pnl", "stat.commission", "stat.trade_count", "lab.balance"].map((key) => el("th", {}, t(key))))),
     el("tbody", {}, ...rows)));
 }
 
