@@ -25,6 +25,7 @@ const TERMS = [
   ["close_today_rate", "any"], ["close_today_per_lot", "any"], ["limit_ratio", "any"],
 ];
 const ACTIVE = new Set(["queued", "running"]);
+const MAX_EVENTS = 200; // runs whose latest event is kept (for an answer to POST that comes after its events)
 
 const lab = {
   desk: null,
@@ -74,7 +75,9 @@ export async function loadLab() {
 // A `backtest` event {id, kind, status, progress}: the list, the progress bar, and the report once finished.
 export function applyLabEvent(event) {
   if (!event || !event.id) return;
-  lab.events.set(event.id, event);
+  lab.events.delete(event.id);
+  lab.events.set(event.id, event); // the newest last: the oldest go first past MAX_EVENTS
+  if (lab.events.size > MAX_EVENTS) lab.events.delete(lab.events.keys().next().value);
   const known = lab.runs.find((item) => item.id === event.id);
   if (known) {
     Object.assign(known, { status: event.status, progress: event.progress });
