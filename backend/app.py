@@ -20,6 +20,7 @@ from backend.engine.risk_rules import RiskLimits
 from backend.extensions import jwt, socketio
 from backend.gateway.ctp_gateway import session_filter_on
 from backend.history import BarHistory
+from backend.lab.plans import clear_scratch
 from backend.lab.runs import RunRegistry
 from backend.runtime import apply_runtime
 from backend.session import CounterSession
@@ -98,7 +99,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                              settings.LOGIN_TIMEOUT, VERSION)  # fmt: skip
     push = Push(socketio, engine, tokens, session.status, settings.TICK_PUSH_INTERVAL)  # starts tasks: after init_app
     lab_runs = RunRegistry(store, lab.socket_notifier(socketio), settings.lab_max_runs(), settings.LAB_TIMEOUT)
-    lab_runs.recover()  # runs a stopped server left behind: errors now
+    lab_runs.recover()  # runs a stopped server left behind: errors now, their data files gone
+    clear_scratch(data_dir)
     app.extensions["ctpdesk"] = Desk(settings, store, engine, access, tokens, runtime, strategy_manager, session, push,
                                      history, lab_runs)
     session.start_auto_login()

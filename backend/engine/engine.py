@@ -278,6 +278,10 @@ class MainEngine:
         known = [name for name in self._subscriptions if name in self.oms.contracts]
         if known and self.gateway is not None:
             self.gateway.subscribe(self.oms.contracts[name].symbol for name in known)
+        # an instrument switched to recording before a login (no contracts to check it against then)
+        unsubscribed = [name for name in self.recorder.recorded if name in self.oms.contracts and name not in known]
+        if unsubscribed:
+            self.subscribe(unsubscribed)
 
     def _on_open_interest(self, loaded: events.OpenInterestLoaded) -> None:
         self.oms.load_open_interest(loaded.open_interest)

@@ -68,20 +68,25 @@ def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float]
             [sys.executable, "-m", "backend.lab.child"], cwd=scratch, env=_environment(scratch, hidden),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
+        stderr: list[str] = []
+        drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
+        drain.start()
         try:
-            return _talk(process, job, progress, cancel, timeout)
+            return _talk(process, job, progress, cancel, timeout, (drain, stderr))
         finally:
             _kill(process)
+            drain.join(EXIT_GRACE)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None] | None,
-          cancel: threading.Event | None, timeout: float | None) -> Report:  # fmt: skip
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    stderr: list[str] = []
-    drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
-    drain.start()
+          cancel: threading.Event | None, timeout: float | None,
+          errors: tuple[threading.Thread, list[str]]) -> Report:  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
     stopped: list[str] = []
     watcher = threading.Thread(target=_watch, args=(process, cancel, timeout, stopped), daemon=True)
     watcher.start()
@@ -106,7 +111,8 @@ def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None]
         raise Cancelled("cancelled") if stopped[0] == "cancel" else LabError(f"timed out after {timeout:g} s")
     if answer is None:
         process.wait(EXIT_GRACE)
-        drain.join(1.0)
+        drain, stderr = errors
+        drain.join(EXIT_GRACE)  # the rest of what it wrote before it ended
         tail = "".join(stderr).strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
         raise LabError(f"the backtest process ended without a report: {tail[0][:500]}")
     if answer["k"] == "error":

@@ -127,6 +127,16 @@ def run_terms(local_symbol: str, contract: ContractData | None, given: dict[str,
         raise PlanError(f"terms: {error}") from None
 
 
+def clear_scratch(data_dir: Path) -> int:
+    """Remove the data files runs of an earlier start left behind (a crash leaves them); return how many."""
+    removed = 0
+    for path in (data_dir / SCRATCH).glob("*.*"):
+        if path.is_file() and path.suffix in (".bar", ".tick"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def headline(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures a list of runs shows."""
     return {name: stats[name] for name in HEADLINE if name in stats}

@@ -45,6 +45,11 @@ INTERRUPTED = "interrupted by a restart"
 PROGRESS_EVERY = 0.25  # seconds: a run's progress goes out at most this often (status changes at once)
 LISTED = 200  # runs a listing shows, newest first
 RECOVER_LIMIT = 100_000  # runs looked at for interrupted ones at a start
+MAX_QUEUED = 20  # runs waiting for a slot; each holds its data in memory until it starts
+
+
+class QueueFull(Exception):
+    """MAX_QUEUED runs already wait: the new one is refused rather than piling data up in memory."""
 
 
 class RunFailed(Exception):
@@ -95,6 +100,7 @@ class _Run:
     result: dict[str, Any] | None = None
     sent_at: float = 0.0  # monotonic: when its progress last went out
     done: Event = field(default_factory=Event)
+    timer: gevent.Greenlet | None = None  # its LAB_TIMEOUT
 
     def summary(self) -> dict[str, Any]:
         return {**self.request, "status": self.status, "progress": self.progress, "error": self.error,
@@ -164,6 +170,9 @@ class RunRegistry:
         """Queue a run (started at once when a slot is free); `request` is what was asked, kept in its summary."""
         if self._closing:
             raise RuntimeError("the lab is closing")
+        if len(self._queue) >= MAX_QUEUED:
+            raise QueueFull(f"{len(self._queue)} lab runs already wait for a slot (LAB_MAX_RUNS {self.max_runs}): "
+                            "cancel some or wait")  # fmt: skip
         run = _Run(uuid.uuid4().hex, kind, time.time(), dict(request), work, threading.Event())
         self._active[run.run_id] = run
         self._queue.append(run)
@@ -226,7 +235,7 @@ class RunRegistry:
             self._write(run)
             self._announce(run)
             if self.timeout > 0:
-                gevent.spawn_later(self.timeout, self._expire, run)
+                run.timer = gevent.spawn_later(self.timeout, self._expire, run)
             _spawn(self._body, run)
 
     def _body(self, run: _Run) -> None:
@@ -271,6 +280,8 @@ class RunRegistry:
         self._start_next()
 
     def _end(self, run: _Run, outcome: Outcome | None, error: str) -> None:
+        if run.timer is not None:
+            run.timer.kill(block=False)
         if run.timed_out:
             run.status, run.error = ERROR, f"took longer than LAB_TIMEOUT ({self.timeout:g} s): stopped"
         elif run.cancel.is_set():

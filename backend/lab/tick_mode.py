@@ -108,21 +108,22 @@ class TickEngine(BarEngine):
     def _insert(self, direction: str, offset: str, price: float, volume: int) -> dict[str, Any]:
         """Accepted as bar mode accepts it, then matched at once against the current book (sim: _match_incoming)."""
         order = super()._insert(direction, offset, price, volume)
-        working = next((item for item in self.working if item["order_id"] == order["order_id"]), None)
-        if working is not None and self.book is not None:
-            for fill_price, lots in incoming_fills(self.book, direction, price, volume, 1):
-                self._fill(working, fill_price, lots, self.index)
-            return _plain(working)
-        return order
+        entry = next((item for item in self.working if item[0]["order_id"] == order["order_id"]), None)
+        if entry is None or self.book is None:
+            return order
+        for fill_price, lots in incoming_fills(self.book, direction, price, volume, 1):
+            self._fill(entry, fill_price, lots, self.index)
+        return dict(entry[0])
 
     def match(self, i: int) -> None:
         """Working orders against a new snapshot (sim: match_resting): a crossed order fills at its own price."""
         book = self.book
         assert book is not None
-        for order in list(self.working):
-            lots = resting_fill(book, order["_d"], order["price"], order["volume"] - order["traded"])
+        for entry in list(self.working):
+            order = entry[0]
+            lots = resting_fill(book, entry[1], order["price"], order["volume"] - order["traded"])
             if lots:
-                self._fill(order, order["price"], lots, i)
+                self._fill(entry, order["price"], lots, i)
 
     # ------------------------------------------------------------------------- bars for on_bar
     def _bars_finished(self, bars: list[BarData]) -> None:
@@ -160,38 +161,40 @@ class TickEngine(BarEngine):
         first = self.first
         pre = columns["pre_settlement_price"][first] or columns["last_price"][first]
         self.begin_day(str(columns["trading_day"][first]), pre)
-        self.mark_price = columns["last_price"][first]
-        self.bar_ms = columns["datetime"][first]
+        opening = ticks.tick(first)  # on_init: before the first tick, at its price
+        self.bar = record({"close_price": opening.last_price, "datetime": opening.datetime.isoformat()})
         strategy.account = record(self.account())
         strategy.on_init()
-        self._loop(progress, cancelled)
-        self.end_day(self.day)  # the last day settles too (its row is the last daily row)
+        last = self._loop(progress, cancelled)
+        self.end_day(last, self.day)  # the last day settles too (its row is the last daily row)
         strategy.on_stop()
         return self._report()
 
-    def _loop(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> None:
+    def _loop(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> float:
+        """Every tick of the range; answers the last one's price (the last day's settlement)."""
         strategy, ticks, room = self.strategy, self.ticks, self.room
         days, stamps = ticks.columns["trading_day"], ticks.columns["datetime"]
         first, end = self.first, self.end
         every = max(1, (end - first) // MAX_EQUITY_POINTS)
         report_every = max(1, (end - first) // PROGRESS_STEPS)
         realtime_at = stamps[first] + REALTIME_MS
+        last_price = self.bar.close_price
         for i in range(first, end):
             tick = ticks.tick(i)
             day = str(days[i])
             if day != self.day:
-                self.end_day(day)
+                self.end_day(last_price, day)  # settled at the day's last price, as the sim settles
             t = stamps[i]
             room.close_due(tick.datetime)  # the engine's bar timer, on the ticks' clock
             if t >= realtime_at:
                 realtime_at = t - (t - realtime_at) % REALTIME_MS + REALTIME_MS
                 strategy.on_realtime()
-            self._snapshot(i, tick, t)
+            self._snapshot(i, tick)
             view = record(tick.to_dict())
             strategy.ticks[self.local_symbol] = view
             strategy.on_tick(view)
             room.update_tick(tick)
-            self.day_last_close = tick.last_price
+            last_price = tick.last_price
             if (i - first) % every == 0:
                 self._sample(t, tick.last_price)
             if (i - first + 1) % report_every == 0:
@@ -199,19 +202,17 @@ class TickEngine(BarEngine):
                     raise Cancelled("cancelled")
                 if progress is not None:
                     progress((i - first + 1) / (end - first))
+        return last_price
 
-    def _snapshot(self, i: int, tick: TickData, t: int) -> None:
+    def _snapshot(self, i: int, tick: TickData) -> None:
         """A new snapshot as the sim publishes one: mark the account, then match what rests on the book."""
-        self.index, self.bar_ms, self.mark_price = i, t, tick.last_price
+        self.index = i
+        self.bar = record({"close_price": tick.last_price, "datetime": tick.datetime.isoformat()})
         self.book = TickBook.of(tick)
         self.tick_limits = (tick.limit_up, tick.limit_down)
         self.ledger.mark(self.symbol, tick.last_price)
         if self.working:
             self.match(i)
-
-
-def _plain(order: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in order.items() if not key.startswith("_")}
 
 
 def load_ticks(path: str | Path) -> Ticks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -21,7 +22,10 @@ from backend.lab.ticks import NoTicks, Ticks, load_ticks
 from backend.sim.instruments import builtin_instruments
 from backend.sim.market import MarketSim
 from backend.sim.rows import depth_struct
+from model.mongo_store import MongoStore
 from model.sqlite_store import SqliteStore
+from model.store import Store
+from tests.unit.test_store_contract import MONGO_URI, NO_MONGO, _with_database
 
 DAY = date(2026, 1, 6)
 START = datetime(2026, 1, 6, 9, 0, tzinfo=SHANGHAI)
@@ -48,6 +52,24 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened = SqliteStore(tmp_path / "store.sqlite3")
     yield opened
     opened.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.skipif(not MONGO_URI, reason=NO_MONGO))])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Each backend: SQLite always, MongoDB against a real server named by MONGO_URI (a database of its own)."""
+    if request.param == "sqlite":
+        opened: Store = SqliteStore(tmp_path / "store.sqlite3")
+        yield opened
+        opened.close()
+        return
+    import pymongo
+
+    database = f"ctpdesk_test_ticks_{uuid.uuid4().hex[:10]}"
+    opened = MongoStore(_with_database(MONGO_URI, database))
+    yield opened
+    opened.close()
+    with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(database)
 
 
 @pytest.fixture
@@ -106,6 +128,44 @@ def test_recorded_ticks_are_compact():
     as_json = len(json.dumps([tick.to_dict() for tick in ticks])) / len(ticks)
     print(f"\nbytes per tick: packed {packed:.1f}, JSON {as_json:.0f}")
     assert packed < 40 and packed * 20 < as_json
+
+
+# --- the store (each backend) -------------------------------------------------------------------------------
+def test_chunks_come_back_in_saved_order_by_range_with_a_summary(any_store: Store):
+    ticks = sim_ticks(30)
+    name = ticks[0].local_symbol
+    first, second, third = ticks[:10], ticks[10:20], ticks[20:]
+    for chunk in (first, second, third):
+        first_ms, last_ms = tick_codec.epoch_ms(chunk[0].datetime), tick_codec.epoch_ms(chunk[-1].datetime)
+        any_store.save_tick_chunk(name, first_ms, last_ms, len(chunk), tick_codec.encode(chunk))
+    any_store.save_tick_chunk("ag2606.SHFE", 5, 9, 1, b"x")
+    everything = any_store.load_tick_chunks(name, None, None)
+    assert list(Ticks.from_chunks(name, everything)) == ticks
+    middle = any_store.load_tick_chunks(name, tick_codec.epoch_ms(ticks[12].datetime),
+                                        tick_codec.epoch_ms(ticks[15].datetime))  # fmt: skip
+    assert [len(tick_codec.decode(blob)) for blob in middle] == [10]
+    summary = any_store.tick_summary()
+    assert [(row["local_symbol"], row["count"], row["first_ms"], row["last_ms"]) for row in summary] == [
+        ("ag2606.SHFE", 1, 5, 9),
+        (name, 30, tick_codec.epoch_ms(ticks[0].datetime), tick_codec.epoch_ms(ticks[-1].datetime))]
+    assert summary[1]["bytes"] == sum(len(blob) for blob in everything)
+    with pytest.raises(ValueError):
+        any_store.save_tick_chunk(name, 10, 5, 1, b"x")  # last before first
+    with pytest.raises(TypeError):
+        any_store.save_tick_chunk(name, 1, 5, 1, "not bytes")  # type: ignore[arg-type]
+    assert len(any_store.load_tick_chunks(name, None, None)) == 3  # nothing written by the refusals
+
+
+def test_the_recording_switch_is_stored(any_store: Store):
+    any_store.set_recording("rb2605.SHFE", True)
+    any_store.set_recording("rb2605.SHFE", True)
+    any_store.set_recording("ag2606.SHFE", True)
+    any_store.set_recording("zz9999.SHFE", False)
+    assert any_store.load_recording() == ["ag2606.SHFE", "rb2605.SHFE"]
+    any_store.set_recording("ag2606.SHFE", False)
+    assert any_store.load_recording() == ["rb2605.SHFE"]
+    with pytest.raises(ValueError):
+        any_store.set_recording("", True)
 
 
 # --- batching ------------------------------------------------------------------------------------------------
