@@ -13,10 +13,10 @@ import json
 import math
 from array import array
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-
-from backend.bars_import import _columns, _moment
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
 FILE_MAGIC = b"CTPDESK-BARS 1\n"
@@ -88,13 +88,13 @@ def make_bars(local_symbol: str, interval: str, rows: list[tuple]) -> Bars:
     return Bars(local_symbol, interval, *columns)
 
 
-def _epoch_ms(text: str) -> int:
+def _epoch_ms(text: str, moment: Callable[[str], datetime]) -> int:
     """A datetime cell: epoch milliseconds (digits only, 12+ of them) or a date/time in exchange time."""
     text = text.strip()
     if text.isdigit() and len(text) >= 12:
         return int(text)
     try:
-        return int(_moment(text).timestamp() * 1000)
+        return int(moment(text).timestamp() * 1000)
     except (ValueError, OverflowError):
         raise ValueError(f"datetime {text!r} is neither epoch ms nor a date and time") from None
 
@@ -104,6 +104,10 @@ def bars_from_csv(path_or_text: str | Path, local_symbol: str, interval: str = "
     a zone), open, high, low, close, volume[, open_interest] (the aliases of backend/bars_import.py).
 
     ValueError with the line number on the first bad row; rows must be in time order, without repeats."""
+    # the desk's own import's column aliases (open_price, 成交量 ...) and times; imported here: a backtest's
+    # child reads the binary file and need not load them
+    from backend.bars_import import _columns, _moment
+
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
     if isinstance(path_or_text, Path) or "\n" not in str(path_or_text):
@@ -130,7 +134,7 @@ def bars_from_csv(path_or_text: str | Path, local_symbol: str, interval: str = "
         if not row:
             continue
         try:
-            moment = _epoch_ms(row[at])
+            moment = _epoch_ms(row[at], _moment)
             numbers = [float(row[pick]) if pick >= 0 else 0.0 for pick in picks]
         except (ValueError, IndexError) as error:
             raise ValueError(f"line {line}: {error or 'missing field'}") from None

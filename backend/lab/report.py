@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 MAX_EQUITY_POINTS = 2000
@@ -22,7 +22,9 @@ class Report:
     logs: list[dict] = field(default_factory=list)  # the strategy's info/warning/error lines (bounded)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as they are (no deep copy: a run's report has tens of thousands of rows)."""
+        return {"stats": self.stats, "trades": self.trades, "orders": self.orders, "daily": self.daily,
+                "equity": self.equity, "logs": self.logs}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:

@@ -56,6 +56,8 @@ def run_sweep_in_process(spec: BacktestSpec, data_path: Path | str, points: list
         finally:
             _end(driver, answered=outcome is not None)
             watcher.join()
+            if driver.stdout is not None:
+                driver.stdout.close()
         if "report" in outcome:
             return SweepReport.from_json(outcome["report"])
         if "error" in outcome:

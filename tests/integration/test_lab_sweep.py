@@ -21,10 +21,6 @@ from tests.lab_bars import DOUBLE_MA, TROUBLED, random_walk_bars
 
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "rb2601.SHFE"
-# backend/lab/child.py leaves the child's stdout and stderr pipes to the garbage collector, which warns (as
-# test_lab_api.py notes); until it closes them, these tests tolerate that one warning and nothing else.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <_io.FileIO:pytest.PytestUnraisableExceptionWarning")
 
 
 @pytest.fixture(scope="module")

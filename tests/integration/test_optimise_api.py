@@ -7,7 +7,6 @@ tests use); waits are the registry's (`wait`), never sleeps."""
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +20,6 @@ from backend.lab.data import bars_from_csv
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import run_sweep
 from tests.integration.test_lab_api import (
-    CHILD_PIPES,
     CROSS,
     SPIN,
     SYMBOL,
@@ -46,7 +44,6 @@ def apps(tmp_path: Path) -> Iterator[Callable[..., LabApp]]:
     yield make
     for each in reversed(made):
         each.close()
-    gc.collect()  # the children's pipes, while CHILD_PIPES still applies
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +100,6 @@ def test_unknown_ids_and_backtests_are_not_optimisations(shared: LabApp) -> None
         "/OptimiseRequest")
 
 
-@CHILD_PIPES
 def test_a_sweep_runs_end_to_end_ranked_as_run_sweep_ranks_it(apps: Callable[..., LabApp], tmp_path: Path) -> None:
     lab = apps(LAB_SWEEP_WORKERS=2)
     lab.upload(CROSS)
@@ -143,7 +139,6 @@ def test_a_sweep_runs_end_to_end_ranked_as_run_sweep_ranks_it(apps: Callable[...
     assert lab.ok("GET", "/optimise") == []
 
 
-@CHILD_PIPES
 def test_deleting_a_running_sweep_cancels_it_and_kills_its_children(apps: Callable[..., LabApp]) -> None:
     lab = apps(LAB_SWEEP_WORKERS=2)
     lab.upload(SPIN.replace('    bar_interval = "1m"\n', '    bar_interval = "1m"\n    params = {"n": 1}\n'))
