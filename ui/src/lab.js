@@ -129,7 +129,11 @@ function fillStrategies() {
 
 function fillSymbols() {
   const symbols = [...state.contracts.keys()].sort();
-  document.getElementById("lab-symbols").replaceChildren(...symbols.map((symbol) => el("option", { value: symbol })));
+  const named = (symbol) => {
+    const contract = state.contracts.get(symbol) || {};
+    return `${contract.name || ""}${contract.is_main ? ` · ${t("watch.main")}` : ""}`;
+  };
+  document.getElementById("lab-symbols").replaceChildren(...symbols.map((symbol) => el("option", { value: symbol, label: named(symbol) })));
   const input = document.getElementById("lab-form").elements.local_symbol;
   if (!input.value && state.selected) input.value = state.selected;
   termsPlaceholders();
