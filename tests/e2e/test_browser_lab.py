@@ -175,6 +175,9 @@ def test_a_sweep_shows_a_heat_map_and_applies_a_points_params(page: Any, server_
         expect(cell).to_have_attribute("data-value", js_number(point["stats"]["net_pnl"]))
     rows = page.get_by_test_id("lab-ranked").locator("tbody tr")
     expect(rows).to_have_count(4)
+    last = ranked[-1]["params"]  # a cell picks its row of the ranking
+    heat.locator(f'.cell[data-x="{last["fast"]}"][data-y="{last["slow"]}"]').click()
+    expect(rows.nth(3)).to_have_class("selected")
     page.screenshot(path=str(ARTIFACTS / "lab-optimise.png"))
     # The second best, so that the params kept are not the defaults by chance.
     chosen = ranked[1]["params"]

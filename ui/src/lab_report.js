@@ -233,7 +233,6 @@ export function sweepReport(body, data, apply) {
   const axes = sweptAxes(ranked);
   body.append(el("p", { className: "muted", dataset: { testid: "lab-sweep-facts" } },
     t("lab.sweepFacts", { n: ranked.length, target: t(`stat.${target}`), where: data.where === "local" || !data.where ? t("lab.local") : data.where })));
-  if (axes.length === 2) body.append(heatMap(ranked, axes, target));
   const columns = ["total_return", "sharpe_ratio", "max_drawdown", "trade_count", "net_pnl"].filter((name) => name !== target);
   const rows = ranked.map((point, index) => el("tr", { dataset: { rank: index + 1, params: JSON.stringify(point.params) } },
     el("td", { className: "num" }, index + 1),
@@ -243,6 +242,12 @@ export function sweepReport(body, data, apply) {
     ...columns.map((name) => el("td", { className: "num" }, point.stats ? statText(name, point.stats[name]) : "")),
     el("td", {}, point.error ? null : el("button", { className: "small", textContent: t("lab.apply"), dataset: { testid: "lab-apply" },
       title: t("lab.apply.title"), onclick: () => apply(point) }))));
+  const pick = (point) => { // a heat map cell picked: its row in the ranking
+    const row = rows[ranked.indexOf(point)];
+    for (const other of rows) other.classList.toggle("selected", other === row);
+    row.scrollIntoView({ block: "nearest" });
+  };
+  if (axes.length === 2) body.append(heatMap(ranked, axes, target, pick));
   body.append(el("div", { className: "scroll lab-ranked" }, el("table", { dataset: { testid: "lab-ranked" } },
     el("thead", {}, el("tr", {}, el("th", {}, "#"), el("th", {}, t("lab.col.params")), el("th", { className: "num" }, t(`stat.${target}`)),
       ...columns.map((name) => el("th", { className: "num" }, t(`stat.${name}`))), el("th", {}))),
@@ -263,8 +268,8 @@ function sweptAxes(ranked) {
 }
 
 // Two swept params: a grid of cells (x: the first, y: the second), each coloured by the target's value,
-// from the worst (green) to the best (red), as the desk colours down and up.
-function heatMap(ranked, axes, target) {
+// from the worst (green) to the best (red), as the desk colours down and up; a cell picks its ranked row.
+function heatMap(ranked, axes, target, pick) {
   const [x, y] = axes;
   const cell = new Map(ranked.map((point) => [`${JSON.stringify(point.params[x.name])}|${JSON.stringify(point.params[y.name])}`, point]));
   const numbers = ranked.filter((point) => point.stats && Number.isFinite(Number(point.stats[target]))).map((point) => Number(point.stats[target]));
@@ -288,6 +293,7 @@ function heatMap(ranked, axes, target) {
         title: `${x.name}=${JSON.stringify(xValue)} ${y.name}=${JSON.stringify(yValue)}: ${point && point.error ? point.error : statText(target, value)}` },
       Number.isFinite(value) ? statText(target, value) : "–");
       if (Number.isFinite(value)) node.style.background = heat(goodness(value));
+      if (point) node.addEventListener("click", () => pick(point));
       grid.append(node);
     }
   }
