@@ -9,6 +9,7 @@ screenshots in test-artifacts/browser/.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -203,6 +204,23 @@ def js_number(value: float | int) -> str:
         sign = "-" if exponent.startswith("-") else "+"
         return f"{mantissa}e{sign}{int(exponent.lstrip('+-'))}"
     return text
+
+
+def test_applied_to_a_running_strategy_it_restarts_with_them(page: Any, server_desk: Desk) -> None:
+    started = server_desk.api.put("/strategy", json={"name": "double_ma", "operation": "start"}).json()
+    assert started["success"], started
+    sweep = page.locator("#lab-runs tbody tr[data-kind='optimise'][data-status='finished']").first
+    sweep.get_by_test_id("lab-view").click()
+    best = page.get_by_test_id("lab-ranked").locator("tbody tr").first
+    chosen = json.loads(best.get_attribute("data-params") or "{}")
+    best.get_by_test_id("lab-apply").click()
+    expect(page.get_by_test_id("params-start")).to_have_text("停止并重启")
+    expect(page.get_by_test_id("params-save")).to_be_hidden()  # a running strategy's params change only by a start
+    page.get_by_test_id("params-start").click()
+    expect(page.get_by_test_id("params-dialog")).to_be_hidden()
+    listed = next(item for item in server_desk.api.get("/strategy").json()["data"] if item["name"] == "double_ma")
+    assert listed["status"] == "running" and listed["params"] == {**DEFAULTS, **chosen}
+    assert server_desk.api.put("/strategy", json={"name": "double_ma", "operation": "stop"}).json()["success"]
 
 
 def test_a_running_backtest_is_cancelled_from_the_tab(page: Any, server_desk: Desk, symbol: str) -> None:
