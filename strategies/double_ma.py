@@ -21,13 +21,14 @@ class DoubleMa(Strategy):
         if not self.instruments:
             self.subscribe(self.main_contract(self.params["product"]))
         self.closes = deque()  # the last `slow` closes
-        self.window = min(self.params["fast"], self.params["slow"])  # the fast average's closes
+        self.fast_n, self.slow_n = self.params["fast"], self.params["slow"]
+        self.window = min(self.fast_n, self.slow_n)  # the closes the fast average sums
         self.fast_sum = 0.0  # the sum of the last `window` closes
         self.slow_sum = 0.0  # the sum of all of them
         self.info(f"double MA on {self.instruments} with {self.params}")
 
     def on_bar(self, bar):
-        slow_n = self.params["slow"]
+        slow_n = self.slow_n
         close = bar.close_price
         closes = self.closes
         closes.append(close)
@@ -41,7 +42,7 @@ class DoubleMa(Strategy):
                 count -= 1
         if count < slow_n:
             return
-        fast = self.fast_sum / self.params["fast"]
+        fast = self.fast_sum / self.fast_n
         slow = self.slow_sum / slow_n
         held = self.positions.get(f"{bar.local_symbol}.long")
         holding = held is not None and held.volume > 0

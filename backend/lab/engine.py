@@ -5,8 +5,8 @@ server, the CLI and sweeps go through child.run_in_child, so user code never run
 
 The strategy is hosted as a live worker hosts it (strategy_runtime/worker.py + dispatch.py): the same
 callbacks get the same Record objects with API.md's field names, and its actions arrive as the same
-commands (`strategy._send`), answered in-process here instead of over a pipe. What differs from live,
-and why, is in docs/lab.md ("Bar mode"):
+commands (`strategy._send`), answered in-process here instead of over a pipe. How bar mode trades (also
+in the README, "The strategy lab"):
 
 * an order sent while handling bar N is matched against bar N+1: a buy limit fills if that bar's low
   reaches it, at the better of its price and the bar's open (a sell: the high, the better of price and
@@ -31,26 +31,28 @@ import linecache
 import math
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from itertools import count
 from types import MappingProxyType
 from typing import Any
 
 from backend.lab.data import Bars
-from backend.lab.report import LabError, Report
+from backend.lab.report import BadInput, Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
+from backend.sim.calendar import trading_day_for
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
-from backend.sim.wire import ERROR_MESSAGES
 from backend.strategy import Record, Strategy, record
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from lib.price_grid import on_tick, to_tick
+from lib.trading_calendar import NIGHT_START
 
 SHANGHAI = timezone(timedelta(hours=8))
+Feed = Callable[[], bool]  # appends the next bars to the run's Bars (Bars.extend); False when there are no more
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-NIGHT_START_MS = 18 * HOUR_MS  # lib.trading_calendar.NIGHT_START: from 18:00 on, the next trading day
 CODE_FILE = "<strategy backtest>"  # what user_error keeps frames of
 MAX_WARMUP_BARS = 20_000  # as the live load_bars (strategy_runtime/manager.py)
 MAX_LOGS = 1000
@@ -62,10 +64,6 @@ _OFFSETS = {"open": OPEN, "close": CLOSE, "closetoday": CLOSE_TODAY, "closeyeste
 _OFFSET_NAMES = {OPEN: "open", CLOSE: "close", CLOSE_TODAY: "closetoday", CLOSE_YESTERDAY: "closeyesterday"}
 _SIDE = {"long": BUY, "short": SELL}
 _SIDE_NAMES = {BUY: "long", SELL: "short"}
-
-
-class Cancelled(LabError):
-    """The run was cancelled from outside (cancelled() answered True)."""
 
 
 def _suffixes() -> dict[int, str]:
@@ -81,21 +79,23 @@ def local_day(ms: int) -> date:
 
 
 def trading_day_of(ms: int) -> tuple[str, int]:
-    """(the trading day YYYYMMDD, the epoch ms of the next 18:00 exchange time, until which it holds).
+    """(the trading day YYYYMMDD the sim dates `ms` by, the epoch ms of the next 18:00 exchange time).
 
-    backend.sim.calendar.trading_day_for's rule: from 18:00 on the next business day, before it the
-    calendar day when a business day, else the next one. The answer is constant from one 18:00 to the
-    next, so the loop recomputes it once a day, not once a bar."""
-    local = ms + 8 * HOUR_MS
-    midnight = local - local % DAY_MS
-    day = datetime.fromtimestamp(midnight / 1000, UTC).date()
-    evening = local % DAY_MS >= NIGHT_START_MS
-    if evening or day.weekday() >= 5:
-        day += timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-    boundary = midnight + NIGHT_START_MS + (DAY_MS if evening else 0)
-    return day.strftime("%Y%m%d"), boundary - 8 * HOUR_MS
+    backend.sim.calendar.trading_day_for: from 18:00 (lib.trading_calendar.NIGHT_START) on the next business
+    day. Its answer holds until the next 18:00, so the loop asks it once a day, not once a bar."""
+    moment = datetime.fromtimestamp(ms / 1000, SHANGHAI)
+    evening = datetime.combine(moment.date(), NIGHT_START, SHANGHAI)
+    if moment >= evening:
+        evening += timedelta(days=1)
+    return trading_day_for(moment).strftime("%Y%m%d"), int(evening.timestamp() * 1000)
+
+
+def _counter_message(error_id: int) -> str:
+    """The sim counter's text for a CTP ErrorID ("CTP:资金不足"); its module loads only when an order is refused
+    (it brings the CTP struct tables, which a backtest otherwise never needs)."""
+    from backend.sim.wire import error_info
+
+    return str(error_info(error_id)["ErrorMsg"])
 
 
 def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
@@ -103,7 +103,7 @@ def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
     try:
         checked = check_params(declared_params(code), overrides or {})
     except ParamsError as error:
-        raise LabError(str(error)) from None
+        raise BadInput(str(error)) from None
     linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
     namespace: dict[str, Any] = {"__name__": "strategy"}
     exec(compile(code, CODE_FILE, "exec"), namespace)  # noqa: S102 - the point: the user's strategy
@@ -121,18 +121,20 @@ class _Side:
     than rebuilt from the Ledger's rows after each fill: today's lots with their open prices (the
     Ledger's basis for them), yesterday's at the last settlement, and the average open price."""
 
-    __slots__ = ("volume", "yesterday", "today", "open_cost", "close_profit")
+    __slots__ = ("volume", "yesterday", "today", "today_cost", "open_cost", "close_profit")
 
     def __init__(self) -> None:
         self.volume = 0
         self.yesterday = 0
         self.today: list[list[float]] = []  # [open price, lots], oldest first (the Ledger closes them so)
+        self.today_cost = 0.0  # open price x lots over `today`: their basis
         self.open_cost = 0.0  # open price x lots, average-cost (as the live strategy book)
         self.close_profit = 0.0  # money, against the average open price
 
     def open(self, price: float, lots: int) -> None:
         self.volume += lots
         self.today.append([price, lots])
+        self.today_cost += price * lots
         self.open_cost += price * lots
 
     def close(self, price: float, today: int, yesterday: int, sign: int, size: int) -> None:
@@ -145,6 +147,7 @@ class _Side:
         while today and self.today:
             take = min(today, self.today[0][1])
             self.today[0][1] -= take
+            self.today_cost -= self.today[0][0] * take
             today -= take
             if not self.today[0][1]:
                 self.today.pop(0)
@@ -154,15 +157,19 @@ class _Side:
     def settle(self) -> None:
         self.yesterday = self.volume
         self.today = []
+        self.today_cost = 0.0
 
 
 class BarEngine:
     """One bar-mode run: the strategy's host (its `_send`), the matcher, the Ledger, the day rolls."""
 
-    def __init__(self, spec: BacktestSpec, bars: Bars, strategy: Strategy) -> None:
+    def __init__(self, spec: BacktestSpec, bars: Bars, strategy: Strategy, feed: Feed | None = None,
+                 expected: int | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.bars = bars
         self.strategy = strategy
+        self.feed = feed  # more bars while the run goes (the CLI streams its CSV to its child)
+        self.expected = expected  # how many bars the feed will have brought: for progress and the equity's spacing
         self.name = str(getattr(strategy, "name", ""))
         self.local_symbol = spec.local_symbol
         terms = spec.terms or with_symbol(sim_terms(spec.local_symbol), spec.local_symbol)
@@ -244,13 +251,13 @@ class BarEngine:
         try:
             price, volume = float(command.get("price", 0.0)), int(command.get("volume", 0))
         except (TypeError, ValueError):
-            return self._refuse(command, ERROR_MESSAGES[15])
+            return self._refuse(command, _counter_message(15))
         if name != self.local_symbol:
             return self._refuse(command, f"the backtest trades {self.local_symbol} only, not {name}")
         if direction is None or offset is None or command.get("type", "limit") != "limit":
             return self._refuse(command, "the lab takes limit orders: direction long/short, offset open/close")
         if volume <= 0 or not math.isfinite(price) or price <= 0:
-            return self._refuse(command, ERROR_MESSAGES[15])
+            return self._refuse(command, _counter_message(15))
         self.ledger.mark(self.symbol, self.bar.close_price)
         if offset == OPEN:
             order = self._insert(direction, OPEN, price, volume)
@@ -299,7 +306,7 @@ class BarEngine:
                  "strategy": self.name}  # fmt: skip
         self.orders.append(order)
         error = self.ledger.check_order(self.ispec, direction, offset, price, volume)
-        reason = ERROR_MESSAGES.get(error, f"CTP:错误{error}") if error else self._exchange_check(price)
+        reason = _counter_message(error) if error else self._exchange_check(price)
         view = record(order)
         if reason:
             order["status"], order["status_msg"] = "rejected", reason
@@ -352,6 +359,8 @@ class BarEngine:
             if used >= cap:
                 break
             order = entry[0]
+            if order["status"] == "cancelled":  # by a callback of an earlier fill on this bar
+                continue
             price = order["price"]
             if entry[1] == BUY:
                 if locked_up or low > price + 1e-9:
@@ -418,8 +427,8 @@ class BarEngine:
         side = self.sides[side_name]
         closing = SELL if side_name == "long" else BUY
         frozen = sum(entry[0]["volume"] - entry[0]["traded"] for entry in self.working
-                     if entry[1] == closing and entry[2] != OPEN)  # fmt: skip
-        basis = side.yesterday * self.pre_settlement + sum(price * lots for price, lots in side.today)
+                     if entry[1] == closing and entry[2] != OPEN) if self.working else 0  # fmt: skip
+        basis = side.yesterday * self.pre_settlement + side.today_cost
         ratio = self.terms.long_margin_ratio if side_name == "long" else self.terms.short_margin_ratio
         sign = 1 if side_name == "long" else -1
         mark = self.bar.close_price
@@ -482,24 +491,31 @@ class BarEngine:
         self.balance_before = balance
         ledger.settle({self.symbol: settlement}, next_day)
         self.begin_day(next_day, settlement)
-        held = False
         for name, side in self.sides.items():
             side.settle()
             key = f"{self.local_symbol}.{name}"
-            if key in self.strategy.positions:
-                held = True
+            if key in self.strategy.positions:  # its lots are yesterday's now, at the settlement price
                 self.strategy.positions[key] = record(self.position(name))
-        if held:
-            self._tell_account()
+        self._tell_account()
 
     # ------------------------------------------------------------------------- the run
+    def _prefetch(self) -> None:
+        """With a feed: bars until the range's start is reached (what comes before it answers load_bars)."""
+        bars, start = self.bars, self.spec.start_ms
+        while (not len(bars) or (start is not None and bars.start_ms[-1] < start)) and self.feed and self.feed():
+            pass
+        self.first = 0 if start is None else bisect_left(bars.start_ms, start)
+        self.end = len(bars) if self.spec.end_ms is None else bisect_left(bars.start_ms, self.spec.end_ms)
+
     def run(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> Report:
         strategy, bars = self.strategy, self.bars
+        if self.feed is not None:
+            self._prefetch()
         if self.first >= self.end:
-            raise LabError("no bars in the range to backtest")
+            raise BadInput("no bars in the range to backtest")
         interval = getattr(strategy, "bar_interval", "1m")
         if interval != bars.interval:
-            raise LabError(f"the strategy takes {interval} bars (bar_interval), the data are {bars.interval} bars")
+            raise BadInput(f"the strategy takes {interval} bars (bar_interval), the data are {bars.interval} bars")
         strategy.contracts = MappingProxyType({self.local_symbol: record(self.contract())})
         strategy._send = self.send
         first_ms = bars.start_ms[self.first]
@@ -523,47 +539,59 @@ class BarEngine:
         new = Record.__new__
         suffix = _MINUTE_SUFFIX.get
         fields = {"local_symbol": self.local_symbol, "symbol": self.symbol, "exchange": self.exchange,
-                  "interval": bars.interval, "turnover": 0.0}  # fmt: skip
+                  "interval": bars.interval, "datetime": "", "open_price": 0.0, "high_price": 0.0, "low_price": 0.0,
+                  "close_price": 0.0, "volume": 0, "turnover": 0.0, "open_interest": 0.0}  # API.md's order
         working = self.working
         boundary = -1  # the next 18:00 (a trading day may start there)
         midnight = next_midnight = next_event = -1
         prefix = ""
-        every = max(1, (end - first) // MAX_EQUITY_POINTS)
+        planned = max(1, (self.expected - first) if self.expected else end - first)
+        every = max(1, planned // MAX_EQUITY_POINTS)
         sample_at = first
-        report_every = max(1, (end - first) // PROGRESS_STEPS)
+        report_every = max(1, planned // PROGRESS_STEPS)
         report_at = first + report_every
-        i = first
-        for i in range(first, end):  # noqa: B007 - the last index is the answer
-            t = start_ms[i]
-            if t >= next_event:  # an 18:00 (a trading day may start) or a midnight (the date changes) passed
-                if t >= boundary:
-                    day, boundary = trading_day_of(t)
-                    if day != self.day:
-                        self.end_day(closes[i - 1], day)
-                if t >= next_midnight:
-                    midnight = t - (t + 8 * HOUR_MS) % DAY_MS
-                    next_midnight = midnight + DAY_MS
-                    prefix = local_day(t).isoformat()
-                next_event = min(boundary, next_midnight)
-            bar = new(Record)
-            end_of_name = suffix(t - midnight)
-            bar.__dict__.update(fields, datetime=prefix + end_of_name if end_of_name else _iso(t),
-                                open_price=opens[i], high_price=highs[i], low_price=lows[i], close_price=closes[i],
-                                volume=int(volumes[i]), open_interest=interests[i])  # fmt: skip
-            self.bar = bar
-            if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
-                self.match(i)
-            on_bar(bar)
-            if i >= sample_at:
-                sample_at += every
-                self._sample(t, closes[i])
-                if i >= report_at:
-                    report_at += report_every
-                    if cancelled is not None and cancelled():
-                        raise Cancelled("cancelled")
-                    if progress is not None:
-                        progress((i - first + 1) / (end - first))
-        return i
+        i = lo = first
+        while True:  # one pass without a feed; with one, a pass per piece of bars as they arrive
+            columns = (column[lo:end] for column in (start_ms, opens, highs, lows, closes, volumes, interests))
+            for i, t, open_, high, low, close, volume, interest in zip(count(lo), *columns):  # noqa: B007
+                if t >= next_event:  # an 18:00 (a trading day may start) or a midnight (the date changes) passed
+                    if t >= boundary:
+                        day, boundary = trading_day_of(t)
+                        if day != self.day:
+                            self.end_day(closes[i - 1], day)
+                    if t >= next_midnight:
+                        midnight = t - (t + 8 * HOUR_MS) % DAY_MS
+                        next_midnight = midnight + DAY_MS
+                        prefix = local_day(t).isoformat()
+                    next_event = min(boundary, next_midnight)
+                bar = new(Record)
+                view = bar.__dict__
+                view.update(fields)  # then each field in place: cheaper than update() with keywords
+                end_of_name = suffix(t - midnight)
+                view["datetime"] = prefix + end_of_name if end_of_name else _iso(t)
+                view["open_price"] = open_
+                view["high_price"] = high
+                view["low_price"] = low
+                view["close_price"] = close
+                view["volume"] = int(volume)
+                view["open_interest"] = interest
+                self.bar = bar
+                if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
+                    self.match(i)
+                on_bar(bar)
+                if i >= sample_at:
+                    sample_at += every
+                    self._sample(t, close)
+                    if i >= report_at:
+                        report_at += report_every
+                        if cancelled is not None and cancelled():
+                            raise Cancelled("cancelled")
+                        if progress is not None:
+                            progress(min(1.0, (i - first + 1) / planned))
+            lo = end
+            if end < len(start_ms) or not self.feed or not self.feed():  # the range's end, or no more bars
+                return i
+            end = len(start_ms) if self.spec.end_ms is None else bisect_left(start_ms, self.spec.end_ms, lo)
 
     def _sample(self, t: int, close: float) -> None:
         self.ledger.mark(self.symbol, close)
@@ -589,30 +617,36 @@ def _iso(epoch_ms: int) -> str:
 
 
 def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Report:  # fmt: skip
-    """One backtest in this process; LabError for bad input or the user's error (their line, user_error)."""
+                 cancelled: Callable[[], bool] | None = None, feed: Feed | None = None,
+                 expected: int | None = None) -> Report:  # fmt: skip
+    """One backtest in this process; LabError for bad input or the user's error (their line, user_error).
+
+    Bar mode may start on part of the bars: `feed()` appends more to `data` (False when there are no more),
+    `expected` is how many there will be in all (for progress)."""
     if spec.mode == "tick":
         from backend.lab import tick_mode  # lab-ticks' module
 
         return tick_mode.run_tick_backtest(spec, data, progress, cancelled)  # type: ignore[attr-defined]
     if not isinstance(data, Bars):
-        raise LabError("bar mode needs bars")
+        raise BadInput("bar mode needs bars")
     if data.local_symbol != spec.local_symbol:
-        raise LabError(f"the bars are of {data.local_symbol}, the backtest of {spec.local_symbol}")
+        raise BadInput(f"the bars are of {data.local_symbol}, the backtest of {spec.local_symbol}")
     if spec.interval != data.interval:
-        raise LabError(f"the backtest asks for {spec.interval} bars, the data are {data.interval} bars")
+        raise BadInput(f"the backtest asks for {spec.interval} bars, the data are {data.interval} bars")
     try:
         terms_known = spec.terms is not None or sim_terms(spec.local_symbol)
     except KeyError as error:
-        raise LabError(f"{error.args[0]}: give the contract's terms") from None
+        raise BadInput(f"{error.args[0]}: give the contract's terms") from None
     del terms_known
     from backend.strategy_runtime.worker import user_error
 
     try:
         strategy = load_strategy(spec.code, spec.params)
-        engine = BarEngine(spec, data, strategy)
-        return engine.run(progress, cancelled)
+        report = BarEngine(spec, data, strategy, feed, expected).run(progress, cancelled)
     except LabError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever the user's code raised ends the run, with their line
         raise LabError(user_error(error, CODE_FILE)) from error
+    if progress is not None:
+        progress(1.0)
+    return report

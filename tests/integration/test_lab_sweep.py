@@ -12,10 +12,11 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from backend.lab.spec import BacktestSpec
-from backend.lab.sweep import SweepError, grid, run_sweep
+from backend.lab.sweep import SweepError, finite_json, grid, run_sweep
 from backend.strategy_runtime.params import declared_params
 from tests.lab_bars import DOUBLE_MA, TROUBLED, random_walk_bars
 
@@ -122,7 +123,7 @@ def test_the_command_line_prints_and_writes_what_run_sweep_ranks(tmp_path: Path)
     points = [{"fast": 3, "slow": 10}, {"fast": 3, "slow": 20}, {"fast": 5, "slow": 10}, {"fast": 5, "slow": 20}]
     expected = run_sweep(BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL), tmp_path / "bars.bin", points, "net_pnl",
                          workers=2)  # fmt: skip
-    assert written == json.loads(json.dumps(expected.to_json()))
+    assert written == finite_json(expected.to_json())
     lines = done.stdout.splitlines()
     assert lines[0].startswith("4 points, 1500 bars, 2 local workers") and lines[0].endswith("ranked by net_pnl")
     assert lines[1].split() == ["#", "fast", "slow", "net_pnl", "sharpe_ratio", "max_drawdown", "trade_count"]
@@ -143,3 +144,47 @@ def test_the_command_line_refuses_a_bad_grid_or_target_with_exit_2(tmp_path: Pat
                     *arguments)  # fmt: skip
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("error: ") and message in done.stderr
+
+
+SERVER = """
+import sys
+from pathlib import Path
+
+from backend.lab.spec import BacktestSpec
+from backend.lab.sweep_process import run_sweep_in_process
+from tests.lab_bars import TROUBLED
+
+run_sweep_in_process(BacktestSpec(code=TROUBLED, local_symbol="rb2601.SHFE"), Path(sys.argv[1]), [{"fast": 6}],
+                     "net_pnl", workers=1)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_sweep_driver_whose_server_dies_kills_its_children_and_ends(bars: Path) -> None:
+    """fast=6 never ends: only the driver noticing the end of its input (the server gone) stops that child."""
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(bars)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        found: dict[psutil.Process, str] = {}
+        waited = threading.Event()
+        for _ in range(300):  # the driver, then its child: 30 s at most
+            found = {process: _command_line(process) for process in psutil.Process(server.pid).children(True)}
+            if any("backend.lab.child" in command for command in found.values()):
+                break
+            waited.wait(0.1)
+    finally:
+        server.kill()
+        server.wait()
+    assert any("backend.lab.sweep_driver" in command for command in found.values())
+    assert any("backend.lab.child" in command for command in found.values())
+    _, alive = psutil.wait_procs(list(found), timeout=20)
+    for process in alive:  # a failure must not leave them spinning
+        process.kill()
+    assert alive == []
+
+
+def _command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # gone meanwhile
+        return ""

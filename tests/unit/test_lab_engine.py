@@ -12,7 +12,7 @@ import pytest
 
 from backend.lab.data import make_bars
 from backend.lab.engine import run_backtest
-from backend.lab.report import LabError, Report
+from backend.lab.report import Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import Terms
 
@@ -37,9 +37,14 @@ class Script(Strategy):
     def act(self, action, origin):
         if action[0] == "cancel_all":
             self.cancel_all()
+        elif action[0] == "warm":
+            bars = self.load_bars(origin, count=action[1])
+            self.info("warm " + " ".join(f"{bar.datetime} {bar.close_price}" for bar in bars))
+            self.info("main " + self.main_contract("rb"))
         elif action[0] == "show":
             side = self.positions.get("SYMBOL." + action[1])
-            shown = f"{side.volume} yd {side.yd_volume} td {side.td_volume}" if side else "none"
+            shown = (f"{side.volume} yd {side.yd_volume} td {side.td_volume} at {side.price} margin {side.margin:g} "
+                     f"profit {side.position_profit:g} frozen {side.frozen}") if side else "none"
             self.info(f"show {action[1]} {shown}")
         else:
             reply = getattr(self, action[0])(action[1], action[2], origin)
@@ -47,6 +52,10 @@ class Script(Strategy):
 
     def on_order(self, order):
         self.info(f"order {order.status} {order.offset} {order.traded}/{order.volume} {order.status_msg}")
+
+    def on_trade(self, trade):
+        for action in self.params["plan"].get("trade", []):
+            self.act(action, trade)
 
 
 ext = Script("script")
@@ -66,7 +75,7 @@ def terms(**changes: float | str) -> Terms:
     return Terms(**values)
 
 
-def run(rows: list[tuple], plan: dict, contract: Terms | None = None, **spec: float) -> Report:
+def run(rows: list[tuple], plan: dict, contract: Terms | None = None, **spec: float | int) -> Report:
     contract = contract or terms()
     bars = make_bars(contract.local_symbol, "1m", [(ms(row[0]), *row[1:]) for row in rows])
     code = SCRIPT.replace("SYMBOL", contract.local_symbol)
@@ -201,8 +210,11 @@ def test_settlement_turns_today_lots_into_yesterday_lots():
     plan = {"0": [["buy", 100, 2]], "1": [["show", "long"]], "2": [["show", "long"]],
             "3": [["show", "long"], ["sell", 103, 2]]}  # fmt: skip
     report = run(rows, plan)
+    # told at the fill (bar 1, marked at its close 100) and at Monday's settlement (102: the lots' new basis)
     assert [line for line in messages(report) if line.startswith("show")] == [
-        "show long 2 yd 0 td 2", "show long 2 yd 0 td 2", "show long 2 yd 2 td 0"]  # fmt: skip
+        "show long 2 yd 0 td 2 at 100.0 margin 200 profit 0 frozen 0",
+        "show long 2 yd 0 td 2 at 100.0 margin 200 profit 0 frozen 0",
+        "show long 2 yd 2 td 0 at 100.0 margin 204 profit 0 frozen 0"]  # fmt: skip
     assert [(t["offset"], t["volume"]) for t in report.trades] == [("open", 2), ("closeyesterday", 2)]
     # Monday settles at 102: +2 x 2 lots x 10; Tuesday's close at 103 against that settlement: +1 x 2 x 10
     assert [row["net_pnl"] for row in report.daily] == pytest.approx([40.0, 20.0])
@@ -229,3 +241,62 @@ def test_params_are_checked_against_the_declared_ones_as_live():
         run_backtest(BacktestSpec(code=code, local_symbol="rb2605.SHFE", params={"plan": 3}, terms=terms()), bars)
     with pytest.raises(LabError, match="params.speed: not a parameter"):
         run_backtest(BacktestSpec(code=code, local_symbol="rb2605.SHFE", params={"speed": 3}, terms=terms()), bars)
+
+
+def test_progress_is_reported_and_a_cancelled_run_stops():
+    bars = make_bars("rb2605.SHFE", "1m", [(ms(row[0]), *row[1:]) for row in MONDAY])
+    spec = BacktestSpec(code=SCRIPT.replace("SYMBOL", "rb2605.SHFE"), local_symbol="rb2605.SHFE", terms=terms())
+    seen: list[float] = []
+    run_backtest(spec, bars, progress=seen.append)
+    assert seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0
+    with pytest.raises(Cancelled):
+        run_backtest(spec, bars, cancelled=lambda: True)
+
+
+def test_a_callback_may_cancel_an_order_that_would_fill_on_the_same_bar():
+    report = run(MONDAY, {"0": [["buy", 100, 1], ["buy", 101, 1]], "trade": [["cancel_all"]]})
+    # both meet bar 1; the first fill's on_trade cancels the other before it is matched
+    assert [t["price"] for t in report.trades] == [98.0]
+    assert [o["status"] for o in report.orders] == ["alltraded", "cancelled"]
+
+
+def test_the_bars_before_the_range_answer_load_bars_and_main_contract_is_the_backtested_symbol():
+    report = run(MONDAY, {"init": [["warm", 5]], "0": [["buy", 103, 1]]}, start_ms=ms("2026-01-05T09:02:00"))
+    assert messages(report)[:2] == ["warm 2026-01-05T09:00:00+08:00 100.0 2026-01-05T09:01:00+08:00 101.0",
+                                    "main rb2605.SHFE"]  # fmt: skip
+    # bar 0 of the run is 09:02: its order meets 09:03 (open 103)
+    assert [(t["price"], t["time"]) for t in report.trades] == [(103.0, "2026-01-05T09:03:00+08:00")]
+
+
+def test_a_position_tells_its_margin_and_profit_as_of_its_fill():
+    plan = {"0": [["buy", 100, 2]], "1": [["sell", 110, 1]], "2": [["show", "long"]]}
+    report = run(MONDAY, plan)
+    # bought 2 at bar 1's open 98, marked at its close 101: +3 x 2 x 10; margin 98 x 2 x 10 x 0.1. As live,
+    # a position goes out with fills (and settlements): the working sell at 110 sends none
+    assert [line for line in messages(report) if line.startswith("show")] == [
+        "show long 2 yd 0 td 2 at 98.0 margin 196 profit 60 frozen 0"]  # fmt: skip
+    assert report.orders[1]["status"] == "cancelled"  # expired at the day's end
+
+
+def test_bars_fed_in_pieces_while_the_run_goes_give_the_same_report():
+    rows = [(ms(row[0]), *row[1:]) for row in MONDAY] + [(ms("2026-01-06T09:00:00"), 97, 99, 96, 98, 50),
+                                                          (ms("2026-01-06T09:01:00"), 98, 98, 95, 95, 50)]  # fmt: skip
+    plan = {"init": [["warm", 3]], "0": [["buy", 100, 1]], "2": [["sell", 97, 1]], "3": [["short", 99, 2]]}
+    code = SCRIPT.replace("SYMBOL", "rb2605.SHFE")
+    spec = BacktestSpec(code=code, local_symbol="rb2605.SHFE", params={"plan": plan}, terms=terms(),
+                        start_ms=ms("2026-01-05T09:02:00"))  # fmt: skip
+    whole = run_backtest(spec, make_bars("rb2605.SHFE", "1m", rows))
+    fed = make_bars("rb2605.SHFE", "1m", rows[:1])
+    pending = [make_bars("rb2605.SHFE", "1m", [row]) for row in rows[1:]]
+
+    def feed() -> bool:
+        if not pending:
+            return False
+        fed.extend(pending.pop(0))
+        return True
+
+    seen: list[float] = []
+    pieces = run_backtest(spec, fed, progress=seen.append, feed=feed, expected=len(rows))
+    assert pieces == whole and [t["price"] for t in whole.trades] == [100.0, 98.0]
+    assert whole.logs[0]["message"].startswith("warm 2026-01-05T09:00")
+    assert seen[-1] == 1.0
