@@ -63,8 +63,9 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "config.update": ("Change runtime configuration", RuntimeConfig),
     "code_tools.check_code": ("Lint code with pylint: [{line, column, code, error, message, type}]", CodeRequest),
     "code_tools.run_code": ("Run a snippet in a sandbox: {output, exit_code, timed_out, duration_ms}", CodeRequest),
-    "strategies.listing": ("Strategies with their state", None),
-    "strategies.operate": ("Start or stop a strategy; a start may override the class's declared params",
+    "strategies.listing": ("Strategies with their state, params and declared_params ([{name, type, default}])", None),
+    "strategies.operate": ("Start or stop a strategy; a start may override the class's declared params, and "
+                           "operation=params saves them for the next start of a stopped one",
                            StrategyOperation),
     "strategies.delete": ("Stop and delete a strategy", StrategyName),
     "strategies.reconcile": ("A strategy's book against the account: adopt the account's lots or flatten the "

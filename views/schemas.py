@@ -224,7 +224,7 @@ class RuntimeConfig(Numbers):
         return _lower(value)
 
 
-OPERATIONS = {"start": "start", "stop": "stop", "开启": "start", "关闭": "stop"}
+OPERATIONS = {"start": "start", "stop": "stop", "params": "params", "开启": "start", "关闭": "stop"}
 
 
 class StrategyName(Fields):
@@ -232,7 +232,8 @@ class StrategyName(Fields):
 
 
 class StrategyOperation(StrategyName):
-    operation: str = Field(description="start or stop (ctpbee's 开启/关闭 accepted)")
+    operation: str = Field(description="start or stop (ctpbee's 开启/关闭 accepted); params: save `params` for the "
+                           "next start of a stopped strategy")
     cancel_orders: bool = Field(False, description="on stop, also cancel the strategy's working orders")
     params: Annotated[dict[str, Any] | None, BeforeValidator(_json_object)] = Field(
         None, description="on start: overrides of the class's declared `params` (known keys, the defaults' JSON "
@@ -243,7 +244,7 @@ class StrategyOperation(StrategyName):
     def _known(cls, value: str) -> str:
         operation = OPERATIONS.get(value.strip().lower()) or OPERATIONS.get(value.strip())
         if operation is None:
-            raise ValueError("must be start or stop")
+            raise ValueError("must be start, stop or params")
         return operation
 
 

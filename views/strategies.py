@@ -42,6 +42,10 @@ def operate():
             if not desk().engine.connected:
                 raise ApiError("log in to a counter before starting a strategy", 503)
             manager.start(request.name, request.params)
+        elif request.operation == "params":
+            if request.params is None:
+                raise ApiError("params: required to save them", 400)
+            manager.save_params(request.name, request.params)
         else:
             manager.stop(request.name, cancel_orders=request.cancel_orders)
     except NotFound:

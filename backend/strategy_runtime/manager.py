@@ -31,7 +31,14 @@ from backend.engine.oms import UnknownOrder, position_side
 from backend.engine.risk import OrderRefused
 from backend.engine.slippage import slip_order
 from backend.history import BarHistory
-from backend.strategy_runtime.params import ParamsError, applicable, check_params, declared_params, merged
+from backend.strategy_runtime.params import (
+    ParamsError,
+    applicable,
+    check_params,
+    declared_params,
+    described,
+    merged,
+)
 from backend.strategy_runtime.positions import StrategyBook
 from backend.strategy_runtime.protocol import MAX_LINE, ProtocolError, decode, encode
 from backend.strategy_runtime.throttle import SERVER_LOG_RATE, LogThrottle, dropped_message
@@ -143,11 +150,7 @@ class StrategyManager:
                 raise StrategyRunning(f"{name} is running: stop it to start it with other params")
             return
         if params is not None:
-            try:
-                overrides = check_params(declared_params(record.text), params)
-            except ParamsError as error:
-                raise StrategyError(str(error)) from None
-            self.store.set_value(PARAMS_KEY.format(name), json.dumps(overrides))
+            overrides = self._keep_params(name, record.text, params)
         else:
             overrides = applicable(declared_params(record.text), self._saved_params(name))
         home = strategy_home(self.data_dir, name)
@@ -166,6 +169,22 @@ class StrategyManager:
                                   "params": overrides})  # fmt: skip
         worker.greenlets = [gevent.spawn(f, worker) for f in (self._write, self._read, self._drain_stderr, self._watch)]
         self._set_state(name, "running", "", worker.started_at)
+
+    def save_params(self, name: str, params: dict[str, Any]) -> None:
+        """Check and save a stopped strategy's params for its next start (the lab's "apply these params",
+        the desk's form saved without starting)."""
+        record = self.store.get_strategy(validate_name(name))  # NotFound when unknown
+        if name in self.workers:
+            raise StrategyRunning(f"{name} is running: stop it to give it other params")
+        self._keep_params(name, record.text, params)
+
+    def _keep_params(self, name: str, text: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            overrides = check_params(declared_params(text), params)
+        except ParamsError as error:
+            raise StrategyError(str(error)) from None
+        self.store.set_value(PARAMS_KEY.format(name), json.dumps(overrides))
+        return overrides
 
     def stop(self, name: str, cancel_orders: bool = False, keep_state: bool = False) -> None:
         """Stop a worker; keep_state leaves it marked running (a server shutdown: it resumes after)."""
@@ -274,7 +293,7 @@ class StrategyManager:
         return [
             {"name": r.name, "status": r.status, "error": r.error, "updated_at": r.updated_at,
              "started_at": r.started_at, "positions": self.pnl(r.name), "drift": self.drift(r.name),
-             "params": self.params(r.name, r.text)}
+             "params": self.params(r.name, r.text), "declared_params": described(declared_params(r.text))}
             for r in self.store.list_strategies()
         ]  # fmt: skip
 

@@ -126,6 +126,14 @@ def check_params(defaults: dict[str, Any] | None, given: Any) -> dict[str, Any]:
     return dict(given)
 
 
+def described(defaults: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The declared params as a form needs them (the desk's start and lab forms): each one's name, JSON
+    type and default, in the class's order; None when the source does not say."""
+    if defaults is None:
+        return None
+    return [{"name": key, "type": _json_type(value), "default": value} for key, value in defaults.items()]
+
+
 def applicable(defaults: dict[str, Any] | None, saved: dict[str, Any]) -> dict[str, Any]:
     """The saved overrides the (possibly changed) code still accepts: a renamed key or a changed type is
     dropped rather than refusing to start (or resume) the strategy."""

@@ -200,7 +200,7 @@ def test_log_in_on_the_sim(page: Any) -> None:
     for field, name in (("available", "可用"), ("margin", "保证金"), ("position_profit", "浮动盈亏"),
                         ("close_profit", "平仓盈亏"), ("commission", "手续费")):  # fmt: skip
         expect(page.locator(f'#account [data-field="{field}"] small')).to_have_text(name)
-    expect(page.locator("#pages button")).to_have_text(["交易", "策略", "设置", "风控"])
+    expect(page.locator("#pages button")).to_have_text(["交易", "策略", "实验室", "设置", "风控"])
 
 
 def test_the_trading_day_shows_beside_exchange_time(page: Any, server_desk: Desk) -> None:

@@ -6,7 +6,6 @@ Debian's Chromium under Playwright against a real server on the sim, as in test_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,17 +79,13 @@ def test_upload_a_py_file_then_download_it(page: Any, tmp_path: Path) -> None:
     assert Path(download.path()).read_text(encoding="utf-8") == UPLOADED
 
 
-def test_start_with_params_from_the_prompt(page: Any, server_desk: Desk) -> None:
-    prompted: list[str] = []
-
-    def answer(dialog: Any) -> None:
-        prompted.append(dialog.default_value)
-        dialog.accept(json.dumps({"every": 7, "product": "rb"}))
-
-    page.once("dialog", answer)
+def test_start_with_params_from_the_form(page: Any, server_desk: Desk) -> None:
     row(page, "uploaded_quiet").get_by_test_id("strategy-start").click()
+    every = page.get_by_test_id("params-dialog").locator('[data-param="every"]')
+    expect(every).to_have_value("20")  # prefilled with the current params (test_browser_params.py: the form)
+    every.fill("7")
+    page.get_by_test_id("params-start").click()
     expect(row(page, "uploaded_quiet")).to_have_attribute("data-status", "running")
-    assert json.loads(prompted[0]) == {"every": 20, "product": "rb"}  # prefilled with the current params
     listing = server_desk.api.get("/strategy").json()["data"]
     assert next(s for s in listing if s["name"] == "uploaded_quiet")["params"] == {"every": 7, "product": "rb"}
     page.screenshot(path=str(ARTIFACTS / "strategy-params.png"))
@@ -102,7 +97,7 @@ def test_a_runtime_error_shows_the_line_of_the_users_file(page: Any, server_desk
     assert server_desk.api.post("/code", json={"text": FAILING}).status_code == 200
     page.get_by_test_id("nav-strategies").click()
     expect(row(page, "failing")).to_have_attribute("data-status", "stopped")
-    row(page, "failing").get_by_test_id("strategy-start").click()  # no params: no prompt
+    row(page, "failing").get_by_test_id("strategy-start").click()  # no params: no form
     expect(row(page, "failing")).to_have_attribute("data-status", "error")
     said = f"ZeroDivisionError: division by zero (line {FAILING_LINE}, in on_tick)"
     expect(row(page, "failing")).to_contain_text(said)

@@ -8,6 +8,7 @@ import { el } from "./format.js";
 import { refreshHealth, socketUp } from "./health.js";
 import { initHelp } from "./help.js";
 import { applyStatic, switchLang, t } from "./i18n.js";
+import { applyLabEvent, initLab, loadLab } from "./lab.js";
 import { initLogin } from "./login.js";
 import { applyTick, bindDesk, initMarket, loadMarket, markSelectedRow } from "./market.js";
 import { applyRiskEvent, initRisk, loadRisk } from "./risk.js";
@@ -91,6 +92,7 @@ function connectSocket() {
   socket.on("strategy", applyStrategy);
   socket.on("contract", () => loadMarket().catch(() => {}));
   socket.on("risk", (message) => applyRiskEvent(desk, message));
+  socket.on("backtest", applyLabEvent); // the lab's runs: progress and endings
   socket.on("connect", () => {
     document.body.classList.remove("offline");
     socketUp(true);
@@ -125,6 +127,7 @@ function showPage(name) {
   }
   if (name === "config") loadConfig().catch((error) => desk.toast(t("toast.error", { msg: error.message }), "error"));
   if (name === "risk") loadRisk().catch(() => {});
+  if (name === "lab") loadLab().catch((error) => desk.toast(t("toast.error", { msg: error.message }), "error"));
 }
 
 function showLogin() {
@@ -180,6 +183,7 @@ function start() {
   initStrategies(desk);
   initConfig();
   initRisk(desk);
+  initLab(desk);
   session.onExpired = showLogin;
   document.getElementById("pages").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-page]");

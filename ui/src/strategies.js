@@ -4,6 +4,7 @@
 import { ApiError, api, session } from "./api.js";
 import { el, fillRows, label, money, signClass, when } from "./format.js";
 import { t } from "./i18n.js";
+import { ParamsForm } from "./params.js";
 import { mark, onRender, state } from "./state.js";
 
 const TEMPLATE = `from backend.strategy import Strategy
@@ -54,6 +55,7 @@ export function initStrategies(desk) {
   document.getElementById("code-run").addEventListener("click", () => run());
   document.getElementById("code-save").addEventListener("click", () => save());
   addFileButtons();
+  initParamsDialog();
   document.getElementById("strategy-new").addEventListener("click", () => {
     document.getElementById("strategy-name").value = "";
     editor.setValue(TEMPLATE);
@@ -172,12 +174,16 @@ async function open(name) {
   }
 }
 
-async function operate(desk, name, operation, current = {}) {
+async function operate(desk, name, operation, entry = {}) {
   const fields = { name, operation };
-  if (operation === "start" && Object.keys(current).length) {
-    const params = askParams(name, current);
-    if (params === null) return;
-    if (params !== undefined) fields.params = params;
+  if (operation === "start" && entry.declared_params !== undefined) {
+    // The form reads the params as the code declares them now (it may have changed since the list was drawn).
+    await loadStrategies().catch(() => {});
+    const now = state.strategies.find((item) => item.name === name) || entry;
+    if ((now.declared_params || []).length) {
+      editParams(desk, now);
+      return;
+    }
   }
   try {
     await api("PUT", "/strategy", fields);
@@ -211,7 +217,7 @@ function drawList(desk) {
         when(entry.updated_at)), // exchange time, as everywhere on the desk
       el("td", { className: "actions" },
         el("button", { className: "small", textContent: t(running ? "strategies.stop" : "strategies.start"), dataset: { testid: running ? "strategy-stop" : "strategy-start" },
-          onclick: () => operate(desk, entry.name, running ? "stop" : "start", entry.params || {}) }),
+          onclick: () => operate(desk, entry.name, running ? "stop" : "start", entry) }),
         el("button", { className: "small ghost", textContent: t("strategies.download"), dataset: { testid: "strategy-download" },
           onclick: () => download(desk, entry.name) }),
         el("button", { className: "small ghost", textContent: t("strategies.delete"), dataset: { testid: "strategy-delete" },
@@ -275,17 +281,70 @@ async function send(method, url, body) {
   return answer.data;
 }
 
-// The params to start with, as JSON prefilled with the current ones: null to cancel, undefined when unchanged.
-function askParams(name, current) {
-  const text = window.prompt(t("strategies.paramsPrompt", { name }), JSON.stringify(current));
-  if (text === null) return null;
-  try {
-    const params = JSON.parse(text);
-    return JSON.stringify(params) === JSON.stringify(current) ? undefined : params;
-  } catch {
-    window.alert(t("strategies.notJson", { text }));
-    return null;
+// --- the params form (issue 17 item 10; the Lab's "应用这些参数" too) ----------------------------------
+// A dialog with the strategy's declared params (params.js), prefilled with what its next start would use
+// (or the values given). 启动 starts with them, 仅保存 keeps them for the next start (PUT operation=params);
+// for a running strategy 停止并重启 stops it and starts it with them. A refusal stays in the dialog.
+
+let editing = null; // {desk, entry, form} while the dialog is open
+
+function initParamsDialog() {
+  const dialog = document.getElementById("params-dialog");
+  document.getElementById("params-reset").addEventListener("click", () => editing && editing.form.reset());
+  document.getElementById("params-cancel").addEventListener("click", () => dialog.close());
+  document.getElementById("params-save").addEventListener("click", () => submitParams("params"));
+  document.getElementById("params-dialog-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitParams(editing && editing.entry.status === "running" ? "restart" : "start");
+  });
+  dialog.addEventListener("close", () => { editing = null; });
+}
+
+// Open the form for a strategy (an entry of GET /strategy); `values` (the Lab's) replace the current params.
+export function editParams(desk, entry, values = null) {
+  const dialog = document.getElementById("params-dialog");
+  const running = entry.status === "running";
+  const form = new ParamsForm(entry.declared_params, values || entry.params || {});
+  if (values) form.read(); // the given values checked at once: a swept value the code no longer takes shows
+  editing = { desk, entry, form };
+  document.getElementById("params-title").textContent = t(values ? "params.applyTitle" : "params.title", { name: entry.name });
+  document.getElementById("params-fields").replaceChildren(form.element);
+  document.getElementById("params-start").textContent = t(running ? "params.restart" : "params.start");
+  document.getElementById("params-save").hidden = running;
+  paramsMessage("");
+  dialog.dataset.name = entry.name;
+  if (!dialog.open) dialog.showModal();
+  const first = form.element.querySelector("input, textarea");
+  if (first) first.focus();
+}
+
+function paramsMessage(text) {
+  document.getElementById("params-message").textContent = text;
+}
+
+async function submitParams(action) {
+  if (!editing) return;
+  const { desk, entry, form } = editing;
+  const read = form.read();
+  if (!read.ok) {
+    paramsMessage(t("params.fix"));
+    return;
   }
+  const buttons = document.querySelectorAll("#params-dialog button");
+  for (const button of buttons) button.disabled = true;
+  paramsMessage("");
+  try {
+    if (action === "restart") await api("PUT", "/strategy", { name: entry.name, operation: "stop" });
+    const operation = action === "params" ? "params" : "start";
+    await api("PUT", "/strategy", { name: entry.name, operation, params: read.overrides });
+    document.getElementById("params-dialog").close();
+    desk.toast(t(action === "params" ? "params.saved" : "strategies.done", { name: entry.name, operation: label("operation", "start") }));
+  } catch (error) {
+    paramsMessage(t("params.refused", { msg: error.message }));
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+  await loadStrategies().catch(() => {});
 }
 
 // --- a book against the account (issue 17 item 3, the desk side) ---------------------------------
