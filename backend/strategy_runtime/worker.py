@@ -12,41 +12,19 @@ from __future__ import annotations
 
 import linecache
 import os
-import resource
 import select
 import sys
-import traceback
 from typing import Any
 
+# the limits and guards are shared with the lab's backtest children (backend/lab/child.py)
+from backend.strategy_runtime.guards import protect as _protect
+from backend.strategy_runtime.guards import set_limits as _limits
+from backend.strategy_runtime.guards import user_error
 from backend.strategy_runtime.protocol import MAX_SERVER_LINE, decode, encode
 from backend.strategy_runtime.throttle import WORKER_LOG_RATE, LogThrottle, dropped_message
-from backend.strategy_runtime.workdir import HIDDEN_ENV
-from lib import fileguard
 
-REFUSED_EVENTS = frozenset({
-    "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen", "pty.spawn",
-    "resource.setrlimit",  # the limits were set before user code ran: they stay
-})  # fmt: skip
 TIMER = 1.0  # seconds between on_realtime calls
 MAX_LOG_LINE = 2000  # characters of one log line; a longer one (or a line that never ends) is cut here
-USER_FRAMES = 5  # the user's frames an error's traceback keeps (the innermost)
-MAX_ERROR = 4000  # characters of the error sent to the server
-
-
-def _guard(event: str, args: tuple) -> None:
-    if event in REFUSED_EVENTS:
-        raise PermissionError(f"{event} is not allowed in a strategy")
-
-
-def _protect() -> None:
-    """The audit hooks, before any user code: no new processes; files only in the strategy's own directory.
-
-    The server starts the worker in that directory, so the working directory is what may be written;
-    what it may not even read (the data directory, config.yaml) comes in HIDDEN_ENV.
-    """
-    sys.addaudithook(_guard)
-    hidden = [path for path in os.environ.get(HIDDEN_ENV, "").split(os.pathsep) if path]
-    fileguard.install("strategy", writable=[os.getcwd()], hidden=hidden)
 
 
 class Channel:
@@ -177,38 +155,6 @@ def _load(message: dict[str, Any], channel: Channel) -> Any:
     strategy.params = {**(strategy.params or {}), **(message.get("params") or {})}
     strategy._send = channel.request
     return strategy
-
-
-def user_error(error: BaseException, filename: str) -> str:
-    """The error as the strategy's author needs it: what, where in their file, and how it got there.
-
-    "ZeroDivisionError: division by zero (line 12, in on_tick)", then the innermost USER_FRAMES
-    frames of their own file with their lines of code; the worker's and the library's frames (the
-    dispatcher, the base class) are left out: they say nothing about the user's code.
-    """
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
-    kind = type(error).__name__
-    head = f"{kind}: {error}" if str(error) else kind
-    if isinstance(error, SyntaxError) and error.filename == filename:
-        head = f"{kind}: {error.msg} (line {error.lineno})"
-    elif frames:
-        head += f" (line {frames[-1].lineno}, in {frames[-1].name})"
-    lines = [head]
-    if frames:
-        lines.append("Traceback (your code, most recent call last):")
-        for frame in frames[-USER_FRAMES:]:
-            lines.append(f"  line {frame.lineno}, in {frame.name}")
-            if frame.line:
-                lines.append(f"    {frame.line.strip()[:200]}")
-    return "\n".join(lines)[:MAX_ERROR]
-
-
-def _limits() -> None:
-    """Set by the worker itself before any user code runs (the server passes the numbers)."""
-    memory = int(os.environ.get("CTPDESK_WORKER_MEMORY_MB", "1024")) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
 
 
 def main() -> int:

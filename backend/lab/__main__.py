@@ -1,0 +1,208 @@
+"""The lab's command line: `python -m backend.lab backtest ...` (and lab-sweep's `optimise ...`).
+
+    python -m backend.lab backtest --strategy strategies/double_ma.py --bars rb.csv --symbol rb2605.SHFE \
+        --param fast=10 --param slow=30 --json out.json
+
+prints the statistics as an aligned table and exits 0; bad input is one line on stderr and exit 2,
+an error of the strategy's code (with its line) exit 1. The strategy runs in a child process with the
+live workers' limits and guards (child.py), exactly as a backtest started from the desk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from backend.lab.data import bars_from_csv
+from backend.lab.report import LabError, Report
+from backend.lab.spec import BacktestSpec
+from backend.lab.terms import Terms, sim_terms, terms_from, with_symbol
+from backend.strategy_runtime.params import ParamsError, check_params, declared_params
+
+# (key, Chinese label, English label, format)
+STAT_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("start_date", "首个交易日", "start date", "s"),
+    ("end_date", "最后交易日", "end date", "s"),
+    ("total_days", "交易日数", "trading days", "d"),
+    ("capital", "起始资金", "capital", "money"),
+    ("end_balance", "结束资金", "end balance", "money"),
+    ("net_pnl", "净盈亏", "net P&L", "money"),
+    ("total_return", "总收益率", "total return", "pct"),
+    ("annual_return", "年化收益", "annual return", "pct"),
+    ("sharpe_ratio", "夏普比率", "Sharpe ratio", "f"),
+    ("max_drawdown", "最大回撤", "max drawdown", "pct"),
+    ("max_drawdown_days", "最长回撤天数", "max drawdown days", "d"),
+    ("return_drawdown_ratio", "收益回撤比", "return/drawdown", "f"),
+    ("win_rate", "胜率", "win rate", "pct"),
+    ("profit_factor", "盈亏比", "profit factor", "f"),
+    ("trade_count", "成交笔数", "trades", "d"),
+    ("turnover", "成交额", "turnover", "money"),
+    ("commission", "手续费", "commission", "money"),
+    ("slippage", "滑点", "slippage", "money"),
+)
+
+
+class InputError(ValueError):
+    """Bad command-line input: one line, exit 2."""
+
+
+def _value(text: str) -> Any:
+    """A --param value: JSON when it parses (10, 0.5, true, "x"), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--param {pair!r}: expected NAME=VALUE")
+        params[key.strip()] = _value(value)
+    return params
+
+
+def _terms(text: str | None, local_symbol: str) -> Terms | None:
+    """--terms: `sim` (or nothing: the sim's table), a JSON object or a JSON file, over the sim's terms."""
+    if text is None or text == "sim":
+        return None
+    raw = Path(text).read_text(encoding="utf-8") if not text.lstrip().startswith("{") else text
+    try:
+        given = json.loads(raw)
+    except ValueError as error:
+        raise InputError(f"--terms: not JSON ({error})") from None
+    try:
+        base = with_symbol(sim_terms(local_symbol), local_symbol)
+    except KeyError:
+        base = None
+    given = {"local_symbol": local_symbol, "exchange": local_symbol.rpartition(".")[2], **given}
+    try:
+        return terms_from(given, base)
+    except ValueError as error:
+        raise InputError(f"--terms: {error}") from None
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """The statistics as an aligned two-column table, Chinese and English labels."""
+    labels = [f"{zh} {en}" for _, zh, en, _ in STAT_ROWS]
+    width = max(_display_width(label) for label in labels)
+    lines = []
+    for (key, _, _, kind), label in zip(STAT_ROWS, labels, strict=True):
+        lines.append(label + " " * (width - _display_width(label) + 2) + _format(stats.get(key), kind))
+    return "\n".join(lines)
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(char) > 0x2E7F else 1 for char in text)
+
+
+def _format(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{value * 100:,.2f}%"
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "f":
+        return f"{value:.4f}" if isinstance(value, float) and math.isfinite(value) else str(value)
+    return str(value)
+
+
+def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
+    """The spec of `backtest`'s arguments; InputError naming the bad one."""
+    try:
+        code = Path(args.strategy).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"--strategy: {error.strerror}: {args.strategy}") from None
+    if "." not in args.symbol:
+        raise InputError(f"--symbol {args.symbol!r}: a local_symbol such as rb2605.SHFE")
+    params = _params(args.param)
+    try:  # checked here too (the child checks again): a bad --param is bad input, not the strategy's error
+        check_params(declared_params(code), params)
+    except ParamsError as error:
+        raise InputError(str(error)) from None
+    terms = _terms(args.terms, args.symbol)
+    if terms is None:
+        try:
+            sim_terms(args.symbol)
+        except KeyError as error:
+            raise InputError(f"--symbol: {error.args[0]}; give --terms") from None
+    try:
+        return BacktestSpec(code=code, local_symbol=args.symbol, interval=args.interval,
+                            params=params, capital=args.capital, terms=terms,
+                            fill_share=args.fill_share, slippage_ticks=args.slippage_ticks)  # fmt: skip
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def run_backtest_command(args: argparse.Namespace) -> int:
+    spec = backtest_spec(args)
+    try:
+        bars = bars_from_csv(Path(args.bars), args.symbol, args.interval)
+    except OSError as error:
+        raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
+    except ValueError as error:
+        raise InputError(f"--bars: {error}") from None
+    from backend.lab.child import run_in_child
+
+    with tempfile.TemporaryDirectory(prefix="ctpdesk-lab-cli-") as folder:
+        data_path = Path(folder) / "bars.bin"
+        bars.to_file(data_path)
+        report: Report = run_in_child(spec, data_path)
+    print(format_stats(report.stats))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+def _add_backtest(commands: Any) -> None:
+    parser = commands.add_parser("backtest", help="backtest a strategy file on a CSV of bars")
+    parser.add_argument("--strategy", required=True, help="the strategy's .py file (defines ext = X('name'))")
+    parser.add_argument("--bars", required=True, help="CSV: datetime, open, high, low, close, volume[, open_interest]")
+    parser.add_argument("--symbol", required=True, help="local_symbol, e.g. rb2605.SHFE")
+    parser.add_argument("--interval", default="1m", help="the bars' interval (the strategy's bar_interval)")
+    parser.add_argument("--terms", help="sim (default), or contract terms as JSON or a JSON file")
+    parser.add_argument("--param", action="append", default=[], help="NAME=VALUE, repeatable")
+    parser.add_argument("--capital", type=float, default=1_000_000.0)
+    parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
+    parser.add_argument("--slippage-ticks", type=float, default=0.0)
+    parser.add_argument("--json", help="write the whole report (stats, trades, orders, daily, equity) here")
+    parser.set_defaults(run=run_backtest_command)
+
+
+# ------------------------------------------------------------------------------------------- lab-sweep
+def _add_optimise(commands: Any) -> None:
+    """lab-sweep's `optimise` subcommand goes here (backend/lab/sweep.py)."""
+
+
+# ------------------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2 (argparse prints its usage too)
+        raise InputError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m backend.lab", description="The strategy lab: backtests and sweeps.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_backtest(commands)
+    _add_optimise(commands)
+    try:
+        args = parser.parse_args(argv)
+        return int(args.run(args))
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except LabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The only way the server, the CLI and sweeps run a backtest: user code in a child process.
+
+`run_in_child` starts `python -m backend.lab.child` in a fresh scratch directory (removed after), sends
+the job (the spec and the path of a bars file, data.Bars.to_file) as one JSON line on stdin and reads
+JSON lines from a private copy of the child's stdout: progress (at most PROGRESS_RATE a second), then
+the report or the error. The child sets the live workers' limits on itself and loads the bars, then
+installs their guards (backend/strategy_runtime/guards.py: no new processes, writes only in its
+scratch directory, nothing of the server's data directory or config readable), and only then runs
+user code. Cancelling kills the child's process group; so does the timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from backend.lab.report import LabError, Report
+from backend.lab.spec import BacktestSpec
+from backend.strategy_runtime.workdir import HIDDEN_ENV
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+PROGRESS_RATE = 10.0  # progress lines a second, at most
+MAX_STDERR = 20_000  # characters of the child's stderr kept to explain a crash
+EXIT_GRACE = 5.0  # seconds the child has to exit once it has answered
+
+
+class Cancelled(LabError):
+    """The run was cancelled: the child was killed."""
+
+
+def _environment(scratch: Path, hidden: Iterable[Path]) -> dict[str, str]:
+    """The child's variables: only what it needs; its HOME and TMPDIR are the scratch directory."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "PYTHONPATH": str(CHECKOUT),
+        "PYTHONSAFEPATH": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CTPDESK_WORKER_MEMORY_MB": os.environ.get("CTPDESK_WORKER_MEMORY_MB", "1024"),
+        HIDDEN_ENV: os.pathsep.join(str(path) for path in hidden),
+    }
+
+
+def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float], None] | None = None,
+                 cancel: threading.Event | None = None, timeout: float | None = None,
+                 hidden: Iterable[Path] = ()) -> Report:  # fmt: skip
+    """One backtest in a child process; LabError (the user's line, user_error style) when it fails.
+
+    `hidden`: paths the child may not read at all (the server passes its data directory and config,
+    strategy_runtime/workdir.hidden_paths); the bars file is read before the guards are installed."""
+    scratch = Path(tempfile.mkdtemp(prefix="ctpdesk-lab-"))
+    job = json.dumps({"spec": spec.to_json(), "data_path": str(Path(data_path).resolve())}) + "\n"
+    try:
+        process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            [sys.executable, "-m", "backend.lab.child"], cwd=scratch, env=_environment(scratch, hidden),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        try:
+            return _talk(process, job, progress, cancel, timeout)
+        finally:
+            _kill(process)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None] | None,
+          cancel: threading.Event | None, timeout: float | None) -> Report:  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    stderr: list[str] = []
+    drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
+    drain.start()
+    stopped: list[str] = []
+    watcher = threading.Thread(target=_watch, args=(process, cancel, timeout, stopped), daemon=True)
+    watcher.start()
+    try:
+        process.stdin.write(job.encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    answer: dict[str, Any] | None = None
+    for line in process.stdout:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        kind = message.get("k")
+        if kind == "progress" and progress is not None:
+            progress(float(message.get("p", 0.0)))
+        elif kind in ("report", "error"):
+            answer = message
+            break
+    if stopped:
+        raise Cancelled("cancelled") if stopped[0] == "cancel" else LabError(f"timed out after {timeout:g} s")
+    if answer is None:
+        process.wait(EXIT_GRACE)
+        drain.join(1.0)
+        tail = "".join(stderr).strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
+        raise LabError(f"the backtest process ended without a report: {tail[0][:500]}")
+    if answer["k"] == "error":
+        raise LabError(str(answer.get("message", "error")))
+    return Report.from_json(answer["d"])
+
+
+def _drain(stream: Any, kept: list[str]) -> None:
+    """Read the child's stderr (the user's prints end there) so it never blocks; keep its tail."""
+    size = 0
+    for chunk in iter(lambda: stream.read(4096), b""):
+        kept.append(chunk.decode(errors="replace"))
+        size += len(kept[-1])
+        while size > MAX_STDERR and len(kept) > 1:
+            size -= len(kept.pop(0))
+
+
+def _watch(process: subprocess.Popen, cancel: threading.Event | None, timeout: float | None,
+           stopped: list[str]) -> None:  # fmt: skip
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while process.poll() is None:
+        if cancel is not None and cancel.is_set():
+            stopped.append("cancel")
+        elif deadline is not None and time.monotonic() > deadline:
+            stopped.append("timeout")
+        if stopped:
+            _kill(process)
+            return
+        if cancel is not None:
+            cancel.wait(0.05)
+        else:
+            time.sleep(0.05)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    process.wait()
+
+
+# --------------------------------------------------------------------------------------------- the child
+def _child() -> int:
+    """`python -m backend.lab.child`: the job on stdin, JSON lines on a private copy of stdout."""
+    from backend.strategy_runtime.guards import protect, set_limits
+
+    set_limits()
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # the user's prints (fd 1 and sys.stdout) go to stderr, never into the protocol
+    sys.stdout = sys.stderr
+
+    def send(message: dict[str, Any]) -> None:
+        data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[os.write(out_fd, data) :]
+
+    try:
+        job = json.loads(sys.stdin.readline())
+        spec = BacktestSpec.from_json(job["spec"])
+        data = _load_data(spec, Path(job["data_path"]))
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        send({"k": "error", "message": f"bad job: {error}"})
+        return 2
+    from backend.lab.engine import run_backtest  # imported before the guards: no module loads after them fail
+
+    protect([os.getcwd()])
+    last = [0.0]
+
+    def progress(share: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1 / PROGRESS_RATE:
+            last[0] = now
+            send({"k": "progress", "p": round(share, 4)})
+
+    try:
+        report = run_backtest(spec, data, progress)
+    except LabError as error:
+        send({"k": "error", "message": str(error)})
+        return 1
+    send({"k": "progress", "p": 1.0})
+    send({"k": "report", "d": report.to_json()})
+    return 0
+
+
+def _load_data(spec: BacktestSpec, path: Path) -> Any:
+    if spec.mode == "tick":
+        from backend.lab import tick_mode  # lab-ticks' module: its own file format
+
+        return tick_mode.load_ticks(path)  # type: ignore[attr-defined]
+    from backend.lab.data import Bars
+
+    return Bars.from_file(path)
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
