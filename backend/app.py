@@ -20,6 +20,7 @@ from backend.engine.risk_rules import RiskLimits
 from backend.extensions import jwt, socketio
 from backend.gateway.ctp_gateway import session_filter_on
 from backend.history import BarHistory
+from backend.lab.runs import RunRegistry
 from backend.runtime import apply_runtime
 from backend.session import CounterSession
 from backend.strategy_runtime.manager import StrategyManager
@@ -32,6 +33,7 @@ from views import (
     code_tools,
     config_view,
     health,
+    lab,
     market,
     openapi,
     origins,
@@ -84,8 +86,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                       cors_credentials=False, logger=False, engineio_logger=False, serializer=TextPacket)  # fmt: skip
     use_whole_frames(socketio)
     _edge_limits(app, settings)
-    for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, openapi,
-                   ui):  # fmt: skip
+    for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, lab,
+                   openapi, ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     history = BarHistory(engine, store)
@@ -93,8 +95,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     session = CounterSession(engine, strategy_manager, SavedLogin(store, secret), settings.SIM_NAME,
                              settings.LOGIN_TIMEOUT, VERSION)  # fmt: skip
     push = Push(socketio, engine, tokens, session.status, settings.TICK_PUSH_INTERVAL)  # starts tasks: after init_app
+    lab_runs = RunRegistry(store, lab.socket_notifier(socketio), settings.lab_max_runs(), settings.LAB_TIMEOUT)
+    lab_runs.recover()  # runs a stopped server left behind: errors now
     app.extensions["ctpdesk"] = Desk(settings, store, engine, access, tokens, runtime, strategy_manager, session, push,
-                                     history)
+                                     history, lab_runs)
     session.start_auto_login()
     _register_error_handlers(app)
     origins.install(app, settings, allowed_origins)  # hosts and origins on every request, /socket.io/ too
@@ -152,8 +156,10 @@ def _async_mode() -> str:
 
 
 def shutdown(app: Flask) -> None:
-    """Stop cleanly: no more logging back in, strategies (their orders stay), the counter, then the store."""
+    """Stop cleanly: the lab's runs, no more logging back in, strategies (their orders stay), the counter, then
+    the store."""
     desk: Desk = app.extensions["ctpdesk"]
+    desk.lab.close()  # the lab's children killed; their runs are marked at the next start
     desk.session.close()
     desk.strategies.stop_all(keep_state=True)
     desk.engine.close()

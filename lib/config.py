@@ -104,6 +104,11 @@ class Settings:
     ENGINEIO_PER_ADDRESS: int = 100  # Engine.IO sessions one client address may hold; more handshakes: 429
     ENGINEIO_CONNECT_WITHIN: float = 10.0  # seconds a session has to connect a Socket.IO namespace; then closed
     LINT_MEMORY_MB: int = 512  # address space of /check_code's pylint child; more: 422
+    # The lab (issue 18, docs/lab.md): backtests and sweeps run in child processes, at most LAB_MAX_RUNS at once
+    # (others queue); 0: half the machine's cores, at least 1. A run longer than LAB_TIMEOUT seconds is stopped
+    # and marked an error; 0: no limit.
+    LAB_MAX_RUNS: int = 0
+    LAB_TIMEOUT: float = 3600.0
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -111,6 +116,10 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return Path(self.DATA_DIR)
+
+    def lab_max_runs(self) -> int:
+        """LAB_MAX_RUNS, 0 made concrete: half the cores (a run is one busy process), at least 1."""
+        return self.LAB_MAX_RUNS or max(1, (os.cpu_count() or 1) // 2)
 
     def risk_values(self) -> dict[str, Any]:
         """The RISK_* settings by RiskLimits' field names (risk_enabled -> enabled)."""
@@ -128,6 +137,7 @@ _NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means 
 # issue 16, the web edge's limits: 0 turns a timeout or a cap off; a negative number means nothing.
 _NOT_NEGATIVE += ("MAX_BODY", "MAX_CODE_BODY", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "ENGINEIO_PER_ADDRESS",
                   "ENGINEIO_CONNECT_WITHIN", "LINT_MEMORY_MB")
+_NOT_NEGATIVE += ("LAB_MAX_RUNS", "LAB_TIMEOUT")  # issue 18: 0 is "automatic" and "no limit"
 
 
 def _coerce(key: str, value: Any) -> Any:

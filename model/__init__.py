@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.store import NotFound, Store, StoreError, StoreUnavailable, StrategyRecord
+from model.store import LabRunRecord, NotFound, Store, StoreError, StoreUnavailable, StrategyRecord
 
-__all__ = ["NotFound", "Store", "StoreError", "StoreUnavailable", "StrategyRecord", "open_store", "SQLITE_FILE"]
+__all__ = ["LabRunRecord", "NotFound", "Store", "StoreError", "StoreUnavailable", "StrategyRecord", "open_store",
+           "SQLITE_FILE"]
 
 SQLITE_FILE = "ctpdesk.sqlite3"
 

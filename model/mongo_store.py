@@ -23,7 +23,7 @@ from pymongo.write_concern import WriteConcern
 
 from model import shapes
 from model.shapes import BarRow
-from model.store import NotFound, Store, StoreError, StoreUnavailable, StrategyRecord
+from model.store import LabRunRecord, NotFound, Store, StoreError, StoreUnavailable, StrategyRecord
 
 if TYPE_CHECKING:
     from backend.engine.constants import Interval
@@ -97,6 +97,7 @@ class MongoStore(Store):
                                 ("direction", ASCENDING)], unique=True, name="trade_key")  # fmt: skip
         db.trades.create_index([("trading_day", ASCENDING), ("seq", ASCENDING)], name="trades_by_day")
         db.revoked_tokens.create_index("expires_at", name="expiry")
+        db.lab_runs.create_index([("kind", ASCENDING), ("created_at", DESCENDING)], name="lab_runs_by_time")
         # strategies, values, subscriptions and meta are keyed by _id, unique by construction.
         self._prepare_logs()
 
@@ -312,6 +313,51 @@ class MongoStore(Store):
     def recent_logs(self, limit: int) -> list[dict[str, Any]]:
         found = self._collection("logs").find({}, {"_id": 0}).sort("$natural", DESCENDING)
         return list(found.limit(shapes.check_limit(limit)))[::-1]
+
+    # --- lab runs ---------------------------------------------------------------------------------
+    @_driver_errors
+    def load_bar_rows(
+        self, local_symbol: str, interval: Interval | str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[BarRow]:
+        low, high = shapes.bar_range(start_ms, end_ms, limit)
+        query = {"local_symbol": local_symbol, "interval": shapes.interval_value(interval),
+                 "start_ms": {"$gte": low, "$lte": high}}  # fmt: skip
+        found = self._collection("bars").find(query, {"_id": 0}).sort("start_ms", ASCENDING).limit(limit)
+        return [BarRow(**{name: document[name] for name in BarRow._fields}) for document in found]
+
+    @_driver_errors
+    def save_lab_run(
+        self, run_id: str, kind: str, created_at: float, summary: dict[str, Any], result: dict[str, Any] | None
+    ) -> None:
+        # JSON text, not sub-documents: a report's keys (params, statistics) may hold what BSON dislikes.
+        fields = {"kind": shapes.check_str("kind", kind), "created_at": float(created_at),
+                  "summary": shapes.to_json(summary)}  # fmt: skip
+        if result is not None:
+            fields["result"] = shapes.to_json(result)
+        self._collection("lab_runs").update_one({"_id": shapes.check_str("run_id", run_id)}, {"$set": fields},
+                                                upsert=True)  # fmt: skip
+
+    @_driver_errors
+    def get_lab_run(self, run_id: str) -> LabRunRecord:
+        found = self._collection("lab_runs").find_one({"_id": run_id})
+        if found is None:
+            raise NotFound(f"no lab run {run_id!r}")
+        result = found.get("result")
+        return LabRunRecord(found["_id"], found["kind"], found["created_at"], shapes.from_json(found["summary"]),
+                            None if result is None else shapes.from_json(result))  # fmt: skip
+
+    @_driver_errors
+    def list_lab_runs(self, kind: str | None, limit: int) -> list[LabRunRecord]:
+        query = {} if kind is None else {"kind": kind}
+        found = self._collection("lab_runs").find(query, {"result": 0})
+        latest = found.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(shapes.check_limit(limit))
+        return [LabRunRecord(document["_id"], document["kind"], document["created_at"],
+                             shapes.from_json(document["summary"])) for document in latest]  # fmt: skip
+
+    @_driver_errors
+    def delete_lab_run(self, run_id: str) -> None:
+        if not self._collection("lab_runs").delete_one({"_id": run_id}).deleted_count:
+            raise NotFound(f"no lab run {run_id!r}")
 
     # --- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from backend.engine.constants import Interval
     from backend.engine.objects import BarData
     from model.shapes import BarRow
-    from model.store import StrategyRecord
+    from model.store import LabRunRecord, StrategyRecord
 
 
 # --- parts ------------------------------------------------------------------------------------------
@@ -98,3 +98,21 @@ class ConfigStore(Protocol):
     def load_config(self) -> dict[str, Any]: ...
 
     def save_config(self, values: dict[str, Any]) -> None: ...
+
+
+class LabStore(Protocol):
+    """The lab's part (issue 18): the bars a backtest replays and the runs with their reports."""
+
+    def load_bar_rows(
+        self, local_symbol: str, interval: Interval | str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[BarRow]: ...
+
+    def save_lab_run(
+        self, run_id: str, kind: str, created_at: float, summary: dict[str, Any], result: dict[str, Any] | None
+    ) -> None: ...
+
+    def get_lab_run(self, run_id: str) -> LabRunRecord: ...
+
+    def list_lab_runs(self, kind: str | None, limit: int) -> list[LabRunRecord]: ...
+
+    def delete_lab_run(self, run_id: str) -> None: ...

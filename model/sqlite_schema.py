@@ -42,6 +42,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE subscriptions (local_symbol TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE TABLE logs (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
     """,
+    """
+    -- Lab runs (issue 18): the summary is read for the list, the result (a whole report) only for one run.
+    CREATE TABLE IF NOT EXISTS lab_runs (
+        run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at REAL NOT NULL, summary TEXT NOT NULL, result TEXT
+    );
+    CREATE INDEX IF NOT EXISTS lab_runs_by_time ON lab_runs (kind, created_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

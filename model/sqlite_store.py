@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from model import shapes
 from model.shapes import BarRow
 from model.sqlite_schema import migrate
-from model.store import NotFound, Store, StoreError, StrategyRecord
+from model.store import LabRunRecord, NotFound, Store, StoreError, StrategyRecord
 
 if TYPE_CHECKING:
     from backend.engine.constants import Interval
@@ -314,6 +314,52 @@ class SqliteStore(Store):
             "SELECT data FROM logs ORDER BY seq DESC LIMIT ?", (shapes.check_limit(limit),), shapes.from_json
         )
         return rows[::-1]
+
+    # --- lab runs ---------------------------------------------------------------------------------
+    def load_bar_rows(
+        self, local_symbol: str, interval: Interval | str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[BarRow]:
+        low, high = shapes.bar_range(start_ms, end_ms, limit)
+        rows = self._rows(
+            "SELECT local_symbol, interval, start_ms, open, high, low, close, volume, turnover, open_interest"
+            " FROM bars WHERE local_symbol = ? AND interval = ? AND start_ms BETWEEN ? AND ? ORDER BY start_ms LIMIT ?",
+            (local_symbol, shapes.interval_value(interval), low, high, limit),
+        )
+        return [BarRow(*row) for row in rows]
+
+    def save_lab_run(
+        self, run_id: str, kind: str, created_at: float, summary: dict[str, Any], result: dict[str, Any] | None
+    ) -> None:
+        encoded = (shapes.check_str("run_id", run_id), shapes.check_str("kind", kind), float(created_at),
+                   shapes.to_json(summary), None if result is None else shapes.to_json(result))  # fmt: skip
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO lab_runs VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET"
+                " summary = excluded.summary, result = coalesce(excluded.result, lab_runs.result)",
+                encoded,
+            )
+
+    def get_lab_run(self, run_id: str) -> LabRunRecord:
+        rows = self._rows("SELECT run_id, kind, created_at, summary, result FROM lab_runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise NotFound(f"no lab run {run_id!r}")
+        found, kind, created_at, summary, result = rows[0]
+        return LabRunRecord(found, kind, created_at, shapes.from_json(summary),
+                            None if result is None else shapes.from_json(result))  # fmt: skip
+
+    def list_lab_runs(self, kind: str | None, limit: int) -> list[LabRunRecord]:
+        where, parameters = ("WHERE kind = ?", (kind,)) if kind is not None else ("", ())
+        limited = (*parameters, shapes.check_limit(limit))
+        rows = self._rows(f"SELECT run_id, kind, created_at, summary FROM lab_runs {where}"
+                          " ORDER BY created_at DESC, rowid DESC LIMIT ?", limited)  # fmt: skip
+        return [LabRunRecord(run_id, kind_, created_at, shapes.from_json(summary))
+                for run_id, kind_, created_at, summary in rows]  # fmt: skip
+
+    def delete_lab_run(self, run_id: str) -> None:
+        with self._transaction() as db:
+            deleted = db.execute("DELETE FROM lab_runs WHERE run_id = ?", (run_id,)).rowcount
+        if not deleted:
+            raise NotFound(f"no lab run {run_id!r}")
 
     # --- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -35,6 +35,20 @@ class StrategyRecord:
     started_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LabRunRecord:
+    """One lab run (a backtest or a sweep, issue 18): its state and request in `summary`, its report in `result`.
+
+    Kept apart so the list of runs reads the small part only: a report holds every trade and order.
+    """
+
+    run_id: str
+    kind: str  # "backtest" | "optimise"
+    created_at: float  # epoch seconds
+    summary: dict[str, Any]  # JSON: status, progress, error, the request, headline statistics
+    result: dict[str, Any] | None = None  # JSON: the whole report; None until finished, and in listings
+
+
 class Store(ABC):
     """Persistence for one ctpdesk server: bars, configuration, access, strategies, journal, logs.
 
@@ -202,6 +216,33 @@ class Store(ABC):
     @abstractmethod
     def recent_logs(self, limit: int) -> list[dict[str, Any]]:
         """Return the latest `limit` records, oldest first. `limit` must be positive."""
+
+    # --- lab runs (issue 18) ---------------------------------------------------------------------
+    @abstractmethod
+    def load_bar_rows(
+        self, local_symbol: str, interval: Interval | str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[BarRow]:
+        """Whole stored bars (turnover and open interest included) from `start_ms` on, ascending, start/end
+        inclusive, at most `limit`: the earliest ones, so a long range is read page by page (the next page
+        starts at the last start_ms + 1). A backtest reads its range this way."""
+
+    @abstractmethod
+    def save_lab_run(
+        self, run_id: str, kind: str, created_at: float, summary: dict[str, Any], result: dict[str, Any] | None
+    ) -> None:
+        """Create or update a lab run by `run_id`; summary replaces the stored one, a None result keeps it."""
+
+    @abstractmethod
+    def get_lab_run(self, run_id: str) -> LabRunRecord:
+        """One run with its result; raises NotFound."""
+
+    @abstractmethod
+    def list_lab_runs(self, kind: str | None, limit: int) -> list[LabRunRecord]:
+        """The latest `limit` runs (of `kind`, or all), newest first, without their results."""
+
+    @abstractmethod
+    def delete_lab_run(self, run_id: str) -> None:
+        """Forget a run and its result; raises NotFound when there is no such run."""
 
     # --- lifetime -------------------------------------------------------------------------------
     @abstractmethod

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from auth.tokens import Tokens
     from backend.engine.engine import MainEngine
     from backend.history import BarHistory
+    from backend.lab.runs import RunRegistry
     from backend.session import CounterSession
     from backend.strategy_runtime.manager import StrategyManager
     from lib.config import Settings
@@ -31,6 +32,7 @@ class Desk:
     session: CounterSession  # the counter login: log in and out, logging back in after a restart
     push: Push
     history: BarHistory  # /bar and strategies' warm-up: the store's bars, the sim's past filled in
+    lab: RunRegistry  # the lab's backtests and sweeps (issue 18)
 
 
 def desk() -> Desk:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
+from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
     AuthCodeRequest,
@@ -73,13 +74,18 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "risk.kill": ("Kill switch: stop strategies, cancel working orders, optionally close positions", KillRequest),
     "risk.rearm": ("Re-arm the kill switch: orders accepted again", None),
     "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
+    "lab.start": ("Start a backtest of an uploaded strategy on stored bars, in its own process; data: {id}",
+                  BacktestRequest),
+    "lab.read": ("Backtests: the list (no id), or one whole: status, progress, statistics, trades, orders, daily "
+                 "P&L, equity and drawdown", RunQuery),
+    "lab.remove": ("Cancel a queued or running backtest (its process killed), or delete an ended one", RunTarget),
     "openapi.document": ("This document", None),
 }
 ERRORS = {
     "400": "invalid input (msg names the field and why)",
     "401": "missing, invalid, expired or revoked token (msg 'token error')",
     "403": "wrong access code or password",
-    "404": "unknown instrument, order or strategy",
+    "404": "unknown instrument, order, strategy or lab run",
     "409": "conflict: another account active, order already finished",
     "429": "too many attempts",
     "500": "unexpected error (trace id in msg)",

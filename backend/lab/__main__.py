@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +180,99 @@ def _add_backtest(commands: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------- lab-sweep
+OPTIMISE_COLUMNS = ("net_pnl", "sharpe_ratio", "max_drawdown", "trade_count")  # beside the target in the table
+
+
 def _add_optimise(commands: Any) -> None:
-    """lab-sweep's `optimise` subcommand goes here (backend/lab/sweep.py)."""
+    """`optimise`: `backtest`'s arguments, a --grid per parameter and the --target to rank by."""
+    parser = commands.add_parser("optimise", help="a grid of params of a strategy file, ranked by a statistic")
+    parser.add_argument("--strategy", required=True, help="the strategy's .py file (defines ext = X('name'))")
+    parser.add_argument("--bars", required=True, help="CSV: datetime, open, high, low, close, volume[, open_interest]")
+    parser.add_argument("--symbol", required=True, help="local_symbol, e.g. rb2605.SHFE")
+    parser.add_argument("--interval", default="1m", help="the bars' interval (the strategy's bar_interval)")
+    parser.add_argument("--terms", help="sim (default), or contract terms as JSON or a JSON file")
+    parser.add_argument("--param", action="append", default=[], help="NAME=VALUE under every point, repeatable")
+    parser.add_argument("--capital", type=float, default=1_000_000.0)
+    parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
+    parser.add_argument("--slippage-ticks", type=float, default=0.0)
+    parser.add_argument("--grid", action="append", default=[], required=True,
+                        help="NAME=START:STOP:STEP (stop included) or NAME=V1,V2,...; repeatable")  # fmt: skip
+    parser.add_argument("--target", default="sharpe_ratio", help="the statistic to rank by (default sharpe_ratio)")
+    parser.add_argument("--workers", type=int, help="children at once (default: the CPU count)")
+    parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER") or None,
+                        help="a dask.distributed scheduler, tcp://host:8786 (default: $DASK_SCHEDULER; none: local)")
+    parser.add_argument("--top", type=int, default=20, help="rows of the table (default 20; 0: all)")
+    parser.add_argument("--json", help="write the whole sweep (every point, its params and statistics) here")
+    parser.set_defaults(run=run_optimise_command)
+
+
+def run_optimise_command(args: argparse.Namespace) -> int:
+    """Run the sweep, print the ranked table; exit 1 when no point ran (the first error explains)."""
+    from backend.lab.sweep import SweepError, check_target, grid, grid_option, run_sweep
+    from backend.lab.sweep_dask import ClusterError
+
+    spec = backtest_spec(args)
+    try:
+        check_target(args.target)
+        points = grid(dict(grid_option(text) for text in args.grid), declared_params(spec.code))
+    except SweepError as error:
+        raise InputError(str(error)) from None
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers: at least 1")
+    bars = _csv_bars(args)
+    with tempfile.TemporaryDirectory(prefix="ctpdesk-lab-cli-") as folder:
+        data_path = Path(folder) / "bars.bin"
+        bars.to_file(data_path)
+        started = time.monotonic()
+        try:
+            sweep = run_sweep(spec, data_path, points, args.target, workers=args.workers, scheduler=args.scheduler)
+        except ClusterError as error:
+            raise LabError(str(error)) from None
+        seconds = time.monotonic() - started
+    where = f"dask {sweep.where}, {sweep.workers} workers" if args.scheduler else f"{sweep.workers} local workers"
+    print(f"{len(points)} points, {len(bars)} bars, {where}, {seconds:.1f} s; ranked by {args.target}")
+    print(format_sweep(sweep, args.top))
+    if args.json:
+        Path(args.json).write_text(json.dumps(sweep.to_json(), ensure_ascii=False), encoding="utf-8")
+    failed = [point for point in sweep.ranked if point.error is not None]
+    if failed and len(failed) == len(sweep.ranked):
+        raise LabError(f"every point failed; the first: {failed[0].error}")
+    return 0
+
+
+def _csv_bars(args: argparse.Namespace) -> Any:
+    try:
+        return bars_from_csv(Path(args.bars), args.symbol, args.interval)
+    except OSError as error:
+        raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
+    except ValueError as error:
+        raise InputError(f"--bars: {error}") from None
+
+
+def format_sweep(sweep: Any, top: int = 0) -> str:
+    """The ranked points as a table: rank, the grid's params, the target and a few headline statistics."""
+    points = sweep.ranked[:top] if top > 0 else sweep.ranked
+    names = list(dict.fromkeys(name for point in sweep.ranked for name in point.params))
+    columns = [sweep.target, *(name for name in OPTIMISE_COLUMNS if name != sweep.target)]
+    rows = [["#", *names, *columns]]
+    for rank, point in enumerate(points, start=1):
+        figures = [_cell(point.stats.get(name)) for name in columns] if point.stats else ["-"] * len(columns)
+        row = [str(rank), *(json.dumps(point.params.get(name)) for name in names), *figures]
+        if point.error is not None:
+            row.append("error: " + point.error.splitlines()[0][:120])
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(row))
+             for row in rows]  # fmt: skip
+    if len(points) < len(sweep.ranked):
+        lines.append(f"... {len(sweep.ranked) - len(points)} more (--top 0 for all, --json for everything)")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}" if math.isfinite(value) else str(value)
+    return "-" if value is None else str(value)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""A sweep in its own driver process (sweep_driver.py): what the server calls, so that neither the pool of
+waiting threads nor a dask client lives inside its gevent loop.
+
+`run_sweep_in_process` takes the arguments of `run_sweep` and answers the same SweepReport; progress comes
+from the driver's lines, `cancel` terminates the driver (which kills its children or cancels its dask
+futures and still reports what finished), and a driver that does not stop is killed with its process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from backend.lab.report import LabError
+from backend.lab.spec import BacktestSpec
+from backend.lab.sweep import Progress, SweepReport
+from backend.lab.sweep_driver import VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+POLL = 0.2  # seconds between looks at the cancel flag while the driver runs
+STOP_GRACE = 10.0  # seconds a cancelled driver has to report what finished before it is killed
+ERROR_TAIL = 2000  # characters of the driver's own output kept for an error message
+
+
+def run_sweep_in_process(spec: BacktestSpec, data_path: Path | str, points: list[dict[str, Any]], target: str,
+                         workers: int | None = None, scheduler: str | None = None,
+                         progress: Progress | None = None, cancel: threading.Event | None = None,
+                         point_timeout: float | None = None,
+                         hidden: Iterable[Path | str] = ()) -> SweepReport:  # fmt: skip
+    """As run_sweep, in a driver process; LabError with the driver's message when the sweep cannot run."""
+    job = {"version": VERSION, "spec": spec.to_json(), "data_path": str(data_path), "points": points,
+           "target": target, "workers": workers, "scheduler": scheduler, "point_timeout": point_timeout,
+           "hidden": [str(path) for path in hidden]}  # fmt: skip
+    cancel = cancel or threading.Event()
+    with tempfile.TemporaryFile() as errors:
+        driver = subprocess.Popen([sys.executable, "-m", "backend.lab.sweep_driver"], cwd=ROOT, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=errors, start_new_session=True)  # fmt: skip
+        watcher = threading.Thread(target=_watch, args=(driver, cancel), daemon=True, name="lab-sweep-watch")
+        watcher.start()
+        outcome: dict[str, Any] | None = None
+        try:
+            outcome = _converse(driver, json.dumps(job), progress)
+        finally:
+            _end(driver, answered=outcome is not None)
+            watcher.join()
+        if "report" in outcome:
+            return SweepReport.from_json(outcome["report"])
+        if "error" in outcome:
+            raise LabError(outcome["error"])
+        errors.seek(0)
+        tail = errors.read().decode(errors="replace")[-ERROR_TAIL:]
+        raise LabError(f"the sweep ended without a report (exit {driver.returncode}): {tail}")
+
+
+def _converse(driver: subprocess.Popen, job: str, progress: Progress | None) -> dict[str, Any]:
+    """Send the job, relay progress, answer the last line ({report} or {error}); {} when it gave none."""
+    assert driver.stdin is not None and driver.stdout is not None
+    try:
+        driver.stdin.write(job.encode())
+        driver.stdin.close()
+    except BrokenPipeError:
+        return {}
+    for raw in driver.stdout:
+        message = json.loads(raw)
+        if "progress" in message:
+            if progress is not None:
+                progress(float(message["progress"]))
+            continue
+        return message
+    return {}
+
+
+def _watch(driver: subprocess.Popen, cancel: threading.Event) -> None:
+    """Terminate the driver when the sweep is cancelled (it reports what finished), kill it if it lingers."""
+    while driver.poll() is None:
+        if cancel.wait(POLL):
+            _stop(driver)
+            return
+
+
+def _end(driver: subprocess.Popen, answered: bool) -> None:
+    """A driver that answered exits by itself; one we stopped listening to is stopped."""
+    if not answered:
+        _stop(driver)
+        return
+    try:
+        driver.wait(STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_group(driver)
+        driver.wait()
+
+
+def _stop(driver: subprocess.Popen) -> None:
+    if driver.poll() is not None:
+        return
+    driver.terminate()
+    try:
+        driver.wait(STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_group(driver)
+        driver.wait()
+
+
+def _kill_group(driver: subprocess.Popen) -> None:
+    try:
+        os.killpg(driver.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

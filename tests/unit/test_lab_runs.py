@@ -1,0 +1,266 @@
+"""The lab's run registry (backend/lab/runs.py) and the store's lab part (model: lab runs, whole bar rows).
+
+The registry is driven with small works of our own (plain callables that report progress and watch their
+cancel flag), over a real SQLite store: what is checked is its bookkeeping (queueing, limits, cancel, timeout,
+errors, storage, announcements), not a backtest (tests/integration/test_lab_api.py runs real ones). Waits
+yield to the gevent hub through the registry's own `wait`; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.engine.constants import Exchange, Interval
+from backend.engine.objects import SHANGHAI, BarData
+from backend.lab.runs import INTERRUPTED, Outcome, RunFailed, RunRegistry
+from model import NotFound, Store, protocols
+from model.mongo_store import MongoStore
+from model.sqlite_store import SqliteStore
+
+MONGO_URI = os.environ.get("MONGO_URI", "")
+WAIT = 20.0
+START = datetime(2026, 1, 5, 9, 0, tzinfo=SHANGHAI)
+START_MS = int(START.timestamp() * 1000)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.skipif(
+    not MONGO_URI, reason="no MongoDB server here: set MONGO_URI to run the lab's store tests against one"))])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened: Store = SqliteStore(tmp_path / "lab.sqlite3")
+        yield opened
+        opened.close()
+        return
+    from tests.unit.test_store_contract import _with_database  # the same server, a database of this test's
+
+    database = f"ctpdesk_test_lab_{uuid.uuid4().hex[:10]}"
+    opened = MongoStore(_with_database(MONGO_URI, database))
+    yield opened
+    opened.close()
+    import pymongo  # only to drop the test database
+
+    with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(database)
+
+
+class Announced:
+    """The registry's `notify`: every event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        self.events.append(payload)
+
+    def of(self, run_id: str) -> list[str]:
+        return [event["status"] for event in self.events if event["id"] == run_id]
+
+
+@pytest.fixture
+def announced() -> Announced:
+    return Announced()
+
+
+@pytest.fixture
+def registry_factory(store: Store, announced: Announced) -> Iterator[Callable[..., RunRegistry]]:
+    made: list[RunRegistry] = []
+
+    def make(max_runs: int = 2, timeout: float = 0.0) -> RunRegistry:
+        made.append(RunRegistry(store, announced, max_runs, timeout))
+        return made[-1]
+
+    yield make
+    for registry in made:
+        registry.close()
+
+
+def finishing(result: dict[str, Any], headline: dict[str, Any] | None = None, steps: int = 4) -> Callable:
+    def work(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
+        for step in range(1, steps + 1):
+            progress(step / steps)
+        return Outcome(result, headline or {})
+
+    return work
+
+
+def blocking(started: threading.Event | None = None) -> Callable:
+    """A work that runs until it is cancelled (as a child killed by the cancel)."""
+
+    def work(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
+        if started is not None:
+            started.set()
+        cancel.wait()
+        raise RunFailed("cancelled")
+
+    return work
+
+
+# --- the registry -----------------------------------------------------------------------------------------
+def test_a_finished_run_is_stored_announced_and_served_whole(registry_factory: Callable, announced: Announced,
+                                                              store: Store):  # fmt: skip
+    registry = registry_factory()
+    run_id = registry.submit("backtest", {"strategy": "cross"}, finishing({"stats": {"net_pnl": 5.0}, "trades": [1]},
+                                                                          {"net_pnl": 5.0}))  # fmt: skip
+    assert registry.wait(run_id, WAIT)
+    found = registry.get(run_id)
+    assert (found["status"], found["progress"], found["error"], found["strategy"]) == ("finished", 1.0, "", "cross")
+    assert found["stats"] == {"net_pnl": 5.0} and found["trades"] == [1] and found["finished_at"] >= found["started_at"]
+    assert announced.of(run_id)[:2] == ["queued", "running"] and announced.of(run_id)[-1] == "finished"
+    record = store.get_lab_run(run_id)
+    assert record.kind == "backtest" and record.result == {"stats": {"net_pnl": 5.0}, "trades": [1]}
+    listed = registry.listing("backtest")
+    assert [(item["id"], item["stats"], "trades" in item) for item in listed] == [(run_id, {"net_pnl": 5.0}, False)]
+    assert registry.listing("optimise") == []
+
+
+def test_at_most_max_runs_run_and_the_others_queue_in_order(registry_factory: Callable, announced: Announced):
+    registry = registry_factory(max_runs=1)
+    first = registry.submit("backtest", {}, blocking())
+    second = registry.submit("optimise", {}, finishing({"best": 1}))
+    third = registry.submit("backtest", {}, finishing({"best": 2}))
+    assert [registry.status(run) for run in (first, second, third)] == ["running", "queued", "queued"]
+    assert registry.remove(first, WAIT) == "cancelled"
+    assert registry.get(first)["status"] == "cancelled"
+    assert registry.wait(second, WAIT) and registry.wait(third, WAIT)
+    assert registry.get(second)["best"] == 1 and registry.get(third)["best"] == 2
+    running = [event["id"] for event in announced.events if event["status"] == "running"]
+    assert list(dict.fromkeys(running)) == [first, second, third]  # progress events say running too
+
+
+def test_a_queued_run_cancelled_never_starts(registry_factory: Callable, announced: Announced):
+    registry = registry_factory(max_runs=1)
+    first = registry.submit("backtest", {}, blocking())
+    started = threading.Event()
+    waiting = registry.submit("backtest", {}, blocking(started))
+    assert registry.remove(waiting) == "cancelled"
+    found = registry.get(waiting)
+    assert (found["status"], found["started_at"]) == ("cancelled", None) and not started.is_set()
+    assert announced.of(waiting) == ["queued", "cancelled"]
+    registry.remove(first, WAIT)
+
+
+def test_an_ended_run_is_deleted_and_an_unknown_one_is_not_found(registry_factory: Callable, store: Store):
+    registry = registry_factory()
+    run_id = registry.submit("backtest", {}, finishing({}))
+    assert registry.wait(run_id, WAIT)
+    assert registry.remove(run_id) == "deleted"
+    with pytest.raises(NotFound):
+        registry.get(run_id)
+    with pytest.raises(NotFound):
+        registry.remove(run_id)
+    with pytest.raises(NotFound):
+        store.get_lab_run(run_id)
+
+
+@pytest.mark.parametrize(("raised", "error"), [
+    (RunFailed("line 12: ZeroDivisionError"), "line 12: ZeroDivisionError"),
+    (KeyError("x"), "internal error: KeyError: 'x'"),
+])  # fmt: skip
+def test_a_failing_work_is_an_error_with_its_reason(registry_factory: Callable, raised: Exception, error: str):
+    def work(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
+        raise raised
+
+    registry = registry_factory()
+    run_id = registry.submit("backtest", {}, work)
+    assert registry.wait(run_id, WAIT)
+    assert (registry.get(run_id)["status"], registry.get(run_id)["error"]) == ("error", error)
+
+
+def test_a_run_over_the_timeout_is_cancelled_and_marked_an_error(registry_factory: Callable):
+    registry = registry_factory(timeout=0.2)
+    run_id = registry.submit("backtest", {}, blocking())
+    assert registry.wait(run_id, WAIT)
+    found = registry.get(run_id)
+    assert found["status"] == "error" and found["error"] == "took longer than LAB_TIMEOUT (0.2 s): stopped"
+
+
+def test_progress_goes_out_throttled_and_never_backwards(registry_factory: Callable, announced: Announced):
+    registry = registry_factory()
+    run_id = registry.submit("backtest", {}, finishing({}, steps=5000))
+    assert registry.wait(run_id, WAIT)
+    progress = [event["progress"] for event in announced.events if event["id"] == run_id]
+    assert len(progress) < 100 and progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_a_start_marks_what_a_stopped_server_left_queued_or_running(store: Store, announced: Announced):
+    for run_id, status in (("a" * 32, "running"), ("b" * 32, "queued"), ("c" * 32, "finished")):
+        store.save_lab_run(run_id, "backtest", 1.0, {"status": status, "error": ""}, {"stats": {}} if
+                           status == "finished" else None)  # fmt: skip
+    registry = RunRegistry(store, announced, 1)
+    try:
+        assert registry.recover() == 2
+        statuses = {record.run_id: (record.summary["status"], record.summary["error"])
+                    for record in store.list_lab_runs(None, 10)}  # fmt: skip
+        assert statuses == {"a" * 32: ("error", INTERRUPTED), "b" * 32: ("error", INTERRUPTED),
+                            "c" * 32: ("finished", "")}  # fmt: skip
+        assert store.get_lab_run("c" * 32).result == {"stats": {}}
+    finally:
+        registry.close()
+
+
+def test_closing_stops_running_work_and_records_nothing(store: Store, announced: Announced):
+    registry = RunRegistry(store, announced, 1)
+    started = threading.Event()
+    run_id = registry.submit("backtest", {}, blocking(started))
+    assert started.wait(WAIT)
+    registry.close()
+    assert store.get_lab_run(run_id).summary["status"] == "running"  # the next start marks it
+    with pytest.raises(RuntimeError):
+        registry.submit("backtest", {}, finishing({}))
+
+
+def test_max_runs_below_one_is_refused(store: Store, announced: Announced):
+    with pytest.raises(ValueError, match="max_runs"):
+        RunRegistry(store, announced, 0)
+
+
+# --- the store's lab part ---------------------------------------------------------------------------------
+def test_lab_runs_are_saved_listed_newest_first_and_deleted(store: Store):
+    store.save_lab_run("r1", "backtest", 10.0, {"status": "queued"}, None)
+    store.save_lab_run("r2", "optimise", 11.0, {"status": "running"}, None)
+    store.save_lab_run("r3", "backtest", 12.0, {"status": "finished"}, {"stats": {"sharpe_ratio": 1.5}})
+    store.save_lab_run("r1", "backtest", 10.0, {"status": "finished"}, {"stats": {"a": 1}})
+    store.save_lab_run("r1", "backtest", 10.0, {"status": "finished", "note": "kept"}, None)  # result kept
+    assert store.get_lab_run("r1").result == {"stats": {"a": 1}}
+    assert store.get_lab_run("r1").summary == {"status": "finished", "note": "kept"}
+    assert [record.run_id for record in store.list_lab_runs(None, 10)] == ["r3", "r2", "r1"]
+    assert [record.run_id for record in store.list_lab_runs("backtest", 1)] == ["r3"]
+    assert all(record.result is None for record in store.list_lab_runs(None, 10))
+    store.delete_lab_run("r1")
+    for call in (store.get_lab_run, store.delete_lab_run):
+        with pytest.raises(NotFound):
+            call("r1")
+
+
+def _bar(minute: int) -> BarData:
+    moment = START + timedelta(minutes=minute)
+    return BarData("rb2605", Exchange.SHFE, Interval.MINUTE, moment, 3500 + minute, 3502 + minute, 3499 + minute,
+                   3501 + minute, 10 + minute, 1e5, 2000.0 + minute)  # fmt: skip
+
+
+def test_whole_bar_rows_are_read_earliest_first_page_by_page(store: Store):
+    store.save_bars([_bar(minute) for minute in range(10)])
+    first = store.load_bar_rows("rb2605.SHFE", "1m", START_MS + 60_000, START_MS + 8 * 60_000, 4)
+    assert [row.start_ms for row in first] == [START_MS + minute * 60_000 for minute in (1, 2, 3, 4)]
+    assert first[0].open_interest == 2001.0 and first[0].turnover == 1e5 and first[0].volume == 11
+    rest = store.load_bar_rows("rb2605.SHFE", Interval.MINUTE, first[-1].start_ms + 1, START_MS + 8 * 60_000, 4)
+    assert [row.start_ms for row in rest] == [START_MS + minute * 60_000 for minute in (5, 6, 7, 8)]
+    assert store.load_bar_rows("rb2605.SHFE", "5m", None, None, 10) == []
+
+
+@pytest.mark.parametrize("backend", [Store, SqliteStore, MongoStore], ids=lambda backend: backend.__name__)
+def test_every_backend_has_the_lab_slice_with_the_stores_signatures(backend: type):
+    members = [name for name, value in vars(protocols.LabStore).items() if callable(value) and not name.startswith("_")]
+    assert len(members) == 5
+    for name in members:
+        expected = str(inspect.signature(getattr(protocols.LabStore, name)))
+        assert str(inspect.signature(getattr(backend, name))) == expected, name

@@ -1,0 +1,142 @@
+"""The lab's backtests (issue 18): POST /backtest starts one, GET /backtest lists them or serves one whole,
+DELETE /backtest cancels a queued or running one or deletes an ended one. Progress goes to every
+authenticated socket as the `backtest` event.
+
+Everything a run needs is checked here before it is queued (the strategy, its params against what its class
+declares, the instrument and its terms, bars in the range): a request that cannot run is a 400 naming the
+field, and nothing starts. The run itself is the registry's (backend/lab/runs.py) and the child's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+from flask import Blueprint
+from flask_socketio import SocketIO
+
+from backend.lab.plans import PlanError, backtest_work, load_bars, run_terms
+from backend.lab.runs import RunRegistry
+from backend.lab.spec import BacktestSpec
+from backend.strategy_runtime.params import ParamsError, check_params, declared_params
+from model import NotFound
+from views.auth_required import token_required
+from views.desk import desk
+from views.envelope import ApiError, envelope
+from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
+from views.params import parse
+from views.push import DESK_ROOM
+
+blueprint = Blueprint("lab", __name__)
+KIND = "backtest"
+
+
+def socket_notifier(socketio: SocketIO) -> Callable[[dict[str, Any]], None]:
+    """The registry's announcements as the `backtest` event, to every authenticated socket."""
+    return lambda payload: socketio.emit("backtest", payload, to=DESK_ROOM)
+
+
+def lab() -> RunRegistry:
+    return desk().lab
+
+
+@blueprint.post("/backtest")
+@token_required
+def start():
+    request = parse(BacktestRequest)
+    spec, bars = _plan(request)
+    work = backtest_work(spec, bars, Path(desk().settings.DATA_DIR).resolve())
+    terms = spec.terms.to_json() if spec.terms is not None else {}
+    run_id = lab().submit(KIND, {**request.summary(), "terms": terms}, work)  # the terms in force, not only the given
+    return envelope({"id": run_id}, f"backtest of {request.strategy} on {len(bars)} bars queued")
+
+
+@blueprint.get("/backtest")
+@token_required
+def read():
+    query = parse(RunQuery)
+    if query.id is None:
+        return envelope(lab().listing(KIND))
+    return envelope(_backtest(query.id))
+
+
+@blueprint.delete("/backtest")
+@token_required
+def remove():
+    target = parse(RunTarget)
+    _backtest(target.id)  # 404 for an unknown id or another kind's
+    try:
+        done = lab().remove(target.id)
+    except NotFound:  # deleted meanwhile by another request
+        raise ApiError(f"unknown backtest {target.id}", 404) from None
+    return envelope({"id": target.id, "status": done if done == "cancelled" else "deleted"}, done)
+
+
+def _backtest(run_id: str) -> dict[str, Any]:
+    try:
+        found = lab().get(run_id)
+    except NotFound:
+        found = None
+    if found is None or found["kind"] != KIND:
+        raise ApiError(f"unknown backtest {run_id}", 404)
+    return found
+
+
+# --- a request made ready to run ---------------------------------------------------------------------------
+def _plan(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
+    if request.start is not None and request.end is not None and request.end < request.start:
+        raise ApiError("end: must not be before start", 400)
+    if request.mode == "tick":
+        raise ApiError("mode: tick mode is not available in this build (bar mode: leave mode out)", 400)
+    current = desk()
+    code = _code(request.strategy)
+    defaults = declared_params(code)
+    try:
+        overrides = check_params(defaults, request.params)
+    except ParamsError as error:
+        raise ApiError(str(error), 400) from None
+    contract = current.engine.oms.contracts.get(request.local_symbol)
+    try:
+        terms = run_terms(request.local_symbol, contract, request.all_terms())
+    except PlanError as error:
+        raise ApiError(str(error), 400) from None
+    current.history.ensure(request.local_symbol)  # on the sim: its past, once
+    try:
+        bars = _offload(load_bars, current.store, request.local_symbol, request.interval, request.start, request.end)
+    except PlanError as error:
+        raise ApiError(str(error), 400) from None
+    spec = BacktestSpec(code=code, local_symbol=request.local_symbol, interval=request.interval.value,
+                        mode=request.mode, params=overrides, capital=request.capital, terms=terms,
+                        fill_share=request.fill_share, slippage_ticks=request.slippage, start_ms=request.start,
+                        end_ms=None)  # fmt: skip
+    return spec, bars
+
+
+def _code(name: str) -> str:
+    try:
+        return _offload(desk().store.get_strategy, name).text
+    except NotFound:
+        raise ApiError(f"strategy: unknown strategy {name} (upload it with POST /code)", 400) from None
+
+
+def _offload(function: Callable[..., Any], *arguments: Any) -> Any:
+    """Store reads off the loop. A refusal (PlanError, NotFound) is carried back and raised here: gevent's pool
+    prints a traceback for every exception a task raises, and bad requests would fill the log with them."""
+
+    def call() -> Any:
+        try:
+            return function(*arguments)
+        except (PlanError, NotFound) as refusal:
+            return _Refused(refusal)
+
+    answer = gevent.get_hub().threadpool.apply(call)
+    if isinstance(answer, _Refused):
+        raise answer.error
+    return answer
+
+
+class _Refused:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
