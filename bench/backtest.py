@@ -258,8 +258,10 @@ def ctpdesk_replay(csv_path: Path) -> Run:
         report = run_backtest(spec, bars)
     stats = report.stats
     expired = sum(1 for order in report.orders if order["status"] == "cancelled")
+    refused = sum(1 for order in report.orders if order["status"] == "rejected")
     return Run("ctpdesk", len(bars), measure.seconds, None, float(stats["net_pnl"]), float(stats["commission"]),
-               int(stats["trade_count"]), measure.load.others_cores(), {"expired_orders": expired})
+               int(stats["trade_count"]), measure.load.others_cores(),
+               {"expired_orders": expired, "refused_orders": refused})
 
 
 def cli_command(csv_path: Path) -> list[str]:
@@ -318,8 +320,9 @@ def profile_lab(csv_path: Path, top: int = 25) -> str:
     return out.getvalue()
 
 
-def bench_sweep(csv_path: Path, count: int, scratch: Path) -> dict[str, Any]:
-    """The 16-point grid through the lab's local sweep on 1 and on 2 workers (each point a child process)."""
+def bench_sweep(csv_path: Path, count: int, scratch: Path,
+                grid: dict[str, list[int]] = SWEEP_GRID) -> dict[str, Any]:  # fmt: skip
+    """The grid (16 points) through the lab's local sweep on 1 and on 2 workers (each point a child process)."""
     from backend.lab.data import Bars, bars_from_csv
     from backend.lab.sweep import run_sweep
 
@@ -328,7 +331,7 @@ def bench_sweep(csv_path: Path, count: int, scratch: Path) -> dict[str, Any]:
     bars = Bars(whole.local_symbol, whole.interval, *(column[:count] for column in whole.columns()))
     data_path = scratch / "sweep-bars.bin"
     bars.to_file(data_path)
-    points = [{"fast": fast, "slow": slow} for fast in SWEEP_GRID["fast"] for slow in SWEEP_GRID["slow"]]
+    points = [{"fast": fast, "slow": slow} for fast in grid["fast"] for slow in grid["slow"]]
     spec = lab_spec({"volume": 1})
     runs: dict[int, dict[str, Any]] = {}
     ranked: dict[int, list[tuple]] = {}
@@ -344,13 +347,14 @@ def bench_sweep(csv_path: Path, count: int, scratch: Path) -> dict[str, Any]:
                          "bars_per_s": len(points) * count / measure.seconds,
                          "others_cores": round(measure.load.others_cores(), 2)}
     best = ranked[1][0]
-    return {"points": len(points), "bars": count, "grid": SWEEP_GRID, "workers": runs,
+    return {"points": len(points), "bars": count, "grid": grid, "workers": runs,
             "speedup": runs[1]["seconds"] / runs[2]["seconds"], "target": SWEEP_TARGET,
             "same_results": ranked[1] == ranked[2], "best": {"fast": best[0], "slow": best[1], "net_pnl": best[2]}}
 
 
 def print_sweep(sweep: dict[str, Any]) -> None:
-    print(f"sweep: {sweep['points']} points (fast {SWEEP_GRID['fast']} x slow {SWEEP_GRID['slow']}) of double_ma on "
+    grid = sweep["grid"]
+    print(f"sweep: {sweep['points']} points (fast {grid['fast']} x slow {grid['slow']}) of double_ma on "
           f"{sweep['bars']:,} bars each, the lab's local sweep (a child process per point)")
     for workers, run in sweep["workers"].items():
         print(f"  {workers} worker(s): {run['seconds']:8.2f} s  {run['points_per_s']:6.2f} points/s  "
@@ -480,6 +484,14 @@ def main() -> int:
     pnl = {summary["engine"]: summary["net_pnl"] for summary in summaries}
     print("net P&L: " + ", ".join(f"{engine} {value:,.2f}" for engine, value in pnl.items())
           + f" (ctpdesk's CLI run: {runs['ctpdesk'][-1].extra['e2e_net_pnl']:,.2f})")
+    desk = runs["ctpdesk"][-1]
+    if runs["vnpy"]:
+        print(f"  where they differ: ctpdesk's orders are day orders, as at the exchange: "
+              f"{desk.extra['expired_orders']} sent on a trading day's last bar (14:59) expired unfilled at its close "
+              f"(the anchors fill them at the next session's first bar, 21:00, and the strategy re-enters at a later "
+              f"price); "
+              f"{runs['vnpy'][-1].trade_count - desk.trade_count} fills fewer; {desk.extra['refused_orders']} "
+              f"orders refused (margin, limits); fees agree (rb's close-today rate is its close rate, 0.0001)")
     if sweep:
         print_sweep(sweep)
     print(f"machine load (uptime 1/5/15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f},"
@@ -488,6 +500,9 @@ def main() -> int:
     if profile:
         print(profile)
     summary = {"bars": args.bars, "seed": args.seed, "params": PARAMS, "engines": summaries, "ratios": ratios,
+               "ctpdesk_cli_net_pnl": round(runs["ctpdesk"][-1].extra["e2e_net_pnl"], 2),
+               "ctpdesk_expired_orders": desk.extra["expired_orders"],
+               "ctpdesk_refused_orders": desk.extra["refused_orders"],
                "sweep": sweep, "load_before": [round(v, 2) for v in load_before],
                "load_after": [round(v, 2) for v in load_after]}
     line = json.dumps(summary)
