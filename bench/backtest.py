@@ -193,6 +193,8 @@ class Run:
     commission: float
     trade_count: int
     others_cores: float
+    replay_cpu_s: float = 0.0  # CPU seconds of the replay (this process)
+    e2e_cpu_s: float | None = None  # CPU seconds of the end-to-end process and its children
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -202,6 +204,14 @@ class Run:
     @property
     def e2e_rate(self) -> float | None:
         return self.bars / self.wall_s if self.wall_s else None
+
+    @property
+    def replay_cpu_rate(self) -> float | None:
+        return self.bars / self.replay_cpu_s if self.replay_cpu_s else None
+
+    @property
+    def e2e_cpu_rate(self) -> float | None:
+        return self.bars / self.e2e_cpu_s if self.e2e_cpu_s else None
 
 
 # ------------------------------------------------------------------------------------------------- anchors
@@ -232,8 +242,8 @@ def run_peer(python: Path, script: str, csv_path: Path, scratch: Path) -> Run:
         raise RuntimeError(f"{script} failed:\n{done.stderr[-3000:]}")
     out = json.loads(done.stdout.strip().splitlines()[-1])
     return Run(out["engine"], out["bars"], out["replay_s"] + out["stats_s"], measure.seconds, out["net_pnl"],
-               out["commission"], out["trade_count"], measure.load.others_cores(),
-               {key: out[key] for key in ("import_s", "load_s", "replay_s", "stats_s")})
+               out["commission"], out["trade_count"], measure.load.others_cores(), out["replay_cpu_s"],
+               measure.load.own, {key: out[key] for key in ("import_s", "load_s", "replay_s", "stats_s")})
 
 
 # ------------------------------------------------------------------------------------------------- ctpdesk
@@ -260,8 +270,8 @@ def ctpdesk_replay(csv_path: Path) -> Run:
     expired = sum(1 for order in report.orders if order["status"] == "cancelled")
     refused = sum(1 for order in report.orders if order["status"] == "rejected")
     return Run("ctpdesk", len(bars), measure.seconds, None, float(stats["net_pnl"]), float(stats["commission"]),
-               int(stats["trade_count"]), measure.load.others_cores(),
-               {"expired_orders": expired, "refused_orders": refused})
+               int(stats["trade_count"]), measure.load.others_cores(), measure.load.own,
+               extra={"expired_orders": expired, "refused_orders": refused})
 
 
 def cli_command(csv_path: Path) -> list[str]:
@@ -297,7 +307,7 @@ def ctpdesk_end_to_end(csv_path: Path, bars: int) -> Run:
         raise RuntimeError(f"backend.lab backtest failed:\n{done.stderr[-3000:]}")
     stats = parse_cli_stats(done.stdout)
     return Run("ctpdesk", bars, measure.seconds, measure.seconds, stats["net_pnl"], stats["commission"],
-               int(stats["trade_count"]), measure.load.others_cores())
+               int(stats["trade_count"]), measure.load.others_cores(), e2e_cpu_s=measure.load.own)
 
 
 def profile_lab(csv_path: Path, top: int = 25) -> str:
@@ -345,7 +355,8 @@ def bench_sweep(csv_path: Path, count: int, scratch: Path,
                            for point in report.ranked]
         runs[workers] = {"seconds": round(measure.seconds, 3), "points_per_s": len(points) / measure.seconds,
                          "bars_per_s": len(points) * count / measure.seconds,
-                         "others_cores": round(measure.load.others_cores(), 2)}
+                         "others_cores": round(measure.load.others_cores(), 2),
+                         "own_cores": round(measure.load.own / measure.seconds, 2)}
     best = ranked[1][0]
     return {"points": len(points), "bars": count, "grid": grid, "workers": runs,
             "speedup": runs[1]["seconds"] / runs[2]["seconds"], "target": SWEEP_TARGET,
@@ -358,7 +369,8 @@ def print_sweep(sweep: dict[str, Any]) -> None:
           f"{sweep['bars']:,} bars each, the lab's local sweep (a child process per point)")
     for workers, run in sweep["workers"].items():
         print(f"  {workers} worker(s): {run['seconds']:8.2f} s  {run['points_per_s']:6.2f} points/s  "
-              f"{run['bars_per_s']:12,.0f} bars/s  others' cores {run['others_cores']:.2f}")
+              f"{run['bars_per_s']:12,.0f} bars/s  cores used {run['own_cores']:.2f}, "
+              f"by others {run['others_cores']:.2f}")
     verdict = "met" if sweep["speedup"] >= SWEEP_TARGET else "MISSED"
     best = sweep["best"]
     print(f"  speed-up 2 workers / 1: {sweep['speedup']:.2f}x  target >= {SWEEP_TARGET:g}x {verdict}; same ranking "
@@ -382,10 +394,14 @@ def summarise(engine: str, runs: list[Run]) -> dict[str, Any]:
     """One engine's figures over its rounds (rates in bars a second)."""
     replay = [run.replay_rate for run in runs]
     e2e = [rate for run in runs if (rate := run.e2e_rate) is not None]
+    replay_cpu = [rate for run in runs if (rate := run.replay_cpu_rate) is not None]
+    e2e_cpu = [rate for run in runs if (rate := run.e2e_cpu_rate) is not None]
     last = runs[-1]
     return {"engine": engine, "bars": last.bars, "replay_per_s": max(replay),
             "replay_range": [min(replay), max(replay)],
             "e2e_per_s": max(e2e) if e2e else None, "e2e_range": [min(e2e), max(e2e)] if e2e else None,
+            "replay_per_cpu_s": max(replay_cpu) if replay_cpu else None,
+            "e2e_per_cpu_s": max(e2e_cpu) if e2e_cpu else None,
             "net_pnl": round(last.net_pnl, 2), "commission": round(last.commission, 2),
             "trade_count": last.trade_count, "others_cores": [round(run.others_cores, 2) for run in runs],
             "rounds": len(runs)}
@@ -393,7 +409,8 @@ def summarise(engine: str, runs: list[Run]) -> dict[str, Any]:
 
 def print_table(summaries: list[dict[str, Any]], runs: dict[str, list[Run]]) -> None:
     print(f"{'engine':12} {'bars/s replay only (range)':>30} {'bars/s end to end (range)':>30} "
-          f"{'issue 18: replay / e2e':>24} {'net P&L':>14} {'fees':>12} {'fills':>7}  others' cores")
+          f"{'per CPU-s: replay / e2e':>24} {'issue 18: replay / e2e':>24} {'net P&L':>14} {'fees':>12} "
+          f"{'fills':>7}  others' cores")
     for summary in summaries:
         engine = summary["engine"]
         replay = span([run.replay_rate for run in runs[engine]])
@@ -401,7 +418,9 @@ def print_table(summaries: list[dict[str, Any]], runs: dict[str, list[Run]]) -> 
         issue = ISSUE_FIGURES.get(engine)
         issue_text = f"{issue[0]:,} / {issue[1]:,}" if issue else ""
         cores = ", ".join(f"{value:.2f}" for value in summary["others_cores"])
-        print(f"{engine:12} {replay:>30} {e2e:>30} {issue_text:>24} {summary['net_pnl']:14,.2f} "
+        cpu_text = " / ".join(f"{value:,.0f}" if value else "-"
+                              for value in (summary["replay_per_cpu_s"], summary["e2e_per_cpu_s"]))
+        print(f"{engine:12} {replay:>30} {e2e:>30} {cpu_text:>24} {issue_text:>24} {summary['net_pnl']:14,.2f} "
               f"{summary['commission']:12,.2f} {summary['trade_count']:7,}  {cores}")
 
 
@@ -453,7 +472,7 @@ def main() -> int:
                 runs["vnpy"].append(run_peer(python, "vnpy_double_ma.py", csv_path, scratch))
             e2e = ctpdesk_end_to_end(csv_path, args.bars)
             replay = ctpdesk_replay(csv_path)
-            replay.wall_s = e2e.wall_s
+            replay.wall_s, replay.e2e_cpu_s = e2e.wall_s, e2e.e2e_cpu_s
             replay.others_cores = max(replay.others_cores, e2e.others_cores)
             replay.extra["e2e_net_pnl"] = e2e.net_pnl
             runs["ctpdesk"].append(replay)
@@ -474,6 +493,9 @@ def main() -> int:
         desk, vnpy = summaries[0], summaries[order.index("vnpy")]
         ratios["e2e_vs_vnpy"] = ratio_line("ctpdesk / vnpy, end to end", desk["e2e_per_s"] / vnpy["e2e_per_s"],
                                            paired(runs["ctpdesk"], runs["vnpy"], "e2e_rate"), E2E_TARGET)
+        ratios["e2e_cpu_vs_vnpy"] = ratio_line("ctpdesk / vnpy, end to end per CPU-second",
+                                               desk["e2e_per_cpu_s"] / vnpy["e2e_per_cpu_s"],
+                                               paired(runs["ctpdesk"], runs["vnpy"], "e2e_cpu_rate"), None)
         ratios["replay_vs_vnpy"] = ratio_line("ctpdesk / vnpy, replay only",
                                               desk["replay_per_s"] / vnpy["replay_per_s"],
                                               paired(runs["ctpdesk"], runs["vnpy"], "replay_rate"), None)
