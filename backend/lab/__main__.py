@@ -117,6 +117,18 @@ def _format(value: Any, kind: str) -> str:
     return str(value)
 
 
+def _moment_ms(flag: str, text: str | None) -> int | None:
+    """--start/--end: a date or date and time in exchange time (the bars before --start only warm up)."""
+    if text is None:
+        return None
+    from backend.bars_import import _moment
+
+    try:
+        return int(_moment(text).timestamp() * 1000)
+    except ValueError:
+        raise InputError(f"{flag} {text!r}: a date such as 2026-01-05 or 2026-01-05 21:00") from None
+
+
 def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
     """The spec of `backtest`'s arguments; InputError naming the bad one."""
     try:
@@ -136,10 +148,12 @@ def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
             sim_terms(args.symbol)
         except KeyError as error:
             raise InputError(f"--symbol: {error.args[0]}; give --terms") from None
+    start, end = _moment_ms("--start", args.start), _moment_ms("--end", args.end)
     try:
         return BacktestSpec(code=code, local_symbol=args.symbol, interval=args.interval,
                             params=params, capital=args.capital, terms=terms,
-                            fill_share=args.fill_share, slippage_ticks=args.slippage_ticks)  # fmt: skip
+                            fill_share=args.fill_share, slippage_ticks=args.slippage_ticks,
+                            start_ms=start, end_ms=end)  # fmt: skip
     except ValueError as error:
         raise InputError(str(error)) from None
 
@@ -175,6 +189,8 @@ def _add_backtest(commands: Any) -> None:
     parser.add_argument("--capital", type=float, default=1_000_000.0)
     parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
     parser.add_argument("--slippage-ticks", type=float, default=0.0)
+    parser.add_argument("--start", help="backtest the bars from this moment on (earlier ones answer load_bars)")
+    parser.add_argument("--end", help="and before this moment (exchange time, e.g. 2026-03-01)")
     parser.add_argument("--json", help="write the whole report (stats, trades, orders, daily, equity) here")
     parser.set_defaults(run=run_backtest_command)
 

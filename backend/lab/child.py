@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from backend.lab.report import LabError, Report
+from backend.lab.report import Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.strategy_runtime.workdir import HIDDEN_ENV
 
@@ -32,10 +32,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 PROGRESS_RATE = 10.0  # progress lines a second, at most
 MAX_STDERR = 20_000  # characters of the child's stderr kept to explain a crash
 EXIT_GRACE = 5.0  # seconds the child has to exit once it has answered
-
-
-class Cancelled(LabError):
-    """The run was cancelled: the child was killed."""
+__all__ = ["Cancelled", "LabError", "run_in_child"]
 
 
 def _environment(scratch: Path, hidden: Iterable[Path]) -> dict[str, str]:
@@ -68,20 +65,25 @@ def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float]
             [sys.executable, "-m", "backend.lab.child"], cwd=scratch, env=_environment(scratch, hidden),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
+        stderr: list[str] = []
+        drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
+        drain.start()
         try:
-            return _talk(process, job, progress, cancel, timeout)
+            return _talk(process, job, progress, cancel, timeout, (drain, stderr))
         finally:
             _kill(process)
+            drain.join(EXIT_GRACE)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None] | None,
-          cancel: threading.Event | None, timeout: float | None) -> Report:  # fmt: skip
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    stderr: list[str] = []
-    drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
-    drain.start()
+          cancel: threading.Event | None, timeout: float | None,
+          errors: tuple[threading.Thread, list[str]]) -> Report:  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
     stopped: list[str] = []
     watcher = threading.Thread(target=_watch, args=(process, cancel, timeout, stopped), daemon=True)
     watcher.start()
@@ -106,7 +108,8 @@ def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None]
         raise Cancelled("cancelled") if stopped[0] == "cancel" else LabError(f"timed out after {timeout:g} s")
     if answer is None:
         process.wait(EXIT_GRACE)
-        drain.join(1.0)
+        drain, stderr = errors
+        drain.join(EXIT_GRACE)  # the rest of what it wrote before it ended
         tail = "".join(stderr).strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
         raise LabError(f"the backtest process ended without a report: {tail[0][:500]}")
     if answer["k"] == "error":
@@ -161,7 +164,8 @@ def _child() -> int:
     sys.stdout = sys.stderr
 
     def send(message: dict[str, Any]) -> None:
-        data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        # ASCII escapes: encoded and decoded faster than UTF-8 text (a report is tens of MB)
+        data = (json.dumps(message, separators=(",", ":"), check_circular=False) + "\n").encode()
         while data:
             data = data[os.write(out_fd, data) :]
 

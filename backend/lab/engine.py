@@ -29,19 +29,20 @@ from __future__ import annotations
 
 import linecache
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import count
 from types import MappingProxyType
 from typing import Any
 
 from backend.lab.data import Bars
-from backend.lab.report import LabError, Report
+from backend.lab.report import Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
-from backend.sim.wire import ERROR_MESSAGES
 from backend.strategy import Record, Strategy, record
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from lib.price_grid import on_tick, to_tick
@@ -63,13 +64,9 @@ _SIDE = {"long": BUY, "short": SELL}
 _SIDE_NAMES = {BUY: "long", SELL: "short"}
 
 
-class Cancelled(LabError):
-    """The run was cancelled from outside (cancelled() answered True)."""
-
-
-def _suffixes() -> list[str]:
-    """The time part of an ISO start for every minute of the day: on_bar's `datetime` without a strftime."""
-    return [f"T{minute // 60:02d}:{minute % 60:02d}:00+08:00" for minute in range(1440)]
+def _suffixes() -> dict[int, str]:
+    """The time part of an ISO start by ms since midnight, for each minute: on_bar's `datetime` without strftime."""
+    return {minute * 60_000: f"T{minute // 60:02d}:{minute % 60:02d}:00+08:00" for minute in range(1440)}
 
 
 _MINUTE_SUFFIX = _suffixes()
@@ -97,6 +94,14 @@ def trading_day_of(ms: int) -> tuple[str, int]:
     return day.strftime("%Y%m%d"), boundary - 8 * HOUR_MS
 
 
+def _counter_message(error_id: int) -> str:
+    """The sim counter's text for a CTP ErrorID ("CTP:资金不足"); its module loads only when an order is refused
+    (it brings the CTP struct tables, which a backtest otherwise never needs)."""
+    from backend.sim.wire import error_info
+
+    return str(error_info(error_id)["ErrorMsg"])
+
+
 def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
     """Compile the user's code as the worker does (their file's lines in tracebacks), params merged and checked."""
     try:
@@ -113,6 +118,52 @@ def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
     return strategy
 
 
+class _Side:
+    """The strategy's lots of one side, as the engine tells them to it (positions in its callbacks).
+
+    The Ledger is the account; this is the view a position Record needs, kept as fills arrive rather
+    than rebuilt from the Ledger's rows after each fill: today's lots with their open prices (the
+    Ledger's basis for them), yesterday's at the last settlement, and the average open price."""
+
+    __slots__ = ("volume", "yesterday", "today", "today_cost", "open_cost", "close_profit")
+
+    def __init__(self) -> None:
+        self.volume = 0
+        self.yesterday = 0
+        self.today: list[list[float]] = []  # [open price, lots], oldest first (the Ledger closes them so)
+        self.today_cost = 0.0  # open price x lots over `today`: their basis
+        self.open_cost = 0.0  # open price x lots, average-cost (as the live strategy book)
+        self.close_profit = 0.0  # money, against the average open price
+
+    def open(self, price: float, lots: int) -> None:
+        self.volume += lots
+        self.today.append([price, lots])
+        self.today_cost += price * lots
+        self.open_cost += price * lots
+
+    def close(self, price: float, today: int, yesterday: int, sign: int, size: int) -> None:
+        lots = today + yesterday
+        average = self.open_cost / self.volume if self.volume else price
+        self.close_profit += (price - average) * lots * sign * size
+        self.open_cost -= average * lots
+        self.volume -= lots
+        self.yesterday -= yesterday
+        while today and self.today:
+            take = min(today, self.today[0][1])
+            self.today[0][1] -= take
+            self.today_cost -= self.today[0][0] * take
+            today -= take
+            if not self.today[0][1]:
+                self.today.pop(0)
+        if not self.volume:
+            self.open_cost = 0.0
+
+    def settle(self) -> None:
+        self.yesterday = self.volume
+        self.today = []
+        self.today_cost = 0.0
+
+
 class BarEngine:
     """One bar-mode run: the strategy's host (its `_send`), the matcher, the Ledger, the day rolls."""
 
@@ -120,6 +171,7 @@ class BarEngine:
         self.spec = spec
         self.bars = bars
         self.strategy = strategy
+        self.name = str(getattr(strategy, "name", ""))
         self.local_symbol = spec.local_symbol
         terms = spec.terms or with_symbol(sim_terms(spec.local_symbol), spec.local_symbol)
         self.terms: Terms = terms
@@ -130,16 +182,15 @@ class BarEngine:
         self.tick = terms.pricetick
         self.splits = self.exchange in SPLIT_EXCHANGES
         self.ledger = Ledger(ACCOUNT_ID, spec.capital)
-        self.first = 0 if spec.start_ms is None else _first_at(bars, spec.start_ms)
-        self.end = len(bars) if spec.end_ms is None else _first_at(bars, spec.end_ms)
+        self.first = 0 if spec.start_ms is None else bisect_left(bars.start_ms, spec.start_ms)
+        self.end = len(bars) if spec.end_ms is None else bisect_left(bars.start_ms, spec.end_ms)
         self.day = ""
-        self.day_boundary = -1  # epoch ms from which the trading day must be recomputed
         self.pre_settlement = 0.0
         self.limit_up = math.inf
         self.limit_down = 0.0
-        self.mark_price = 0.0  # the close of the bar being handled: what orders and fills mark the account at
-        self.bar_ms = 0
-        self.working: list[dict[str, Any]] = []  # accepted orders not yet finished, oldest first
+        self.bar: Record = record({"close_price": 0.0, "datetime": ""})  # the bar being handled
+        self.working: list[list] = []  # [order, side code, offset code] of accepted unfinished orders
+        self.sides = {"long": _Side(), "short": _Side()}
         self.orders: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
@@ -147,10 +198,7 @@ class BarEngine:
         self.equity: list[list] = []
         self.next_ref = 0
         self.next_trade = 0
-        self.bar_used = 0  # lots filled on the current bar (the fill_share cap is per bar)
-        self.day_last_close = 0.0
-        self._day_sums = [0.0, 0.0, 0.0, 0]  # commission, slippage, turnover, trades of the current day
-        self.slippage_total = 0.0
+        self._day_sums = [0.0, 0.0, 0.0, 0]  # commission, slippage, turnover, fills of the current day
         self.peak = spec.capital
         self.balance_before = spec.capital
 
@@ -163,7 +211,7 @@ class BarEngine:
         if kind == "cancel":
             return self._cancel(str(command.get("order_id")))
         if kind == "cancel_all":
-            cancelled = [self._finish(order, "cancelled", "已撤单") for order in list(self.working)]
+            cancelled = [self._finish(entry, "cancelled", "已撤单") for entry in list(self.working)]
             return {"ok": True, "cancelled": len(cancelled)}
         if kind == "subscribe":
             name = str(command.get("local_symbol"))
@@ -176,7 +224,7 @@ class BarEngine:
             return self._load_bars(command)
         if kind == "log":
             if len(self.logs) < MAX_LOGS:
-                self.logs.append({"time": self.bar_ms, "level": command.get("level", "INFO"),
+                self.logs.append({"time": self.bar.datetime, "level": command.get("level", "INFO"),
                                   "message": str(command.get("message", ""))[:2000]})  # fmt: skip
             return None
         return {"ok": False, "error": f"unknown command {kind!r}"}
@@ -198,17 +246,20 @@ class BarEngine:
         return {"ok": True, "local_symbol": name, "interval": interval, "rows": rows}
 
     def _order(self, command: dict[str, Any]) -> dict[str, Any]:
-        name = str(command.get("local_symbol", ""))
-        direction = _SIDE.get(str(command.get("direction")))
-        offset = _OFFSETS.get(str(command.get("offset")))
-        price, volume = float(command.get("price", 0.0)), int(command.get("volume", 0))
+        name = command.get("local_symbol")
+        direction = _SIDE.get(command.get("direction"))  # type: ignore[arg-type]
+        offset = _OFFSETS.get(command.get("offset"))  # type: ignore[arg-type]
+        try:
+            price, volume = float(command.get("price", 0.0)), int(command.get("volume", 0))
+        except (TypeError, ValueError):
+            return self._refuse(command, _counter_message(15))
         if name != self.local_symbol:
             return self._refuse(command, f"the backtest trades {self.local_symbol} only, not {name}")
         if direction is None or offset is None or command.get("type", "limit") != "limit":
             return self._refuse(command, "the lab takes limit orders: direction long/short, offset open/close")
         if volume <= 0 or not math.isfinite(price) or price <= 0:
-            return self._refuse(command, ERROR_MESSAGES[15])
-        self.ledger.mark(self.symbol, self.mark_price)
+            return self._refuse(command, _counter_message(15))
+        self.ledger.mark(self.symbol, self.bar.close_price)
         if offset == OPEN:
             order = self._insert(direction, OPEN, price, volume)
             return {"ok": order["status"] != "rejected", "order": order}
@@ -220,14 +271,13 @@ class BarEngine:
     def _split_close(self, direction: str, offset: str, volume: int) -> list[tuple[str, int]] | str:
         """As the live ClosePosition (engine/converter.split_close with CLOSE_PATTERN "today"): on SHFE/INE
         today's free lots by CloseToday first, then yesterday's by CloseYesterday; elsewhere one Close."""
-        posi = LONG if direction == SELL else SHORT
-        ledger = self.ledger
         if not self.splits:
             return [(CLOSE, volume)]
         if offset != CLOSE:
             return [(offset, volume)]
-        today = ledger.closable(self.symbol, posi, (TODAY,))
-        yesterday = ledger.closable(self.symbol, posi, (YESTERDAY,))
+        posi = LONG if direction == SELL else SHORT
+        today = self.ledger.closable(self.symbol, posi, (TODAY,))
+        yesterday = self.ledger.closable(self.symbol, posi, (YESTERDAY,))
         if volume > today + yesterday:
             side = "long" if posi == LONG else "short"
             return f"close {volume} {self.local_symbol}: only {today + yesterday} of the {side} position are free"
@@ -242,32 +292,32 @@ class BarEngine:
         data = {"order_id": "", "local_symbol": str(command.get("local_symbol", "")),
                 "direction": command.get("direction"), "offset": command.get("offset"),
                 "type": command.get("type", "limit"), "price": command.get("price"), "volume": command.get("volume"),
-                "traded": 0, "status": "rejected", "status_msg": reason, "strategy": self.strategy.name}  # fmt: skip
+                "traded": 0, "status": "rejected", "status_msg": reason, "strategy": self.name}  # fmt: skip
         self.strategy.on_order(record(data))
         return {"ok": False, "error": reason}
 
     def _insert(self, direction: str, offset: str, price: float, volume: int) -> dict[str, Any]:
         """The counter's check (the sim's Ledger), the exchange's (tick, price limits), then working."""
         self.next_ref += 1
-        order = {"order_id": f"1_1_{self.next_ref}", "local_order_id": str(self.next_ref), "symbol": self.symbol,
+        order_id = f"1_1_{self.next_ref}"
+        order = {"order_id": order_id, "local_order_id": str(self.next_ref), "symbol": self.symbol,
                  "exchange": self.exchange, "local_symbol": self.local_symbol, "direction": _SIDE_NAMES[direction],
                  "offset": _OFFSET_NAMES[offset], "type": "limit", "price": price, "volume": volume, "traded": 0,
-                 "status": "nottraded", "status_msg": "未成交", "time": _iso(self.bar_ms),
-                 "strategy": self.strategy.name}  # fmt: skip
+                 "status": "nottraded", "status_msg": "未成交", "time": self.bar.datetime,
+                 "strategy": self.name}  # fmt: skip
         self.orders.append(order)
         error = self.ledger.check_order(self.ispec, direction, offset, price, volume)
-        reason = ERROR_MESSAGES.get(error, f"CTP:错误{error}") if error else self._exchange_check(price)
+        reason = _counter_message(error) if error else self._exchange_check(price)
+        view = record(order)
         if reason:
             order["status"], order["status_msg"] = "rejected", reason
+            view = record(order)
         else:
-            self.ledger.freeze(order["order_id"], self.ispec, direction, offset, price, volume)
-            order["_d"], order["_o"] = direction, offset
-            self.working.append(order)
-        view = _public(order)
-        if not reason:
-            self.strategy.active_orders[order["order_id"]] = view
+            self.ledger.freeze(order_id, self.ispec, direction, offset, price, volume)
+            self.working.append([order, direction, offset])
+            self.strategy.active_orders[order_id] = view
         self.strategy.on_order(view)
-        return _plain(order)
+        return order.copy()
 
     def _exchange_check(self, price: float) -> str:
         """The sim exchange's refusals (sim/trading.py _exchange_check) that apply to a limit order here."""
@@ -280,37 +330,40 @@ class BarEngine:
         return ""
 
     def _cancel(self, order_id: str) -> dict[str, Any]:
-        for order in self.working:
-            if order["order_id"] == order_id:
-                return {"ok": True, "order": self._finish(order, "cancelled", "已撤单")}
+        for entry in self.working:
+            if entry[0]["order_id"] == order_id:
+                return {"ok": True, "order": self._finish(entry, "cancelled", "已撤单")}
         if any(order["order_id"] == order_id for order in self.orders):
             return {"ok": False, "error": "the order is already finished"}
         return {"ok": False, "error": "not an order of this strategy"}
 
-    def _finish(self, order: dict[str, Any], status: str, message: str) -> dict[str, Any]:
+    def _finish(self, entry: list, status: str, message: str) -> dict[str, Any]:
         """Cancel or expire a working order: its frozen money and lots go back, on_order hears it."""
-        self.working.remove(order)
+        order = entry[0]
+        self.working.remove(entry)
         self.ledger.release(order["order_id"])
         order["status"], order["status_msg"] = status, message
         self.strategy.active_orders.pop(order["order_id"], None)
-        self.strategy.on_order(_public(order))
-        return _plain(order)
+        self.strategy.on_order(record(order))
+        return dict(order)
 
     # ------------------------------------------------------------------------- matching (bar N+1)
     def match(self, i: int) -> None:
-        """Working orders against bar i (they were sent while handling an earlier bar)."""
+        """Working orders against bar i (they were sent while handling an earlier bar), oldest first."""
         bars = self.bars
         high, low, open_ = bars.high[i], bars.low[i], bars.open[i]
         cap = math.floor(self.spec.fill_share * bars.volume[i] + 1e-9)
-        limit_up, limit_down = self.limit_up, self.limit_down
-        locked_up = high == low and high >= limit_up - 1e-9
-        locked_down = high == low and low <= limit_down + 1e-9
+        locked_up = high == low and high >= self.limit_up - 1e-9
+        locked_down = high == low and low <= self.limit_down + 1e-9
         used = 0
-        for order in list(self.working):
+        for entry in list(self.working):
             if used >= cap:
                 break
+            order = entry[0]
+            if order["status"] == "cancelled":  # by a callback of an earlier fill on this bar
+                continue
             price = order["price"]
-            if order["_d"] == BUY:
+            if entry[1] == BUY:
                 if locked_up or low > price + 1e-9:
                     continue
                 fill = min(price, open_)
@@ -320,71 +373,79 @@ class BarEngine:
                 fill = max(price, open_)
             lots = min(order["volume"] - order["traded"], cap - used)
             used += lots
-            self._fill(order, fill, lots, i)
+            self._fill(entry, fill, lots, i)
 
-    def _fill(self, order: dict[str, Any], price: float, lots: int, i: int) -> None:
-        direction = order["_d"]
+    def _fill(self, entry: list, price: float, lots: int, i: int) -> None:
+        order, direction, offset = entry
         worse = self.spec.slippage_ticks * self.tick
+        slippage = 0.0
         if worse:
             slipped = min(price + worse, self.limit_up) if direction == BUY else max(price - worse, self.limit_down)
             slipped = to_tick(slipped, self.tick)
             slippage = abs(slipped - price) * lots * self.size
             price = slipped
-        else:
-            slippage = 0.0
         self.next_trade += 1
         trade_id = str(self.next_trade)
-        key = order["order_id"]
-        result = self.ledger.fill(key, self.ispec, direction, order["_o"], price, lots, self.day, trade_id)
+        order_id = order["order_id"]
+        result = self.ledger.fill(order_id, self.ispec, direction, offset, price, lots, self.day, trade_id)
         order["traded"] += lots
         done = order["traded"] == order["volume"]
         order["status"], order["status_msg"] = ("alltraded", "全部成交") if done else ("parttraded", "部分成交")
         if done:
-            self.working.remove(order)
+            self.working.remove(entry)
         sums = self._day_sums
         sums[0] += result.commission
         sums[1] += slippage
         sums[2] += price * lots * self.size
         sums[3] += 1
-        self.slippage_total += slippage
-        trade = {"trade_id": trade_id, "order_id": order["order_id"], "symbol": self.symbol, "exchange": self.exchange,
+        trade = {"trade_id": trade_id, "order_id": order_id, "symbol": self.symbol, "exchange": self.exchange,
                  "local_symbol": self.local_symbol, "direction": order["direction"], "offset": order["offset"],
-                 "price": price, "volume": lots, "time": _iso(self.bars.start_ms[i]),
-                 "strategy": self.strategy.name, "commission": result.commission, "slippage": slippage,
-                 "trading_day": self.day}  # fmt: skip
+                 "price": price, "volume": lots, "time": self.bar.datetime, "strategy": self.name,
+                 "commission": result.commission, "slippage": slippage, "trading_day": self.day}  # fmt: skip
         self.trades.append(trade)
+        opening = offset == OPEN
+        side_name = "long" if (direction == BUY) == opening else "short"
+        side = self.sides[side_name]
+        if opening:
+            side.open(price, lots)
+        else:
+            side.close(price, result.closed_today, result.closed_yesterday, 1 if side_name == "long" else -1, self.size)
         strategy = self.strategy
         strategy.on_trade(record(trade))
-        view = _public(order)
+        view = record(order)
         if done:
-            strategy.active_orders.pop(order["order_id"], None)
+            strategy.active_orders.pop(order_id, None)
         else:
-            strategy.active_orders[order["order_id"]] = view
+            strategy.active_orders[order_id] = view
         strategy.on_order(view)
         self.ledger.mark(self.symbol, self.bars.close[i])
-        side = "long" if (direction == BUY) == (order["_o"] == OPEN) else "short"
-        position = record(self.position(side))
-        strategy.positions[f"{self.local_symbol}.{side}"] = position
-        strategy.on_position(position)
+        self._tell_position(side_name)
         self._tell_account()
 
     # ------------------------------------------------------------------------- state for the strategy
-    def position(self, side: str) -> dict[str, Any]:
-        """One side as API.md's Position (+ close_profit and strategy, as the strategy's own book adds)."""
-        posi = LONG if side == "long" else SHORT
-        rows = [row for row in self.ledger.positions(self.day) if row.posi_direction == posi]
-        volume = sum(row.position for row in rows)
-        today = sum(row.today_position for row in rows) if not self.splits else sum(
-            row.position for row in rows if row.position_date == "1")
-        frozen = sum(row.long_frozen + row.short_frozen for row in rows)
-        open_cost = sum(row.open_cost for row in rows)
+    def position(self, side_name: str) -> dict[str, Any]:
+        """One side as API.md's Position (+ close_profit and strategy, as the live strategy book adds)."""
+        side = self.sides[side_name]
+        closing = SELL if side_name == "long" else BUY
+        frozen = sum(entry[0]["volume"] - entry[0]["traded"] for entry in self.working
+                     if entry[1] == closing and entry[2] != OPEN) if self.working else 0  # fmt: skip
+        basis = side.yesterday * self.pre_settlement + side.today_cost
+        ratio = self.terms.long_margin_ratio if side_name == "long" else self.terms.short_margin_ratio
+        sign = 1 if side_name == "long" else -1
+        mark = self.bar.close_price
+        volume = side.volume
         return {"local_symbol": self.local_symbol, "symbol": self.symbol, "exchange": self.exchange,
-                "direction": side, "volume": volume, "yd_volume": volume - today, "td_volume": today,
-                "frozen": frozen, "available": max(0, volume - frozen),
-                "price": open_cost / (volume * self.size) if volume else 0.0,
-                "position_profit": sum(row.position_profit for row in rows),
-                "margin": sum(row.use_margin for row in rows),
-                "close_profit": sum(row.close_profit for row in rows), "strategy": self.strategy.name}  # fmt: skip
+                "direction": side_name, "volume": volume, "yd_volume": side.yesterday,
+                "td_volume": volume - side.yesterday, "frozen": frozen, "available": max(0, volume - frozen),
+                "price": side.open_cost / volume if volume else 0.0,
+                "position_profit": (mark * volume - basis) * self.size * sign if volume else 0.0,
+                "margin": basis * self.size * ratio, "close_profit": side.close_profit,
+                "strategy": self.name}  # fmt: skip
+
+    def _tell_position(self, side_name: str) -> None:
+        position = record(self.position(side_name))
+        self.strategy.positions[f"{self.local_symbol}.{side_name}"] = position
+        self.strategy.on_position(position)
 
     def account(self) -> dict[str, Any]:
         figures = self.ledger.account()
@@ -417,27 +478,29 @@ class BarEngine:
             self.limit_up, self.limit_down = math.inf, 0.0
         self._day_sums = [0.0, 0.0, 0.0, 0]
 
-    def end_day(self, next_day: str) -> None:
+    def end_day(self, settlement: float, next_day: str) -> None:
         """The day's end as the sim's: working orders expire, the Ledger settles at the day's last price."""
-        for order in list(self.working):
-            self._finish(order, "cancelled", "已撤单")
-        settlement = self.day_last_close
-        self.ledger.mark(self.symbol, settlement)
-        figures = self.ledger.account()
-        balance = figures.balance
+        for entry in list(self.working):
+            self._finish(entry, "cancelled", "已撤单")
+        ledger = self.ledger
+        ledger.mark(self.symbol, settlement)
+        balance = ledger.account().balance
         self.peak = max(self.peak, balance)
         commission, slippage, turnover, count = self._day_sums
         self.daily.append(daily_row(self.day, settlement, balance - self.balance_before, commission, slippage,
                                     turnover, count, balance, balance - self.peak))  # fmt: skip
         self.balance_before = balance
-        self.ledger.settle({self.symbol: settlement}, next_day)
+        ledger.settle({self.symbol: settlement}, next_day)
         self.begin_day(next_day, settlement)
-        if self.strategy.positions:
-            for side in ("long", "short"):
-                key = f"{self.local_symbol}.{side}"
-                if key in self.strategy.positions:
-                    self.strategy.positions[key] = record(self.position(side))
-        self._tell_account()
+        held = False
+        for name, side in self.sides.items():
+            side.settle()
+            key = f"{self.local_symbol}.{name}"
+            if key in self.strategy.positions:
+                held = True
+                self.strategy.positions[key] = record(self.position(name))
+        if held:
+            self._tell_account()
 
     # ------------------------------------------------------------------------- the run
     def run(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> Report:
@@ -450,73 +513,74 @@ class BarEngine:
         strategy.contracts = MappingProxyType({self.local_symbol: record(self.contract())})
         strategy._send = self.send
         first_ms = bars.start_ms[self.first]
-        day, self.day_boundary = trading_day_of(first_ms)
         before = self.first - 1
         pre = bars.close[before] if before >= 0 else bars.open[self.first]
-        self.begin_day(day, pre)
-        self.mark_price = pre
-        self.bar_ms = first_ms
-        self.strategy.account = record(self.account())
+        self.begin_day(trading_day_of(first_ms)[0], pre)
+        self.bar = record({"close_price": pre, "datetime": _iso(first_ms)})  # on_init: before the first bar
+        strategy.account = record(self.account())
         strategy.on_init()
-        self._loop(progress, cancelled)
-        self.end_day(self.day)  # the last day settles too (its row is the last daily row)
+        last = self._loop(progress, cancelled)
+        self.end_day(bars.close[last], self.day)  # the last day settles too (its row is the last daily row)
         strategy.on_stop()
         return self._report()
 
-    def _loop(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> None:
+    def _loop(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> int:
         """The hot loop: locals only; per bar one Record, a match only when orders work, no ledger marking."""
         bars = self.bars
         start_ms, opens, highs, lows, closes, volumes, interests = bars.columns()
         first, end = self.first, self.end
         on_bar = self.strategy.on_bar
-        new, suffixes = Record.__new__, _MINUTE_SUFFIX
+        new = Record.__new__
+        suffix = _MINUTE_SUFFIX.get
         fields = {"local_symbol": self.local_symbol, "symbol": self.symbol, "exchange": self.exchange,
-                  "interval": bars.interval, "turnover": 0.0}  # fmt: skip
+                  "interval": bars.interval, "datetime": "", "open_price": 0.0, "high_price": 0.0, "low_price": 0.0,
+                  "close_price": 0.0, "volume": 0, "turnover": 0.0, "open_interest": 0.0}  # API.md's order
         working = self.working
         boundary = -1  # the next 18:00 (a trading day may start there)
-        midnight, next_midnight, prefix = -1, -1, ""
+        midnight = next_midnight = next_event = -1
+        prefix = ""
         every = max(1, (end - first) // MAX_EQUITY_POINTS)
         sample_at = first
         report_every = max(1, (end - first) // PROGRESS_STEPS)
         report_at = first + report_every
-        for i in range(first, end):
-            t = start_ms[i]
-            if t >= boundary:
-                day, boundary = trading_day_of(t)
-                if day != self.day:
-                    self.end_day(day)
-            if t >= next_midnight:
-                midnight = t - (t + 8 * HOUR_MS) % DAY_MS
-                next_midnight = midnight + DAY_MS
-                prefix = local_day(t).isoformat()
-            close = closes[i]
-            self.mark_price = close
-            self.bar_ms = t
-            if working:
-                self.bar_used = 0
-                self.match(i)
+        i = first
+        columns = (column[first:end] for column in (start_ms, opens, highs, lows, closes, volumes, interests))
+        for i, t, open_, high, low, close, volume, interest in zip(count(first), *columns):  # noqa: B007
+            if t >= next_event:  # an 18:00 (a trading day may start) or a midnight (the date changes) passed
+                if t >= boundary:
+                    day, boundary = trading_day_of(t)
+                    if day != self.day:
+                        self.end_day(closes[i - 1], day)
+                if t >= next_midnight:
+                    midnight = t - (t + 8 * HOUR_MS) % DAY_MS
+                    next_midnight = midnight + DAY_MS
+                    prefix = local_day(t).isoformat()
+                next_event = min(boundary, next_midnight)
             bar = new(Record)
             view = bar.__dict__
-            view.update(fields)
-            offset = t - midnight
-            view["datetime"] = prefix + suffixes[offset // 60_000] if offset % 60_000 == 0 else _iso(t)
-            view["open_price"] = opens[i]
-            view["high_price"] = highs[i]
-            view["low_price"] = lows[i]
+            view.update(fields)  # then each field in place: cheaper than update() with keywords
+            end_of_name = suffix(t - midnight)
+            view["datetime"] = prefix + end_of_name if end_of_name else _iso(t)
+            view["open_price"] = open_
+            view["high_price"] = high
+            view["low_price"] = low
             view["close_price"] = close
-            view["volume"] = int(volumes[i])
-            view["open_interest"] = interests[i]
+            view["volume"] = int(volume)
+            view["open_interest"] = interest
+            self.bar = bar
+            if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
+                self.match(i)
             on_bar(bar)
-            self.day_last_close = close
             if i >= sample_at:
                 sample_at += every
                 self._sample(t, close)
-            if i >= report_at:
-                report_at += report_every
-                if cancelled is not None and cancelled():
-                    raise Cancelled("cancelled")
-                if progress is not None:
-                    progress((i - first + 1) / (end - first))
+                if i >= report_at:
+                    report_at += report_every
+                    if cancelled is not None and cancelled():
+                        raise Cancelled("cancelled")
+                    if progress is not None:
+                        progress((i - first + 1) / (end - first))
+        return i
 
     def _sample(self, t: int, close: float) -> None:
         self.ledger.mark(self.symbol, close)
@@ -524,9 +588,8 @@ class BarEngine:
 
     def _report(self) -> Report:
         stats = compute_stats(self.daily, self.trades, self.spec.capital, self.size)
-        orders = [_plain(order) for order in self.orders]
-        return Report(stats=stats, trades=self.trades, orders=orders, daily=self.daily,
-                      equity=_equity(self.equity, self.spec.capital), logs=self.logs)  # fmt: skip
+        return Report(stats=stats, trades=self.trades, orders=[dict(order) for order in self.orders],
+                      daily=self.daily, equity=_equity(self.equity, self.spec.capital), logs=self.logs)  # fmt: skip
 
 
 def _equity(points: list[list], capital: float) -> list[list]:
@@ -536,22 +599,6 @@ def _equity(points: list[list], capital: float) -> list[list]:
         peak = max(peak, balance)
         out.append([t, balance, balance - peak])
     return out
-
-
-def _first_at(bars: Bars, ms: int) -> int:
-    from bisect import bisect_left
-
-    return bisect_left(bars.start_ms, ms)
-
-
-def _plain(order: dict[str, Any]) -> dict[str, Any]:
-    """An order as API.md has it: without the engine's own keys (its side and offset codes)."""
-    return {key: value for key, value in order.items() if not key.startswith("_")}
-
-
-def _public(order: dict[str, Any]) -> Record:
-    """An order as the strategy's callbacks get it: a read-only Record of its API.md fields."""
-    return record(_plain(order))
 
 
 def _iso(epoch_ms: int) -> str:
@@ -580,9 +627,11 @@ def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None
 
     try:
         strategy = load_strategy(spec.code, spec.params)
-        engine = BarEngine(spec, data, strategy)
-        return engine.run(progress, cancelled)
+        report = BarEngine(spec, data, strategy).run(progress, cancelled)
     except LabError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever the user's code raised ends the run, with their line
         raise LabError(user_error(error, CODE_FILE)) from error
+    if progress is not None:
+        progress(1.0)
+    return report

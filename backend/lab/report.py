@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 MAX_EQUITY_POINTS = 2000
@@ -10,6 +10,10 @@ MAX_EQUITY_POINTS = 2000
 
 class LabError(Exception):
     """A backtest that could not run: bad input, or the user's code raised (the message says where)."""
+
+
+class Cancelled(LabError):
+    """The run was cancelled (in-process: cancelled() answered True; a child: it was killed)."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,9 @@ class Report:
     logs: list[dict] = field(default_factory=list)  # the strategy's info/warning/error lines (bounded)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as they are (no deep copy: a run's report has tens of thousands of rows)."""
+        return {"stats": self.stats, "trades": self.trades, "orders": self.orders, "daily": self.daily,
+                "equity": self.equity, "logs": self.logs}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
