@@ -20,6 +20,7 @@ from backend.engine.risk_rules import RiskLimits
 from backend.extensions import jwt, socketio
 from backend.gateway.ctp_gateway import session_filter_on
 from backend.history import BarHistory
+from backend.lab.plans import clear_scratch
 from backend.lab.runs import RunRegistry
 from backend.runtime import apply_runtime
 from backend.session import CounterSession
@@ -36,7 +37,9 @@ from views import (
     lab,
     market,
     openapi,
+    optimise,
     origins,
+    recording,
     risk,
     sim_control,
     strategies,
@@ -87,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     use_whole_frames(socketio)
     _edge_limits(app, settings)
     for module in (health, accounts, market, trading, risk, config_view, strategies, code_tools, sim_control, lab,
-                   openapi, ui):  # fmt: skip
+                   optimise, openapi, recording, ui):  # fmt: skip
         app.register_blueprint(module.blueprint)
     register_socket_handlers(socketio)
     history = BarHistory(engine, store)
@@ -96,7 +99,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                              settings.LOGIN_TIMEOUT, VERSION)  # fmt: skip
     push = Push(socketio, engine, tokens, session.status, settings.TICK_PUSH_INTERVAL)  # starts tasks: after init_app
     lab_runs = RunRegistry(store, lab.socket_notifier(socketio), settings.lab_max_runs(), settings.LAB_TIMEOUT)
-    lab_runs.recover()  # runs a stopped server left behind: errors now
+    lab_runs.recover()  # runs a stopped server left behind: errors now, their data files gone
+    clear_scratch(data_dir)
     app.extensions["ctpdesk"] = Desk(settings, store, engine, access, tokens, runtime, strategy_manager, session, push,
                                      history, lab_runs)
     session.start_auto_login()

@@ -1,8 +1,8 @@
 """Configuration: one object, every key defaulted.
 
 Sources, later ones winning: the defaults below, `config.yaml` (or the file given to run.py), then
-environment variables `CTPDESK_<KEY>` (and `MONGO_URI` as is). Keys are upper case, as in the API's
-`/config`. Unknown keys in the file are an error: a typo must not silently fall back to a default.
+environment variables `CTPDESK_<KEY>` (and `MONGO_URI`, `DASK_SCHEDULER` as they are). Keys are upper case,
+as in the API's `/config`. Unknown keys in the file are an error: a typo must not silently fall back to a default.
 """
 
 from __future__ import annotations
@@ -109,6 +109,10 @@ class Settings:
     # and marked an error; 0: no limit.
     LAB_MAX_RUNS: int = 0
     LAB_TIMEOUT: float = 3600.0
+    # Sweeps (POST /optimise): each point a child; LAB_SWEEP_WORKERS of them at once (0: the CPU count), or on the
+    # dask.distributed cluster at DASK_SCHEDULER (tcp://host:8786; also read as is from the environment).
+    LAB_SWEEP_WORKERS: int = 0
+    DASK_SCHEDULER: str = ""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -138,6 +142,7 @@ _NOT_NEGATIVE = ("TICK_MERGE_BACKLOG",)  # counts where a negative number means 
 _NOT_NEGATIVE += ("MAX_BODY", "MAX_CODE_BODY", "HEADER_TIMEOUT", "KEEPALIVE_TIMEOUT", "ENGINEIO_PER_ADDRESS",
                   "ENGINEIO_CONNECT_WITHIN", "LINT_MEMORY_MB")
 _NOT_NEGATIVE += ("LAB_MAX_RUNS", "LAB_TIMEOUT")  # issue 18: 0 is "automatic" and "no limit"
+_NOT_NEGATIVE += ("LAB_SWEEP_WORKERS",)  # 0: the CPU count
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -223,8 +228,9 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     found = {key: environ[ENV_PREFIX + key] for key in _FIELD_TYPES if ENV_PREFIX + key in environ}
-    if "MONGO_URI" in environ and "MONGO_URI" not in found:
-        found["MONGO_URI"] = environ["MONGO_URI"]
+    for key in ("MONGO_URI", "DASK_SCHEDULER"):  # the names these services' users already set
+        if key in environ and key not in found:
+            found[key] = environ[key]
     return found
 
 

@@ -98,6 +98,7 @@ class MongoStore(Store):
         db.trades.create_index([("trading_day", ASCENDING), ("seq", ASCENDING)], name="trades_by_day")
         db.revoked_tokens.create_index("expires_at", name="expiry")
         db.lab_runs.create_index([("kind", ASCENDING), ("created_at", DESCENDING)], name="lab_runs_by_time")
+        db.tick_chunks.create_index([("local_symbol", ASCENDING), ("last_ms", ASCENDING)], name="tick_chunks_by_symbol")
         # strategies, values, subscriptions and meta are keyed by _id, unique by construction.
         self._prepare_logs()
 
@@ -121,10 +122,10 @@ class MongoStore(Store):
         collection = self._database[name]
         return collection if concern is JOURNALED else collection.with_options(write_concern=concern)
 
-    def _next_seq(self) -> int:
+    def _next_seq(self, name: str = "journal_seq") -> int:
         """A journal-wide counter: ObjectIds order only by second across processes, not by save."""
         counter = self._collection("meta").find_one_and_update(
-            {"_id": "journal_seq"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": name}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
         return int(counter["value"])
 
@@ -162,6 +163,43 @@ class MongoStore(Store):
     def bar_count(self, local_symbol: str, interval: Interval | str) -> int:
         query = {"local_symbol": local_symbol, "interval": shapes.interval_value(interval)}
         return self._collection("bars").count_documents(query)
+
+    # --- recorded ticks -----------------------------------------------------------------------------
+    @_driver_errors
+    def save_tick_chunk(self, local_symbol: str, first_ms: int, last_ms: int, count: int, data: bytes) -> None:
+        symbol, first, last, ticks, packed = shapes.tick_chunk(local_symbol, first_ms, last_ms, count, data)
+        document = {"local_symbol": symbol, "first_ms": first, "last_ms": last, "count": ticks, "data": packed,
+                    "seq": self._next_seq("tick_seq")}  # fmt: skip
+        self._collection("tick_chunks", ACKNOWLEDGED).insert_one(document)
+
+    @_driver_errors
+    def load_tick_chunks(self, local_symbol: str, start_ms: int | None, end_ms: int | None) -> list[bytes]:
+        low, high = shapes.tick_range(start_ms, end_ms)
+        query = {"local_symbol": local_symbol, "last_ms": {"$gte": low}, "first_ms": {"$lte": high}}
+        found = self._collection("tick_chunks").find(query, {"data": 1}).sort("seq", ASCENDING)
+        return [bytes(document["data"]) for document in found]
+
+    @_driver_errors
+    def tick_summary(self) -> list[dict[str, Any]]:
+        pipeline = [
+            {"$group": {"_id": "$local_symbol", "count": {"$sum": "$count"}, "first_ms": {"$min": "$first_ms"},
+                        "last_ms": {"$max": "$last_ms"}, "bytes": {"$sum": {"$binarySize": "$data"}}}},
+            {"$sort": {"_id": 1}},
+        ]  # fmt: skip
+        found = self._collection("tick_chunks").aggregate(pipeline)
+        return [{"local_symbol": row.pop("_id"), **row} for row in found]
+
+    @_driver_errors
+    def load_recording(self) -> list[str]:
+        return [found["_id"] for found in self._collection("recording").find().sort("_id", ASCENDING)]
+
+    @_driver_errors
+    def set_recording(self, local_symbol: str, on: bool) -> None:
+        (symbol,) = shapes.symbol_list([local_symbol])
+        if on:
+            self._collection("recording").update_one({"_id": symbol}, {"$set": {"on": True}}, upsert=True)
+        else:
+            self._collection("recording").delete_one({"_id": symbol})
 
     # --- configuration --------------------------------------------------------------------------
     @_driver_errors

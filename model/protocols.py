@@ -59,9 +59,23 @@ class ValueStore(Protocol):
     def set_value(self, key: str, value: str) -> None: ...
 
 
+class TickStore(Protocol):
+    """Recorded ticks, packed in chunks, and the per-instrument recording switch."""
+
+    def save_tick_chunk(self, local_symbol: str, first_ms: int, last_ms: int, count: int, data: bytes) -> None: ...
+
+    def load_tick_chunks(self, local_symbol: str, start_ms: int | None, end_ms: int | None) -> list[bytes]: ...
+
+    def tick_summary(self) -> list[dict[str, Any]]: ...
+
+    def load_recording(self) -> list[str]: ...
+
+    def set_recording(self, local_symbol: str, on: bool) -> None: ...
+
+
 # --- consumers --------------------------------------------------------------------------------------
-class EngineStore(JournalStore, BarStore, SubscriptionStore, LogStore, ValueStore, Protocol):
-    """What the main engine writes and reloads: journal, bars, subscriptions, logs, the trading day."""
+class EngineStore(JournalStore, BarStore, SubscriptionStore, LogStore, ValueStore, TickStore, Protocol):
+    """What the main engine writes and reloads: journal, bars, subscriptions, logs, the trading day, recorded ticks."""
 
 
 class StrategyStore(ValueStore, Protocol):

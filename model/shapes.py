@@ -128,3 +128,21 @@ def check_str(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     return value
+
+
+def tick_chunk(local_symbol: str, first_ms: int, last_ms: int, count: int, data: bytes) -> tuple[Any, ...]:
+    """A recorded-tick chunk's row, checked before anything is written."""
+    if not isinstance(local_symbol, str) or not local_symbol:
+        raise ValueError(f"a local_symbol must be a non-empty string, got {local_symbol!r}")
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"a tick chunk's data must be bytes, got {type(data).__name__}")
+    first, last, ticks = int(first_ms), int(last_ms), int(count)
+    if ticks < 1 or last < first:
+        raise ValueError(f"a tick chunk needs count >= 1 and first_ms <= last_ms, got {ticks}, {first}..{last}")
+    return local_symbol, first, last, ticks, bytes(data)
+
+
+def tick_range(start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+    low = MIN_MS if start_ms is None else int(start_ms)
+    high = MAX_MS if end_ms is None else int(end_ms)
+    return low, high

@@ -43,6 +43,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE logs (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
     """,
     """
+    -- Recorded ticks (issue 18): packed chunks of one instrument (backend/engine/tick_codec.py); seq is the
+    -- order they were saved in, which is the order the ticks arrived in.
+    CREATE TABLE tick_chunks (
+        seq INTEGER PRIMARY KEY, local_symbol TEXT NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL, data BLOB NOT NULL
+    );
+    CREATE INDEX tick_chunks_by_symbol ON tick_chunks (local_symbol, last_ms);
+    CREATE TABLE recording (local_symbol TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
+    """
     -- Lab runs (issue 18): the summary is read for the list, the result (a whole report) only for one run.
     CREATE TABLE IF NOT EXISTS lab_runs (
         run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at REAL NOT NULL, summary TEXT NOT NULL, result TEXT

@@ -158,6 +158,38 @@ class SqliteStore(Store):
             (local_symbol, shapes.interval_value(interval)),
         )[0]
 
+    # --- recorded ticks -----------------------------------------------------------------------------
+    def save_tick_chunk(self, local_symbol: str, first_ms: int, last_ms: int, count: int, data: bytes) -> None:
+        row = shapes.tick_chunk(local_symbol, first_ms, last_ms, count, data)
+        with self._transaction() as db:
+            db.execute("INSERT INTO tick_chunks (local_symbol, first_ms, last_ms, count, data) VALUES (?, ?, ?, ?, ?)",
+                       row)  # fmt: skip
+
+    def load_tick_chunks(self, local_symbol: str, start_ms: int | None, end_ms: int | None) -> list[bytes]:
+        low, high = shapes.tick_range(start_ms, end_ms)
+        return self._column(
+            "SELECT data FROM tick_chunks WHERE local_symbol = ? AND last_ms >= ? AND first_ms <= ? ORDER BY seq",
+            (local_symbol, low, high), bytes,
+        )  # fmt: skip
+
+    def tick_summary(self) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT local_symbol, sum(count), min(first_ms), max(last_ms), sum(length(data)) FROM tick_chunks"
+            " GROUP BY local_symbol ORDER BY local_symbol"
+        )
+        return [dict(zip(_SUMMARY, row, strict=True)) for row in rows]
+
+    def load_recording(self) -> list[str]:
+        return self._column("SELECT local_symbol FROM recording ORDER BY local_symbol")
+
+    def set_recording(self, local_symbol: str, on: bool) -> None:
+        (symbol,) = shapes.symbol_list([local_symbol])
+        with self._transaction() as db:
+            if on:
+                db.execute("INSERT OR IGNORE INTO recording VALUES (?)", (symbol,))
+            else:
+                db.execute("DELETE FROM recording WHERE local_symbol = ?", (symbol,))
+
     # --- configuration --------------------------------------------------------------------------
     def load_config(self) -> dict[str, Any]:
         rows = self._rows("SELECT key, value FROM config ORDER BY rowid")
@@ -369,4 +401,5 @@ class SqliteStore(Store):
             connection.close()
 
 
+_SUMMARY = ("local_symbol", "count", "first_ms", "last_ms", "bytes")
 _STRATEGY_SELECT = "SELECT name, text, updated_at, status, error, started_at FROM strategies"

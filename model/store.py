@@ -97,6 +97,33 @@ class Store(ABC):
     def bar_count(self, local_symbol: str, interval: Interval | str) -> int:
         """Count the stored bars of one symbol and interval (0 when none)."""
 
+    # --- recorded ticks (the lab's tick mode) ----------------------------------------------------
+    @abstractmethod
+    def save_tick_chunk(self, local_symbol: str, first_ms: int, last_ms: int, count: int, data: bytes) -> None:
+        """Append one packed chunk of an instrument's ticks (backend/engine/tick_codec.py), first..last ms.
+
+        Chunks are kept in the order they were saved: that is the order the ticks arrived in.
+        """
+
+    @abstractmethod
+    def load_tick_chunks(self, local_symbol: str, start_ms: int | None, end_ms: int | None) -> list[bytes]:
+        """The chunks of an instrument holding ticks in [start_ms, end_ms] (None: open), in saved order.
+
+        A chunk is returned whole: it may hold ticks outside the range too (the caller cuts).
+        """
+
+    @abstractmethod
+    def tick_summary(self) -> list[dict[str, Any]]:
+        """Per instrument with recorded ticks: {local_symbol, count, first_ms, last_ms, bytes}, sorted."""
+
+    @abstractmethod
+    def load_recording(self) -> list[str]:
+        """The local_symbols whose ticks are recorded (the recording switch), sorted."""
+
+    @abstractmethod
+    def set_recording(self, local_symbol: str, on: bool) -> None:
+        """Switch recording of one instrument on or off; switching to the state it is in changes nothing."""
+
     # --- configuration --------------------------------------------------------------------------
     @abstractmethod
     def load_config(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import gevent
 from flask import Blueprint
 from flask_socketio import SocketIO
 
-from backend.lab.plans import PlanError, backtest_work, load_bars, run_terms
+from backend.lab.plans import PlanError, backtest_work, load_bars, load_recorded_ticks, run_terms
 from backend.lab.runs import RunRegistry
 from backend.lab.spec import BacktestSpec
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
@@ -46,11 +46,12 @@ def lab() -> RunRegistry:
 @token_required
 def start():
     request = parse(BacktestRequest)
-    spec, bars = _plan(request)
-    work = backtest_work(spec, bars, Path(desk().settings.DATA_DIR).resolve())
+    spec, data = _plan(request)
+    work = backtest_work(spec, data, Path(desk().settings.DATA_DIR).resolve())
     terms = spec.terms.to_json() if spec.terms is not None else {}
     run_id = lab().submit(KIND, {**request.summary(), "terms": terms}, work)  # the terms in force, not only the given
-    return envelope({"id": run_id}, f"backtest of {request.strategy} on {len(bars)} bars queued")
+    unit = "ticks" if request.mode == "tick" else f"{request.interval.value} bars"
+    return envelope({"id": run_id}, f"backtest of {request.strategy} on {len(data)} {unit} queued")
 
 
 @blueprint.get("/backtest")
@@ -88,8 +89,6 @@ def _backtest(run_id: str) -> dict[str, Any]:
 def _plan(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
     if request.start is not None and request.end is not None and request.end < request.start:
         raise ApiError("end: must not be before start", 400)
-    if request.mode == "tick":
-        raise ApiError("mode: tick mode is not available in this build (bar mode: leave mode out)", 400)
     current = desk()
     code = _code(request.strategy)
     defaults = declared_params(code)
@@ -102,16 +101,24 @@ def _plan(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
         terms = run_terms(request.local_symbol, contract, request.all_terms())
     except PlanError as error:
         raise ApiError(str(error), 400) from None
-    current.history.ensure(request.local_symbol)  # on the sim: its past, once
     try:
-        bars = _offload(load_bars, current.store, request.local_symbol, request.interval, request.start, request.end)
+        data = _data(request)
     except PlanError as error:
         raise ApiError(str(error), 400) from None
     spec = BacktestSpec(code=code, local_symbol=request.local_symbol, interval=request.interval.value,
                         mode=request.mode, params=overrides, capital=request.capital, terms=terms,
                         fill_share=request.fill_share, slippage_ticks=request.slippage, start_ms=request.start,
                         end_ms=None)  # fmt: skip
-    return spec, bars
+    return spec, data
+
+
+def _data(request: BacktestRequest) -> Any:
+    """What the run replays: recorded ticks in tick mode, else the stored bars (on the sim its past first)."""
+    current = desk()
+    if request.mode == "tick":
+        return _offload(load_recorded_ticks, current.store, request.local_symbol, request.start, request.end)
+    current.history.ensure(request.local_symbol)  # on the sim: its past, once
+    return _offload(load_bars, current.store, request.local_symbol, request.interval, request.start, request.end)
 
 
 def _code(name: str) -> str:

@@ -12,6 +12,8 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
+from views.optimise import OptimiseRequest
+from views.recording import RecordingSwitch
 from views.risk import KillRequest, RiskChanges
 from views.schemas import (
     AuthCodeRequest,
@@ -73,12 +75,22 @@ DOCS: dict[str, tuple[str, type[BaseModel] | None]] = {
     "risk.update": ("Change risk limits (and per-strategy overrides); stored, in force at once", RiskChanges),
     "risk.kill": ("Kill switch: stop strategies, cancel working orders, optionally close positions", KillRequest),
     "risk.rearm": ("Re-arm the kill switch: orders accepted again", None),
+    "recording.listing": ("Tick recording: instruments recorded or with recorded ticks, with counts and ranges",
+                          None),
+    "recording.switch": ("Switch tick recording of one instrument on or off (stored; survives a restart)",
+                         RecordingSwitch),
     "sim_control.settle": ("The simulated counter's daily settlement, now (a login on the sim only)", None),
     "lab.start": ("Start a backtest of an uploaded strategy on stored bars, in its own process; data: {id}",
                   BacktestRequest),
     "lab.read": ("Backtests: the list (no id), or one whole: status, progress, statistics, trades, orders, daily "
                  "P&L, equity and drawdown", RunQuery),
     "lab.remove": ("Cancel a queued or running backtest (its process killed), or delete an ended one", RunTarget),
+    "optimise.start": ("Start a sweep: a grid of a strategy's params, one backtest per point (locally in parallel, or "
+                       "on the dask cluster at DASK_SCHEDULER), ranked by `target`; data: {id}", OptimiseRequest),
+    "optimise.read": ("Sweeps: the list (no id), or one: its runs ranked by the target, each with params and "
+                      "statistics", RunQuery),
+    "optimise.remove": ("Cancel a queued or running sweep (its children killed, dask futures cancelled), or delete "
+                        "an ended one", RunTarget),
     "openapi.document": ("This document", None),
 }
 ERRORS = {

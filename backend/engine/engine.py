@@ -48,6 +48,7 @@ from backend.engine.risk_engine import COUNTERS_KEY, RiskEngine
 from backend.engine.risk_rules import RiskLimits
 from backend.engine.slippage import SIDES as SLIPPAGE_SIDES
 from backend.engine.slippage import slippage_side, slipped_price
+from backend.engine.tick_recorder import TickRecorder
 from backend.engine.writer import StoreWriter
 from backend.gateway.base import Gateway, LoginSettings
 from lib.price_grid import to_tick
@@ -120,6 +121,7 @@ class MainEngine:
         self.bus = EventBus()
         self.oms = Oms()
         self.writer = StoreWriter()
+        self.recorder = TickRecorder(store)  # issue 18: the recorded instruments' ticks, on its own writer
         self.risk = RiskEngine(config.risk_limits, store, self._risk_event)
         self.bars = BarRoom(self._bar_finished, config.bar_grace, self._minute_ended)
         self.logs: deque[LogData] = deque(maxlen=LOG_HISTORY)
@@ -182,6 +184,7 @@ class MainEngine:
         self._bridge.close()
         self._submit_log_rows()
         self._save_risk_counters()
+        self.recorder.close()
         self.writer.close()
 
     @property
@@ -275,6 +278,10 @@ class MainEngine:
         known = [name for name in self._subscriptions if name in self.oms.contracts]
         if known and self.gateway is not None:
             self.gateway.subscribe(self.oms.contracts[name].symbol for name in known)
+        # an instrument switched to recording before a login (no contracts to check it against then)
+        unsubscribed = [name for name in self.recorder.recorded if name in self.oms.contracts and name not in known]
+        if unsubscribed:
+            self.subscribe(unsubscribed)
 
     def _on_open_interest(self, loaded: events.OpenInterestLoaded) -> None:
         self.oms.load_open_interest(loaded.open_interest)
@@ -285,6 +292,7 @@ class MainEngine:
             self._marked = True  # published by _mark_timer: at most once per mark_interval
         self.bus.publish(events.TICK, tick)
         self.bars.update_tick(tick)
+        self.recorder.add(tick)
 
     def _on_order(self, order: OrderData, journaled: bool = False) -> None:
         applied = self.oms.on_order(order)
@@ -658,6 +666,7 @@ class MainEngine:
             if not self._log_batch_waiting:
                 self._submit_log_rows()
             self._save_risk_counters()
+            self.recorder.close_due()
 
     def _submit_log_rows(self) -> None:
         """Hand the waiting log rows to the writer as one batch, one batch at a time.

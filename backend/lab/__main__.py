@@ -245,7 +245,10 @@ def run_optimise_command(args: argparse.Namespace) -> int:
         except ClusterError as error:
             raise LabError(str(error)) from None
         seconds = time.monotonic() - started
-    where = f"dask {sweep.where}, {sweep.workers} workers" if args.scheduler else f"{sweep.workers} local workers"
+    plural = "" if sweep.workers == 1 else "s"
+    where = f"{sweep.workers} local worker{plural}"
+    if args.scheduler:
+        where = f"dask {sweep.where}, {sweep.workers} worker{plural}"
     print(f"{len(points)} points, {len(bars)} bars, {where}, {seconds:.1f} s; ranked by {args.target}")
     print(format_sweep(sweep, args.top))
     if args.json:

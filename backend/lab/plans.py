@@ -26,17 +26,19 @@ from backend.lab.engine import MAX_WARMUP_BARS
 from backend.lab.report import LabError
 from backend.lab.runs import Outcome, Progress, RunFailed, Work
 from backend.lab.terms import Terms, sim_terms, terms_from
+from backend.lab.ticks import NoTicks, Ticks, load_ticks
 from backend.strategy_runtime.workdir import hidden_paths
 
 if TYPE_CHECKING:
     from backend.engine.constants import Interval
     from backend.engine.objects import ContractData
     from backend.lab.spec import BacktestSpec
-    from model.protocols import LabStore
+    from model.protocols import LabStore, TickStore
 
 SCRATCH = "lab"  # under the data directory: the bar files handed to the children
 CHECKOUT = Path(__file__).resolve().parents[2]
 MAX_RUN_BARS = 2_000_000  # bars one backtest may replay (~8 years of 1-minute bars of a night product)
+MAX_RUN_TICKS = 1_000_000  # recorded ticks one tick-mode backtest may replay (~25 days of a liquid contract)
 PAGE = 50_000  # bars read from the store at a time
 HEADLINE = ("total_return", "annual_return", "sharpe_ratio", "max_drawdown", "win_rate", "trade_count", "net_pnl")
 
@@ -77,6 +79,18 @@ def load_bars(store: LabStore, local_symbol: str, interval: Interval, start_ms: 
     return Bars(local_symbol, interval.value, **columns)
 
 
+def load_recorded_ticks(store: TickStore, local_symbol: str, start_ms: int | None, end_ms: int | None) -> Ticks:
+    """The ticks recorded in a range, `end_ms` included (blocking: call it off the loop); PlanError for none."""
+    try:
+        ticks = load_ticks(store, local_symbol, start_ms, None if end_ms is None else end_ms + 1)
+    except NoTicks:
+        raise PlanError(f"start: no ticks of {local_symbol} recorded in this range (switch its recording on with "
+                        "PUT /record; the current minute's ticks are stored once it ends)") from None  # fmt: skip
+    if len(ticks) > MAX_RUN_TICKS:
+        raise PlanError(f"start: the range holds more than {MAX_RUN_TICKS:,} recorded ticks: narrow it")
+    return ticks
+
+
 def base_terms(local_symbol: str, contract: ContractData | None) -> Terms | None:
     """The terms before the user's: the live contract's with the sim table's fees, else the sim table's; None
     when neither knows the instrument."""
@@ -113,23 +127,33 @@ def run_terms(local_symbol: str, contract: ContractData | None, given: dict[str,
         raise PlanError(f"terms: {error}") from None
 
 
+def clear_scratch(data_dir: Path) -> int:
+    """Remove the data files runs of an earlier start left behind (a crash leaves them); return how many."""
+    removed = 0
+    for path in (data_dir / SCRATCH).glob("*.*"):
+        if path.is_file() and path.suffix in (".bar", ".tick"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def headline(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures a list of runs shows."""
     return {name: stats[name] for name in HEADLINE if name in stats}
 
 
-def backtest_work(spec: BacktestSpec, bars: Bars, data_dir: Path, timeout: float | None = None) -> Work:
-    """The run: the bars to a file of the data directory's `lab/`, the child on them (it may not read the data
-    directory, config.yaml or the server's /proc once its guards are on), the report back (LabError ->
-    RunFailed)."""
+def backtest_work(spec: BacktestSpec, data: Bars | Ticks, data_dir: Path, timeout: float | None = None) -> Work:
+    """The run: the bars (or ticks) to a file of the data directory's `lab/`, the child on them (it may not read
+    the data directory, config.yaml or the server's /proc once its guards are on), the report back (LabError
+    -> RunFailed)."""
     scratch = data_dir / SCRATCH
     hidden = hidden_paths(data_dir, CHECKOUT)
 
     def work(progress: Progress, cancel: threading.Event) -> Outcome:
         scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = scratch / f"{uuid.uuid4().hex}.bars"  # named by us, never by the request
+        path = scratch / f"{uuid.uuid4().hex}.{spec.mode}"  # named by us, never by the request
         try:
-            bars.to_file(path)
+            data.to_file(path)
             report = run_in_child(spec, path, progress=progress, cancel=cancel, timeout=timeout or None, hidden=hidden)
         except LabError as error:
             raise RunFailed(str(error)) from None

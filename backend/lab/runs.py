@@ -95,6 +95,7 @@ class _Run:
     result: dict[str, Any] | None = None
     sent_at: float = 0.0  # monotonic: when its progress last went out
     done: Event = field(default_factory=Event)
+    timer: gevent.Greenlet | None = None  # its LAB_TIMEOUT
 
     def summary(self) -> dict[str, Any]:
         return {**self.request, "status": self.status, "progress": self.progress, "error": self.error,
@@ -226,7 +227,7 @@ class RunRegistry:
             self._write(run)
             self._announce(run)
             if self.timeout > 0:
-                gevent.spawn_later(self.timeout, self._expire, run)
+                run.timer = gevent.spawn_later(self.timeout, self._expire, run)
             _spawn(self._body, run)
 
     def _body(self, run: _Run) -> None:
@@ -271,6 +272,8 @@ class RunRegistry:
         self._start_next()
 
     def _end(self, run: _Run, outcome: Outcome | None, error: str) -> None:
+        if run.timer is not None:
+            run.timer.kill(block=False)
         if run.timed_out:
             run.status, run.error = ERROR, f"took longer than LAB_TIMEOUT ({self.timeout:g} s): stopped"
         elif run.cancel.is_set():

@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -78,12 +78,11 @@ class SweepReport:
     ranked: list[PointResult]
     where: str  # "local" or the scheduler's address
     cancelled: bool = False
-    workers: int = 0  # local threads, or the cluster's workers when it started
-    extra: dict[str, Any] = field(default_factory=dict)
+    workers: int = 0  # children at once here, or the cluster's workers when it started
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "where": self.where, "cancelled": self.cancelled, "workers": self.workers,
-                "ranked": [point.to_json() for point in self.ranked], **self.extra}  # fmt: skip
+                "ranked": [point.to_json() for point in self.ranked]}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SweepReport:
@@ -202,7 +201,7 @@ def run_sweep(spec: BacktestSpec, data_path: Path | str, points: list[dict[str, 
         results, count = run_on_cluster(spec, Path(data_path), points, scheduler, meter, cancel, point_timeout,
                                         [str(path) for path in hidden])  # fmt: skip
     else:
-        count = max(1, workers or os.cpu_count() or 1)
+        count = max(1, min(workers or os.cpu_count() or 1, len(points)))
         results = _run_local(spec, Path(data_path), points, count, meter, cancel, point_timeout,
                              [Path(path) for path in hidden])  # fmt: skip
     return SweepReport(target, rank(results, target), scheduler or "local", cancel.is_set(), count)

@@ -15,14 +15,19 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from backend.lab.data import Bars
+from backend.lab.plans import SCRATCH, headline
 from backend.lab.report import LabError
+from backend.lab.runs import Outcome, RunFailed, Work
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import Progress, SweepReport
 from backend.lab.sweep_driver import VERSION
+from backend.strategy_runtime.workdir import hidden_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.2  # seconds between looks at the cancel flag while the driver runs
@@ -51,6 +56,8 @@ def run_sweep_in_process(spec: BacktestSpec, data_path: Path | str, points: list
         finally:
             _end(driver, answered=outcome is not None)
             watcher.join()
+            if driver.stdout is not None:
+                driver.stdout.close()
         if "report" in outcome:
             return SweepReport.from_json(outcome["report"])
         if "error" in outcome:
@@ -114,3 +121,44 @@ def _kill_group(driver: subprocess.Popen) -> None:
         os.killpg(driver.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+# --- the server's run of a sweep (backend/lab/runs.py's Work) -----------------------------------------------
+def sweep_work(spec: BacktestSpec, bars: Bars, points: list[dict[str, Any]], target: str, data_dir: Path,
+               workers: int | None = None, scheduler: str | None = None) -> Work:  # fmt: skip
+    """The registry's work for a sweep: the bars to a file of the data directory's `lab/` (as backtest_work),
+    the driver on them (no child may read the data directory or config.yaml), the ranked runs back."""
+    scratch = data_dir / SCRATCH
+    hidden = hidden_paths(data_dir, ROOT)
+
+    def work(progress: Progress, cancel: threading.Event) -> Outcome:
+        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = scratch / f"{uuid.uuid4().hex}.bars"  # named by us, never by the request
+        try:
+            bars.to_file(path)
+            report = run_sweep_in_process(spec, path, points, target, workers, scheduler, progress, cancel,
+                                          hidden=hidden)  # fmt: skip
+        except LabError as error:
+            raise RunFailed(str(error)) from None
+        finally:
+            path.unlink(missing_ok=True)
+        return Outcome(sweep_result(report), sweep_headline(report))
+
+    return work
+
+
+def sweep_result(report: SweepReport) -> dict[str, Any]:
+    """What GET /optimise?id= serves: the runs ranked by the target, each with its params and statistics."""
+    runs = [{"rank": rank, **point.to_json()} for rank, point in enumerate(report.ranked, start=1)]
+    return {"target": report.target, "where": report.where, "workers": report.workers, "runs": runs}
+
+
+def sweep_headline(report: SweepReport) -> dict[str, Any]:
+    """What the list of sweeps shows: the best run's params and headline figures, how many ran and failed."""
+    failed = sum(point.error is not None for point in report.ranked)
+    best = next((point for point in report.ranked if point.stats is not None), None)
+    found: dict[str, Any] = {"points": len(report.ranked), "failed": failed}
+    if best is not None:
+        found.update(headline(best.stats or {}), best_params=best.params)
+        found[report.target] = (best.stats or {}).get(report.target)
+    return found

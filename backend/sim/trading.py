@@ -8,7 +8,8 @@ fills -> OnRtnTrade and OnRtnOrder '1' or '0' in either order; IOC remainder -> 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.sim import wire
 from backend.sim.accounts import AccountBook, SimOrder, order_key
@@ -26,7 +27,19 @@ VALID_TIME_CONDITIONS = frozenset({wire.TC_IOC, wire.TC_GFD})
 VALID_VOLUME_CONDITIONS = frozenset({wire.VC_ANY, wire.VC_MIN, wire.VC_ALL})
 
 
-def walk_book(quote: Quote, direction: str, limit: float | None, volume: int, consume: bool) -> list:
+class Book(Protocol):
+    """What matching reads of a market snapshot: the sim's Quote, or the lab's book of a recorded tick."""
+
+    bid_prices: Sequence[float]
+    bid_volumes: Sequence[int]
+    ask_prices: Sequence[float]
+    ask_volumes: Sequence[int]
+
+    @property
+    def traded(self) -> bool: ...
+
+
+def walk_book(quote: Book, direction: str, limit: float | None, volume: int, consume: bool) -> list:
     """Fills (price, volume) available against the displayed opposite side, best level first."""
     prices = quote.ask_prices if direction == wire.D_BUY else quote.bid_prices
     volumes = quote.ask_volumes if direction == wire.D_BUY else quote.bid_volumes
@@ -49,6 +62,34 @@ def walk_book(quote: Quote, direction: str, limit: float | None, volume: int, co
         if consume:
             volumes[level] -= take
     return fills
+
+
+# The matching rules, as functions of a book: the sim's desk below and the lab's tick mode
+# (backend/lab/tick_mode.py) both match by them, so a backtest fills exactly as the counter would.
+def incoming_fills(book: Book, direction: str, limit: float | None, remaining: int, needed: int) -> list:
+    """What an order takes from the book as it arrives: fills (price, volume) at the book's own prices, best
+    level first, taken from the book; none unless `needed` lots are there and the instrument traded today."""
+    available = sum(v for _, v in walk_book(book, direction, limit, remaining, consume=False))
+    if available >= needed and book.traded:
+        return walk_book(book, direction, limit, remaining, consume=True)
+    return []
+
+
+def resting_fill(book: Book, direction: str, limit_price: float, remaining: int) -> int:
+    """The lots a resting limit order takes from a new snapshot that crosses it (taken from the book); they
+    fill at the order's own price."""
+    return sum(v for _, v in walk_book(book, direction, limit_price, remaining, consume=True))
+
+
+def price_problem(price: float, price_tick: float, upper_limit: float, lower_limit: float) -> str:
+    """The exchange's reason to refuse a limit price (off the tick grid, beyond the day's band), or ""."""
+    if not on_tick(price, price_tick):
+        return "报单价格不是最小变动价位的整数倍"
+    if price > upper_limit + 1e-9:
+        return "报单价格超过涨停板"
+    if price < lower_limit - 1e-9:
+        return "报单价格跌破跌停板"
+    return ""
 
 
 class OrderDesk:
@@ -191,13 +232,9 @@ class OrderDesk:
             return ""
         if fields["VolumeCondition"] == wire.VC_ALL and spec.exchange in NO_FOK_EXCHANGES:
             return "不支持FOK指令"
-        price = order.limit_price
-        if not on_tick(price, spec.price_tick):
-            return "报单价格不是最小变动价位的整数倍"
-        if price > quote.upper_limit + 1e-9:
-            return "报单价格超过涨停板"
-        if price < quote.lower_limit - 1e-9:
-            return "报单价格跌破跌停板"
+        problem = price_problem(order.limit_price, spec.price_tick, quote.upper_limit, quote.lower_limit)
+        if problem:
+            return problem
         volume = int(fields["VolumeTotalOriginal"])
         if not spec.min_limit_volume <= volume <= spec.max_limit_volume:
             return "报单数量超过限价单最大下单量"
@@ -230,10 +267,8 @@ class OrderDesk:
         needed = {wire.VC_ALL: order.remaining, wire.VC_MIN: int(fields.get("MinVolume") or 1)}.get(
             fields["VolumeCondition"], 1
         )
-        available = sum(v for _, v in walk_book(quote, order.direction, limit, order.remaining, consume=False))
-        if available >= needed and quote.traded:
-            for price, volume in walk_book(quote, order.direction, limit, order.remaining, consume=True):
-                self._fill(account, order, price, volume)
+        for price, volume in incoming_fills(quote, order.direction, limit, order.remaining, needed):
+            self._fill(account, order, price, volume)
         if ioc and order.active:
             self._finish(account, order, wire.OST_CANCELED, "已撤单")
 
@@ -243,8 +278,7 @@ class OrderDesk:
             for order in account.active_orders(quote.spec.symbol):
                 if order.fields["OrderSubmitStatus"] != wire.OSS_ACCEPTED:
                     continue
-                fills = walk_book(quote, order.direction, order.limit_price, order.remaining, consume=True)
-                volume = sum(v for _, v in fills)
+                volume = resting_fill(quote, order.direction, order.limit_price, order.remaining)
                 if volume:
                     self._fill(account, order, order.limit_price, volume)
 

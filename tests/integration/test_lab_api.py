@@ -9,7 +9,6 @@ from the same CSV: REST and `python -m backend.lab backtest --json` must give th
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import os
@@ -39,11 +38,6 @@ SYMBOL = "rb2605.SHFE"
 CHECKOUT = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # seconds a run may take here (a child process on a loaded 2-core machine)
 _names = itertools.count()
-# backend/lab/child.py (lab-core's) leaves the child's stdout and stderr pipes to the garbage collector, which
-# warns; until it closes them, runs that end in a child tolerate that one warning (collected in the test's own
-# teardown, see `apps`) and nothing else.
-CHILD_PIPES = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <_io.FileIO:pytest.PytestUnraisableExceptionWarning")
 
 CROSS = '''
 from backend.strategy import Strategy
@@ -181,7 +175,6 @@ def apps(tmp_path: Path) -> Iterator[Any]:
     yield make
     for each in reversed(made):
         each.close()
-    gc.collect()  # the children's pipes, while CHILD_PIPES still applies
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +289,6 @@ def test_the_lab_routes_are_in_the_openapi_document(shared: LabApp):
 
 
 # --- runs -------------------------------------------------------------------------------------------------
-@CHILD_PIPES
 def test_a_backtest_runs_end_to_end_and_agrees_with_the_command_line(apps: Any, tmp_path: Path):
     lab = apps()
     lab.upload(CROSS)
@@ -335,7 +327,6 @@ def test_a_backtest_runs_end_to_end_and_agrees_with_the_command_line(apps: Any, 
     assert found["trades"] == cli["trades"] and found["daily"] == cli["daily"] and found["equity"] == cli["equity"]
 
 
-@CHILD_PIPES
 def test_results_survive_a_restart(apps: Any, tmp_path: Path):
     first = apps(tmp_path / "data")
     first.upload(CROSS)
@@ -351,7 +342,6 @@ def test_results_survive_a_restart(apps: Any, tmp_path: Path):
     assert second.ok("GET", "/backtest") == []
 
 
-@CHILD_PIPES
 def test_a_run_interrupted_by_a_stop_is_an_error_after_the_restart(apps: Any, tmp_path: Path):
     first = apps(tmp_path / "data")
     first.upload(SPIN)
@@ -360,12 +350,14 @@ def test_a_run_interrupted_by_a_stop_is_an_error_after_the_restart(apps: Any, tm
     wait_for("the spinning child", lab_children)
     first.close()  # the child is killed, nothing recorded: as after a crash
     assert lab_children() == []
+    left = tmp_path / "data" / "lab" / ("0" * 32 + ".bar")  # a crash leaves the run's data file behind
+    left.write_bytes(b"bars")
     second = apps(tmp_path / "data")
+    assert not left.exists()
     found = second.ok("GET", "/backtest", query_string={"id": run_id})
     assert (found["status"], found["error"]) == ("error", "interrupted by a restart")
 
 
-@CHILD_PIPES
 def test_with_one_slot_a_second_run_queues_and_a_cancel_kills_the_first(apps: Any):
     lab = apps(LAB_MAX_RUNS=1)
     lab.upload(SPIN)
@@ -384,7 +376,6 @@ def test_with_one_slot_a_second_run_queues_and_a_cancel_kills_the_first(apps: An
     assert found["status"] == "finished" and found["stats"]["trade_count"] > 0
 
 
-@CHILD_PIPES
 def test_a_queued_run_is_cancelled_without_starting(apps: Any):
     lab = apps(LAB_MAX_RUNS=1)
     lab.upload(SPIN)
@@ -397,7 +388,6 @@ def test_a_queued_run_is_cancelled_without_starting(apps: Any):
     assert lab.ok("DELETE", "/backtest", query_string={"id": spinning})["status"] == "cancelled"
 
 
-@CHILD_PIPES
 def test_a_run_longer_than_lab_timeout_is_stopped_as_an_error(apps: Any):
     lab = apps(LAB_TIMEOUT=0.5)
     lab.upload(SPIN)
@@ -407,7 +397,6 @@ def test_a_run_longer_than_lab_timeout_is_stopped_as_an_error(apps: Any):
     assert lab_children() == []
 
 
-@CHILD_PIPES
 def test_an_error_in_the_strategy_is_the_runs_error(apps: Any):
     lab = apps()
     lab.upload(CROSS.replace("self.closes.append(bar.close_price)", "self.closes.append(bar.close_price / 0)"))
@@ -416,7 +405,6 @@ def test_an_error_in_the_strategy_is_the_runs_error(apps: Any):
     assert found["status"] == "error" and "ZeroDivisionError" in found["error"], found["error"]
 
 
-@CHILD_PIPES
 def test_on_the_sim_a_backtest_replays_its_history_with_the_live_contracts_terms(apps: Any):
     lab = apps()
     status, body = lab.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
@@ -436,3 +424,82 @@ def test_on_the_sim_a_backtest_replays_its_history_with_the_live_contracts_terms
         contract["size"], contract["pricetick"], contract["long_margin_ratio"])
     assert terms["open_per_lot"] == 2.5  # the user's over the contract's
     assert found["stats"]["trade_count"] > 0 and found["stats"]["total_days"] >= 10  # the sim's 20 days of past
+
+
+TICKER = '''
+from backend.strategy import Strategy
+
+
+class Ticker(Strategy):
+    n = 0
+
+    def on_tick(self, tick):
+        self.n += 1
+        if self.n == 3:
+            self.buy(tick.ask_price_1, 1, tick)
+        elif self.n == 8:
+            self.sell(tick.bid_price_1, 1, tick)
+
+
+ext = Ticker("ticker")
+'''
+
+
+def test_tick_mode_replays_the_ticks_the_desk_recorded(apps: Any):
+    lab = apps()
+    status, body = lab.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
+                                                               "password": "demo"})  # fmt: skip
+    assert status == 200, body
+    lab.token = body["data"]
+    contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
+    name = sorted(item["local_symbol"] for item in contracts if item["is_trading"])[0]
+    lab.upload(TICKER)
+    status, body = lab.call("POST", "/backtest", json={"strategy": "ticker", "local_symbol": name, "mode": "tick"})
+    assert status == 400 and body["msg"].startswith(f"start: no ticks of {name} recorded"), body
+    lab.ok("PUT", "/record", json={"local_symbol": name, "on": True})
+    lab.ok("POST", "/market", json={"symbol": name})
+    engine = lab.app.extensions["ctpdesk"].engine
+
+    def recorded() -> int:
+        assert engine.recorder.flush()
+        counts = [item.get("count", 0) for item in engine.store.tick_summary() if item["local_symbol"] == name]
+        return sum(counts) >= 12
+
+    wait_for("12 recorded ticks", recorded)
+    found = lab.finished(lab.ok("POST", "/backtest", json={"strategy": "ticker", "local_symbol": name,
+                                                           "mode": "tick"})["id"])  # fmt: skip
+    assert found["status"] == "finished", found["error"]
+    assert found["mode"] == "tick" and [trade["offset"] for trade in found["trades"]] == ["open", "closetoday"]  # SHFE
+
+
+WARM = '''
+from backend.strategy import Strategy
+
+
+class Warm(Strategy):
+    bar_interval = "1m"
+
+    def on_init(self):
+        self.info(f"warm {len(self.load_bars('rb2605.SHFE'))}")
+        self.seen = 0
+
+    def on_bar(self, bar):
+        self.seen += 1
+        if self.seen == 1:
+            self.info(f"first {bar.datetime}")
+
+
+ext = Warm("warm")
+'''
+
+
+def test_the_range_starts_at_start_and_the_bars_before_it_are_the_warm_up(apps: Any):
+    lab = apps()
+    lab.upload(WARM)
+    lab.import_bars(bars_csv(2))
+    second_day = session_minutes(2)[225]  # 225 minutes a day
+    found = lab.finished(lab.start("warm", start=second_day.isoformat()))
+    assert found["status"] == "finished", found["error"]
+    messages = [line["message"] for line in found["logs"]]
+    assert "warm 225" in messages and f"first {second_day.isoformat()}" in messages, messages
+    assert found["stats"]["total_days"] == 1 and found["start"] == int(second_day.timestamp() * 1000)

@@ -28,7 +28,7 @@ START_WITHIN = 30.0  # seconds for the scheduler to write its address, and for b
 
 class Process:
     """One dask process in its own session (killed with its children, the backtests, at the end); its output
-    is read line by line by a thread, which also notices the scheduler's address when it is printed."""
+    is read line by line by a thread, which also notices its address (scheduler or worker) when it is printed."""
 
     def __init__(self, arguments: list[str]) -> None:
         self.popen = subprocess.Popen([str(DASK), *arguments], cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -46,7 +46,7 @@ class Process:
             for raw in self.popen.stdout:
                 line = raw.decode(errors="replace").rstrip()
                 self.lines.append(line)
-                found = re.search(r"Scheduler at:\s+(tcp://\S+)", line)
+                found = re.search(r"(?:Scheduler|Start worker) at:\s+(tcp://\S+)", line)
                 if found and not self.address:
                     self.address = found.group(1)
                     self.listening.set()
@@ -145,3 +145,21 @@ def test_cancel_on_the_cluster_kills_the_running_children(cluster: Cluster, bars
             break
         gone.wait(0.1)
     assert gone.is_set(), [child.cmdline() for worker in cluster.workers for child in _children(worker)]
+
+
+def test_with_dask_scheduler_set_the_servers_sweeps_run_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
+    from tests.integration.test_lab_api import CROSS, SYMBOL, WAIT, LabApp, bars_csv
+
+    lab = LabApp(tmp_path / "app", DASK_SCHEDULER=cluster.address)
+    try:
+        lab.upload(CROSS)
+        lab.import_bars(bars_csv(1))
+        asked = {"strategy": "cross", "local_symbol": SYMBOL, "grid": {"fast": [3, 4, 5, 6]}, "target": "net_pnl"}
+        run_id = lab.ok("POST", "/optimise", json=asked)["id"]
+        assert lab.lab.wait(run_id, WAIT), lab.lab.status(run_id)
+        found = lab.ok("GET", "/optimise", query_string={"id": run_id})
+    finally:
+        lab.close()
+    assert (found["status"], found["where"], found["workers"]) == ("finished", cluster.address, 2), found["error"]
+    assert len(found["runs"]) == 4 and all(run["error"] is None for run in found["runs"])
+    assert {run["worker"] for run in found["runs"]} <= {worker.address for worker in cluster.workers}
