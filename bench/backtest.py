@@ -16,10 +16,10 @@ that one file; the lab also gets it in its own binary form (backend.lab.data.Bar
 
 Strategy. strategies/double_ma.py, shipped and unchanged, with fast=10, slow=30, 1 lot: buy at the bar's close
 when the fast average is above the slow one and nothing is held, sell what is held when it is below. The anchors
-(bench/peers/) are the same rule, the same plain sums over a deque (not ArrayManager / backtrader indicators, so
-the crosses fall on the same bars), limit orders at the close, no cancel. Fees 0.0001 of the turnover on every
-fill. Each engine matches an order sent on bar N against bar N+1 (a buy fills when that bar's low reaches the
-price, at the better of the price and the bar's open).
+(bench/peers/) are the same rule in the same code, the same running sums over a deque (not ArrayManager /
+backtrader indicators, so the crosses fall on the same bars), limit orders at the close, no cancel. Fees 0.0001
+of the turnover on every fill. Each engine matches an order sent on bar N against bar N+1 (a buy fills when that
+bar's low reaches the price, at the better of the price and the bar's open).
 
 Engines.
   * ctpdesk: the lab (backend/lab) with the sim's rb terms (margin 7%, fees by money 0.0001 including close-today,

@@ -11,8 +11,8 @@ The contract: a futures-like commission scheme (stocklike off, multiplier `--siz
 price), fees `--rate` of the turnover (price x multiplier x lots; backtrader's own percentage scheme leaves out
 the multiplier, so the scheme below puts it in).
 
-The strategy is strategies/double_ma.py's rule with the same plain sums over a deque: buy 1 lot at the close when
-the fast average is above the slow one and nothing is held, sell the position when below. No cancel.
+The strategy is strategies/double_ma.py's rule and code, the same running sums over a deque: buy 1 lot at the close
+when the fast average is above the slow one and nothing is held, sell the position when below. No cancel.
 
 Prints one JSON line: bars, the phases' seconds (load: CSV to a DataFrame; replay: cerebro.run, which also feeds
 the DataFrame's rows to the lines; stats: the broker's value and the trade counts; replay_cpu_s: the CPU seconds
@@ -47,7 +47,10 @@ class DoubleMaBt(bt.Strategy):
     params = (("fast", 10), ("slow", 30), ("volume", 1))
 
     def __init__(self) -> None:
-        self.closes: deque[float] = deque(maxlen=self.p.slow)
+        self.closes: deque[float] = deque()  # the last `slow` closes
+        self.window = min(self.p.fast, self.p.slow)  # the closes the fast average sums
+        self.fast_sum = 0.0
+        self.slow_sum = 0.0
         self.commission = 0.0
         self.fills = 0
 
@@ -57,13 +60,22 @@ class DoubleMaBt(bt.Strategy):
             self.fills += 1
 
     def next(self) -> None:
+        slow_n = self.p.slow
         close = self.data.close[0]
-        self.closes.append(close)
-        if len(self.closes) < self.p.slow:
+        closes = self.closes
+        closes.append(close)
+        self.fast_sum += close
+        self.slow_sum += close
+        count = len(closes)
+        if count > self.window:
+            self.fast_sum -= closes[-self.window - 1]
+            if count > slow_n:
+                self.slow_sum -= closes.popleft()
+                count -= 1
+        if count < slow_n:
             return
-        closes = list(self.closes)
-        fast = sum(closes[-self.p.fast:]) / self.p.fast
-        slow = sum(closes) / len(closes)
+        fast = self.fast_sum / self.p.fast
+        slow = self.slow_sum / slow_n
         held = self.position.size
         if fast > slow and not held > 0:
             self.buy(price=close, size=self.p.volume, exectype=bt.Order.Limit)

@@ -8,8 +8,8 @@ hands them to the engine as its history (vnpy would load them from its database;
 the figure is the engine's own), replays them (BAR mode: a limit order is matched against the next bar, at the
 better of its price and that bar's open) and computes vnpy's daily results and statistics.
 
-The strategy is strategies/double_ma.py's rule, written as a CtaTemplate with the same plain sums over a deque
-(not ArrayManager/ta-lib: the same float arithmetic, so the crosses fall on the same bars): buy 1 lot at the
+The strategy is strategies/double_ma.py's rule and code, written as a CtaTemplate: the same running sums over a
+deque (not ArrayManager/ta-lib: the same float arithmetic, so the crosses fall on the same bars), buy 1 lot at the
 close when the fast average is above the slow one and nothing is held, sell what is held at the close when it is
 below. No cancel, as in double_ma.
 
@@ -47,20 +47,33 @@ class DoubleMaCta(CtaTemplate):
     volume = 1
 
     def on_init(self) -> None:
-        self.closes: deque[float] = deque(maxlen=self.slow)
+        self.closes: deque[float] = deque()  # the last `slow` closes
+        self.window = min(self.fast, self.slow)  # the closes the fast average sums
+        self.fast_sum = 0.0
+        self.slow_sum = 0.0
 
     def on_bar(self, bar: BarData) -> None:
-        self.closes.append(bar.close_price)
-        if len(self.closes) < self.slow:
+        slow_n = self.slow
+        close = bar.close_price
+        closes = self.closes
+        closes.append(close)
+        self.fast_sum += close
+        self.slow_sum += close
+        count = len(closes)
+        if count > self.window:
+            self.fast_sum -= closes[-self.window - 1]
+            if count > slow_n:
+                self.slow_sum -= closes.popleft()
+                count -= 1
+        if count < slow_n:
             return
-        closes = list(self.closes)
-        fast = sum(closes[-self.fast:]) / self.fast
-        slow = sum(closes) / len(closes)
+        fast = self.fast_sum / self.fast
+        slow = self.slow_sum / slow_n
         holding = self.pos > 0
         if fast > slow and not holding:
-            self.buy(bar.close_price, self.volume)
+            self.buy(close, self.volume)
         elif fast < slow and holding:
-            self.sell(bar.close_price, self.pos)
+            self.sell(close, self.pos)
 
 
 def load_bars(path: str) -> list[BarData]:
