@@ -18,7 +18,7 @@ from flask import Blueprint
 from flask_socketio import SocketIO
 
 from backend.lab.plans import PlanError, backtest_work, load_bars, load_recorded_ticks, run_terms
-from backend.lab.runs import RunRegistry
+from backend.lab.runs import QueueFull, RunRegistry
 from backend.lab.spec import BacktestSpec
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from model import NotFound
@@ -49,7 +49,10 @@ def start():
     spec, data = _plan(request)
     work = backtest_work(spec, data, Path(desk().settings.DATA_DIR).resolve())
     terms = spec.terms.to_json() if spec.terms is not None else {}
-    run_id = lab().submit(KIND, {**request.summary(), "terms": terms}, work)  # the terms in force, not only the given
+    try:
+        run_id = lab().submit(KIND, {**request.summary(), "terms": terms}, work)  # the terms in force, not the given
+    except QueueFull as error:
+        raise ApiError(str(error), 409) from None
     unit = "ticks" if request.mode == "tick" else f"{request.interval.value} bars"
     return envelope({"id": run_id}, f"backtest of {request.strategy} on {len(data)} {unit} queued")
 

@@ -98,7 +98,7 @@ ERRORS = {
     "401": "missing, invalid, expired or revoked token (msg 'token error')",
     "403": "wrong access code or password",
     "404": "unknown instrument, order, strategy or lab run",
-    "409": "conflict: another account active, order already finished",
+    "409": "conflict: another account active, order already finished, too many lab runs waiting",
     "429": "too many attempts",
     "500": "unexpected error (trace id in msg)",
     "503": "the counter is not connected or not logged in",

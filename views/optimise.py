@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from flask import Blueprint
 from pydantic import BeforeValidator, Field
 
+from backend.lab.runs import QueueFull
 from backend.lab.sweep import SweepError, check_target, grid
 from backend.lab.sweep_process import sweep_work
 from backend.strategy_runtime.params import declared_params
@@ -52,15 +53,19 @@ def start():
         points = grid(request.grid, declared_params(backtests._code(request.strategy)))
     except SweepError as error:
         raise ApiError(str(error), 400) from None
-    spec, bars = backtests._plan(request)
+    spec, data = backtests._plan(request)
     settings = desk().settings
-    work = sweep_work(spec, bars, points, request.target, Path(settings.DATA_DIR).resolve(),
+    work = sweep_work(spec, data, points, request.target, Path(settings.DATA_DIR).resolve(),
                       settings.LAB_SWEEP_WORKERS or None, settings.DASK_SCHEDULER or None)  # fmt: skip
     terms = spec.terms.to_json() if spec.terms is not None else {}
     summary = {**request.summary(), "terms": terms, "grid": request.grid, "target": request.target,
                "points": len(points)}  # fmt: skip
-    run_id = backtests.lab().submit(KIND, summary, work)
-    return envelope({"id": run_id}, f"optimisation of {request.strategy}: {len(points)} points on {len(bars)} bars "
+    try:
+        run_id = backtests.lab().submit(KIND, summary, work)
+    except QueueFull as error:
+        raise ApiError(str(error), 409) from None
+    unit = "ticks" if request.mode == "tick" else f"{request.interval.value} bars"
+    return envelope({"id": run_id}, f"optimisation of {request.strategy}: {len(points)} points on {len(data)} {unit} "
                                     "queued")  # fmt: skip
 
 

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.lab.data import bars_from_csv
-from backend.lab.report import LabError, Report
+from backend.lab.data import bars_from_csv, csv_chunks
+from backend.lab.report import BadInput, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import Terms, sim_terms, terms_from, with_symbol
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
@@ -47,6 +47,9 @@ STAT_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("commission", "手续费", "commission", "money"),
     ("slippage", "滑点", "slippage", "money"),
 )
+
+
+CSV_PIECE = 50_000  # bars a piece: the child starts on the first while the rest is read
 
 
 class InputError(ValueError):
@@ -161,17 +164,17 @@ def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
 def run_backtest_command(args: argparse.Namespace) -> int:
     spec = backtest_spec(args)
     try:
-        bars = bars_from_csv(Path(args.bars), args.symbol, args.interval)
+        expected, pieces = csv_chunks(Path(args.bars), args.symbol, args.interval, rows=CSV_PIECE)
     except OSError as error:
         raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
     except ValueError as error:
         raise InputError(f"--bars: {error}") from None
-    from backend.lab.child import run_in_child
+    from backend.lab.child import stream_in_child
 
-    with tempfile.TemporaryDirectory(prefix="ctpdesk-lab-cli-") as folder:
-        data_path = Path(folder) / "bars.bin"
-        bars.to_file(data_path)
-        report: Report = run_in_child(spec, data_path)
+    try:  # the child runs the first bars while this process reads the rest (two cores at work)
+        report: Report = stream_in_child(spec, pieces, expected, stats_only=not args.json)
+    except ValueError as error:
+        raise InputError(f"--bars: {error}") from None
     print(format_stats(report.stats))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False), encoding="utf-8")
@@ -211,6 +214,8 @@ def _add_optimise(commands: Any) -> None:
     parser.add_argument("--capital", type=float, default=1_000_000.0)
     parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
     parser.add_argument("--slippage-ticks", type=float, default=0.0)
+    parser.add_argument("--start", help="backtest the bars from this moment on (earlier ones answer load_bars)")
+    parser.add_argument("--end", help="and before this moment (exchange time, e.g. 2026-03-01)")
     parser.add_argument("--grid", action="append", default=[], required=True,
                         help="NAME=START:STOP:STEP (stop included) or NAME=V1,V2,...; repeatable")  # fmt: skip
     parser.add_argument("--target", default="sharpe_ratio", help="the statistic to rank by (default sharpe_ratio)")
@@ -224,7 +229,7 @@ def _add_optimise(commands: Any) -> None:
 
 def run_optimise_command(args: argparse.Namespace) -> int:
     """Run the sweep, print the ranked table; exit 1 when no point ran (the first error explains)."""
-    from backend.lab.sweep import SweepError, check_target, grid, grid_option, run_sweep
+    from backend.lab.sweep import SweepError, check_target, finite_json, grid, grid_option, run_sweep
     from backend.lab.sweep_dask import ClusterError
 
     spec = backtest_spec(args)
@@ -252,7 +257,8 @@ def run_optimise_command(args: argparse.Namespace) -> int:
     print(f"{len(points)} points, {len(bars)} bars, {where}, {seconds:.1f} s; ranked by {args.target}")
     print(format_sweep(sweep, args.top))
     if args.json:
-        Path(args.json).write_text(json.dumps(sweep.to_json(), ensure_ascii=False), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(finite_json(sweep.to_json()), ensure_ascii=False, allow_nan=False),
+                                   encoding="utf-8")  # fmt: skip
     failed = [point for point in sweep.ranked if point.error is not None]
     if failed and len(failed) == len(sweep.ranked):
         raise LabError(f"every point failed; the first: {failed[0].error}")
@@ -308,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         return int(args.run(args))
-    except InputError as error:
+    except (InputError, BadInput) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except LabError as error:

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from backend.lab.report import Cancelled, LabError, Report
+from backend.lab.data import Bars
+from backend.lab.report import BadInput, Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.strategy_runtime.workdir import HIDDEN_ENV
 
@@ -32,7 +33,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 PROGRESS_RATE = 10.0  # progress lines a second, at most
 MAX_STDERR = 20_000  # characters of the child's stderr kept to explain a crash
 EXIT_GRACE = 5.0  # seconds the child has to exit once it has answered
-__all__ = ["Cancelled", "LabError", "run_in_child"]
+__all__ = ["BadInput", "Cancelled", "LabError", "run_in_child", "stream_in_child"]
 
 
 def _environment(scratch: Path, hidden: Iterable[Path]) -> dict[str, str]:
@@ -58,8 +59,43 @@ def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float]
 
     `hidden`: paths the child may not read at all (the server passes its data directory and config,
     strategy_runtime/workdir.hidden_paths); the bars file is read before the guards are installed."""
-    scratch = Path(tempfile.mkdtemp(prefix="ctpdesk-lab-"))
     job = json.dumps({"spec": spec.to_json(), "data_path": str(Path(data_path).resolve())}) + "\n"
+
+    def write(stdin: Any) -> None:
+        stdin.write(job.encode())
+
+    return _run(write, progress, cancel, timeout, hidden)
+
+
+def stream_in_child(spec: BacktestSpec, pieces: Iterable[Bars], expected: int,
+                    progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
+                    timeout: float | None = None, hidden: Iterable[Path] = (),
+                    stats_only: bool = False) -> Report:  # fmt: skip
+    """As run_in_child, with the bars sent piece by piece as `pieces` yields them (`expected` in all): the
+    child runs the first while this process reads the next (the CLI parses its CSV so, on another core).
+
+    On the child's stdin after the job line: per piece a line {"n": bars} and the raw bytes of its seven
+    columns (data.Bars' order), then {"n": 0}. An exception of `pieces` (a bad CSV line) ends the child
+    and is raised here as it is. `stats_only`: the report's statistics without its rows (what the CLI prints:
+    tens of MB less to encode and decode for a million bars)."""
+    job = json.dumps({"spec": spec.to_json(), "stream": int(expected), "stats_only": stats_only}) + "\n"
+
+    def write(stdin: Any) -> None:
+        stdin.write(job.encode())
+        for piece in pieces:
+            if len(piece):
+                stdin.write(b'{"n":%d}\n' % len(piece))
+                for column in piece.columns():
+                    stdin.write(memoryview(column).cast("B"))
+        stdin.write(b'{"n":0}\n')
+
+    return _run(write, progress, cancel, timeout, hidden)
+
+
+def _run(write: Callable[[Any], None], progress: Callable[[float], None] | None, cancel: threading.Event | None,
+         timeout: float | None, hidden: Iterable[Path]) -> Report:  # fmt: skip
+    """Start the child in a scratch directory (removed after), feed its stdin from a thread, read its answer."""
+    scratch = Path(tempfile.mkdtemp(prefix="ctpdesk-lab-"))
     try:
         process = subprocess.Popen(  # noqa: S603 - our own module, no shell
             [sys.executable, "-m", "backend.lab.child"], cwd=scratch, env=_environment(scratch, hidden),
@@ -68,10 +104,19 @@ def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float]
         stderr: list[str] = []
         drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
         drain.start()
+        failed: list[BaseException] = []
+        writer = threading.Thread(target=_feed, args=(process, write, failed), daemon=True)
+        writer.start()
         try:
-            return _talk(process, job, progress, cancel, timeout, (drain, stderr))
+            return _talk(process, progress, cancel, timeout, (drain, stderr))
+        except LabError:
+            writer.join(EXIT_GRACE)
+            if failed:  # the input broke off (a bad line of a CSV): that is the reason, not the child's end
+                raise failed[0] from None
+            raise
         finally:
             _kill(process)
+            writer.join(EXIT_GRACE)
             drain.join(EXIT_GRACE)
             for stream in (process.stdin, process.stdout, process.stderr):
                 if stream is not None:
@@ -80,18 +125,29 @@ def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float]
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None] | None,
-          cancel: threading.Event | None, timeout: float | None,
-          errors: tuple[threading.Thread, list[str]]) -> Report:  # fmt: skip
-    assert process.stdin is not None and process.stdout is not None
+def _feed(process: subprocess.Popen, write: Callable[[Any], None], failed: list[BaseException]) -> None:
+    """The child's stdin: the job (and the bars, when streamed); a failure of the input ends the child."""
+    try:
+        write(process.stdin)
+    except BrokenPipeError:
+        pass  # the child ended first: its answer (or how it ended) says why
+    except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+        if process.poll() is None:  # the input itself failed (a bad line of a CSV): end the child, say why
+            failed.append(error)
+            _kill(process)
+    finally:
+        try:
+            process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+
+def _talk(process: subprocess.Popen, progress: Callable[[float], None] | None, cancel: threading.Event | None,
+          timeout: float | None, errors: tuple[threading.Thread, list[str]]) -> Report:  # fmt: skip
+    assert process.stdout is not None
     stopped: list[str] = []
     watcher = threading.Thread(target=_watch, args=(process, cancel, timeout, stopped), daemon=True)
     watcher.start()
-    try:
-        process.stdin.write(job.encode())
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
     answer: dict[str, Any] | None = None
     for line in process.stdout:
         try:
@@ -113,7 +169,8 @@ def _talk(process: subprocess.Popen, job: str, progress: Callable[[float], None]
         tail = "".join(stderr).strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
         raise LabError(f"the backtest process ended without a report: {tail[0][:500]}")
     if answer["k"] == "error":
-        raise LabError(str(answer.get("message", "error")))
+        kind = BadInput if answer.get("input") else LabError
+        raise kind(str(answer.get("message", "error")))
     return Report.from_json(answer["d"])
 
 
@@ -169,10 +226,18 @@ def _child() -> int:
         while data:
             data = data[os.write(out_fd, data) :]
 
+    stdin = sys.stdin.buffer
+    feed = None
     try:
-        job = json.loads(sys.stdin.readline())
+        job = json.loads(stdin.readline())
         spec = BacktestSpec.from_json(job["spec"])
-        data = _load_data(spec, Path(job["data_path"]))
+        if "stream" in job:
+            from backend.lab.data import empty_bars
+
+            data = empty_bars(spec.local_symbol, spec.interval)
+            feed = _stream_feed(data, stdin)
+        else:
+            data = _load_data(spec, Path(job["data_path"]))
     except (ValueError, KeyError, TypeError, OSError) as error:
         send({"k": "error", "message": f"bad job: {error}"})
         return 2
@@ -188,13 +253,34 @@ def _child() -> int:
             send({"k": "progress", "p": round(share, 4)})
 
     try:
-        report = run_backtest(spec, data, progress)
+        report = run_backtest(spec, data, progress, feed=feed, expected=job.get("stream"))
     except LabError as error:
-        send({"k": "error", "message": str(error)})
+        send({"k": "error", "message": str(error), "input": isinstance(error, BadInput)})
         return 1
     send({"k": "progress", "p": 1.0})
+    if job.get("stats_only"):
+        report = Report(stats=report.stats)
     send({"k": "report", "d": report.to_json()})
     return 0
+
+
+def _stream_feed(bars: Bars, stdin: Any) -> Callable[[], bool]:
+    """The engine's feed in a streamed run: the next piece of bars from stdin (see stream_in_child)."""
+
+    def feed() -> bool:
+        line = stdin.readline()
+        count = int(json.loads(line)["n"]) if line else 0
+        if count <= 0:
+            return False
+        for column in bars.columns():
+            size = count * column.itemsize
+            data = stdin.read(size)
+            if len(data) != size:
+                raise LabError("the bars ended in the middle of a piece")
+            column.frombytes(data)
+        return True
+
+    return feed
 
 
 def _load_data(spec: BacktestSpec, path: Path) -> Any:

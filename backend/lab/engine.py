@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from backend.lab.data import Bars
-from backend.lab.report import Cancelled, LabError, Report
+from backend.lab.report import BadInput, Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
@@ -48,6 +48,7 @@ from backend.strategy_runtime.params import ParamsError, check_params, declared_
 from lib.price_grid import on_tick, to_tick
 
 SHANGHAI = timezone(timedelta(hours=8))
+Feed = Callable[[], bool]  # appends the next bars to the run's Bars (Bars.extend); False when there are no more
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 NIGHT_START_MS = 18 * HOUR_MS  # lib.trading_calendar.NIGHT_START: from 18:00 on, the next trading day
@@ -107,7 +108,7 @@ def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
     try:
         checked = check_params(declared_params(code), overrides or {})
     except ParamsError as error:
-        raise LabError(str(error)) from None
+        raise BadInput(str(error)) from None
     linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
     namespace: dict[str, Any] = {"__name__": "strategy"}
     exec(compile(code, CODE_FILE, "exec"), namespace)  # noqa: S102 - the point: the user's strategy
@@ -167,10 +168,13 @@ class _Side:
 class BarEngine:
     """One bar-mode run: the strategy's host (its `_send`), the matcher, the Ledger, the day rolls."""
 
-    def __init__(self, spec: BacktestSpec, bars: Bars, strategy: Strategy) -> None:
+    def __init__(self, spec: BacktestSpec, bars: Bars, strategy: Strategy, feed: Feed | None = None,
+                 expected: int | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.bars = bars
         self.strategy = strategy
+        self.feed = feed  # more bars while the run goes (the CLI streams its CSV to its child)
+        self.expected = expected  # how many bars the feed will have brought: for progress and the equity's spacing
         self.name = str(getattr(strategy, "name", ""))
         self.local_symbol = spec.local_symbol
         terms = spec.terms or with_symbol(sim_terms(spec.local_symbol), spec.local_symbol)
@@ -503,13 +507,23 @@ class BarEngine:
             self._tell_account()
 
     # ------------------------------------------------------------------------- the run
+    def _prefetch(self) -> None:
+        """With a feed: bars until the range's start is reached (what comes before it answers load_bars)."""
+        bars, start = self.bars, self.spec.start_ms
+        while (not len(bars) or (start is not None and bars.start_ms[-1] < start)) and self.feed and self.feed():
+            pass
+        self.first = 0 if start is None else bisect_left(bars.start_ms, start)
+        self.end = len(bars) if self.spec.end_ms is None else bisect_left(bars.start_ms, self.spec.end_ms)
+
     def run(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> Report:
         strategy, bars = self.strategy, self.bars
+        if self.feed is not None:
+            self._prefetch()
         if self.first >= self.end:
-            raise LabError("no bars in the range to backtest")
+            raise BadInput("no bars in the range to backtest")
         interval = getattr(strategy, "bar_interval", "1m")
         if interval != bars.interval:
-            raise LabError(f"the strategy takes {interval} bars (bar_interval), the data are {bars.interval} bars")
+            raise BadInput(f"the strategy takes {interval} bars (bar_interval), the data are {bars.interval} bars")
         strategy.contracts = MappingProxyType({self.local_symbol: record(self.contract())})
         strategy._send = self.send
         first_ms = bars.start_ms[self.first]
@@ -539,48 +553,53 @@ class BarEngine:
         boundary = -1  # the next 18:00 (a trading day may start there)
         midnight = next_midnight = next_event = -1
         prefix = ""
-        every = max(1, (end - first) // MAX_EQUITY_POINTS)
+        planned = max(1, (self.expected - first) if self.expected else end - first)
+        every = max(1, planned // MAX_EQUITY_POINTS)
         sample_at = first
-        report_every = max(1, (end - first) // PROGRESS_STEPS)
+        report_every = max(1, planned // PROGRESS_STEPS)
         report_at = first + report_every
-        i = first
-        columns = (column[first:end] for column in (start_ms, opens, highs, lows, closes, volumes, interests))
-        for i, t, open_, high, low, close, volume, interest in zip(count(first), *columns):  # noqa: B007
-            if t >= next_event:  # an 18:00 (a trading day may start) or a midnight (the date changes) passed
-                if t >= boundary:
-                    day, boundary = trading_day_of(t)
-                    if day != self.day:
-                        self.end_day(closes[i - 1], day)
-                if t >= next_midnight:
-                    midnight = t - (t + 8 * HOUR_MS) % DAY_MS
-                    next_midnight = midnight + DAY_MS
-                    prefix = local_day(t).isoformat()
-                next_event = min(boundary, next_midnight)
-            bar = new(Record)
-            view = bar.__dict__
-            view.update(fields)  # then each field in place: cheaper than update() with keywords
-            end_of_name = suffix(t - midnight)
-            view["datetime"] = prefix + end_of_name if end_of_name else _iso(t)
-            view["open_price"] = open_
-            view["high_price"] = high
-            view["low_price"] = low
-            view["close_price"] = close
-            view["volume"] = int(volume)
-            view["open_interest"] = interest
-            self.bar = bar
-            if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
-                self.match(i)
-            on_bar(bar)
-            if i >= sample_at:
-                sample_at += every
-                self._sample(t, close)
-                if i >= report_at:
-                    report_at += report_every
-                    if cancelled is not None and cancelled():
-                        raise Cancelled("cancelled")
-                    if progress is not None:
-                        progress((i - first + 1) / (end - first))
-        return i
+        i = lo = first
+        while True:  # one pass without a feed; with one, a pass per piece of bars as they arrive
+            columns = (column[lo:end] for column in (start_ms, opens, highs, lows, closes, volumes, interests))
+            for i, t, open_, high, low, close, volume, interest in zip(count(lo), *columns):  # noqa: B007
+                if t >= next_event:  # an 18:00 (a trading day may start) or a midnight (the date changes) passed
+                    if t >= boundary:
+                        day, boundary = trading_day_of(t)
+                        if day != self.day:
+                            self.end_day(closes[i - 1], day)
+                    if t >= next_midnight:
+                        midnight = t - (t + 8 * HOUR_MS) % DAY_MS
+                        next_midnight = midnight + DAY_MS
+                        prefix = local_day(t).isoformat()
+                    next_event = min(boundary, next_midnight)
+                bar = new(Record)
+                view = bar.__dict__
+                view.update(fields)  # then each field in place: cheaper than update() with keywords
+                end_of_name = suffix(t - midnight)
+                view["datetime"] = prefix + end_of_name if end_of_name else _iso(t)
+                view["open_price"] = open_
+                view["high_price"] = high
+                view["low_price"] = low
+                view["close_price"] = close
+                view["volume"] = int(volume)
+                view["open_interest"] = interest
+                self.bar = bar
+                if working:  # orders sent while handling an earlier bar meet this one before on_bar sees it
+                    self.match(i)
+                on_bar(bar)
+                if i >= sample_at:
+                    sample_at += every
+                    self._sample(t, close)
+                    if i >= report_at:
+                        report_at += report_every
+                        if cancelled is not None and cancelled():
+                            raise Cancelled("cancelled")
+                        if progress is not None:
+                            progress(min(1.0, (i - first + 1) / planned))
+            lo = end
+            if end < len(start_ms) or not self.feed or not self.feed():  # the range's end, or no more bars
+                return i
+            end = len(start_ms) if self.spec.end_ms is None else bisect_left(start_ms, self.spec.end_ms, lo)
 
     def _sample(self, t: int, close: float) -> None:
         self.ledger.mark(self.symbol, close)
@@ -606,28 +625,32 @@ def _iso(epoch_ms: int) -> str:
 
 
 def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Report:  # fmt: skip
-    """One backtest in this process; LabError for bad input or the user's error (their line, user_error)."""
+                 cancelled: Callable[[], bool] | None = None, feed: Feed | None = None,
+                 expected: int | None = None) -> Report:  # fmt: skip
+    """One backtest in this process; LabError for bad input or the user's error (their line, user_error).
+
+    Bar mode may start on part of the bars: `feed()` appends more to `data` (False when there are no more),
+    `expected` is how many there will be in all (for progress)."""
     if spec.mode == "tick":
         from backend.lab import tick_mode  # lab-ticks' module
 
         return tick_mode.run_tick_backtest(spec, data, progress, cancelled)  # type: ignore[attr-defined]
     if not isinstance(data, Bars):
-        raise LabError("bar mode needs bars")
+        raise BadInput("bar mode needs bars")
     if data.local_symbol != spec.local_symbol:
-        raise LabError(f"the bars are of {data.local_symbol}, the backtest of {spec.local_symbol}")
+        raise BadInput(f"the bars are of {data.local_symbol}, the backtest of {spec.local_symbol}")
     if spec.interval != data.interval:
-        raise LabError(f"the backtest asks for {spec.interval} bars, the data are {data.interval} bars")
+        raise BadInput(f"the backtest asks for {spec.interval} bars, the data are {data.interval} bars")
     try:
         terms_known = spec.terms is not None or sim_terms(spec.local_symbol)
     except KeyError as error:
-        raise LabError(f"{error.args[0]}: give the contract's terms") from None
+        raise BadInput(f"{error.args[0]}: give the contract's terms") from None
     del terms_known
     from backend.strategy_runtime.worker import user_error
 
     try:
         strategy = load_strategy(spec.code, spec.params)
-        report = BarEngine(spec, data, strategy).run(progress, cancelled)
+        report = BarEngine(spec, data, strategy, feed, expected).run(progress, cancelled)
     except LabError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever the user's code raised ends the run, with their line

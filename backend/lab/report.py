@@ -12,6 +12,11 @@ class LabError(Exception):
     """A backtest that could not run: bad input, or the user's code raised (the message says where)."""
 
 
+class BadInput(LabError):
+    """The run's input does not fit (no bars in the range, another interval or symbol, unknown terms, params
+    the strategy does not declare): the caller's mistake, not the strategy's (the CLI exits 2 on it)."""
+
+
 class Cancelled(LabError):
     """The run was cancelled (in-process: cancelled() answered True; a child: it was killed)."""
 

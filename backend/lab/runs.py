@@ -45,6 +45,11 @@ INTERRUPTED = "interrupted by a restart"
 PROGRESS_EVERY = 0.25  # seconds: a run's progress goes out at most this often (status changes at once)
 LISTED = 200  # runs a listing shows, newest first
 RECOVER_LIMIT = 100_000  # runs looked at for interrupted ones at a start
+MAX_QUEUED = 20  # runs waiting for a slot; each holds its data in memory until it starts
+
+
+class QueueFull(Exception):
+    """MAX_QUEUED runs already wait: the new one is refused rather than piling data up in memory."""
 
 
 class RunFailed(Exception):
@@ -165,6 +170,9 @@ class RunRegistry:
         """Queue a run (started at once when a slot is free); `request` is what was asked, kept in its summary."""
         if self._closing:
             raise RuntimeError("the lab is closing")
+        if len(self._queue) >= MAX_QUEUED:
+            raise QueueFull(f"{len(self._queue)} lab runs already wait for a slot (LAB_MAX_RUNS {self.max_runs}): "
+                            "cancel some or wait")  # fmt: skip
         run = _Run(uuid.uuid4().hex, kind, time.time(), dict(request), work, threading.Event())
         self._active[run.run_id] = run
         self._queue.append(run)

@@ -177,6 +177,17 @@ def _rank_key(point: PointResult, target: str) -> tuple[int, float, int]:
     return (0, float(score), point.index)
 
 
+def finite_json(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a statistic (a Sharpe ratio of no trades, say) is written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_json(item) for item in value]
+    return value
+
+
 # --- running ----------------------------------------------------------------------------------------------
 def point_spec(spec: BacktestSpec, params: dict[str, Any]) -> BacktestSpec:
     """The spec of one point: the sweep's own params with the point's over them."""

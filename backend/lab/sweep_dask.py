@@ -3,8 +3,8 @@
 Each task runs its point's backtest with `run_in_child` on the worker's machine, so user code runs there in
 its own sandboxed process exactly as it does here; the task itself is ours (`run_point`), and what it gets
 and gives back is plain data (the spec's JSON, the params, the statistics). The bars go to the cluster once:
-scattered to every worker (`broadcast`), each worker writes them once to a file named by their digest in its
-own directory, and every point on that worker reads that file.
+scattered to every worker (`broadcast`), each worker writes them once to a file of the sweep in its own
+directory, every point on that worker reads that file, and the files are removed when the sweep ends.
 
 The workers must run the same ctpdesk checkout as the client (they import backend.lab and start
 `python -m backend.lab.child`): same code, same bars, same params give the same statistics wherever they run.
@@ -14,7 +14,6 @@ yet started.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 30.0  # seconds to reach the scheduler
 WORKERS_TIMEOUT = 60.0  # seconds to wait for at least one worker
 POLL = 0.25  # seconds between looks at the cancel flag while points run
+BARS_PREFIX = "ctpdesk-lab-bars-"  # the bars' file in a worker's directory: this, the sweep's id, .bin
 STOP_CHECK = 0.5  # seconds between a task's looks at the cluster-wide stop flag
 
 
@@ -58,27 +58,37 @@ def run_on_cluster(spec: BacktestSpec, data_path: Path, points: list[dict[str, A
             raise ClusterError(f"dask scheduler {scheduler}: no worker within {WORKERS_TIMEOUT:g} s") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         payload = data_path.read_bytes()
-        digest = hashlib.sha256(payload).hexdigest()
         # the bars and the spec (the strategy's code) go once per worker, not once per point
+        run = uuid.uuid4().hex
         bars = client.scatter(payload, broadcast=True, hash=False)
         shared_spec = client.scatter(json.dumps(spec.to_json()), broadcast=True, hash=False)
-        run = uuid.uuid4().hex
         stop = Event(f"ctpdesk-lab-stop-{run}", client=client)
         futures = {
-            client.submit(run_point, shared_spec, params, bars, digest, stop.name, timeout, hidden,
+            client.submit(run_point, shared_spec, params, bars, run, stop.name, timeout, hidden,
                           key=f"ctpdesk-lab-{run}-{index}", pure=False): index
             for index, params in enumerate(points)
         }  # fmt: skip
+        stopped = True
         try:
-            return _collect(futures, points, meter, cancel, stop), workers
+            results = _collect(futures, points, meter, cancel, stop)
+            stopped = cancel.is_set()  # _collect set the stop flag then
+            return results, workers
         except BaseException:
             stop.set()  # our fault, or an interrupt: the points still running kill their children
             raise
         finally:
             client.cancel(list(futures), force=True)
-            if not cancel.is_set():
-                stop.clear()  # nothing runs that could still look at it: the scheduler forgets it
-            # (when cancelled it stays set: the points still running look at it every STOP_CHECK)
+            _forget_bars(client, run)
+            if not stopped:
+                stop.clear()  # every point ended: nothing looks at it any more, the scheduler forgets it
+            # (a stopped sweep leaves it set: the points still running look at it every STOP_CHECK)
+
+
+def _forget_bars(client: Any, run: str) -> None:
+    try:
+        client.run(remove_bars, run)
+    except (OSError, TimeoutError):  # a worker gone meanwhile: its directory goes with it
+        pass
 
 
 def _collect(futures: dict[Any, int], points: list[dict[str, Any]], meter: _Meter, cancel: threading.Event,
@@ -106,7 +116,7 @@ def _collect(futures: dict[Any, int], points: list[dict[str, Any]], meter: _Mete
     return results
 
 
-def run_point(spec_text: str, params: dict[str, Any], bars: bytes, digest: str, stop_name: str,
+def run_point(spec_text: str, params: dict[str, Any], bars: bytes, run: str, stop_name: str,
               timeout: float | None, hidden: list[str]) -> dict[str, Any]:  # fmt: skip
     """The task on a worker: the point's backtest in a child on this machine; {stats} or {error}, and where."""
     from distributed import Event, get_client, get_worker
@@ -114,7 +124,7 @@ def run_point(spec_text: str, params: dict[str, Any], bars: bytes, digest: str, 
     from backend.lab.sweep import point_spec
 
     worker = get_worker()
-    path = _bars_file(Path(worker.local_directory), digest, bars)
+    path = _bars_file(Path(worker.local_directory), run, bars)
     stop = Event(stop_name, client=get_client())  # the worker's client, looked up here in the task's thread
     cancel = threading.Event()
     watcher = threading.Thread(target=_watch_stop, args=(stop, cancel), daemon=True, name="lab-point-stop")
@@ -137,12 +147,18 @@ def _watch_stop(stop: Any, cancel: threading.Event) -> None:
             cancel.set()
 
 
-def _bars_file(directory: Path, digest: str, bars: bytes) -> Path:
-    """The bars as a file on this worker, written once (atomically: tasks may run side by side)."""
-    path = directory / f"ctpdesk-lab-bars-{digest}.bin"
+def _bars_file(directory: Path, run: str, bars: bytes) -> Path:
+    """The sweep's bars as a file on this worker, written once (atomically: tasks may run side by side)."""
+    path = directory / f"{BARS_PREFIX}{run}.bin"
     if not path.exists():
-        handle, scratch = tempfile.mkstemp(dir=directory, prefix="ctpdesk-lab-bars-", suffix=".part")
+        handle, scratch = tempfile.mkstemp(dir=directory, prefix=BARS_PREFIX, suffix=".part")
         with os.fdopen(handle, "wb") as out:
             out.write(bars)
         os.replace(scratch, path)
     return path
+
+
+def remove_bars(run: str, dask_worker: Any = None) -> None:
+    """On every worker (client.run hands it in) at the sweep's end: the sweep's bars file; a point still running
+    has read it already."""
+    (Path(dask_worker.local_directory) / f"{BARS_PREFIX}{run}.bin").unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from backend.lab.report import LabError
 from backend.lab.spec import BacktestSpec
-from backend.lab.sweep import SweepError, run_sweep
+from backend.lab.sweep import SweepError, finite_json, run_sweep
 from backend.lab.sweep_dask import ClusterError
 
 VERSION = 1
@@ -57,19 +57,8 @@ def run_job(job: dict[str, Any], lines: Lines, cancel: threading.Event) -> int:
     except (SweepError, ClusterError, LabError, ValueError, KeyError) as error:
         lines.send({"error": str(error) or type(error).__name__})
         return 1
-    lines.send({"report": _finite(report.to_json())})
+    lines.send({"report": finite_json(report.to_json())})
     return 0
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such a statistic (a Sharpe ratio of no trades, say) travels as null."""
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 def main() -> int:

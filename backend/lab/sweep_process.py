@@ -27,6 +27,7 @@ from backend.lab.runs import Outcome, RunFailed, Work
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import Progress, SweepReport
 from backend.lab.sweep_driver import VERSION
+from backend.lab.ticks import Ticks
 from backend.strategy_runtime.workdir import hidden_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,18 +125,19 @@ def _kill_group(driver: subprocess.Popen) -> None:
 
 
 # --- the server's run of a sweep (backend/lab/runs.py's Work) -----------------------------------------------
-def sweep_work(spec: BacktestSpec, bars: Bars, points: list[dict[str, Any]], target: str, data_dir: Path,
+def sweep_work(spec: BacktestSpec, data: Bars | Ticks, points: list[dict[str, Any]], target: str, data_dir: Path,
                workers: int | None = None, scheduler: str | None = None) -> Work:  # fmt: skip
-    """The registry's work for a sweep: the bars to a file of the data directory's `lab/` (as backtest_work),
-    the driver on them (no child may read the data directory or config.yaml), the ranked runs back."""
+    """The registry's work for a sweep: the bars (or, in tick mode, the ticks) to a file of the data directory's
+    `lab/` (as backtest_work), the driver on it (no child may read the data directory or config.yaml), the
+    ranked runs back."""
     scratch = data_dir / SCRATCH
     hidden = hidden_paths(data_dir, ROOT)
 
     def work(progress: Progress, cancel: threading.Event) -> Outcome:
         scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = scratch / f"{uuid.uuid4().hex}.bars"  # named by us, never by the request
+        path = scratch / f"{uuid.uuid4().hex}.{spec.mode}s"  # named by us, never by the request
         try:
-            bars.to_file(path)
+            data.to_file(path)
             report = run_sweep_in_process(spec, path, points, target, workers, scheduler, progress, cancel,
                                           hidden=hidden)  # fmt: skip
         except LabError as error:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from backend.lab.__main__ import format_stats
-from backend.lab.child import Cancelled, run_in_child
-from backend.lab.data import Bars, make_bars
+from backend.lab.child import Cancelled, run_in_child, stream_in_child
+from backend.lab.data import Bars, csv_chunks, make_bars
 from backend.lab.engine import run_backtest
 from backend.lab.report import LabError
 from backend.lab.spec import BacktestSpec
@@ -106,13 +106,36 @@ def test_cancelling_kills_the_child(data: Path):
                      progress=lambda share: cancel.set(), cancel=cancel)  # fmt: skip
 
 
-def test_the_command_line_prints_the_reports_statistics(tmp_path: Path):
-    bars = minute_bars(2000)
-    csv = tmp_path / "bars.csv"
+def csv_text(bars: Bars) -> str:
     rows = ["datetime,open,high,low,close,volume"]
     rows += [f"{bars.start_ms[i]},{bars.open[i]},{bars.high[i]},{bars.low[i]},{bars.close[i]},{int(bars.volume[i])}"
              for i in range(len(bars))]  # fmt: skip
-    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return "\n".join(rows) + "\n"
+
+
+def test_bars_streamed_to_the_child_give_the_same_report_and_a_bad_piece_ends_it():
+    bars = minute_bars(2000)
+    expected, pieces = csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=300)
+    seen: list[float] = []
+    streamed = stream_in_child(double_ma(), pieces, expected, progress=seen.append)
+    here = run_backtest(double_ma(), bars)
+    assert streamed.stats == here.stats and streamed.trades == here.trades and seen[-1] == 1.0
+    expected, pieces = csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=700)
+    brief = stream_in_child(double_ma(), pieces, expected, stats_only=True)  # what the CLI asks for
+    assert brief.stats == here.stats and brief.trades == brief.orders == brief.daily == []
+
+    def broken():
+        yield minute_bars(300)
+        raise ValueError("line 302: a price or volume is not a finite number")
+
+    with pytest.raises(ValueError, match="line 302"):
+        stream_in_child(double_ma(), broken(), 2000)
+
+
+def test_the_command_line_prints_the_reports_statistics(tmp_path: Path):
+    bars = minute_bars(2000)
+    csv = tmp_path / "bars.csv"
+    csv.write_text(csv_text(bars), encoding="utf-8")
     out = tmp_path / "report.json"
     done = subprocess.run(
         [sys.executable, "-m", "backend.lab", "backtest", "--strategy", str(ROOT / "strategies" / "double_ma.py"),
@@ -133,6 +156,7 @@ def test_the_command_line_prints_the_reports_statistics(tmp_path: Path):
         (["--symbol", "zz2605.SHFE"], "no product 'zz'"),
         (["--terms", "{\"size\": 0}"], "terms.size"),
         (["--bars", "/nonexistent.csv"], "--bars"),
+        (["--start", "2030-01-01"], "no bars in the range"),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], said: str):

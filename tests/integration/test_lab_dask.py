@@ -65,6 +65,7 @@ class Process:
 class Cluster:
     address: str
     workers: list[Process]
+    directory: Path  # the workers' local directories are under it
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
         with Client(scheduler.address, timeout=START_WITHIN, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=START_WITHIN)
-        yield Cluster(scheduler.address, started[1:])
+        yield Cluster(scheduler.address, started[1:], tmp_path)
     finally:
         for process in reversed(started):
             process.kill()
@@ -103,8 +104,13 @@ def test_a_sweep_on_two_dask_workers_ranks_what_the_local_sweep_ranks(cluster: C
     spec = BacktestSpec(code=code, local_symbol="rb2601.SHFE")
     points = grid({"fast": [3, 5], "slow": [10, 20, 30, 40]}, declared_params(code))
 
+    copies: list[int] = []  # the bars files on the workers, each time a point finishes
+
+    def count_copies(_share: float) -> None:
+        copies.append(len(list(cluster.directory.rglob("ctpdesk-lab-bars-*.bin"))))
+
     local = run_sweep(spec, bars, points, "net_pnl", workers=2)
-    remote = run_sweep(spec, bars, points, "net_pnl", scheduler=cluster.address)
+    remote = run_sweep(spec, bars, points, "net_pnl", scheduler=cluster.address, progress=count_copies)
 
     def ranked(report):
         return [(point.index, point.params, point.stats, point.error) for point in report.ranked]
@@ -115,6 +121,8 @@ def test_a_sweep_on_two_dask_workers_ranks_what_the_local_sweep_ranks(cluster: C
     assert {point.worker for point in local.ranked} == {"local"}
     assert len({point.worker for point in remote.ranked}) == 2  # both workers took points
     assert (remote.where, remote.workers, remote.cancelled) == (cluster.address, 2, False)
+    assert max(copies) == 2 and len(copies) == 8  # one file per worker, however many points each ran
+    assert list(cluster.directory.rglob("ctpdesk-lab-bars-*")) == []  # removed at the end
 
 
 def _children(process: Process) -> list[psutil.Process]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from backend.lab.spec import BacktestSpec
-from backend.lab.sweep import SweepError, grid, run_sweep
+from backend.lab.sweep import SweepError, finite_json, grid, run_sweep
 from backend.strategy_runtime.params import declared_params
 from tests.lab_bars import DOUBLE_MA, TROUBLED, random_walk_bars
 
@@ -122,7 +122,7 @@ def test_the_command_line_prints_and_writes_what_run_sweep_ranks(tmp_path: Path)
     points = [{"fast": 3, "slow": 10}, {"fast": 3, "slow": 20}, {"fast": 5, "slow": 10}, {"fast": 5, "slow": 20}]
     expected = run_sweep(BacktestSpec(code=DOUBLE_MA, local_symbol=SYMBOL), tmp_path / "bars.bin", points, "net_pnl",
                          workers=2)  # fmt: skip
-    assert written == json.loads(json.dumps(expected.to_json()))
+    assert written == finite_json(expected.to_json())
     lines = done.stdout.splitlines()
     assert lines[0].startswith("4 points, 1500 bars, 2 local workers") and lines[0].endswith("ranked by net_pnl")
     assert lines[1].split() == ["#", "fast", "slow", "net_pnl", "sharpe_ratio", "max_drawdown", "trade_count"]

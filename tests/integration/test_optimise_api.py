@@ -129,6 +129,8 @@ def test_a_sweep_runs_end_to_end_ranked_as_run_sweep_ranks_it(apps: Callable[...
     events = [packet["args"][0] for packet in socket.get_received() if packet["name"] == "backtest"]
     assert all(event["id"] == run_id and event["kind"] == "optimise" for event in events)
     assert [event["status"] for event in events][:2] == ["queued", "running"] and events[-1]["status"] == "finished"
+    progress = [event["progress"] for event in events]
+    assert progress == sorted(progress) and progress[-1] == 1.0
     socket.disconnect()
 
     listed = lab.ok("GET", "/optimise")

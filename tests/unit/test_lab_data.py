@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.lab.data import Bars, bars_from_csv
+from backend.lab.data import Bars, bars_from_csv, csv_chunks
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import sim_terms, terms_from, to_spec
 
@@ -34,6 +34,22 @@ def test_plain_iso_and_epoch_ms_columns_read_alike():
     epoch = "datetime,open,high,low,close,volume\n1767574800000,1,2,1,2,3\n1767618060000,2,2,1,1,4\n"
     assert bars_from_csv(iso, "rb2605.SHFE", "1m") == bars_from_csv(epoch, "rb2605.SHFE", "1m")
     assert list(bars_from_csv(iso, "rb2605.SHFE", "1m").open_interest) == [0.0, 0.0]
+
+
+def test_csv_in_pieces_is_the_whole_and_order_is_checked_across_pieces():
+    lines = [f"{1767574800000 + n * 60_000},{3500 + n},{3502 + n},{3499 + n},{3501 + n},{n + 1}" for n in range(7)]
+    text = "datetime,open,high,low,close,volume\n" + "\n".join(lines) + "\n"
+    count, pieces = csv_chunks(text, "rb2605.SHFE", "1m", rows=3)
+    parts = list(pieces)
+    assert count == 7 and [len(part) for part in parts] == [3, 3, 1]
+    whole = bars_from_csv(text, "rb2605.SHFE", "1m")
+    joined = parts[0]
+    for part in parts[1:]:
+        joined.extend(part)
+    assert joined == whole and len(whole) == 7
+    swapped = "\n".join(lines[:3] + [lines[1]] + lines[4:])  # line 5 (the 4th bar) repeats an earlier time
+    with pytest.raises(ValueError, match="line 5: bars must be in time order"):
+        list(csv_chunks("datetime,open,high,low,close,volume\n" + swapped, "rb2605.SHFE", "1m", rows=3)[1])
 
 
 @pytest.mark.parametrize(

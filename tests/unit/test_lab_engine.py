@@ -276,3 +276,27 @@ def test_a_position_tells_its_margin_and_profit_as_of_its_fill():
     assert [line for line in messages(report) if line.startswith("show")] == [
         "show long 2 yd 0 td 2 at 98.0 margin 196 profit 60 frozen 0"]  # fmt: skip
     assert report.orders[1]["status"] == "cancelled"  # expired at the day's end
+
+
+def test_bars_fed_in_pieces_while_the_run_goes_give_the_same_report():
+    rows = [(ms(row[0]), *row[1:]) for row in MONDAY] + [(ms("2026-01-06T09:00:00"), 97, 99, 96, 98, 50),
+                                                          (ms("2026-01-06T09:01:00"), 98, 98, 95, 95, 50)]  # fmt: skip
+    plan = {"init": [["warm", 3]], "0": [["buy", 100, 1]], "2": [["sell", 97, 1]], "3": [["short", 99, 2]]}
+    code = SCRIPT.replace("SYMBOL", "rb2605.SHFE")
+    spec = BacktestSpec(code=code, local_symbol="rb2605.SHFE", params={"plan": plan}, terms=terms(),
+                        start_ms=ms("2026-01-05T09:02:00"))  # fmt: skip
+    whole = run_backtest(spec, make_bars("rb2605.SHFE", "1m", rows))
+    fed = make_bars("rb2605.SHFE", "1m", rows[:1])
+    pending = [make_bars("rb2605.SHFE", "1m", [row]) for row in rows[1:]]
+
+    def feed() -> bool:
+        if not pending:
+            return False
+        fed.extend(pending.pop(0))
+        return True
+
+    seen: list[float] = []
+    pieces = run_backtest(spec, fed, progress=seen.append, feed=feed, expected=len(rows))
+    assert pieces == whole and [t["price"] for t in whole.trades] == [100.0, 98.0]
+    assert whole.logs[0]["message"].startswith("warm 2026-01-05T09:00")
+    assert seen[-1] == 1.0

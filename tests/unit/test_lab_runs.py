@@ -24,7 +24,7 @@ import pytest
 from backend.engine.constants import Exchange, Interval, Product
 from backend.engine.objects import SHANGHAI, BarData, ContractData
 from backend.lab.plans import PlanError, base_terms, headline, load_bars, run_terms
-from backend.lab.runs import INTERRUPTED, Outcome, RunFailed, RunRegistry
+from backend.lab.runs import INTERRUPTED, MAX_QUEUED, Outcome, QueueFull, RunFailed, RunRegistry
 from backend.lab.terms import sim_terms
 from model import NotFound, Store, protocols
 from model.mongo_store import MongoStore
@@ -138,6 +138,16 @@ def test_at_most_max_runs_run_and_the_others_queue_in_order(registry_factory: Ca
     assert registry.get(second)["best"] == 1 and registry.get(third)["best"] == 2
     running = [event["id"] for event in announced.events if event["status"] == "running"]
     assert list(dict.fromkeys(running)) == [first, second, third]  # progress events say running too
+
+
+def test_a_full_queue_refuses_more_runs(registry_factory: Callable):
+    registry = registry_factory(max_runs=1)
+    running = registry.submit("backtest", {}, blocking())
+    waiting = [registry.submit("backtest", {}, blocking()) for _ in range(MAX_QUEUED)]
+    with pytest.raises(QueueFull, match=f"{MAX_QUEUED} lab runs already wait"):
+        registry.submit("backtest", {}, finishing({}))
+    for run_id in (*waiting, running):
+        registry.remove(run_id, WAIT)
 
 
 def test_a_queued_run_cancelled_never_starts(registry_factory: Callable, announced: Announced):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.lab.sweep import MAX_POINTS, PointResult, SweepError, check_target, grid, grid_option, rank
+from backend.lab.sweep import MAX_POINTS, PointResult, SweepError, check_target, finite_json, grid, grid_option, rank
 
 DECLARED = {"product": "rb", "fast": 5, "slow": 20, "ratio": 0.5, "volume": 1, "on": True}
 
@@ -99,3 +99,8 @@ def test_the_command_line_grid_form(text: str, entry: tuple) -> None:
 def test_a_bad_command_line_grid_entry_is_refused(text: str) -> None:
     with pytest.raises(SweepError, match="name=start:stop:step or name=v1,v2"):
         grid_option(text)
+
+
+def test_statistics_json_cannot_carry_are_null() -> None:
+    assert finite_json({"a": [1.5, float("nan")], "b": float("-inf"), "c": "x", "d": 2}) == {
+        "a": [1.5, None], "b": None, "c": "x", "d": 2}
