@@ -151,7 +151,9 @@ def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
             sim_terms(args.symbol)
         except KeyError as error:
             raise InputError(f"--symbol: {error.args[0]}; give --terms") from None
-    start, end = _moment_ms("--start", args.start), _moment_ms("--end", args.end)
+    # getattr: commands that share this function (optimise) may not take a range
+    start = _moment_ms("--start", getattr(args, "start", None))
+    end = _moment_ms("--end", getattr(args, "end", None))
     try:
         return BacktestSpec(code=code, local_symbol=args.symbol, interval=args.interval,
                             params=params, capital=args.capital, terms=terms,

@@ -5,8 +5,8 @@ server, the CLI and sweeps go through child.run_in_child, so user code never run
 
 The strategy is hosted as a live worker hosts it (strategy_runtime/worker.py + dispatch.py): the same
 callbacks get the same Record objects with API.md's field names, and its actions arrive as the same
-commands (`strategy._send`), answered in-process here instead of over a pipe. What differs from live,
-and why, is in docs/lab.md ("Bar mode"):
+commands (`strategy._send`), answered in-process here instead of over a pipe. How bar mode trades (also
+in the README, "The strategy lab"):
 
 * an order sent while handling bar N is matched against bar N+1: a buy limit fills if that bar's low
   reaches it, at the better of its price and the bar's open (a sell: the high, the better of price and
@@ -31,7 +31,7 @@ import linecache
 import math
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from itertools import count
 from types import MappingProxyType
 from typing import Any
@@ -41,17 +41,18 @@ from backend.lab.report import BadInput, Cancelled, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
+from backend.sim.calendar import trading_day_for
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
 from backend.strategy import Record, Strategy, record
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from lib.price_grid import on_tick, to_tick
+from lib.trading_calendar import NIGHT_START
 
 SHANGHAI = timezone(timedelta(hours=8))
 Feed = Callable[[], bool]  # appends the next bars to the run's Bars (Bars.extend); False when there are no more
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-NIGHT_START_MS = 18 * HOUR_MS  # lib.trading_calendar.NIGHT_START: from 18:00 on, the next trading day
 CODE_FILE = "<strategy backtest>"  # what user_error keeps frames of
 MAX_WARMUP_BARS = 20_000  # as the live load_bars (strategy_runtime/manager.py)
 MAX_LOGS = 1000
@@ -78,21 +79,15 @@ def local_day(ms: int) -> date:
 
 
 def trading_day_of(ms: int) -> tuple[str, int]:
-    """(the trading day YYYYMMDD, the epoch ms of the next 18:00 exchange time, until which it holds).
+    """(the trading day YYYYMMDD the sim dates `ms` by, the epoch ms of the next 18:00 exchange time).
 
-    backend.sim.calendar.trading_day_for's rule: from 18:00 on the next business day, before it the
-    calendar day when a business day, else the next one. The answer is constant from one 18:00 to the
-    next, so the loop recomputes it once a day, not once a bar."""
-    local = ms + 8 * HOUR_MS
-    midnight = local - local % DAY_MS
-    day = datetime.fromtimestamp(midnight / 1000, UTC).date()
-    evening = local % DAY_MS >= NIGHT_START_MS
-    if evening or day.weekday() >= 5:
-        day += timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-    boundary = midnight + NIGHT_START_MS + (DAY_MS if evening else 0)
-    return day.strftime("%Y%m%d"), boundary - 8 * HOUR_MS
+    backend.sim.calendar.trading_day_for: from 18:00 (lib.trading_calendar.NIGHT_START) on the next business
+    day. Its answer holds until the next 18:00, so the loop asks it once a day, not once a bar."""
+    moment = datetime.fromtimestamp(ms / 1000, SHANGHAI)
+    evening = datetime.combine(moment.date(), NIGHT_START, SHANGHAI)
+    if moment >= evening:
+        evening += timedelta(days=1)
+    return trading_day_for(moment).strftime("%Y%m%d"), int(evening.timestamp() * 1000)
 
 
 def _counter_message(error_id: int) -> str:

@@ -34,6 +34,11 @@ def test_plain_iso_and_epoch_ms_columns_read_alike():
     epoch = "datetime,open,high,low,close,volume\n1767574800000,1,2,1,2,3\n1767618060000,2,2,1,1,4\n"
     assert bars_from_csv(iso, "rb2605.SHFE", "1m") == bars_from_csv(epoch, "rb2605.SHFE", "1m")
     assert list(bars_from_csv(iso, "rb2605.SHFE", "1m").open_interest) == [0.0, 0.0]
+    daily = "date,open,high,low,close,volume\n2026-01-05,1,2,1,2,3\n2026-01-06,2,2,1,1,4\n"
+    with pytest.raises(ValueError, match="one datetime column"):  # date and time columns: the import's, not ours
+        bars_from_csv(daily, "rb2605.SHFE", "1d")
+    daily = daily.replace("date,", "datetime,")
+    assert list(bars_from_csv(daily, "rb2605.SHFE", "1d").start_ms) == [1767542400000, 1767628800000]
 
 
 def test_csv_in_pieces_is_the_whole_and_order_is_checked_across_pieces():
