@@ -147,11 +147,19 @@ def csv_chunks(path_or_text: str | Path, local_symbol: str, interval: str = "1m"
     if errors:
         raise ValueError(errors[0])
     layout = _Layout(found["datetime"], [found.get(name, -1) for name in _PRICE_COLUMNS], len(header))
-    body = text.partition("\n")[2].replace("\r\n", "\n").rstrip("\n")
-    lines = body.split("\n") if body else []
+    body = text.partition("\n")[2]
+    count = body.rstrip("\r\n").count("\n") + 1 if body.strip() else 0  # lines, counted in C: for progress
+    return count, _pieces(body, rows, layout, local_symbol, interval)
+
+
+def _pieces(body: str, rows: int, layout: _Layout, local_symbol: str, interval: str) -> Iterator[Bars]:
+    """The lines cut when the first piece is asked for (a CLI's child is starting meanwhile)."""
+    body = body.replace("\r\n", "\n").rstrip("\n")
     if '"' in body:  # quoted fields may hold commas and line ends: the csv module reads it whole
-        return len(lines), iter([_lines_to_bars([], 2, layout, local_symbol, interval, whole=body)])
-    return len(lines), _chunks(lines, rows or len(lines) or 1, layout, local_symbol, interval)
+        yield _lines_to_bars([], 2, layout, local_symbol, interval, whole=body)
+        return
+    lines = body.split("\n") if body else []
+    yield from _chunks(lines, rows or len(lines) or 1, layout, local_symbol, interval)
 
 
 @dataclass(frozen=True)

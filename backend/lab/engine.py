@@ -491,15 +491,12 @@ class BarEngine:
         self.balance_before = balance
         ledger.settle({self.symbol: settlement}, next_day)
         self.begin_day(next_day, settlement)
-        held = False
         for name, side in self.sides.items():
             side.settle()
             key = f"{self.local_symbol}.{name}"
-            if key in self.strategy.positions:
-                held = True
+            if key in self.strategy.positions:  # its lots are yesterday's now, at the settlement price
                 self.strategy.positions[key] = record(self.position(name))
-        if held:
-            self._tell_account()
+        self._tell_account()
 
     # ------------------------------------------------------------------------- the run
     def _prefetch(self) -> None:
