@@ -36,9 +36,12 @@ Figures, bars a second (the bar count divided by the seconds):
     calculate_statistics on a list of BarData; backtrader: cerebro.run on a PandasData feed of a DataFrame, which
     includes moving the frame into backtrader's lines, + the broker's value);
   * end to end: the wall time of one fresh process per engine, from its exec to the statistics printed, process
-    start and imports included for all alike: `python -m backend.lab backtest` (the CLI: it parses the CSV, starts
-    the lab's child process, which runs the strategy under the workers' limits, and prints the statistics), and
-    the anchors' scripts (parse the CSV into their objects, replay, statistics).
+    start and imports included for all alike: `python -m backend.lab backtest` (the CLI: it parses the CSV and
+    streams it to the lab's child process, which runs the strategy under the workers' limits meanwhile, and
+    prints the statistics), and the anchors' scripts (parse the CSV into their objects, replay, statistics; vnpy's
+    bars go straight to the engine, not through its database, its own way from a CSV, which would be slower).
+  * bars per CPU-second: the same runs' bar count over the CPU seconds of the process and its children (for
+    replay only, of the replay): the figure the other developers' load on the 2 cores moves least.
   Both taken from the same rounds: each round runs vnpy, ctpdesk end to end, ctpdesk replay in turn (the other
   developers share the machine's 2 cores), backtrader in its first --backtrader-rounds rounds (it takes minutes).
   Ranges over rounds are printed; the ratios use each engine's best round and, beside it, the range of the
@@ -47,7 +50,11 @@ Figures, bars a second (the bar count divided by the seconds):
   printed notes).
 
 Sweep: a 16-point grid (fast 5/10/15/20 x slow 30/40/50/60) of double_ma through the lab's sweep (backend/lab/
-sweep.py) on --sweep-bars bars with 1 and with 2 local worker processes; the speed-up of 2 over 1 (target 1.8x).
+sweep.py: a child process per point) on the first --sweep-bars bars with 1 and with 2 local workers; the speed-up
+of 2 over 1 (target 1.8x), the cores the sweep used and those the rest of the machine used meanwhile, and whether
+both rankings are the same.
+
+Profile (--profile): cProfile of run_backtest on the bars, its 25 hottest functions by own time.
 
 Machine load: `uptime`'s load before and after, and the CPU the rest of the machine used during each measured
 run (/proc/stat busy time less this run's own), in cores.
