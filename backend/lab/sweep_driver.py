@@ -4,10 +4,12 @@ The server does not run a sweep's pool of waiting threads, nor a dask client (to
 event loop), inside its gevent loop: it starts this driver (sweep_process.py) and reads its lines. The driver
 runs no user code either; each point is still a sandboxed child (run_in_child) here or on a dask worker.
 
-Protocol, plain JSON both ways: the job on stdin `{"version": 1, "spec", "data_path", "points", "target",
-"workers", "scheduler", "point_timeout", "hidden"}`; on stdout one line per event: `{"progress": share}`, then
-`{"report": SweepReport JSON}` or `{"error": message}`. SIGTERM cancels: running children are killed, dask
-futures cancelled, and the report of what finished is still written (with `cancelled: true`).
+Protocol, plain JSON both ways: the job as one line on stdin `{"version": 1, "spec", "data_path", "points",
+"target", "workers", "scheduler", "point_timeout", "hidden"}`; on stdout one line per event:
+`{"progress": share}`, then `{"report": SweepReport JSON}` or `{"error": message}`. SIGTERM cancels: running
+children are killed, dask futures cancelled, and the report of what finished is still written (with
+`cancelled: true`). So does the end of stdin, which the server holds open while it listens: a server that dies
+(its end of the pipe closed by the system) leaves no sweep running on without it.
 """
 
 from __future__ import annotations
@@ -66,8 +68,15 @@ def main() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print (a library's) never enters the protocol
     cancel = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-    job = json.loads(sys.stdin.read())
+    job = json.loads(sys.stdin.readline())
+    threading.Thread(target=_cancel_at_end_of_input, args=(cancel,), daemon=True, name="lab-sweep-input").start()
     return run_job(job, Lines(protocol), cancel)
+
+
+def _cancel_at_end_of_input(cancel: threading.Event) -> None:
+    """The server closes stdin when it stops listening, or the system does when the server dies: cancel."""
+    sys.stdin.read()
+    cancel.set()
 
 
 if __name__ == "__main__":

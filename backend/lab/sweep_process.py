@@ -72,8 +72,8 @@ def _converse(driver: subprocess.Popen, job: str, progress: Progress | None) -> 
     """Send the job, relay progress, answer the last line ({report} or {error}); {} when it gave none."""
     assert driver.stdin is not None and driver.stdout is not None
     try:
-        driver.stdin.write(job.encode())
-        driver.stdin.close()
+        driver.stdin.write(job.encode() + b"\n")  # and stdin stays open: its end tells the driver to stop
+        driver.stdin.flush()
     except BrokenPipeError:
         return {}
     for raw in driver.stdout:
@@ -96,6 +96,7 @@ def _watch(driver: subprocess.Popen, cancel: threading.Event) -> None:
 
 def _end(driver: subprocess.Popen, answered: bool) -> None:
     """A driver that answered exits by itself; one we stopped listening to is stopped."""
+    _close_input(driver)
     if not answered:
         _stop(driver)
         return
@@ -104,6 +105,14 @@ def _end(driver: subprocess.Popen, answered: bool) -> None:
     except subprocess.TimeoutExpired:
         _kill_group(driver)
         driver.wait()
+
+
+def _close_input(driver: subprocess.Popen) -> None:
+    if driver.stdin is not None and not driver.stdin.closed:
+        try:
+            driver.stdin.close()
+        except BrokenPipeError:
+            pass
 
 
 def _stop(driver: subprocess.Popen) -> None:

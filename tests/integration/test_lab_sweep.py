@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from backend.lab.spec import BacktestSpec
@@ -143,3 +144,47 @@ def test_the_command_line_refuses_a_bad_grid_or_target_with_exit_2(tmp_path: Pat
                     *arguments)  # fmt: skip
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("error: ") and message in done.stderr
+
+
+SERVER = """
+import sys
+from pathlib import Path
+
+from backend.lab.spec import BacktestSpec
+from backend.lab.sweep_process import run_sweep_in_process
+from tests.lab_bars import TROUBLED
+
+run_sweep_in_process(BacktestSpec(code=TROUBLED, local_symbol="rb2601.SHFE"), Path(sys.argv[1]), [{"fast": 6}],
+                     "net_pnl", workers=1)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_sweep_driver_whose_server_dies_kills_its_children_and_ends(bars: Path) -> None:
+    """fast=6 never ends: only the driver noticing the end of its input (the server gone) stops that child."""
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(bars)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        found: dict[psutil.Process, str] = {}
+        waited = threading.Event()
+        for _ in range(300):  # the driver, then its child: 30 s at most
+            found = {process: _command_line(process) for process in psutil.Process(server.pid).children(True)}
+            if any("backend.lab.child" in command for command in found.values()):
+                break
+            waited.wait(0.1)
+    finally:
+        server.kill()
+        server.wait()
+    assert any("backend.lab.sweep_driver" in command for command in found.values())
+    assert any("backend.lab.child" in command for command in found.values())
+    _, alive = psutil.wait_procs(list(found), timeout=20)
+    for process in alive:  # a failure must not leave them spinning
+        process.kill()
+    assert alive == []
+
+
+def _command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # gone meanwhile
+        return ""
