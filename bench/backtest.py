@@ -411,6 +411,8 @@ def summarise(engine: str, runs: list[Run]) -> dict[str, Any]:
             "e2e_per_cpu_s": max(e2e_cpu) if e2e_cpu else None,
             "net_pnl": round(last.net_pnl, 2), "commission": round(last.commission, 2),
             "trade_count": last.trade_count, "others_cores": [round(run.others_cores, 2) for run in runs],
+            "phases_s": [{key: round(value, 3) for key, value in run.extra.items() if key.endswith("_s")}
+                         for run in runs],
             "rounds": len(runs)}
 
 
