@@ -269,7 +269,8 @@ def ctpdesk_replay(csv_path: Path) -> Run:
     from backend.lab.data import bars_from_csv
     from backend.lab.engine import run_backtest
 
-    bars = bars_from_csv(csv_path, LOCAL_SYMBOL, "1m")
+    with Measure() as parse:
+        bars = bars_from_csv(csv_path, LOCAL_SYMBOL, "1m")
     spec = lab_spec(PARAMS)
     with Measure() as measure:
         report = run_backtest(spec, bars)
@@ -278,7 +279,8 @@ def ctpdesk_replay(csv_path: Path) -> Run:
     refused = sum(1 for order in report.orders if order["status"] == "rejected")
     return Run("ctpdesk", len(bars), measure.seconds, None, float(stats["net_pnl"]), float(stats["commission"]),
                int(stats["trade_count"]), measure.load.others_cores(), measure.load.own,
-               extra={"expired_orders": expired, "refused_orders": refused})
+               extra={"expired_orders": expired, "refused_orders": refused, "parse_cpu_s": parse.load.own,
+                      "run_cpu_s": measure.load.own})
 
 
 def cli_command(csv_path: Path) -> list[str]:
@@ -523,6 +525,13 @@ def main() -> int:
               f"price); "
               f"{runs['vnpy'][-1].trade_count - desk.trade_count} fills fewer; {desk.extra['refused_orders']} "
               f"orders refused (margin, limits); fees agree (rb's close-today rate is its close rate, 0.0001)")
+    phases = (f"  ctpdesk's phases, CPU s: CSV parse {desk.extra['parse_cpu_s']:.2f} (in the CLI's process, while its "
+              f"child runs), run_backtest {desk.extra['run_cpu_s']:.2f} (the child)")
+    if runs["vnpy"]:
+        vnpy_phases = runs["vnpy"][-1].extra
+        phases += (f"; vnpy's, wall s: import {vnpy_phases['import_s']:.2f}, CSV to BarData "
+                   f"{vnpy_phases['load_s']:.2f}, replay {vnpy_phases['replay_s']:.2f}")
+    print(phases)
     if sweep:
         print_sweep(sweep)
     print(f"machine load (uptime 1/5/15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f},"
