@@ -525,8 +525,8 @@ def main() -> int:
               f"price); "
               f"{runs['vnpy'][-1].trade_count - desk.trade_count} fills fewer; {desk.extra['refused_orders']} "
               f"orders refused (margin, limits); fees agree (rb's close-today rate is its close rate, 0.0001)")
-    phases = (f"  ctpdesk's phases, CPU s: CSV parse {desk.extra['parse_cpu_s']:.2f} (in the CLI's process, while its "
-              f"child runs), run_backtest {desk.extra['run_cpu_s']:.2f} (the child)")
+    phases = (f"  ctpdesk's phases, CPU s: bars_from_csv {desk.extra['parse_cpu_s']:.2f} (the CLI parses in its "
+              f"process while its child runs), run_backtest {desk.extra['run_cpu_s']:.2f} (the child)")
     if runs["vnpy"]:
         vnpy_phases = runs["vnpy"][-1].extra
         phases += (f"; vnpy's, wall s: import {vnpy_phases['import_s']:.2f}, CSV to BarData "
