@@ -1,10 +1,11 @@
 # Two commands set up and run everything on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
 VENV   ?= .venv
+BENCH_VENV ?= .venv-bench
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench locale deps ui clean
+.PHONY: run test lint bench bench-backtest bench-venv locale deps ui clean
 
 deps: $(STAMP)
 
@@ -33,5 +34,16 @@ test: deps locale ui lint
 bench: deps locale
 	$(PY) bench/sim.py
 
+# The lab beside vnpy and backtrader (issue 18). The anchors live in a bench-only environment, never in $(VENV).
+bench-venv: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: bench/requirements-peers.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements-peers.txt
+	touch $@
+
+bench-backtest: deps bench-venv
+	$(PY) bench/backtest.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache ui/node_modules
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache ui/node_modules
