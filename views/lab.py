@@ -46,7 +46,7 @@ def lab() -> RunRegistry:
 @token_required
 def start():
     request = parse(BacktestRequest)
-    spec, data = _plan(request)
+    spec, data = plan_run(request)
     work = backtest_work(spec, data, Path(desk().settings.DATA_DIR).resolve())
     terms = spec.terms.to_json() if spec.terms is not None else {}
     try:
@@ -89,11 +89,11 @@ def _backtest(run_id: str) -> dict[str, Any]:
 
 
 # --- a request made ready to run ---------------------------------------------------------------------------
-def _plan(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
+def plan_run(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
     if request.start is not None and request.end is not None and request.end < request.start:
         raise ApiError("end: must not be before start", 400)
     current = desk()
-    code = _code(request.strategy)
+    code = strategy_code(request.strategy)
     defaults = declared_params(code)
     try:
         overrides = check_params(defaults, request.params)
@@ -124,7 +124,7 @@ def _data(request: BacktestRequest) -> Any:
     return _offload(load_bars, current.store, request.local_symbol, request.interval, request.start, request.end)
 
 
-def _code(name: str) -> str:
+def strategy_code(name: str) -> str:
     try:
         return _offload(desk().store.get_strategy, name).text
     except NotFound:

@@ -50,10 +50,10 @@ def start():
     request = parse(OptimiseRequest)
     try:
         check_target(request.target)
-        points = grid(request.grid, declared_params(backtests._code(request.strategy)))
+        points = grid(request.grid, declared_params(backtests.strategy_code(request.strategy)))
     except SweepError as error:
         raise ApiError(str(error), 400) from None
-    spec, data = backtests._plan(request)
+    spec, data = backtests.plan_run(request)
     settings = desk().settings
     work = sweep_work(spec, data, points, request.target, Path(settings.DATA_DIR).resolve(),
                       settings.LAB_SWEEP_WORKERS or None, settings.DASK_SCHEDULER or None)  # fmt: skip
