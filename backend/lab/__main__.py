@@ -183,19 +183,24 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_backtest(commands: Any) -> None:
-    parser = commands.add_parser("backtest", help="backtest a strategy file on a CSV of bars")
+def _run_arguments(parser: argparse.ArgumentParser, param_help: str) -> None:
+    """What one backtest needs, for `backtest` and for every point of `optimise` alike."""
     parser.add_argument("--strategy", required=True, help="the strategy's .py file (defines ext = X('name'))")
     parser.add_argument("--bars", required=True, help="CSV: datetime, open, high, low, close, volume[, open_interest]")
     parser.add_argument("--symbol", required=True, help="local_symbol, e.g. rb2605.SHFE")
     parser.add_argument("--interval", default="1m", help="the bars' interval (the strategy's bar_interval)")
     parser.add_argument("--terms", help="sim (default), or contract terms as JSON or a JSON file")
-    parser.add_argument("--param", action="append", default=[], help="NAME=VALUE, repeatable")
+    parser.add_argument("--param", action="append", default=[], help=param_help)
     parser.add_argument("--capital", type=float, default=1_000_000.0)
     parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
     parser.add_argument("--slippage-ticks", type=float, default=0.0)
     parser.add_argument("--start", help="backtest the bars from this moment on (earlier ones answer load_bars)")
     parser.add_argument("--end", help="and before this moment (exchange time, e.g. 2026-03-01)")
+
+
+def _add_backtest(commands: Any) -> None:
+    parser = commands.add_parser("backtest", help="backtest a strategy file on a CSV of bars")
+    _run_arguments(parser, "NAME=VALUE, repeatable")
     parser.add_argument("--json", help="write the whole report (stats, trades, orders, daily, equity) here")
     parser.set_defaults(run=run_backtest_command)
 
@@ -207,17 +212,7 @@ OPTIMISE_COLUMNS = ("net_pnl", "sharpe_ratio", "max_drawdown", "trade_count")  #
 def _add_optimise(commands: Any) -> None:
     """`optimise`: `backtest`'s arguments, a --grid per parameter and the --target to rank by."""
     parser = commands.add_parser("optimise", help="a grid of params of a strategy file, ranked by a statistic")
-    parser.add_argument("--strategy", required=True, help="the strategy's .py file (defines ext = X('name'))")
-    parser.add_argument("--bars", required=True, help="CSV: datetime, open, high, low, close, volume[, open_interest]")
-    parser.add_argument("--symbol", required=True, help="local_symbol, e.g. rb2605.SHFE")
-    parser.add_argument("--interval", default="1m", help="the bars' interval (the strategy's bar_interval)")
-    parser.add_argument("--terms", help="sim (default), or contract terms as JSON or a JSON file")
-    parser.add_argument("--param", action="append", default=[], help="NAME=VALUE under every point, repeatable")
-    parser.add_argument("--capital", type=float, default=1_000_000.0)
-    parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
-    parser.add_argument("--slippage-ticks", type=float, default=0.0)
-    parser.add_argument("--start", help="backtest the bars from this moment on (earlier ones answer load_bars)")
-    parser.add_argument("--end", help="and before this moment (exchange time, e.g. 2026-03-01)")
+    _run_arguments(parser, "NAME=VALUE under every point, repeatable")
     parser.add_argument("--grid", action="append", default=[], required=True,
                         help="NAME=START:STOP:STEP (stop included) or NAME=V1,V2,...; repeatable")  # fmt: skip
     parser.add_argument("--target", default="sharpe_ratio", help="the statistic to rank by (default sharpe_ratio)")
