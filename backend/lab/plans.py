@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 import uuid
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,23 +144,31 @@ def headline(stats: dict[str, Any]) -> dict[str, Any]:
     return {name: stats[name] for name in HEADLINE if name in stats}
 
 
+@contextmanager
+def data_file(data: Bars | Ticks, data_dir: Path, suffix: str) -> Iterator[Path]:
+    """A run's bars or ticks in a file of the data directory's `lab/` for its children, removed when the run
+    ends; what the children answered with LabError fails the run (RunFailed)."""
+    scratch = data_dir / SCRATCH
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = scratch / f"{uuid.uuid4().hex}.{suffix}"  # named by us, never by the request
+    try:
+        data.to_file(path)
+        yield path
+    except LabError as error:
+        raise RunFailed(str(error)) from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def backtest_work(spec: BacktestSpec, data: Bars | Ticks, data_dir: Path, timeout: float | None = None) -> Work:
     """The run: the bars (or ticks) to a file of the data directory's `lab/`, the child on them (it may not read
     the data directory, config.yaml or the server's /proc once its guards are on), the report back (LabError
     -> RunFailed)."""
-    scratch = data_dir / SCRATCH
     hidden = hidden_paths(data_dir, CHECKOUT)
 
     def work(progress: Progress, cancel: threading.Event) -> Outcome:
-        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = scratch / f"{uuid.uuid4().hex}.{spec.mode}"  # named by us, never by the request
-        try:
-            data.to_file(path)
+        with data_file(data, data_dir, spec.mode) as path:
             report = run_in_child(spec, path, progress=progress, cancel=cancel, timeout=timeout or None, hidden=hidden)
-        except LabError as error:
-            raise RunFailed(str(error)) from None
-        finally:
-            path.unlink(missing_ok=True)
         result = report.to_json()
         return Outcome(result, headline(result.get("stats", {})))
 

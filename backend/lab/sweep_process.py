@@ -15,22 +15,20 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from backend.lab.data import Bars
-from backend.lab.plans import SCRATCH, headline
+from backend.lab.plans import CHECKOUT, data_file, headline
 from backend.lab.report import LabError
-from backend.lab.runs import Outcome, RunFailed, Work
+from backend.lab.runs import Outcome, Work
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import Progress, SweepReport
 from backend.lab.sweep_driver import VERSION
 from backend.lab.ticks import Ticks
 from backend.strategy_runtime.workdir import hidden_paths
 
-ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.2  # seconds between looks at the cancel flag while the driver runs
 STOP_GRACE = 10.0  # seconds a cancelled driver has to report what finished before it is killed
 ERROR_TAIL = 2000  # characters of the driver's own output kept for an error message
@@ -47,8 +45,9 @@ def run_sweep_in_process(spec: BacktestSpec, data_path: Path | str, points: list
            "hidden": [str(path) for path in hidden]}  # fmt: skip
     cancel = cancel or threading.Event()
     with tempfile.TemporaryFile() as errors:
-        driver = subprocess.Popen([sys.executable, "-m", "backend.lab.sweep_driver"], cwd=ROOT, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=errors, start_new_session=True)  # fmt: skip
+        driver = subprocess.Popen([sys.executable, "-m", "backend.lab.sweep_driver"], cwd=CHECKOUT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                  start_new_session=True)  # fmt: skip
         watcher = threading.Thread(target=_watch, args=(driver, cancel), daemon=True, name="lab-sweep-watch")
         watcher.start()
         outcome: dict[str, Any] | None = None
@@ -139,20 +138,12 @@ def sweep_work(spec: BacktestSpec, data: Bars | Ticks, points: list[dict[str, An
     """The registry's work for a sweep: the bars (or, in tick mode, the ticks) to a file of the data directory's
     `lab/` (as backtest_work), the driver on it (no child may read the data directory or config.yaml), the
     ranked runs back."""
-    scratch = data_dir / SCRATCH
-    hidden = hidden_paths(data_dir, ROOT)
+    hidden = hidden_paths(data_dir, CHECKOUT)
 
     def work(progress: Progress, cancel: threading.Event) -> Outcome:
-        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = scratch / f"{uuid.uuid4().hex}.{spec.mode}s"  # named by us, never by the request
-        try:
-            data.to_file(path)
+        with data_file(data, data_dir, f"{spec.mode}s") as path:
             report = run_sweep_in_process(spec, path, points, target, workers, scheduler, progress, cancel,
                                           hidden=hidden)  # fmt: skip
-        except LabError as error:
-            raise RunFailed(str(error)) from None
-        finally:
-            path.unlink(missing_ok=True)
         return Outcome(sweep_result(report), sweep_headline(report))
 
     return work
