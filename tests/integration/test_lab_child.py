@@ -14,7 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,9 +210,24 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _eventually(condition: Callable[[], Any], seconds: float) -> Any:
+    """The condition's first true value within `seconds` (looked at every 20 ms), else its last."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return value
+
+
+def _spinning(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/cwd") / "spinning").exists()  # the child's scratch dir: its user code wrote it
+    except OSError:
+        return False
+
+
 def test_a_child_whose_parent_was_killed_ends_too(data: Path, tmp_path: Path):
     """kill -9 of the server (here: the process that called run_in_child) must not leave a backtest spinning."""
-    spinning = strategy("while True: pass")
+    spinning = strategy('open("spinning", "w").close()\n        while True: pass')
     job = tmp_path / "job.py"
     job.write_text(
         "import sys\nfrom pathlib import Path\nfrom backend.lab.child import run_in_child\n"
@@ -220,19 +237,13 @@ def test_a_child_whose_parent_was_killed_ends_too(data: Path, tmp_path: Path):
     root = Path(__file__).resolve().parents[2]
     parent = subprocess.Popen([sys.executable, str(job)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     try:
-        deadline = time.monotonic() + 30
-        children: list[int] = []
-        while not children and time.monotonic() < deadline and parent.poll() is None:
-            children = _children_of(parent.pid)
-            time.sleep(0.05)
+        children = _eventually(lambda: _children_of(parent.pid), 30)
         assert children, "the backtest child never started"
-        time.sleep(1.0)  # into the endless loop
+        assert _eventually(lambda: any(map(_spinning, children)), 30), "the strategy never reached its loop"
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _eventually(lambda: not any(_alive(pid) for pid in children), 10)
     left = [pid for pid in children if _alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
