@@ -17,7 +17,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ AT_ONCE = 0.05  # the median a tick may take from publish to the socket
 AT_MOST = 0.5  # the most any tick may take (a shared machine); a quarter of the interval
 TICK_MIN_GAP = getattr(push, "TICK_MIN_GAP", 0.1)  # (read so: the test runs, and fails, on the push before it)
 _names = itertools.count()
+_marks = itertools.count(1)
+SENTINEL = "zz2601"  # an instrument no test looks at: its tick marks the point up to which a socket has everything
 
 
 @pytest.fixture
@@ -79,6 +81,7 @@ class Inbox:
 
     client: SocketIOTestClient
     ticks: list[tuple[str, float]]
+    marks: list[float] = field(default_factory=list)  # the prices of the SENTINEL ticks it got, kept apart
 
     def take(self) -> None:
         for message in self.client.get_received():
@@ -88,7 +91,18 @@ class Inbox:
                 items = message["args"][0]["data"]
             else:
                 continue
-            self.ticks.extend((item["local_symbol"], item["last_price"]) for item in items)
+            for item in items:
+                mine = self.marks if item["local_symbol"] == f"{SENTINEL}.SHFE" else None
+                if mine is not None:
+                    mine.append(item["last_price"])
+                else:
+                    self.ticks.append((item["local_symbol"], item["last_price"]))
+
+    def settle(self, app: Flask) -> None:
+        """Publish a SENTINEL tick and wait until this socket has it: what the push sent it before is here too."""
+        price = float(next(_marks))
+        publish(app, SENTINEL, price)
+        assert self.wait(lambda: price in self.marks, AT_MOST + TICK_MIN_GAP), "the sentinel tick never came"
 
     def wait(self, found: Callable[[], bool], timeout: float) -> bool:
         """Poll every millisecond until `found` holds or `timeout` passes (the push runs meanwhile)."""
@@ -135,8 +149,7 @@ def test_an_instrument_ticking_faster_than_the_gap_gets_its_latest_at_the_gap_en
     assert time.perf_counter() - began < TICK_MIN_GAP
     assert inbox.wait(lambda: ("rb2601.SHFE", 4.0) in inbox.ticks, AT_MOST), inbox.ticks
     assert time.perf_counter() - began >= TICK_MIN_GAP * 0.9
-    gevent.sleep(0.05)
-    inbox.take()
+    inbox.settle(app)
     assert inbox.ticks == [("rb2601.SHFE", 1.0), ("hc2601.SHFE", 9.0), ("rb2601.SHFE", 4.0)]
     inbox.client.disconnect()
 
@@ -174,15 +187,14 @@ def test_a_busy_socket_gets_the_latest_of_each_instrument_once_when_it_drains(ap
         for symbol, price in sent:  # one flush each (waited for, however long the push takes to send it)
             publish(app, symbol, price)
             assert idle.wait(lambda s=f"{symbol}.SHFE", p=price: (s, p) in idle.ticks, INTERVAL + 1)  # type: ignore[misc]
-        gevent.sleep(0.05)  # the busy socket had time to be sent something
+        idle.settle(app)  # a flush went out after the last one: the busy socket would have got something
         busy.take()
         assert busy.ticks == []  # nothing while its queue is full: it coalesces
         fake.queue.size = 0  # drained
         began = time.perf_counter()
         assert busy.wait(lambda: len(busy.ticks) >= 2, AT_MOST), f"nothing {AT_MOST:g} s after the socket drained"
         took = time.perf_counter() - began
-        gevent.sleep(0.05)
-        busy.take()
+        busy.settle(app)
         # the latest of each instrument, once: never more than one pending per instrument
         assert sorted(busy.ticks) == [("hc2601.SHFE", 7.0), ("rb2601.SHFE", 3.0)], busy.ticks
         assert took < AT_MOST
