@@ -60,31 +60,41 @@ def start():
 @blueprint.get("/backtest")
 @token_required
 def read():
-    query = parse(RunQuery)
-    if query.id is None:
-        return envelope(lab().listing(KIND))
-    return envelope(_backtest(query.id))
+    return read_runs(KIND, "backtest")
 
 
 @blueprint.delete("/backtest")
 @token_required
 def remove():
+    return remove_run(KIND, "backtest")
+
+
+def read_runs(kind: str, label: str) -> Any:
+    """GET of a lab resource: the list of its runs, or one (`?id=`) with everything it holds."""
+    query = parse(RunQuery)
+    if query.id is None:
+        return envelope(lab().listing(kind))
+    return envelope(find_run(query.id, kind, label))
+
+
+def remove_run(kind: str, label: str) -> Any:
+    """DELETE of a lab resource: cancel the run (`?id=`) if it is queued or running, delete it if it ended."""
     target = parse(RunTarget)
-    _backtest(target.id)  # 404 for an unknown id or another kind's
+    find_run(target.id, kind, label)  # 404 for an unknown id or another kind's
     try:
         done = lab().remove(target.id)
     except NotFound:  # deleted meanwhile by another request
-        raise ApiError(f"unknown backtest {target.id}", 404) from None
-    return envelope({"id": target.id, "status": done if done == "cancelled" else "deleted"}, done)
+        raise ApiError(f"unknown {label} {target.id}", 404) from None
+    return envelope({"id": target.id, "status": done}, done)
 
 
-def _backtest(run_id: str) -> dict[str, Any]:
+def find_run(run_id: str, kind: str, label: str) -> dict[str, Any]:
     try:
         found = lab().get(run_id)
     except NotFound:
         found = None
-    if found is None or found["kind"] != KIND:
-        raise ApiError(f"unknown backtest {run_id}", 404)
+    if found is None or found["kind"] != kind:
+        raise ApiError(f"unknown {label} {run_id}", 404)
     return found
 
 

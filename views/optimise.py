@@ -21,12 +21,11 @@ from backend.lab.runs import QueueFull
 from backend.lab.sweep import SweepError, check_target, grid
 from backend.lab.sweep_process import sweep_work
 from backend.strategy_runtime.params import declared_params
-from model import NotFound
 from views import lab as backtests
 from views.auth_required import token_required
 from views.desk import desk
 from views.envelope import ApiError, envelope
-from views.lab_schemas import BacktestRequest, RunQuery, RunTarget
+from views.lab_schemas import BacktestRequest
 from views.params import parse
 from views.schemas import _json_object
 
@@ -72,29 +71,10 @@ def start():
 @blueprint.get("/optimise")
 @token_required
 def read():
-    query = parse(RunQuery)
-    if query.id is None:
-        return envelope(backtests.lab().listing(KIND))
-    return envelope(_sweep(query.id))
+    return backtests.read_runs(KIND, "optimisation")
 
 
 @blueprint.delete("/optimise")
 @token_required
 def remove():
-    target = parse(RunTarget)
-    _sweep(target.id)  # 404 for an unknown id or another kind's
-    try:
-        done = backtests.lab().remove(target.id)
-    except NotFound:  # deleted meanwhile by another request
-        raise ApiError(f"unknown optimisation {target.id}", 404) from None
-    return envelope({"id": target.id, "status": done}, done)
-
-
-def _sweep(run_id: str) -> dict[str, Any]:
-    try:
-        found = backtests.lab().get(run_id)
-    except NotFound:
-        found = None
-    if found is None or found["kind"] != KIND:
-        raise ApiError(f"unknown optimisation {run_id}", 404)
-    return found
+    return backtests.remove_run(KIND, "optimisation")
