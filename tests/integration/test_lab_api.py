@@ -144,6 +144,13 @@ class LabApp:
         assert status == 200, body
         return body["data"]
 
+    def login_to_the_sim(self) -> None:
+        """A token that is also logged in to the sim's counter (contracts, its history, recording)."""
+        status, body = self.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
+                                                                    "password": "demo"})  # fmt: skip
+        assert status == 200, body
+        self.token = body["data"]
+
     def upload(self, text: str) -> None:
         self.ok("POST", "/code", json={"text": text})
 
@@ -407,10 +414,7 @@ def test_an_error_in_the_strategy_is_the_runs_error(apps: Any):
 
 def test_on_the_sim_a_backtest_replays_its_history_with_the_live_contracts_terms(apps: Any):
     lab = apps()
-    status, body = lab.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
-                                                               "password": "demo"})  # fmt: skip
-    assert status == 200, body
-    lab.token = body["data"]
+    lab.login_to_the_sim()
     contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
     contract = sorted((item for item in contracts if item["is_trading"]), key=lambda item: item["local_symbol"])[0]
     assert lab.ok("GET", "/backtest") == []
@@ -447,10 +451,7 @@ ext = Ticker("ticker")
 
 def test_tick_mode_replays_the_ticks_the_desk_recorded(apps: Any):
     lab = apps()
-    status, body = lab.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
-                                                               "password": "demo"})  # fmt: skip
-    assert status == 200, body
-    lab.token = body["data"]
+    lab.login_to_the_sim()
     contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
     name = sorted(item["local_symbol"] for item in contracts if item["is_trading"])[0]
     lab.upload(TICKER)
