@@ -228,15 +228,22 @@ class BarEngine:
             return None
         return {"ok": False, "error": f"unknown command {kind!r}"}
 
-    def _load_bars(self, command: dict[str, Any]) -> dict[str, Any]:
-        """The warm-up: the `count` bars before the backtest's start (as the store answers live)."""
+    def _warmup_asked(self, command: dict[str, Any], interval: str, data: str) -> tuple[str, str, int] | dict[str, Any]:
+        """A load_bars command's (local_symbol, interval, count), or the answer refusing it."""
         name = str(command.get("local_symbol", ""))
-        interval = str(command.get("interval") or self.bars.interval)
         count = int(command.get("count", 0))
         if not 1 <= count <= MAX_WARMUP_BARS:
             return {"ok": False, "error": f"count must be 1..{MAX_WARMUP_BARS}, got {count}"}
         if name != self.local_symbol:
-            return {"ok": False, "error": f"the backtest has bars of {self.local_symbol} only"}
+            return {"ok": False, "error": f"the backtest has {data} of {self.local_symbol} only"}
+        return name, str(command.get("interval") or interval), count
+
+    def _load_bars(self, command: dict[str, Any]) -> dict[str, Any]:
+        """The warm-up: the `count` bars before the backtest's start (as the store answers live)."""
+        asked = self._warmup_asked(command, self.bars.interval, "bars")
+        if isinstance(asked, dict):
+            return asked
+        name, interval, count = asked
         if interval != self.bars.interval:
             return {"ok": False, "error": f"the backtest has {self.bars.interval} bars, not {interval}"}
         bars, begin = self.bars, max(0, self.first - count)

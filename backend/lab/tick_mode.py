@@ -36,7 +36,7 @@ from typing import Any
 
 from backend.engine.chart import BarRoom
 from backend.engine.objects import BarData, TickData
-from backend.lab.engine import CODE_FILE, MAX_WARMUP_BARS, BarEngine, Cancelled, load_strategy
+from backend.lab.engine import CODE_FILE, BarEngine, Cancelled, load_strategy
 from backend.lab.report import LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS
@@ -141,13 +141,10 @@ class TickEngine(BarEngine):
 
     def _load_bars(self, command: dict[str, Any]) -> dict[str, Any]:
         """The warm-up: bars the engine's own builder makes of the ticks before the range (the latest `count`)."""
-        name = str(command.get("local_symbol", ""))
-        interval = str(command.get("interval") or self.strategy.bar_interval)
-        count = int(command.get("count", 0))
-        if not 1 <= count <= MAX_WARMUP_BARS:
-            return {"ok": False, "error": f"count must be 1..{MAX_WARMUP_BARS}, got {count}"}
-        if name != self.local_symbol:
-            return {"ok": False, "error": f"the backtest has ticks of {self.local_symbol} only"}
+        asked = self._warmup_asked(command, self.strategy.bar_interval, "ticks")
+        if isinstance(asked, dict):
+            return asked
+        name, interval, count = asked
         if self.warmup is None:
             made: list[BarData] = []
             room = BarRoom(made.extend, BAR_GRACE)
