@@ -16,12 +16,11 @@ the business of auth/attempts.py.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import TypeVar
 
-import gevent
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lib.offload import off_loop
 from model import NotFound
 from model.protocols import ValueStore
 
@@ -29,11 +28,6 @@ HASH_KEY = "access_code_hash"
 CONFIGURED_KEY = "access_code_configured_hash"  # the configured code last applied
 MIN_LENGTH = 8
 T = TypeVar("T")
-
-
-def off_loop(function: Callable[..., T], *args: object) -> T:
-    """Run a CPU-bound call on gevent's thread pool; only the calling greenlet waits for it."""
-    return gevent.get_hub().threadpool.apply(function, args)  # type: ignore[no-any-return]
 
 
 class AccessCode:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gevent
 from flask import Blueprint
 from flask_socketio import SocketIO
 
@@ -21,6 +20,7 @@ from backend.lab.plans import PlanError, backtest_work, load_bars, load_recorded
 from backend.lab.runs import QueueFull, RunRegistry
 from backend.lab.spec import BacktestSpec
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
+from lib.offload import off_loop
 from model import NotFound
 from views.auth_required import token_required
 from views.desk import desk
@@ -142,21 +142,5 @@ def strategy_code(name: str) -> str:
 
 
 def _offload(function: Callable[..., Any], *arguments: Any) -> Any:
-    """Store reads off the loop. A refusal (PlanError, NotFound) is carried back and raised here: gevent's pool
-    prints a traceback for every exception a task raises, and bad requests would fill the log with them."""
-
-    def call() -> Any:
-        try:
-            return function(*arguments)
-        except (PlanError, NotFound) as refusal:
-            return _Refused(refusal)
-
-    answer = gevent.get_hub().threadpool.apply(call)
-    if isinstance(answer, _Refused):
-        raise answer.error
-    return answer
-
-
-class _Refused:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+    """Store reads off the loop; a refusal (PlanError, NotFound) raised here, not printed by the pool."""
+    return off_loop(function, *arguments, expected=(PlanError, NotFound))

@@ -34,6 +34,7 @@ from gevent.event import Event
 
 from backend.bridge import Bridge
 from lib.native import start_new_thread
+from lib.offload import off_loop
 from model import NotFound
 from model.protocols import LabStore
 
@@ -314,24 +315,9 @@ class RunRegistry:
 
     @staticmethod
     def _offload(function: Callable[..., Any], *arguments: Any) -> Any:
-        """Store I/O off the loop (gevent's threadpool), as BarHistory does. NotFound is carried back and raised
-        here: the pool prints a traceback for every exception a task raises, and unknown ids are routine."""
+        """Store I/O off the loop; NotFound (an unknown id, routine) raised here, not printed by the pool."""
+        return off_loop(function, *arguments, expected=(NotFound,))
 
-        def call() -> Any:
-            try:
-                return function(*arguments)
-            except NotFound as missing:
-                return _Missing(missing)
-
-        answer = gevent.get_hub().threadpool.apply(call)
-        if isinstance(answer, _Missing):
-            raise answer.error
-        return answer
-
-
-class _Missing:
-    def __init__(self, error: NotFound) -> None:
-        self.error = error
 
 
 def _spawn(function: Callable[[_Run], None], run: _Run) -> None:
