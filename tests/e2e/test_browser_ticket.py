@@ -240,6 +240,21 @@ def test_ctrl_click_on_a_ladder_level_sends_at_once(page: Any, server_desk: Desk
     expect(page.get_by_test_id("ticket-message")).to_have_text(f"已撤 {symbol} 1 笔挂单")
 
 
+def test_the_answer_line_follows_the_order_it_sent_to_its_end(page: Any, server_desk: Desk) -> None:
+    """The line under the ticket is the sent order's status, kept up to date: a fill or a cancel pushed after
+    the answer shows there (it said 未成交 for good when a fill came a moment after the counter's answer)."""
+    symbol = page.get_by_test_id("ticket-symbol").input_value()
+    set_ticket(page, side="long", mode="queue", ticks=-8, offset="open", kind="limit", volume=1)  # rests
+    page.get_by_test_id("ticket-send").click()
+    expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 1 {symbol}：未成交")
+    wait_until("the order working", lambda: len(working(server_desk, symbol)) == 1)
+    order_id = working(server_desk, symbol)[0]["order_id"]
+    answer = server_desk.api.delete("/order_solve", json={"order_id": order_id}).json()  # elsewhere: not the desk
+    assert answer["success"] and answer["data"]["status"] == "cancelled", answer
+    expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 1 {symbol}：已撤销")
+    expect(page.get_by_test_id("ticket-message")).to_have_class("message ok")
+
+
 def test_hotkeys_send_and_never_while_typing(page: Any, server_desk: Desk) -> None:
     symbol = page.get_by_test_id("ticket-symbol").input_value()
     set_ticket(page, mode="opposite", ticks=5, kind="limit", volume=1)  # 5 ticks through the book: fills

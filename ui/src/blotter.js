@@ -195,7 +195,7 @@ function empty(span, text) {
 export function applyOrder(order) {
   state.orders.delete(order.order_id); // re-insert: the history shows the latest change first
   state.orders.set(order.order_id, order);
-  mark("history");
+  mark("history", "ticket-answer"); // the ticket's line follows the orders it sent
   if (state.trades.some((trade) => trade.order_id === order.order_id)) mark("trades"); // its Order cell
 }
 

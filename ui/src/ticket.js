@@ -11,7 +11,7 @@
 import { api } from "./api.js";
 import { decimalsOf, label } from "./format.js";
 import { t } from "./i18n.js";
-import { state } from "./state.js";
+import { onRender, state } from "./state.js";
 
 // Exchanges whose counters refuse plain market orders: the engine's NO_MARKET_ORDER_EXCHANGES.
 const NO_MARKET_ORDER_EXCHANGES = new Set(["SHFE", "INE", "CFFEX"]);
@@ -26,6 +26,7 @@ let message = null;
 let desk_ = null;
 let killed = ""; // the kill switch's reason while it is on: no order can be sent
 let sending = false;
+let answered = []; // the orders the message line stands for: it follows them to their fate (fills, cancels)
 let settings = { mode: "opposite", ticks: 0, oneClick: false, marketAs: "limit" };
 
 function loadSettings() {
@@ -94,6 +95,7 @@ export function initTicket(desk) {
     await send();
   });
   document.addEventListener("keydown", onKey);
+  onRender("ticket-answer", followAnswer);
   showKeys();
 }
 
@@ -279,7 +281,8 @@ export function lockTicket(reason) {
   else if (was) show("", "");
 }
 
-function show(text, kind) {
+function show(text, kind, orders = []) {
+  answered = orders;
   message.textContent = text;
   message.className = `message ${kind}`;
 }
@@ -331,7 +334,7 @@ async function send() {
   try {
     const answer = await api("POST", "/order_solve", order);
     const orders = Array.isArray(answer) ? answer : [answer]; // a close split into closetoday + closeyesterday: both
-    show(describe(orders), orders.some((one) => one.status === "rejected") ? "error" : "ok");
+    showAnswer(orders.map(latest));
     desk_.refreshSoon();
   } catch (error) {
     // a split close with a piece refused: the server's message, and the pieces it did send
@@ -342,6 +345,28 @@ async function send() {
     sending = false;
     button.disabled = Boolean(killed);
   }
+}
+
+function showAnswer(orders) {
+  show(describe(orders), orders.some((one) => one.status === "rejected") ? "error" : "ok", orders);
+}
+
+// How far an order has gone: an answer or a push that is behind what is already known never moves it back.
+const PROGRESS = { submitting: 0, nottraded: 1, parttraded: 2, alltraded: 3, cancelled: 3, rejected: 3 };
+const progress = (order) => [PROGRESS[order.status] ?? 0, order.traded || 0];
+
+function latest(order) {
+  const pushed = state.orders.get(order.order_id);
+  if (!pushed) return order;
+  const [a, b] = [progress(pushed), progress(order)];
+  return a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1]) ? pushed : order;
+}
+
+// An order pushed after the answer (the fill of an order that rested, its cancel): the line says so.
+function followAnswer() {
+  if (!answered.length) return;
+  const now = answered.map(latest);
+  if (now.some((order, i) => order !== answered[i])) showAnswer(now);
 }
 
 // What was sent, as a trader reads it: "买 开 1 rb2601.SHFE：全部成交", and for a split close
