@@ -282,8 +282,8 @@ class BarEngine:
         if offset != CLOSE:
             return [(offset, volume)]
         posi = LONG if direction == SELL else SHORT
-        today = self.ledger.closable(self.symbol, posi, (TODAY,))
-        yesterday = self.ledger.closable(self.symbol, posi, (YESTERDAY,))
+        free = self.ledger.free_lots(self.symbol, posi)
+        today, yesterday = free[TODAY], free[YESTERDAY]
         if volume > today + yesterday:
             side = "long" if posi == LONG else "short"
             return f"close {volume} {self.local_symbol}: only {today + yesterday} of the {side} position are free"
@@ -645,7 +645,7 @@ def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None
     except KeyError as error:
         raise BadInput(f"{error.args[0]}: give the contract's terms") from None
     del terms_known
-    from backend.strategy_runtime.worker import user_error
+    from backend.strategy_runtime.guards import user_error
 
     try:
         strategy = load_strategy(spec.code, spec.params)

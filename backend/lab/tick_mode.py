@@ -236,7 +236,7 @@ def run_tick_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float],
             sim_terms(spec.local_symbol)
         except KeyError as error:
             raise LabError(f"{error.args[0]}: give the contract's terms") from None
-    from backend.strategy_runtime.worker import user_error
+    from backend.strategy_runtime.guards import user_error
 
     try:
         strategy = load_strategy(spec.code, spec.params)

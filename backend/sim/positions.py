@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 from backend.sim.instruments import TODAY_YESTERDAY_EXCHANGES, FeeRates, InstrumentSpec
 
@@ -67,10 +68,13 @@ def side_sign(posi_direction: str) -> int:
     return 1 if posi_direction == LONG else -1
 
 
+# Each leg's (by-money, by-volume) rates of a FeeRates: one C call per fee (every order and fill asks one)
+_LEG_RATES = {leg: attrgetter(f"{leg}_by_money", f"{leg}_by_volume") for leg in ("open", "close", "close_today")}
+
+
 def fee(rates: FeeRates, leg: str, price: float, volume: int, size: int) -> float:
     """Commission of one leg ('open', 'close', 'close_today'): turnover × by-money + lots × by-volume."""
-    by_money: float = getattr(rates, f"{leg}_by_money")
-    by_volume: float = getattr(rates, f"{leg}_by_volume")
+    by_money, by_volume = _LEG_RATES[leg](rates)
     return price * volume * size * by_money + volume * by_volume
 
 
