@@ -165,8 +165,8 @@ def _end_before(text: str, start: int, ends: str) -> int:
 
 
 def _holds_text(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] holds more than white space: its head tells at once (no copy) but for a
-    blank head."""
+    """Whether text[start:end] holds more than white space: a short head tells without a copy of the whole
+    (looked at only when the head is blank)."""
     return bool(text[start : min(end, start + 256)].strip() or text[start:end].strip())
 
 
@@ -246,42 +246,43 @@ def _lines_to_bars(lines: list[str], line_no: int, layout: _Layout, local_symbol
             gc.enable()
 
 
+_Columns = tuple[array, list[array]]  # start_ms, and open, high, low, close, volume, open_interest
+
+
 def _fast(lines: list[str], layout: _Layout, local_symbol: str, interval: str) -> Bars | None:
     """The bars of plain lines at C speed, or None at the first doubt (then _row_by_row names the line): the
     numbers by one JSON parse when the datetime comes first at a fixed width (what vendors write), else
-    column by column."""
+    column by column (what either reads, the other reads alike)."""
     if not lines or set(map(str.count, lines, repeat(","))) != {layout.width - 1}:  # blank or ragged lines
         return None
-    if layout.at == 0:
-        cut = lines[0].find(",")
-        if set(map(str.find, lines, repeat(","))) == {cut}:
-            start_ms, values = _after_fixed_datetime(lines, cut, layout)
-            if start_ms is not None and values is not None and _sound(start_ms, values):
-                return Bars(local_symbol, interval, start_ms, *values)
-    columns = _plain_columns(lines, layout.width)
-    start_ms, values = _by_column(columns, layout)
-    if start_ms is not None and values is not None and _sound(start_ms, values):
-        return Bars(local_symbol, interval, start_ms, *values)
-    return None
+    cut = lines[0].find(",")
+    found = None
+    if layout.at == 0 and set(map(str.find, lines, repeat(","))) == {cut}:
+        found = _after_fixed_datetime(lines, cut, layout)
+    if found is None:
+        found = _by_column(_plain_columns(lines, layout.width), layout)
+    if found is None or not _sound(*found):
+        return None
+    return Bars(local_symbol, interval, found[0], *found[1])
 
 
-def _after_fixed_datetime(lines: list[str], cut: int, layout: _Layout) -> tuple[array | None, list[array] | None]:
-    """Times and price columns of lines whose datetime ends at `cut` on every line; None for what doubts.
+def _after_fixed_datetime(lines: list[str], cut: int, layout: _Layout) -> _Columns | None:
+    """The columns of lines whose datetime ends at `cut` on every line; None for what doubts.
 
     The datetime is sliced off each line and the rest, joined, is one JSON array of numbers: json's C parser
     reads six million numbers in 0.4 s where int() or float() on each cell takes twice that."""
     stride = layout.width - 1
     numbers = _json_numbers(list(map(itemgetter(slice(cut + 1, None)), lines)), len(lines) * stride)
     if numbers is None:
-        return None, None
-    zeros = array("d", bytes(8 * len(lines)))
-    values = [numbers[pick - 1 :: stride] if pick > 0 else zeros[:] for pick in layout.picks]
+        return None
+    rows = len(lines)
+    values = [numbers[pick - 1 :: stride] if pick > 0 else array("d", bytes(8 * rows)) for pick in layout.picks]
     start_ms = _date_and_clock(lines, layout, cut) if cut >= 16 else None
     if start_ms is None:
         try:
             start_ms = _times(list(map(itemgetter(slice(0, cut)), lines)), layout)
         except (ValueError, TypeError, OverflowError):
-            return None, None
+            return None
     return start_ms, values
 
 
@@ -310,14 +311,14 @@ def _plain_columns(lines: list[str], width: int) -> list[list[str]]:
     return [cells[index::width] for index in range(width)]
 
 
-def _by_column(columns: list[list[str]], layout: _Layout) -> tuple[array | None, list[array] | None]:
-    """Times and price columns of the columns of cells, column by column (any layout); None for what doubts."""
+def _by_column(columns: list[list[str]], layout: _Layout) -> _Columns | None:
+    """The columns of bars of the columns of cells, one at a time (any layout); None for what doubts."""
     rows = len(columns[0])
     try:
         start_ms = _times(columns[layout.at], layout)
         values = [_numbers(columns[pick]) if pick >= 0 else array("d", bytes(8 * rows)) for pick in layout.picks]
     except (ValueError, TypeError, OverflowError):
-        return None, None
+        return None
     return start_ms, values
 
 
@@ -349,7 +350,7 @@ _MS = timedelta(milliseconds=1)
 _SHANGHAI_MS = 8 * 3_600_000
 
 
-def _times(texts: list[str], layout: _Layout) -> array | None:
+def _times(texts: list[str], layout: _Layout) -> array:
     """Epoch ms of a datetime column: all epoch ms, or all naive ISO (exchange time); ValueError or
     TypeError for anything else."""
     if all(map(str.isdigit, texts)) and min(map(len, texts)) >= 12:
@@ -362,9 +363,9 @@ def _times(texts: list[str], layout: _Layout) -> array | None:
 
 
 def _date_and_clock(texts: list[str], layout: _Layout, end: int | None = None) -> array | None:
-    """"YYYY-MM-DD HH:MM[:SS]" (or with a T) ending at `end` (None: the text's end) at C speed: each distinct
-    date and clock time is parsed once (layout's memos) and a row is two dictionary look-ups; None when any
-    is not of that form."""
+    """Epoch ms of datetimes written YYYY-MM-DD HH:MM[:SS] (or with a T), ending at `end` (None: the text's end),
+    at C speed: each distinct date and clock time is parsed once (the layout's memos) and a row is two
+    dictionary look-ups; None when any is not of that form."""
     dates, clocks = map(itemgetter(_DATE), texts), map(itemgetter(slice(10, end)), texts)
     try:
         return array("q", map(add, map(layout.days.__getitem__, dates), map(layout.clocks.__getitem__, clocks)))
@@ -391,7 +392,7 @@ def _day_ms(text: str) -> int:
 
 
 def _clock_ms(text: str) -> int:
-    """" HH:MM[:SS]" or "THH:MM[:SS]" (the date's separator first): ms after midnight."""
+    """Milliseconds after midnight of a clock time HH:MM[:SS] after the date's separator (a space or T)."""
     separator, text = text[:1], text[1:]
     if separator not in (" ", "T") or len(text) not in (5, 8) or not text.replace(":", "").isdigit():
         raise ValueError(text)
