@@ -8,6 +8,8 @@ not, or the other way round) are checked so too, and some with their outcome spe
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from backend.lab import data
@@ -189,3 +191,45 @@ def test_fixed_width_datetimes_of_other_forms_read_as_row_by_row(suffix: str):
     text = csv_of(lines)
     fast = outcome(text, rows=3)
     assert isinstance(fast, Bars) and len(fast) == 8 and fast == outcome(slow(text))
+
+
+TOKENS = ["true", "false", "null", "NaN", "-Infinity", "[]", "07", "+5", "1_000", ".5", "1e3", "1e400", "", " 5",
+          "0x10", "-0", "1.", "\t5", "0", "-1", "3600.25", "9" * 30, "[1]", "n", "3,6", " "]  # fmt: skip
+FORMS = ["2014-01-01 21:{:02d}:00", "2014-01-01T21:{:02d}:00", "2014-01-01 21:{:02d}", "2014-01-01 21:{:02d}+08:00"]
+
+
+def mutated_csv(chance: random.Random) -> str:
+    """A small CSV of vendor lines with a few random faults: bad cells, ragged or blank lines, out of order
+    times, other datetime forms, other column orders."""
+    names = HEADER.split(",")[: chance.choice([6, 7])]
+    chance.shuffle(names) if chance.random() < 0.2 else None
+    form = FORMS[0] if chance.random() < 0.6 else chance.choice(FORMS)
+    rows = []
+    for n in range(chance.randint(1, 12)):
+        price = 3600 + chance.randint(-3, 3)
+        cells = {"datetime": form.format(n * 3 + chance.choice([0, 0, 0, 1, -3])), "open": price, "close": price,
+                 "high": price + chance.randint(-1, 3), "low": price - chance.randint(0, 3),
+                 "volume": chance.randint(0, 500), "open_interest": chance.randint(0, 10**6)}  # fmt: skip
+        rows.append([str(cells[name]) for name in names])
+    for _ in range(chance.choice([0, 1, 2])):
+        row = chance.choice(rows)
+        row[chance.randrange(len(row))] = chance.choice(TOKENS)
+    lines = [",".join(row) for row in rows]
+    if chance.random() < 0.1:
+        lines.insert(chance.randint(1, len(lines)), chance.choice(["", " "]))
+    if chance.random() < 0.1:
+        at = chance.randrange(len(lines))
+        lines[at] = lines[at] + ",7" if chance.random() < 0.5 else lines[at].rpartition(",")[0]
+    return ",".join(names) + "\n" + "\n".join(lines) + "\n"
+
+
+def test_random_faults_are_read_as_row_by_row_reads_them(monkeypatch: pytest.MonkeyPatch):
+    chance = random.Random(20261205)
+    for _ in range(300):
+        text = mutated_csv(chance)
+        monkeypatch.setattr(data, "_BLOCK", chance.choice([1, 17, 1 << 20]), raising=False)
+        reference = outcome(slow(text))
+        assert outcome(text) == reference, text
+        for rows in (1, 4):  # in pieces, a repeat across pieces is found after the later piece's own faults
+            piecewise = outcome(text, rows)
+            assert piecewise == reference if isinstance(reference, Bars) else isinstance(piecewise, str), text
