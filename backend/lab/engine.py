@@ -179,6 +179,7 @@ class BarEngine:
         self.exchange = self.ispec.exchange
         self.size = terms.size
         self.tick = terms.pricetick
+        self.worse = spec.slippage_ticks * terms.pricetick  # how much worse each fill is, in price
         self.splits = self.exchange in SPLIT_EXCHANGES
         self.ledger = Ledger(ACCOUNT_ID, spec.capital)
         self.first = 0 if spec.start_ms is None else bisect_left(bars.start_ms, spec.start_ms)
@@ -383,39 +384,44 @@ class BarEngine:
 
     def _fill(self, entry: list, price: float, lots: int, i: int) -> None:
         order, direction, offset = entry
-        worse = self.spec.slippage_ticks * self.tick
         slippage = 0.0
-        if worse:
-            slipped = min(price + worse, self.limit_up) if direction == BUY else max(price - worse, self.limit_down)
+        if self.worse:
+            slipped = min(price + self.worse, self.limit_up) if direction == BUY else max(price - self.worse,
+                                                                                          self.limit_down)  # fmt: skip
             slipped = to_tick(slipped, self.tick)
             slippage = abs(slipped - price) * lots * self.size
             price = slipped
         self.next_trade += 1
         trade_id = str(self.next_trade)
         order_id = order["order_id"]
-        result = self.ledger.fill(order_id, self.ispec, direction, offset, price, lots, self.day, trade_id)
-        order["traded"] += lots
-        done = order["traded"] == order["volume"]
-        order["status"], order["status_msg"] = ("alltraded", "全部成交") if done else ("parttraded", "部分成交")
+        ledger = self.ledger
+        result = ledger.fill(order_id, self.ispec, direction, offset, price, lots, self.day, trade_id)
+        traded = order["traded"] = order["traded"] + lots
+        done = traded == order["volume"]
         if done:
+            order["status"], order["status_msg"] = "alltraded", "全部成交"
             self.working.remove(entry)
+        else:
+            order["status"], order["status_msg"] = "parttraded", "部分成交"
+        commission = result.commission
         sums = self._day_sums
-        sums[0] += result.commission
+        sums[0] += commission
         sums[1] += slippage
         sums[2] += price * lots * self.size
         sums[3] += 1
         trade = {"trade_id": trade_id, "order_id": order_id, "symbol": self.symbol, "exchange": self.exchange,
                  "local_symbol": self.local_symbol, "direction": order["direction"], "offset": order["offset"],
                  "price": price, "volume": lots, "time": self.bar.datetime, "strategy": self.name,
-                 "commission": result.commission, "slippage": slippage, "trading_day": self.day}  # fmt: skip
+                 "commission": commission, "slippage": slippage, "trading_day": self.day}  # fmt: skip
         self.trades.append(trade)
         opening = offset == OPEN
-        side_name = "long" if (direction == BUY) == opening else "short"
-        side = self.sides[side_name]
+        long_side = (direction == BUY) == opening
+        side_name = "long" if long_side else "short"
         if opening:
-            side.open(price, lots)
+            self.sides[side_name].open(price, lots)
         else:
-            side.close(price, result.closed_today, result.closed_yesterday, 1 if side_name == "long" else -1, self.size)
+            self.sides[side_name].close(price, result.closed_today, result.closed_yesterday, 1 if long_side else -1,
+                                        self.size)  # fmt: skip
         strategy = self.strategy
         strategy.on_trade(record(trade))
         view = record(order)
@@ -424,7 +430,7 @@ class BarEngine:
         else:
             strategy.active_orders[order_id] = view
         strategy.on_order(view)
-        self.ledger.mark(self.symbol, self.bars.close[i])
+        ledger.mark(self.symbol, self.bars.close[i])
         self._tell_position(side_name)
         self._tell_account()
 

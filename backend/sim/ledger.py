@@ -339,7 +339,11 @@ class Ledger:
         return self._close(spec, order.posi_direction, offset, price, volume)
 
     def _stats(self, symbol: str, posi: str, group: str) -> Activity:
-        return self._activity.setdefault((symbol, posi, group), Activity())
+        key = (symbol, posi, group)
+        stats = self._activity.get(key)
+        if stats is None:  # not setdefault(key, Activity()): that builds one on every fill
+            stats = self._activity[key] = Activity()
+        return stats
 
     def _open(
         self, spec: InstrumentSpec, posi: str, price: float, volume: int, trading_day: str, trade_id: str
