@@ -17,10 +17,11 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.lab.data import bars_from_csv, csv_chunks
+from backend.lab.data import Bars, bars_from_csv, csv_chunks
 from backend.lab.report import BadInput, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import Terms, sim_terms, terms_from, with_symbol
@@ -165,16 +166,18 @@ def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
 
 def run_backtest_command(args: argparse.Namespace) -> int:
     spec = backtest_spec(args)
-    try:
-        expected, pieces = csv_chunks(Path(args.bars), args.symbol, args.interval, rows=CSV_PIECE)
-    except OSError as error:
-        raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
-    except ValueError as error:
-        raise InputError(f"--bars: {error}") from None
+    path = Path(args.bars)
+    if not path.is_file():
+        raise InputError(f"--bars: no such file: {args.bars}")
     from backend.lab.child import stream_in_child
 
-    try:  # the child runs the first bars while this process reads the rest (two cores at work)
-        report: Report = stream_in_child(spec, pieces, expected, stats_only=not args.json)
+    def source() -> tuple[int, Iterator[Bars]]:
+        return csv_chunks(path, args.symbol, args.interval, rows=CSV_PIECE)
+
+    try:  # the child starts while the CSV is read, then runs the first bars while this process reads the rest
+        report: Report = stream_in_child(spec, source, stats_only=not args.json)
+    except OSError as error:
+        raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
     except ValueError as error:
         raise InputError(f"--bars: {error}") from None
     print(format_stats(report.stats))

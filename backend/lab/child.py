@@ -67,21 +67,24 @@ def run_in_child(spec: BacktestSpec, data_path: Path, progress: Callable[[float]
     return _run(write, progress, cancel, timeout, hidden)
 
 
-def stream_in_child(spec: BacktestSpec, pieces: Iterable[Bars], expected: int,
+def stream_in_child(spec: BacktestSpec, source: Callable[[], tuple[int, Iterable[Bars]]],
                     progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
                     timeout: float | None = None, hidden: Iterable[Path] = (),
                     stats_only: bool = False) -> Report:  # fmt: skip
-    """As run_in_child, with the bars sent piece by piece as `pieces` yields them (`expected` in all): the
-    child runs the first while this process reads the next (the CLI parses its CSV so, on another core).
+    """As run_in_child, with the bars sent piece by piece as they are read: the child runs the first while
+    this process reads the next (the CLI parses its CSV so, on another core).
 
-    On the child's stdin after the job line: per piece a line {"n": bars} and the raw bytes of its seven
-    columns (data.Bars' order), then {"n": 0}. An exception of `pieces` (a bad CSV line) ends the child
-    and is raised here as it is. `stats_only`: the report's statistics without its rows (what the CLI prints:
-    tens of MB less to encode and decode for a million bars)."""
-    job = json.dumps({"spec": spec.to_json(), "stream": int(expected), "stats_only": stats_only}) + "\n"
+    `source()` gives (the number of bars in all, the pieces); it is called once the child is starting, in
+    the thread that feeds it, so that opening and counting the data overlap the child's start-up. On the
+    child's stdin after the job line: per piece a line {"n": bars} and the raw bytes of its seven columns
+    (data.Bars' order), then {"n": 0}. An exception of `source` or of the pieces (a bad CSV line) ends the
+    child and is raised here as it is. `stats_only`: the report's statistics without its rows (what the CLI
+    prints: tens of MB less to encode and decode for a million bars)."""
 
     def write(stdin: Any) -> None:
-        stdin.write(job.encode())
+        expected, pieces = source()
+        job = {"spec": spec.to_json(), "stream": int(expected), "stats_only": stats_only}
+        stdin.write(json.dumps(job).encode() + b"\n")
         for piece in pieces:
             if len(piece):
                 stdin.write(b'{"n":%d}\n' % len(piece))

@@ -120,13 +120,13 @@ def csv_text(bars: Bars) -> str:
 
 def test_bars_streamed_to_the_child_give_the_same_report_and_a_bad_piece_ends_it():
     bars = minute_bars(2000)
-    expected, pieces = csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=300)
     seen: list[float] = []
-    streamed = stream_in_child(double_ma(), pieces, expected, progress=seen.append)
+    streamed = stream_in_child(double_ma(), lambda: csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=300),
+                               progress=seen.append)  # fmt: skip
     here = run_backtest(double_ma(), bars)
     assert streamed.stats == here.stats and streamed.trades == here.trades and seen[-1] == 1.0
-    expected, pieces = csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=700)
-    brief = stream_in_child(double_ma(), pieces, expected, stats_only=True)  # what the CLI asks for
+    brief = stream_in_child(double_ma(), lambda: csv_chunks(csv_text(bars), "rb2605.SHFE", "1m", rows=700),
+                            stats_only=True)  # what the CLI asks for
     assert brief.stats == here.stats and brief.trades == brief.orders == brief.daily == []
 
     def broken():
@@ -134,7 +134,13 @@ def test_bars_streamed_to_the_child_give_the_same_report_and_a_bad_piece_ends_it
         raise ValueError("line 302: a price or volume is not a finite number")
 
     with pytest.raises(ValueError, match="line 302"):
-        stream_in_child(double_ma(), broken(), 2000)
+        stream_in_child(double_ma(), lambda: (2000, broken()))
+
+    def no_header() -> tuple[int, Any]:  # the source itself fails (as a CSV without its header line)
+        raise ValueError("the CSV is empty (a header line is needed)")
+
+    with pytest.raises(ValueError, match="header line"):
+        stream_in_child(double_ma(), no_header)
 
 
 def test_the_command_line_prints_the_reports_statistics(tmp_path: Path):
