@@ -32,9 +32,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.bar_csv import header_columns, parse_moment
 from backend.engine.chart import aggregate_minutes
 from backend.engine.constants import INTERVAL_MINUTES, Exchange, Interval
-from backend.engine.objects import SHANGHAI, BarData
+from backend.engine.objects import BarData
 from backend.sim.calendar import trading_day_for
 
 if TYPE_CHECKING:
@@ -43,23 +44,6 @@ if TYPE_CHECKING:
 MAX_IMPORT_BYTES = 16 * 1024 * 1024  # a year of 1-minute bars of a night-session product is ~10 MB
 MAX_IMPORT_ROWS = 200_000
 MAX_ERRORS = 100
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "datetime": ("datetime", "date_time", "timestamp", "bar_time", "日期时间"),
-    "date": ("date", "trading_date", "日期"),
-    "time": ("time", "时间"),
-    "open": ("open", "open_price", "开盘价", "开盘"),
-    "high": ("high", "high_price", "最高价", "最高"),
-    "low": ("low", "low_price", "最低价", "最低"),
-    "close": ("close", "close_price", "收盘价", "收盘"),
-    "volume": ("volume", "vol", "成交量"),
-    "turnover": ("turnover", "amount", "money", "成交额"),
-    "open_interest": ("open_interest", "openinterest", "oi", "hold", "position", "持仓量"),
-}
-_ALIASES = {alias: name for name, aliases in COLUMNS.items() for alias in aliases}
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
-_TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H%M%S")
-
 
 class ImportRefused(ValueError):
     """The file is not imported; `errors` lists every problem found ("line N: ..."), at most MAX_ERRORS."""
@@ -83,53 +67,6 @@ class ImportResult:
     def to_dict(self) -> dict[str, object]:
         return {"local_symbol": self.local_symbol, "interval": self.interval, "rows": self.rows,
                 "derived": self.derived, "first": self.first, "last": self.last}  # fmt: skip
-
-
-def _key(header: str) -> str:
-    return header.strip().lower().replace(" ", "_").replace("-", "_")
-
-
-def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
-    errors: list[str] = []
-    found: dict[str, int] = {}
-    for index, text in enumerate(header):
-        name = _ALIASES.get(_key(text))
-        if name is None:
-            errors.append(f"line 1: unknown column {text.strip()!r} (known: {', '.join(COLUMNS)})")
-        elif name in found:
-            errors.append(f"line 1: column {text.strip()!r} repeats {header[found[name]].strip()!r}")
-        else:
-            found[name] = index
-    if "datetime" in found and ("date" in found or "time" in found):
-        errors.append("line 1: give either datetime or date and time, not both")
-    if "datetime" not in found and "date" not in found:
-        errors.append("line 1: missing column datetime (or date and time)")
-    missing = [name for name in ("open", "high", "low", "close") if name not in found]
-    if missing:
-        errors.append(f"line 1: missing column(s) {', '.join(missing)}")
-    return found, errors
-
-
-def _moment(text: str) -> datetime:
-    text = text.strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        moment = None
-    if moment is None:
-        day, _, clock = text.partition(" ")
-        moment = datetime.combine(_parse(day, _DATE_FORMATS).date(), _parse(clock, _TIME_FORMATS).time() if clock
-                                  else time(0))  # fmt: skip
-    return moment.replace(tzinfo=SHANGHAI) if moment.tzinfo is None else moment.astimezone(SHANGHAI)
-
-
-def _parse(text: str, formats: tuple[str, ...]) -> datetime:
-    for pattern in formats:
-        try:
-            return datetime.strptime(text.strip(), pattern)
-        except ValueError:
-            continue
-    raise ValueError(text)
 
 
 def _number(name: str, text: str) -> float:
@@ -163,7 +100,7 @@ def parse_bars(text: str, local_symbol: str, interval: Interval | str = Interval
     header = next(reader, None)
     if not header or not any(cell.strip() for cell in header):
         raise ImportRefused(["line 1: no header (datetime, open, high, low, close, volume, turnover, open_interest)"])
-    columns, errors = _columns(header)
+    columns, errors = header_columns(header)
     if errors:
         raise ImportRefused(errors)
     bars: list[BarData] = []
@@ -218,7 +155,7 @@ def _bar(row: list[str], columns: dict[str, int], symbol: str, exchange: Exchang
     else:
         text = f"{row[columns['date']].strip()} {row[columns['time']].strip() if 'time' in columns else ''}".strip()
     try:
-        moment = _moment(text)
+        moment = parse_moment(text)
     except ValueError:
         raise ValueError(f"datetime {text.strip()!r} is not a date and time (e.g. 2026-01-05 09:01:00)") from None
     reason = _aligned(moment, interval)

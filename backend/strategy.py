@@ -27,7 +27,12 @@ Sender = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 class Record(SimpleNamespace):
-    """A read-only view of one tick, bar, order, trade, position or account."""
+    """A read-only view of one tick, bar, order, trade, position or account.
+
+    A value, without weak references (`__slots__ = ()`): whoever wants one keeps a reference, which the
+    lab counts on (backend/lab/engine.py reuses a bar nobody kept)."""
+
+    __slots__ = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("strategy inputs are read-only")

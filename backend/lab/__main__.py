@@ -125,10 +125,10 @@ def _moment_ms(flag: str, text: str | None) -> int | None:
     """--start/--end: a date or date and time in exchange time (the bars before --start only warm up)."""
     if text is None:
         return None
-    from backend.bars_import import _moment
+    from backend.bar_csv import parse_moment
 
     try:
-        return int(_moment(text).timestamp() * 1000)
+        return int(parse_moment(text).timestamp() * 1000)
     except ValueError:
         raise InputError(f"{flag} {text!r}: a date such as 2026-01-05 or 2026-01-05 21:00") from None
 

@@ -229,6 +229,10 @@ def _child() -> int:
         while data:
             data = data[os.write(out_fd, data) :]
 
+    # imported before the guards (no module loads after them), and before the job is read: a streamed job
+    # arrives once its data are opened and counted, meanwhile
+    from backend.lab.engine import run_backtest
+
     stdin = sys.stdin.buffer
     feed = None
     try:
@@ -244,8 +248,6 @@ def _child() -> int:
     except (ValueError, KeyError, TypeError, OSError) as error:
         send({"k": "error", "message": f"bad job: {error}"})
         return 2
-    from backend.lab.engine import run_backtest  # imported before the guards: no module loads after them fail
-
     protect([os.getcwd()])
     last = [0.0]
 

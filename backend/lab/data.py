@@ -129,7 +129,7 @@ def csv_chunks(path_or_text: str | Path, local_symbol: str, interval: str = "1m"
 
     In pieces so that a backtest can start on the first while the rest is read (the CLI streams them to
     its child); the header is checked before this returns, each piece when it is reached."""
-    from backend.bars_import import _columns  # the desk's own import's column aliases (open_price, 成交量 ...)
+    from backend.bar_csv import header_columns  # the desk's own import's column aliases (open_price, 成交量 ...)
 
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
@@ -144,7 +144,7 @@ def csv_chunks(path_or_text: str | Path, local_symbol: str, interval: str = "1m"
     header = next(csv.reader(io.StringIO(first)), None)
     if not header:
         raise ValueError("the CSV is empty (a header line is needed)")
-    found, errors = _columns(header)
+    found, errors = header_columns(header)
     if "datetime" not in found and not errors:
         errors.append("line 1: the lab needs one datetime column (not date and time)")
     if "volume" not in found and not errors:
@@ -232,7 +232,7 @@ def _lines_to_bars(lines: list[str], line_no: int, layout: _Layout, local_symbol
                    whole: str | None = None) -> Bars:  # fmt: skip
     """The bars of data lines starting at line `line_no`: at C speed when plain, else row by row (`whole`: a
     CSV body with quoted fields, for the csv module only)."""
-    from backend.bars_import import _moment
+    from backend.bar_csv import parse_moment
 
     collecting = gc.isenabled()
     gc.disable()  # millions of short lists and strings, no cycles: the collector would only walk them, again and again
@@ -241,7 +241,7 @@ def _lines_to_bars(lines: list[str], line_no: int, layout: _Layout, local_symbol
         if bars is not None:
             return bars
         rows = list(csv.reader(io.StringIO(whole) if whole is not None else lines))
-        return _row_by_row(rows, line_no, layout.at, layout.picks, local_symbol, interval, _moment)
+        return _row_by_row(rows, line_no, layout.at, layout.picks, local_symbol, interval, parse_moment)
     finally:
         if collecting:
             gc.enable()

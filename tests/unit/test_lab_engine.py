@@ -300,3 +300,81 @@ def test_bars_fed_in_pieces_while_the_run_goes_give_the_same_report():
     assert pieces == whole and [t["price"] for t in whole.trades] == [100.0, 98.0]
     assert whole.logs[0]["message"].startswith("warm 2026-01-05T09:00")
     assert seen[-1] == 1.0
+
+
+KEEPER = '''
+import weakref
+from backend.strategy import Strategy
+
+
+class Keeper(Strategy):
+    instruments = ["rb2605.SHFE"]
+    params = {"mode": "none"}
+
+    def on_init(self):
+        self.kept, self.dicts, self.ids, self.last, self.weak = [], [], set(), None, "none"
+
+    def on_bar(self, bar):
+        self.ids.add(id(bar))
+        mode = self.params.get("mode")
+        if mode == "list":
+            self.kept.append(bar)
+        elif mode == "vars":
+            self.dicts.append(vars(bar))
+        elif mode == "add_key":
+            self.info(f"{bar.datetime} {len(vars(bar))}")
+            if len(self.ids) % 2:
+                bar.__dict__["note"] = "mine"  # against the contract (read-only): must not leak into the next bar
+        elif mode == "weak":
+            try:
+                weakref.ref(bar)
+            except TypeError:
+                self.weak = "refused"
+        elif mode == "previous" and self.last is not None:
+            self.info(f"{self.last.datetime} {self.last.close_price} / {bar.datetime} {bar.close_price}")
+        if mode == "previous":
+            self.last = bar
+
+    def on_stop(self):
+        rows = [(b.datetime, b.open_price, b.high_price, b.low_price, b.close_price, b.volume) for b in self.kept]
+        rows += [(d["datetime"], d["open_price"], d["high_price"], d["low_price"], d["close_price"], d["volume"])
+                 for d in self.dicts]
+        for row in rows:
+            self.info(" ".join(str(value) for value in row))
+        self.info(f"distinct {len(self.ids)} weak {self.weak}")
+
+
+ext = Keeper("keeper")
+'''
+
+
+def keeper(mode: str) -> list[str]:
+    rows = [(ms(row[0]), *row[1:]) for row in MONDAY]
+    spec = BacktestSpec(code=KEEPER, local_symbol="rb2605.SHFE", params={"mode": mode}, terms=terms())
+    return messages(run_backtest(spec, make_bars("rb2605.SHFE", "1m", rows)))
+
+
+EXPECTED_BARS = [f"2026-01-05T09:0{n}:00+08:00 {o:.1f} {h:.1f} {lo:.1f} {c:.1f} {v}"
+                 for n, (_, o, h, lo, c, v) in enumerate(MONDAY)]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["list", "vars"])
+def test_bars_a_strategy_keeps_stay_as_they_were(mode: str):
+    """The loop reuses a bar's Record only when nothing else holds it or its dict: kept ones are never rewritten."""
+    said = keeper(mode)
+    assert said[:-1] == EXPECTED_BARS
+    if mode == "list":  # all alive at once: four objects (a dict kept alone frees its Record, whose id may recur)
+        assert said[-1] == "distinct 4 weak none"
+
+
+def test_a_bar_kept_until_the_next_is_the_previous_bar_and_an_unkept_one_may_be_reused():
+    said = keeper("previous")
+    assert said[:3] == [f"{MONDAY[n][0]}+08:00 {MONDAY[n][4]:.1f} / {MONDAY[n + 1][0]}+08:00 {MONDAY[n + 1][4]:.1f}"
+                        for n in range(3)]  # fmt: skip
+    assert keeper("none")[-1] == "distinct 1 weak none"  # nothing kept: one Record carried all four bars
+
+
+def test_a_key_written_into_a_bars_dict_is_not_in_the_next_bar_and_bars_take_no_weak_references():
+    said = keeper("add_key")  # a note written into the 1st and 3rd bars: the 2nd and 4th have their 12 fields only
+    assert said[:4] == [f"{row[0]}+08:00 12" for row in MONDAY]
+    assert keeper("weak")[-1] == "distinct 1 weak refused"
