@@ -52,10 +52,12 @@ def walk_book(quote: Book, direction: str, limit: float | None, volume: int, con
     fills = []
     left = volume
     for level, price in enumerate(prices):
-        if left <= 0 or price == DBL_MAX or volumes[level] <= 0:
+        if left <= 0 or price == DBL_MAX:
             break
         if limit is not None and (price > limit + 1e-9 if direction == wire.D_BUY else price < limit - 1e-9):
             break
+        if volumes[level] <= 0:
+            continue  # taken by an earlier order on this snapshot: the levels behind it are still there
         take = min(left, volumes[level])
         fills.append((price, take))
         left -= take

@@ -104,6 +104,24 @@ def test_partial_fill_against_displayed_volume_then_the_rest(trader_sim: TraderS
     assert_statuses_monotonic(trader.recorder.calls)
 
 
+def test_an_order_after_one_that_emptied_the_best_level_walks_on_to_the_next(
+    trader_sim: TraderSim, trader: TraderClient
+) -> None:
+    """Two orders on one snapshot: the first takes all of ask 1, the second is filled from ask 2 at once, as at
+    the exchange (the walk used to stop at the emptied level, and the second waited for the next snapshot)."""
+    rb, exchange = trader_sim.contract("rb")
+    trader_sim.control.set_price(rb, 3200.0)
+    quote = trader_sim.control.market.quotes[rb]
+    (best, second), (shown, behind) = quote.ask_prices[:2], quote.ask_volumes[:2]
+    first = trader.order(rb, exchange, "0", "0", best, shown)
+    assert _done(trader, first)["VolumeTraded"] == shown
+    lots = min(2, behind)
+    ref = trader.order(rb, exchange, "0", "0", second, lots)
+    done = _done(trader, ref)
+    assert (done["OrderStatus"], done["VolumeTraded"]) == ("0", lots)
+    assert [(t["Volume"], t["Price"]) for t in _trades(trader, done["OrderSysID"])] == [(lots, second)]
+
+
 def test_fak_fills_what_is_shown_and_cancels_the_rest(trader_sim: TraderSim, trader: TraderClient) -> None:
     m, exchange = trader_sim.contract("m")
     trader_sim.control.set_price(m, 2900.0)

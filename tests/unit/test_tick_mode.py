@@ -56,14 +56,14 @@ def test_an_incoming_marketable_limit_walks_the_book_and_takes_the_volume_it_fil
     code = strategy("""
 if n == 1:
     self.buy(3001, 4, tick)   # 2 at 3000, 2 of the 3 at 3001
-    self.buy(3002, 3, tick)   # the sim's walk stops at the emptied best level: nothing now, it rests
+    self.buy(3002, 3, tick)   # 3000 is emptied by the first: the walk goes on, the 1 left at 3001 and 2 at 3002
 if n == 2:
     self.short(2998, 12, tick)   # 4 at 2999, 6 at 2998; the other 2 rest at 2998
 """)
     report = run(code, [tick(0, 10, **BOOK), tick(1, 11, **BOOK)])
-    # Tick 2's fresh book crosses the resting 3002 buy first (3 lots at its own price), then the short walks.
-    assert fills(report) == [("long", "open", 3000.0, 2), ("long", "open", 3001.0, 2), ("long", "open", 3002.0, 3),
-                             ("short", "open", 2999.0, 4), ("short", "open", 2998.0, 6)]  # fmt: skip
+    assert fills(report) == [("long", "open", 3000.0, 2), ("long", "open", 3001.0, 2), ("long", "open", 3001.0, 1),
+                             ("long", "open", 3002.0, 2), ("short", "open", 2999.0, 4),
+                             ("short", "open", 2998.0, 6)]  # fmt: skip
     assert [(o["traded"], o["status"]) for o in report.orders] == [(4, "alltraded"), (3, "alltraded"),
                                                                     (10, "cancelled")]  # fmt: skip
     # The sim's own rule, read off the same book: the lab calls exactly this.
