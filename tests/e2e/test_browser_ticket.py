@@ -244,7 +244,7 @@ def test_the_answer_line_follows_the_order_it_sent_to_its_end(page: Any, server_
     """The line under the ticket is the sent order's status, kept up to date: a fill or a cancel pushed after
     the answer shows there (it said 未成交 for good when a fill came a moment after the counter's answer)."""
     symbol = page.get_by_test_id("ticket-symbol").input_value()
-    set_ticket(page, side="long", mode="queue", ticks=-8, offset="open", kind="limit", volume=1)  # rests
+    set_ticket(page, side="long", mode="queue", ticks=-30, offset="open", kind="limit", volume=1)  # rests: far below
     page.get_by_test_id("ticket-send").click()
     expect(page.get_by_test_id("ticket-message")).to_have_text(f"买 开 1 {symbol}：未成交")
     wait_until("the order working", lambda: len(working(server_desk, symbol)) == 1)
