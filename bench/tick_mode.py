@@ -35,9 +35,10 @@ from backend.app import create_app, shutdown  # noqa: E402
 from backend.engine.constants import Exchange, Product  # noqa: E402
 from backend.engine.objects import SHANGHAI, ContractData  # noqa: E402
 from backend.gateway.ticks import TickCleaner  # noqa: E402
-from backend.lab.engine import load_strategy, run_backtest  # noqa: E402
+from backend.lab.engine import run_backtest  # noqa: E402
 from backend.lab.spec import BacktestSpec  # noqa: E402
 from backend.lab.ticks import Ticks, load_ticks  # noqa: E402
+from backend.lab.user_code import load_strategy  # noqa: E402
 from backend.sim.instruments import builtin_instruments  # noqa: E402
 from backend.sim.market import MarketSim  # noqa: E402
 from backend.sim.rows import depth_struct  # noqa: E402

@@ -27,34 +27,28 @@ in the README, "The strategy lab"):
 
 from __future__ import annotations
 
-import linecache
 import math
 import sys
 from bisect import bisect_left
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
 from itertools import count
 from types import MappingProxyType
 from typing import Any
 
+from backend.lab.clock import DAY_MS, HOUR_MS, MINUTE_SUFFIX, iso, local_day, trading_day_of
 from backend.lab.data import Bars
 from backend.lab.report import BadInput, Cancelled, LabError, Report
+from backend.lab.sides import Side
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS, compute_stats, daily_row
 from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
-from backend.sim.calendar import trading_day_for
+from backend.lab.user_code import CODE_FILE, counter_message, load_strategy
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
 from backend.strategy import Record, Strategy, record
-from backend.strategy_runtime.params import ParamsError, check_params, declared_params
 from lib.price_grid import on_tick, to_tick
-from lib.trading_calendar import NIGHT_START
 
-SHANGHAI = timezone(timedelta(hours=8))
 Feed = Callable[[], bool]  # appends the next bars to the run's Bars (Bars.extend); False when there are no more
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-CODE_FILE = "<strategy backtest>"  # what user_error keeps frames of
 MAX_WARMUP_BARS = 20_000  # as the live load_bars (strategy_runtime/manager.py)
 MAX_LOGS = 1000
 PROGRESS_STEPS = 200
@@ -67,12 +61,6 @@ _SIDE = {"long": BUY, "short": SELL}
 _SIDE_NAMES = {BUY: "long", SELL: "short"}
 
 
-def _suffixes() -> dict[int, str]:
-    """The time part of an ISO start by ms since midnight, for each minute: on_bar's `datetime` without strftime."""
-    return {minute * 60_000: f"T{minute // 60:02d}:{minute % 60:02d}:00+08:00" for minute in range(1440)}
-
-
-_MINUTE_SUFFIX = _suffixes()
 # A bar's Record and its dict are reused for the next bar when nothing but the loop holds them (the local
 # name, self.bar and getrefcount's own argument: 3): a strategy that kept neither cannot see the difference,
 # and a million allocations, fills of the fixed fields and frees are saved, a quarter of the replay (CPython's
@@ -80,92 +68,6 @@ _MINUTE_SUFFIX = _suffixes()
 # with vars(), a bar is left alone and a new one made; so is one whose dict got a key added (a Record is
 # read-only: only writing into its __dict__ changes one; Records take no weak references).
 _HELD_BY_LOOP = 3
-
-
-def local_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, SHANGHAI).date()
-
-
-def trading_day_of(ms: int) -> tuple[str, int]:
-    """(the trading day YYYYMMDD the sim dates `ms` by, the epoch ms of the next 18:00 exchange time).
-
-    backend.sim.calendar.trading_day_for: from 18:00 (lib.trading_calendar.NIGHT_START) on the next business
-    day. Its answer holds until the next 18:00, so the loop asks it once a day, not once a bar."""
-    moment = datetime.fromtimestamp(ms / 1000, SHANGHAI)
-    evening = datetime.combine(moment.date(), NIGHT_START, SHANGHAI)
-    if moment >= evening:
-        evening += timedelta(days=1)
-    return trading_day_for(moment).strftime("%Y%m%d"), int(evening.timestamp() * 1000)
-
-
-def _counter_message(error_id: int) -> str:
-    """The sim counter's text for a CTP ErrorID ("CTP:资金不足"); its module loads only when an order is refused
-    (it brings the CTP struct tables, which a backtest otherwise never needs)."""
-    from backend.sim.wire import error_info
-
-    return str(error_info(error_id)["ErrorMsg"])
-
-
-def load_strategy(code: str, overrides: dict[str, Any]) -> Strategy:
-    """Compile the user's code as the worker does (their file's lines in tracebacks), params merged and checked."""
-    try:
-        checked = check_params(declared_params(code), overrides or {})
-    except ParamsError as error:
-        raise BadInput(str(error)) from None
-    linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
-    namespace: dict[str, Any] = {"__name__": "strategy"}
-    exec(compile(code, CODE_FILE, "exec"), namespace)  # noqa: S102 - the point: the user's strategy
-    strategy = namespace.get("ext")
-    if not isinstance(strategy, Strategy):
-        raise TypeError('the code must define `ext = YourStrategy("name")`, an instance of Strategy')
-    strategy.params = {**(strategy.params or {}), **checked}
-    return strategy
-
-
-class _Side:
-    """The strategy's lots of one side, as the engine tells them to it (positions in its callbacks).
-
-    The Ledger is the account; this is the view a position Record needs, kept as fills arrive rather
-    than rebuilt from the Ledger's rows after each fill: today's lots with their open prices (the
-    Ledger's basis for them), yesterday's at the last settlement, and the average open price."""
-
-    __slots__ = ("volume", "yesterday", "today", "today_cost", "open_cost", "close_profit")
-
-    def __init__(self) -> None:
-        self.volume = 0
-        self.yesterday = 0
-        self.today: list[list[float]] = []  # [open price, lots], oldest first (the Ledger closes them so)
-        self.today_cost = 0.0  # open price x lots over `today`: their basis
-        self.open_cost = 0.0  # open price x lots, average-cost (as the live strategy book)
-        self.close_profit = 0.0  # money, against the average open price
-
-    def open(self, price: float, lots: int) -> None:
-        self.volume += lots
-        self.today.append([price, lots])
-        self.today_cost += price * lots
-        self.open_cost += price * lots
-
-    def close(self, price: float, today: int, yesterday: int, sign: int, size: int) -> None:
-        lots = today + yesterday
-        average = self.open_cost / self.volume if self.volume else price
-        self.close_profit += (price - average) * lots * sign * size
-        self.open_cost -= average * lots
-        self.volume -= lots
-        self.yesterday -= yesterday
-        while today and self.today:
-            take = min(today, self.today[0][1])
-            self.today[0][1] -= take
-            self.today_cost -= self.today[0][0] * take
-            today -= take
-            if not self.today[0][1]:
-                self.today.pop(0)
-        if not self.volume:
-            self.open_cost = 0.0
-
-    def settle(self) -> None:
-        self.yesterday = self.volume
-        self.today = []
-        self.today_cost = 0.0
 
 
 class BarEngine:
@@ -198,7 +100,7 @@ class BarEngine:
         self.limit_down = 0.0
         self.bar: Record = record({"close_price": 0.0, "datetime": ""})  # the bar being handled
         self.working: list[list] = []  # [order, side code, offset code] of accepted unfinished orders
-        self.sides = {"long": _Side(), "short": _Side()}
+        self.sides = {"long": Side(), "short": Side()}
         self.orders: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
@@ -267,13 +169,13 @@ class BarEngine:
         try:
             price, volume = float(command.get("price", 0.0)), int(command.get("volume", 0))
         except (TypeError, ValueError):
-            return self._refuse(command, _counter_message(15))
+            return self._refuse(command, counter_message(15))
         if name != self.local_symbol:
             return self._refuse(command, f"the backtest trades {self.local_symbol} only, not {name}")
         if direction is None or offset is None or command.get("type", "limit") != "limit":
             return self._refuse(command, "the lab takes limit orders: direction long/short, offset open/close")
         if volume <= 0 or not math.isfinite(price) or price <= 0:
-            return self._refuse(command, _counter_message(15))
+            return self._refuse(command, counter_message(15))
         self.ledger.mark(self.symbol, self.bar.close_price)
         if offset == OPEN:
             order = self._insert(direction, OPEN, price, volume)
@@ -322,7 +224,7 @@ class BarEngine:
                  "strategy": self.name}  # fmt: skip
         self.orders.append(order)
         error = self.ledger.check_order(self.ispec, direction, offset, price, volume)
-        reason = _counter_message(error) if error else self._exchange_check(price)
+        reason = counter_message(error) if error else self._exchange_check(price)
         view = record(order)
         if reason:
             order["status"], order["status_msg"] = "rejected", reason
@@ -543,7 +445,7 @@ class BarEngine:
         before = self.first - 1
         pre = bars.close[before] if before >= 0 else bars.open[self.first]
         self.begin_day(trading_day_of(first_ms)[0], pre)
-        self.bar = record({"close_price": pre, "datetime": _iso(first_ms)})  # on_init: before the first bar
+        self.bar = record({"close_price": pre, "datetime": iso(first_ms)})  # on_init: before the first bar
         strategy.account = record(self.account())
         strategy.on_init()
         last = self._loop(progress, cancelled)
@@ -559,7 +461,7 @@ class BarEngine:
         first, end = self.first, self.end
         on_bar = self.strategy.on_bar
         new = Record.__new__
-        suffix = _MINUTE_SUFFIX.get
+        suffix = MINUTE_SUFFIX.get
         fields = {"local_symbol": self.local_symbol, "symbol": self.symbol, "exchange": self.exchange,
                   "interval": bars.interval, "datetime": "", "open_price": 0.0, "high_price": 0.0, "low_price": 0.0,
                   "close_price": 0.0, "volume": 0, "turnover": 0.0, "open_interest": 0.0}  # API.md's order
@@ -595,7 +497,7 @@ class BarEngine:
                     view = bar.__dict__
                     view.update(fields)
                 end_of_name = suffix(t - midnight)
-                view["datetime"] = prefix + end_of_name if end_of_name else _iso(t)
+                view["datetime"] = prefix + end_of_name if end_of_name else iso(t)
                 view["open_price"] = open_
                 view["high_price"] = high
                 view["low_price"] = low
@@ -637,10 +539,6 @@ def _equity(points: list[list], capital: float) -> list[list]:
         peak = max(peak, balance)
         out.append([t, balance, balance - peak])
     return out
-
-
-def _iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, SHANGHAI).isoformat()
 
 
 def run_backtest(spec: BacktestSpec, data: Any, progress: Callable[[float], None] | None = None,

@@ -36,12 +36,13 @@ from typing import Any
 
 from backend.engine.chart import BarRoom
 from backend.engine.objects import BarData, TickData
-from backend.lab.engine import CODE_FILE, BarEngine, Cancelled, load_strategy
+from backend.lab.engine import BarEngine, Cancelled
 from backend.lab.report import LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.stats import MAX_EQUITY_POINTS
 from backend.lab.terms import sim_terms
 from backend.lab.ticks import Ticks
+from backend.lab.user_code import CODE_FILE, load_strategy
 from backend.sim.market import DBL_MAX
 from backend.sim.trading import incoming_fills, price_problem, resting_fill
 from backend.strategy import record
