@@ -64,9 +64,8 @@ class CounterSession:
             if active is not None and active.userid == login.userid and self.check_password(login.password):
                 return
             raise AnotherAccountActive("another account is active: log out first")
-        login = self._with_addresses(login)
-        self._connect_and_resume(login)
-        self.saved_login.save(login)
+        self._connect_and_resume(self._with_addresses(login))
+        self.saved_login.save(login)  # as given: a `sim` login without addresses means whichever sim is embedded
 
     def log_out(self) -> None:
         """Stop the strategies, leave the counter and forget the saved login: a restart stays out."""
@@ -113,7 +112,7 @@ class CounterSession:
         delay = RETRY_FIRST
         while self.engine.gateway is None and self.saved_login.load() is not None:
             try:
-                self._connect_and_resume(saved)
+                self._connect_and_resume(self._with_addresses(saved))
                 self.engine.log(f"logged back in as {saved.userid} after a restart")
                 return
             except LoginFailed as failure:

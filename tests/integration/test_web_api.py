@@ -355,6 +355,20 @@ def test_a_logout_ends_the_retries_of_logging_back_in_after_a_restart(web_factor
     assert second.engine.gateway is None and session.saved_login.load() is None
 
 
+def test_a_restart_with_another_sim_name_logs_back_in_to_that_sim(web_factory, tmp_path: Path):
+    """A `sim` login without addresses means the embedded counter: after a restart with another SIM_NAME
+    (the server's configuration changed), the desk logs back in to the counter it now embeds, not the old name."""
+    data_dir = tmp_path / "renamed"
+    old, new = (f"renamed{os.getpid()}_{next(_names)}" for _ in range(2))
+    first = web_factory(data_dir, SIM_NAME=old)
+    first.log_in()
+    first.close()
+    second = web_factory(data_dir, SIM_NAME=new)
+    second.wait("logged back in", lambda: second.engine.gateway is not None and second.engine.login is not None)
+    login = second.engine.login
+    assert (login.td_address, login.md_address) == (f"sim://{new}", f"sim://{new}")
+
+
 def test_more_than_ten_failed_logins_a_minute_lock_the_address_out(web_factory):
     web = web_factory()
     for _ in range(9):
