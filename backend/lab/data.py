@@ -100,6 +100,8 @@ def _epoch_ms(text: str, moment: Callable[[str], datetime]) -> int:
     """A datetime cell: epoch milliseconds (digits only, 12+ of them) or a date/time in exchange time."""
     text = text.strip()
     if text.isdigit() and len(text) >= 12:
+        if int(text) > MAX_EPOCH_MS:
+            raise ValueError(f"datetime {text!r} is beyond the year 9999 in epoch ms")
         return int(text)
     try:
         return int(moment(text).timestamp() * 1000)
@@ -355,7 +357,10 @@ def _times(texts: list[str], layout: _Layout) -> array:
     """Epoch ms of a datetime column: all epoch ms, or all naive ISO (exchange time); ValueError or
     TypeError for anything else."""
     if all(map(str.isdigit, texts)) and min(map(len, texts)) >= 12:
-        return array("q", map(int, texts))
+        column = array("q", map(int, texts))
+        if max(column) > MAX_EPOCH_MS:
+            raise ValueError("beyond the year 9999")  # the row-by-row path names the line
+        return column
     found = _date_and_clock(texts, layout)
     if found is not None:
         return found
@@ -404,6 +409,7 @@ def _clock_ms(text: str) -> int:
 _DATE = slice(0, 10)
 _EPOCH_DAY = date(1970, 1, 1)
 DAY_MS = 86_400_000
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last moment a datetime can hold
 
 
 def _row_by_row(rows: list[list[str]], line_no: int, at: int, picks: list[int], local_symbol: str, interval: str,

@@ -233,3 +233,12 @@ def test_random_faults_are_read_as_row_by_row_reads_them(monkeypatch: pytest.Mon
         for rows in (1, 4):  # in pieces, a repeat across pieces is found after the later piece's own faults
             piecewise = outcome(text, rows)
             assert piecewise == reference if isinstance(reference, Bars) else isinstance(piecewise, str), text
+
+
+@pytest.mark.parametrize("cell", ["123456789012345678901234567890", "900000000000000"])
+def test_epoch_ms_beyond_the_year_9999_is_refused_with_its_line(cell: str):
+    """Epoch ms a datetime cannot hold: a ValueError naming the line (it was an OverflowError, or taken as it
+    was and failing later in the backtest)."""
+    text = csv_of(["1700000000000,1,2,1,1,1", f"{cell},1,2,1,1,1"], header="datetime,open,high,low,close,volume")
+    refused = f"ValueError: line 3: datetime {cell!r} is beyond the year 9999 in epoch ms"
+    assert outcome(text) == outcome(slow(text)) == refused
