@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,8 @@ def expected(mode: str, side: str, seen: dict[str, Any], ticks: int, tick: float
 def check_price(page: Any, mode: str, side: str, ticks: int, tick: float) -> None:
     """The ticket's price is the mode's price on the ladder's tick ± N ticks, written to the tick's decimals."""
     decimals = len(str(tick).split(".")[1]) if tick < 1 else 0
-    for _ in range(50):  # the ticket follows the next drawn tick: a few frames at most
+    deadline = time.monotonic() + 10.0  # the ticket follows the next drawn tick: a few frames, more on a busy machine
+    while time.monotonic() < deadline:
         seen = page.evaluate(READ)
         want = expected(mode, side, seen, ticks, tick) if seen else 0.0
         if seen and seen["price"] == f"{want:.{decimals}f}":
