@@ -100,9 +100,10 @@ def _epoch_ms(text: str, moment: Callable[[str], datetime]) -> int:
     """A datetime cell: epoch milliseconds (digits only, 12+ of them) or a date/time in exchange time."""
     text = text.strip()
     if text.isdigit() and len(text) >= 12:
-        if int(text) > MAX_EPOCH_MS:
+        epoch_ms = int(text)
+        if epoch_ms > MAX_EPOCH_MS:
             raise ValueError(f"datetime {text!r} is beyond the year 9999 in epoch ms")
-        return int(text)
+        return epoch_ms
     try:
         return int(moment(text).timestamp() * 1000)
     except (ValueError, OverflowError):

@@ -27,7 +27,6 @@ import gevent
 import jsonschema_rs
 import pytest
 from flask import Flask
-from flask_jwt_extended import create_access_token
 from flask_socketio import SocketIOTestClient
 
 from backend import sim
@@ -45,9 +44,9 @@ from backend.engine.objects import (
     TickData,
     TradeData,
 )
-from backend.extensions import socketio
 from backend.lab.runs import RunEvent
 from lib.config import load_settings
+from tests.integration.test_push import connect
 from views import push
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,16 +204,6 @@ def validator(document: dict[str, Any], message: dict[str, Any]) -> Callable[[An
     return lambda instance: [error.message for error in compiled.iter_errors(instance)]
 
 
-def connect(app: Flask, watch: dict[str, Any] | None = None) -> SocketIOTestClient:
-    with app.app_context():
-        token = create_access_token(identity="demo", additional_claims={"issued": time.time()})
-    client = socketio.test_client(app, auth={"token": token})
-    assert client.is_connected()
-    if watch is not None:
-        assert client.emit("watch", watch, callback=True)["success"]
-    return client
-
-
 def now() -> datetime:
     return datetime.now(SHANGHAI)
 
@@ -261,7 +250,7 @@ def received(clients: list[SocketIOTestClient], wanted: set[str]) -> list[dict[s
 
 def test_every_message_a_socket_receives_matches_its_schema(app: Flask, document: dict[str, Any]):
     described = messages(document, "send")
-    single, batch = connect(app), connect(app, {"batch": True})
+    single, batch = connect(app, drain=False), connect(app, {"batch": True}, drain=False)
     try:
         publish_one_of_each(app)
         got = received([single, batch], set(described))  # the snapshot after connecting, then one of each
@@ -285,7 +274,7 @@ def test_the_acknowledgements_of_client_events_match_their_schemas(app: Flask, d
     assert set(requests) == set(replies)
     for name, payloads in requests.items():
         for payload in payloads:
-            client = connect(app)
+            client = connect(app, drain=False)
             answer = client.emit(name, payload, callback=True)
             assert replies[name](answer) == [], (name, payload, answer)
             if client.is_connected():

@@ -56,14 +56,16 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     sim.shutdown(name)
 
 
-def connect(app: Flask, watch: dict[str, Any] | None) -> SocketIOTestClient:
+def connect(app: Flask, watch: dict[str, Any] | None = None, drain: bool = True) -> SocketIOTestClient:
+    """A logged-in test socket, watching `watch` if given; `drain`: without what it got on connecting."""
     with app.app_context():
         token = create_access_token(identity="demo", additional_claims={"issued": time.time()})
     client = socketio.test_client(app, auth={"token": token})
     assert client.is_connected()
     if watch is not None:
         assert client.emit("watch", watch, callback=True)["success"]
-    client.get_received()  # the snapshot
+    if drain:
+        client.get_received()  # the snapshot
     return client
 
 
