@@ -99,11 +99,7 @@ def _end(driver: subprocess.Popen, answered: bool) -> None:
     if not answered:
         _stop(driver)
         return
-    try:
-        driver.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        _kill_group(driver)
-        driver.wait()
+    _wait_or_kill(driver)
 
 
 def _close_input(driver: subprocess.Popen) -> None:
@@ -118,6 +114,11 @@ def _stop(driver: subprocess.Popen) -> None:
     if driver.poll() is not None:
         return
     driver.terminate()
+    _wait_or_kill(driver)
+
+
+def _wait_or_kill(driver: subprocess.Popen) -> None:
+    """STOP_GRACE for the driver to end; then its whole process group is killed."""
     try:
         driver.wait(STOP_GRACE)
     except subprocess.TimeoutExpired:
