@@ -45,7 +45,32 @@ def pause(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
+def wait_until(what: str, check: Callable[[], Any], seconds: float = 20.0) -> Any:
+    """Poll `check` until it gives something truthy, and return that; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        pause(0.1)
+    return found
+
+
 # --- the server process ---------------------------------------------------------------------------
+def wait_healthy(base: str, process: subprocess.Popen, within: float) -> str:
+    """"" once `base`/health answers 200; else why not (the process ended, or `within` seconds passed)."""
+    deadline = time.monotonic() + within
+    while True:
+        if process.poll() is not None:
+            return f"the server exited with {process.returncode} before answering"
+        try:
+            if requests.get(f"{base}/health", timeout=0.5).status_code == 200:
+                return ""
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            return f"no /health answer within {within:g}s"
+        pause(0.05)
+
+
 @dataclass
 class Server:
     """One `run.py` subprocess; `start` waits for /health, `stop` ends it (SIGTERM, then SIGKILL)."""
@@ -101,21 +126,11 @@ class Server:
         return self
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited with {self.process.returncode} before answering:\n{self.log_tail()}")
-            try:
-                response = requests.get(f"{self.base}/health", timeout=0.5)
-                if response.status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"no /health answer within {START_DEADLINE:g}s:\n{self.log_tail()}")
-            pause(0.05)
+        assert self.process is not None
+        problem = wait_healthy(self.base, self.process, START_DEADLINE)
+        if problem:
+            self.stop()
+            pytest.fail(f"{problem}:\n{self.log_tail()}")
 
     def stop(self) -> int:
         """SIGTERM; SIGKILL if it is still alive after STOP_DEADLINE. Returns the exit status."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, ServerFactory, pause
+from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, ServerFactory, wait_until
 from views import ui
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
@@ -156,14 +155,6 @@ def subscribe_by_search(page: Any, text: str) -> str:
     page.keyboard.press("Enter")
     expect(watch_row(page, symbol)).to_be_visible()
     return symbol
-
-
-def wait_until(what: str, check: Callable[[], bool], seconds: float = 20.0) -> None:
-    """A bounded wait on a condition of the server (for the page's, Playwright's `expect`)."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pause(0.1)
 
 
 def shanghai(moment: float) -> datetime:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Desk, ServerFactory, pause
+from tests.e2e.conftest import Desk, ServerFactory, pause, wait_until
 from tests.e2e.test_browser_desk import ARTIFACTS, expect, logged_in_tab
 from tests.e2e.test_browser_desk import pytestmark as browser_marks
 
@@ -76,14 +76,6 @@ def ladder_of(page: Any, symbol: str) -> None:
         const drawn = Boolean(depth.querySelector("tr.last"));
         return drawn && (!("symbol" in depth.dataset) || depth.dataset.symbol === symbol);
     }""", arg=symbol)
-
-
-def wait_until(what: str, check: Callable[[], bool], seconds: float = 15.0) -> None:
-    for _ in range(int(seconds * 10)):
-        if check():
-            return
-        pause(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def rest(server_desk: Desk, path: str) -> Any:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, Server, ServerFactory, pause
+from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, Server, ServerFactory, wait_until
 from tests.e2e.test_browser_desk import BROWSER_ZONE, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, expect, playwright_api
 from tests.e2e.test_browser_desk import pytestmark as browser_marks
 
@@ -95,14 +95,6 @@ def shot(page: Any, name: str) -> None:
 
 def shown_order(page: Any) -> list[str]:
     return page.locator("#watch tbody tr[data-symbol]").evaluate_all("rows => rows.map(row => row.dataset.symbol)")
-
-
-def wait_until(what: str, check: Callable[[], Any], seconds: float = 20.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pause(0.1)
-    return found
 
 
 def row(page: Any, symbol: str) -> Any:

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory, pause
+from tests.e2e.conftest import ACCESS_CODE, Desk, ServerFactory, wait_until
 
 SIM_USERID = "perm_user"
 SIM_PASSWORD = "sim-Pw-7d1c"  # what the sim's counter must never write down as it is
@@ -34,7 +34,8 @@ def _use_for_a_while(desk: Desk) -> None:
     code = (ROOT / "strategies" / "double_ma.py").read_text(encoding="utf-8")
     _data_of(api.post("/code", json={"name": "perm_check", "text": code}))
     _data_of(api.put("/strategy", json={"name": "perm_check", "operation": "start"}))
-    pause(1.0)
+    wait_until("perm_check running and the fill recorded", lambda: _data_of(api.get("/order_solve"))["trade_list"]
+               and any(s["name"] == "perm_check" and s["status"] == "running" for s in _data_of(api.get("/strategy"))))
     _data_of(api.put("/strategy", json={"name": "perm_check", "operation": "stop"}))
 
 

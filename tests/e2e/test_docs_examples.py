@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import free_port, pause
+from tests.e2e.conftest import free_port, pause, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,9 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         desk, code = _read_banner(process, log)
-        _wait_healthy(desk)
+        problem = wait_healthy(desk, process, START_WITHIN)
+        if problem:
+            pytest.fail(f"{desk}: {problem}")
         yield MadeRun(process, desk, code)
     finally:
         if process.poll() is None:
@@ -104,16 +106,6 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeRun]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-
-
-def _wait_healthy(desk: str) -> None:
-    for _ in range(int(START_WITHIN / 0.05)):
-        try:
-            if requests.get(f"{desk}/health", timeout=0.5).status_code == 200:
-                return
-        except requests.RequestException:
-            pause(0.05)
-    pytest.fail(f"{desk}/health did not answer within {START_WITHIN:g}s")
 
 
 def _login(run: MadeRun) -> str:

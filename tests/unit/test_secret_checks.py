@@ -155,7 +155,10 @@ def test_checking_the_code_leaves_the_event_loop_free(tmp_path: Path) -> None:
     gaps: list[float] = []
     checking = True
 
+    started = gevent.event.Event()
+
     def tick() -> None:
+        started.set()
         last = time.perf_counter()
         while checking or not gaps:
             gevent.sleep(0.002)
@@ -164,7 +167,7 @@ def test_checking_the_code_leaves_the_event_loop_free(tmp_path: Path) -> None:
             last = now
 
     ticker = gevent.spawn(tick)
-    gevent.sleep(0.01)
+    assert started.wait(5)  # the ticker runs before the checks start
     checks = [gevent.spawn(access.verify, code) for code in ("wrong-1", "a-configured-code")]
     gevent.joinall(checks, timeout=10, raise_error=True)
     checking = False
