@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.lab.child import run_in_child
+from backend.lab.child import CHECKOUT, run_in_child
 from backend.lab.data import Bars
 from backend.lab.engine import MAX_WARMUP_BARS
 from backend.lab.report import LabError
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from model.protocols import LabStore, TickStore
 
 SCRATCH = "lab"  # under the data directory: the bar files handed to the children
-CHECKOUT = Path(__file__).resolve().parents[2]
 MAX_RUN_BARS = 2_000_000  # bars one backtest may replay (~8 years of 1-minute bars of a night product)
 MAX_RUN_TICKS = 1_000_000  # recorded ticks one tick-mode backtest may replay (~25 days of a liquid contract)
 PAGE = 50_000  # bars read from the store at a time
@@ -145,11 +144,13 @@ def headline(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def data_file(data: Bars | Ticks, data_dir: Path, suffix: str) -> Iterator[Path]:
+def data_file(data: Bars | Ticks, data_dir: Path) -> Iterator[Path]:
     """A run's bars or ticks in a file of the data directory's `lab/` for its children, removed when the run
-    ends; what the children answered with LabError fails the run (RunFailed)."""
+    ends (or, after a crash, by clear_scratch at the next start); what the children answered with LabError
+    fails the run (RunFailed)."""
     scratch = data_dir / SCRATCH
     scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    suffix = "bar" if isinstance(data, Bars) else "tick"  # what clear_scratch looks for
     path = scratch / f"{uuid.uuid4().hex}.{suffix}"  # named by us, never by the request
     try:
         data.to_file(path)
@@ -167,7 +168,7 @@ def backtest_work(spec: BacktestSpec, data: Bars | Ticks, data_dir: Path, timeou
     hidden = hidden_paths(data_dir, CHECKOUT)
 
     def work(progress: Progress, cancel: threading.Event) -> Outcome:
-        with data_file(data, data_dir, spec.mode) as path:
+        with data_file(data, data_dir) as path:
             report = run_in_child(spec, path, progress=progress, cancel=cancel, timeout=timeout or None, hidden=hidden)
         result = report.to_json()
         return Outcome(result, headline(result.get("stats", {})))

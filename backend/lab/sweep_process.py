@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from backend.lab.child import CHECKOUT
 from backend.lab.data import Bars
-from backend.lab.plans import CHECKOUT, data_file, headline
+from backend.lab.plans import data_file, headline
 from backend.lab.report import LabError
 from backend.lab.runs import Outcome, Work
 from backend.lab.spec import BacktestSpec
@@ -142,7 +143,7 @@ def sweep_work(spec: BacktestSpec, data: Bars | Ticks, points: list[dict[str, An
     hidden = hidden_paths(data_dir, CHECKOUT)
 
     def work(progress: Progress, cancel: threading.Event) -> Outcome:
-        with data_file(data, data_dir, f"{spec.mode}s") as path:
+        with data_file(data, data_dir) as path:
             report = run_sweep_in_process(spec, path, points, target, workers, scheduler, progress, cancel,
                                           hidden=hidden)  # fmt: skip
         return Outcome(sweep_result(report), sweep_headline(report))

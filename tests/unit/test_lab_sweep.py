@@ -104,3 +104,16 @@ def test_a_bad_command_line_grid_entry_is_refused(text: str) -> None:
 def test_statistics_json_cannot_carry_are_null() -> None:
     assert finite_json({"a": [1.5, float("nan")], "b": float("-inf"), "c": "x", "d": 2}) == {
         "a": [1.5, None], "b": None, "c": "x", "d": 2}
+
+
+def test_a_runs_data_file_is_one_the_next_start_clears_after_a_crash(tmp_path):
+    """Backtests and sweeps alike name their scratch files so that clear_scratch finds them (a sweep's were
+    `.bars`, which a start after a crash left behind for good)."""
+    from backend.lab.data import make_bars
+    from backend.lab.plans import clear_scratch, data_file
+
+    bars = make_bars("rb2605.SHFE", "1m", [(1_700_000_000_000, 1, 2, 1, 1, 1)])
+    with data_file(bars, tmp_path) as path:
+        assert path.suffix == ".bar" and path.is_file()
+        assert clear_scratch(tmp_path) == 1  # what a start finds of a run that never ended
+    assert not path.exists()
