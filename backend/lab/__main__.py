@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +175,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     def source() -> tuple[int, Iterator[Bars]]:
         return csv_chunks(path, args.symbol, args.interval, rows=CSV_PIECE)
 
-    try:  # the child starts while the CSV is read, then runs the first bars while this process reads the rest
+    with _bars_errors(args):  # the child starts while the CSV is read, then runs the first bars while this reads on
         report: Report = stream_in_child(spec, source, stats_only=not args.json)
-    except OSError as error:
-        raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
-    except ValueError as error:
-        raise InputError(f"--bars: {error}") from None
     print(format_stats(report.stats))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False), encoding="utf-8")
@@ -266,8 +263,15 @@ def run_optimise_command(args: argparse.Namespace) -> int:
 
 
 def _csv_bars(args: argparse.Namespace) -> Any:
-    try:
+    with _bars_errors(args):
         return bars_from_csv(Path(args.bars), args.symbol, args.interval)
+
+
+@contextmanager
+def _bars_errors(args: argparse.Namespace) -> Iterator[None]:
+    """A CSV that cannot be read, or a bad line of it, as the --bars error the user is shown."""
+    try:
+        yield
     except OSError as error:
         raise InputError(f"--bars: {error.strerror}: {args.bars}") from None
     except ValueError as error:

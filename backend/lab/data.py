@@ -21,6 +21,8 @@ from itertools import islice, repeat
 from operator import add, itemgetter, le, lt
 from pathlib import Path
 
+from backend.bar_csv import header_columns, parse_moment  # the desk's own import's column aliases and forms
+
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
 FILE_MAGIC = b"CTPDESK-BARS 1\n"
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume", "open_interest")
@@ -96,7 +98,7 @@ def make_bars(local_symbol: str, interval: str, rows: list[tuple]) -> Bars:
     return Bars(local_symbol, interval, *columns)
 
 
-def _epoch_ms(text: str, moment: Callable[[str], datetime]) -> int:
+def _epoch_ms(text: str) -> int:
     """A datetime cell: epoch milliseconds (digits only, 12+ of them) or a date/time in exchange time."""
     text = text.strip()
     if text.isdigit() and len(text) >= 12:
@@ -105,7 +107,7 @@ def _epoch_ms(text: str, moment: Callable[[str], datetime]) -> int:
             raise ValueError(f"datetime {text!r} is beyond the year 9999 in epoch ms")
         return epoch_ms
     try:
-        return int(moment(text).timestamp() * 1000)
+        return int(parse_moment(text).timestamp() * 1000)
     except (ValueError, OverflowError):
         raise ValueError(f"datetime {text!r} is neither epoch ms nor a date and time") from None
 
@@ -132,7 +134,6 @@ def csv_chunks(path_or_text: str | Path, local_symbol: str, interval: str = "1m"
 
     In pieces so that a backtest can start on the first while the rest is read (the CLI streams them to
     its child); the header is checked before this returns, each piece when it is reached."""
-    from backend.bar_csv import header_columns  # the desk's own import's column aliases (open_price, 成交量 ...)
 
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
@@ -235,7 +236,6 @@ def _lines_to_bars(lines: list[str], line_no: int, layout: _Layout, local_symbol
                    whole: str | None = None) -> Bars:  # fmt: skip
     """The bars of data lines starting at line `line_no`: at C speed when plain, else row by row (`whole`: a
     CSV body with quoted fields, for the csv module only)."""
-    from backend.bar_csv import parse_moment
 
     collecting = gc.isenabled()
     gc.disable()  # millions of short lists and strings, no cycles: the collector would only walk them, again and again
@@ -244,7 +244,7 @@ def _lines_to_bars(lines: list[str], line_no: int, layout: _Layout, local_symbol
         if bars is not None:
             return bars
         rows = list(csv.reader(io.StringIO(whole) if whole is not None else lines))
-        return _row_by_row(rows, line_no, layout.at, layout.picks, local_symbol, interval, parse_moment)
+        return _row_by_row(rows, line_no, layout.at, layout.picks, local_symbol, interval)
     finally:
         if collecting:
             gc.enable()
@@ -413,8 +413,8 @@ DAY_MS = 86_400_000
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last moment a datetime can hold
 
 
-def _row_by_row(rows: list[list[str]], line_no: int, at: int, picks: list[int], local_symbol: str, interval: str,
-                moment: Callable[[str], datetime]) -> Bars:  # fmt: skip
+def _row_by_row(rows: list[list[str]], line_no: int, at: int, picks: list[int], local_symbol: str,
+                interval: str) -> Bars:  # fmt: skip
     """Every row checked in turn: the first bad one is refused with its line number."""
     start_ms = array("q")
     values = [array("d") for _ in _PRICE_COLUMNS]
@@ -423,7 +423,7 @@ def _row_by_row(rows: list[list[str]], line_no: int, at: int, picks: list[int], 
         if not row:
             continue
         try:
-            when = _epoch_ms(row[at], moment)
+            when = _epoch_ms(row[at])
             numbers = [float(row[pick]) if pick >= 0 else 0.0 for pick in picks]
         except (ValueError, IndexError) as error:
             raise ValueError(f"line {line}: {error or 'missing field'}") from None
