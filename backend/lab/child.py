@@ -118,7 +118,7 @@ def _run(write: Callable[[Any], None], progress: Callable[[float], None] | None,
                 raise failed[0] from None
             raise
         finally:
-            _kill(process)
+            kill_group(process)
             writer.join(EXIT_GRACE)
             drain.join(EXIT_GRACE)
             for stream in (process.stdin, process.stdout, process.stderr):
@@ -137,7 +137,7 @@ def _feed(process: subprocess.Popen, write: Callable[[Any], None], failed: list[
     except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
         if process.poll() is None:  # the input itself failed (a bad line of a CSV): end the child, say why
             failed.append(error)
-            _kill(process)
+            kill_group(process)
     finally:
         try:
             process.stdin.close()  # type: ignore[union-attr]
@@ -196,7 +196,7 @@ def _watch(process: subprocess.Popen, cancel: threading.Event | None, timeout: f
         elif deadline is not None and time.monotonic() > deadline:
             stopped.append("timeout")
         if stopped:
-            _kill(process)
+            kill_group(process)
             return
         if cancel is not None:
             cancel.wait(0.05)
@@ -204,7 +204,8 @@ def _watch(process: subprocess.Popen, cancel: threading.Event | None, timeout: f
             time.sleep(0.05)
 
 
-def _kill(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to the process and every process of its group (its session: it was started in its own), then reap it."""
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGKILL)

@@ -9,8 +9,6 @@ futures and still reports what finished), and a driver that does not stop is kil
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from backend.lab.child import CHECKOUT
+from backend.lab.child import CHECKOUT, kill_group
 from backend.lab.data import Bars
 from backend.lab.plans import data_file, headline
 from backend.lab.report import LabError
@@ -123,15 +121,7 @@ def _wait_or_kill(driver: subprocess.Popen) -> None:
     try:
         driver.wait(STOP_GRACE)
     except subprocess.TimeoutExpired:
-        _kill_group(driver)
-        driver.wait()
-
-
-def _kill_group(driver: subprocess.Popen) -> None:
-    try:
-        os.killpg(driver.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        kill_group(driver)
 
 
 # --- the server's run of a sweep (backend/lab/runs.py's Work) -----------------------------------------------
