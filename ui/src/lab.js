@@ -10,14 +10,13 @@
 // strategy's params form with a point's values, to save them (or start with them) as the live params.
 
 import { api } from "./api.js";
-import { el, fillRows, label, when } from "./format.js";
+import { el, exchangeTime, exchangeToday, fillRows, label, when } from "./format.js";
 import { t } from "./i18n.js";
 import { backtestReport, clearCharts, rangeText, STATISTICS, statText, sweepReport } from "./lab_report.js";
 import { ParamsForm } from "./params.js";
 import { mark, onRender, state } from "./state.js";
 import { editParams, loadStrategies } from "./strategies.js";
 
-const SHANGHAI_OFFSET = 8 * 3600; // exchange time = UTC + 8 h
 const DAYS_BACK = 7; // the default range: the last week
 const TERMS = [
   ["size", "1"], ["pricetick", "any"], ["long_margin_ratio", "any"], ["short_margin_ratio", "any"],
@@ -56,9 +55,8 @@ export function initLab(desk) {
   target.value = "sharpe_ratio";
   document.getElementById("lab-terms").replaceChildren(...TERMS.map(([name, step]) =>
     el("label", {}, el("span", {}, t(`lab.term.${name}`)), el("input", { name: `term_${name}`, type: "number", min: "0", step, dataset: { term: name } }))));
-  const today = new Date(Date.now() + SHANGHAI_OFFSET * 1000);
-  form.elements.end.value = today.toISOString().slice(0, 10);
-  form.elements.start.value = new Date(today.getTime() - DAYS_BACK * 86_400_000).toISOString().slice(0, 10);
+  form.elements.end.value = exchangeToday();
+  form.elements.start.value = exchangeTime(new Date(Date.now() - DAYS_BACK * 86_400_000)).day;
   onRender("lab-runs", drawRuns);
   onRender("lab-progress", drawProgress);
   window.ctpdesk = Object.assign(window.ctpdesk || {}, { lab: () => ({ current: lab.current, shown: lab.shown, runs: lab.runs.length }) });

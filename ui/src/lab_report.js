@@ -3,7 +3,7 @@
 // the target, with a heat map when two params were swept. lab.js fetches the run and hands it here.
 
 import { api } from "./api.js";
-import { el, exchangeTime, integer, label, money, price, tradingDay, when } from "./format.js";
+import { decimalsOf, el, exchangeTime, integer, label, money, price, signClass, tradingDay, when } from "./format.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
 
@@ -77,12 +77,12 @@ export async function backtestReport(body, data) {
 }
 
 function statClass(name, value) {
-  if (!["total_return", "annual_return", "net_pnl"].includes(name) || !value) return "";
-  return value > 0 ? "up" : "down";
+  return ["total_return", "annual_return", "net_pnl"].includes(name) ? signClass(value) : "";
 }
 
 function tradesTable(trades, symbol) {
-  const decimals = decimalsOf(symbol);
+  const contract = state.contracts.get(symbol);
+  const decimals = decimalsOf(contract ? Number(contract.pricetick) : 1);
   const rows = trades.slice(0, MAX_TRADES_LISTED).map((trade) => el("tr", {},
     el("td", {}, when(trade.time)),
     el("td", { className: trade.direction === "long" ? "up" : "down" }, label("side", trade.direction)),
@@ -98,20 +98,13 @@ function tradesTable(trades, symbol) {
 function dailyTable(daily) {
   const rows = daily.map((day) => el("tr", { dataset: { date: day.date } },
     el("td", {}, tradingDay(day.date)),
-    el("td", { className: `num ${day.net_pnl > 0 ? "up" : day.net_pnl < 0 ? "down" : ""}` }, money(day.net_pnl)),
+    el("td", { className: `num ${signClass(day.net_pnl)}` }, money(day.net_pnl)),
     el("td", { className: "num" }, money(day.commission)),
     el("td", { className: "num" }, integer(day.trade_count)),
     el("td", { className: "num" }, money(day.balance))));
   return el("div", { className: "scroll lab-trades" }, el("table", { dataset: { testid: "lab-daily" } },
     el("thead", {}, el("tr", {}, ...["lab.day", "stat.net_pnl", "stat.commission", "stat.trade_count", "lab.balance"].map((key) => el("th", {}, t(key))))),
     el("tbody", {}, ...rows)));
-}
-
-function decimalsOf(symbol) {
-  const contract = state.contracts.get(symbol);
-  const tick = contract ? Number(contract.pricetick) : 1;
-  if (!tick || tick >= 1) return 0;
-  return (String(tick).split(".")[1] || "").length;
 }
 
 function newChart(container, options = {}) {
@@ -229,7 +222,7 @@ function barIndex(starts, ms) {
 
 export function sweepReport(body, data, apply) {
   const target = data.target || "sharpe_ratio";
-  const ranked = data.runs || data.ranked || []; // best first
+  const ranked = data.runs || []; // best first
   const axes = sweptAxes(ranked);
   body.append(el("p", { className: "muted", dataset: { testid: "lab-sweep-facts" } },
     t("lab.sweepFacts", { n: ranked.length, target: t(`stat.${target}`), where: data.where === "local" || !data.where ? t("lab.local") : data.where })));
