@@ -99,11 +99,12 @@ def find_run(run_id: str, kind: str, label: str) -> dict[str, Any]:
 
 
 # --- a request made ready to run ---------------------------------------------------------------------------
-def plan_run(request: BacktestRequest) -> tuple[BacktestSpec, Any]:
+def plan_run(request: BacktestRequest, code: str | None = None) -> tuple[BacktestSpec, Any]:
+    """The spec and the data of a run; `code`: the strategy's source when the caller has read it already."""
     if request.start is not None and request.end is not None and request.end < request.start:
         raise ApiError("end: must not be before start", 400)
     current = desk()
-    code = strategy_code(request.strategy)
+    code = strategy_code(request.strategy) if code is None else code
     defaults = declared_params(code)
     try:
         overrides = check_params(defaults, request.params)

@@ -49,10 +49,11 @@ def start():
     request = parse(OptimiseRequest)
     try:
         check_target(request.target)
-        points = grid(request.grid, declared_params(backtests.strategy_code(request.strategy)))
+        code = backtests.strategy_code(request.strategy)  # read once: plan_run takes it
+        points = grid(request.grid, declared_params(code))
     except SweepError as error:
         raise ApiError(str(error), 400) from None
-    spec, data = backtests.plan_run(request)
+    spec, data = backtests.plan_run(request, code)
     settings = desk().settings
     work = sweep_work(spec, data, points, request.target, Path(settings.DATA_DIR).resolve(),
                       settings.LAB_SWEEP_WORKERS or None, settings.DASK_SCHEDULER or None)  # fmt: skip
