@@ -10,9 +10,7 @@ yield to the gevent hub through the registry's own `wait`; nothing sleeps.
 from __future__ import annotations
 
 import inspect
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -29,31 +27,17 @@ from backend.lab.terms import sim_terms
 from model import NotFound, Store, protocols
 from model.mongo_store import MongoStore
 from model.sqlite_store import SqliteStore
+from tests.conftest import Opener
 
-MONGO_URI = os.environ.get("MONGO_URI", "")
 WAIT = 20.0
 START = datetime(2026, 1, 5, 9, 0, tzinfo=SHANGHAI)
 START_MS = int(START.timestamp() * 1000)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.skipif(
-    not MONGO_URI, reason="no MongoDB server here: set MONGO_URI to run the lab's store tests against one"))])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened: Store = SqliteStore(tmp_path / "lab.sqlite3")
-        yield opened
-        opened.close()
-        return
-    from tests.unit.test_store_contract import _with_database  # the same server, a database of this test's
-
-    database = f"ctpdesk_test_lab_{uuid.uuid4().hex[:10]}"
-    opened = MongoStore(_with_database(MONGO_URI, database))
-    yield opened
-    opened.close()
-    import pymongo  # only to drop the test database
-
-    with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=5000) as client:
-        client.drop_database(database)
+@pytest.fixture
+def store(open_backend: Opener) -> Store:
+    """Each backend (tests/conftest.py): SQLite always, MongoDB against MONGO_URI's server."""
+    return open_backend()
 
 
 class Announced:

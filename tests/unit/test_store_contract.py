@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import os
 import socket
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,52 +27,12 @@ from backend.engine.objects import SHANGHAI, BarData, LogData, OrderData, TradeD
 from model import SQLITE_FILE, NotFound, Store, StoreError, StoreUnavailable, StrategyRecord, open_store, protocols
 from model.mongo_store import MongoStore, describe_hosts
 from model.sqlite_store import SqliteStore
+from tests.conftest import Opener, _with_database
 
-MONGO_URI = os.environ.get("MONGO_URI", "")
-NO_MONGO = "no MongoDB server here: set MONGO_URI to run the contract suite against one"
 DAY = "20260105"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=SHANGHAI)
 START_MS = int(START.timestamp() * 1000)
 MINUTE_MS = 60_000
-Opener = Callable[..., Store]
-
-
-# --- backends -------------------------------------------------------------------------------------
-def _with_database(uri: str, database: str) -> str:
-    """The same server with another database; credentials keep authenticating where they did."""
-    scheme, _, rest = uri.partition("://")
-    authority, _, tail = rest.partition("/")
-    path, _, query = tail.partition("?")
-    if "@" in authority and "authsource=" not in query.lower():
-        query = "&".join(filter(None, [query, f"authSource={path or 'admin'}"]))
-    return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.skipif(not MONGO_URI, reason=NO_MONGO))])
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """open_backend(name="main", max_logs=...) opens a store; the same name reopens the same data."""
-    opened: list[Store] = []
-    databases: set[str] = set()
-    prefix = f"ctpdesk_test_{uuid.uuid4().hex[:10]}"
-
-    def open_(name: str = "main", max_logs: int = 10_000) -> Store:
-        if request.param == "sqlite":
-            store: Store = SqliteStore(tmp_path / f"{name}.sqlite3", max_logs=max_logs)
-        else:
-            store = MongoStore(_with_database(MONGO_URI, f"{prefix}_{name}"), max_logs=max_logs)
-            databases.add(f"{prefix}_{name}")
-        opened.append(store)
-        return store
-
-    yield open_
-    for store in opened:
-        store.close()
-    if databases:
-        import pymongo  # only to drop the test databases: the product has no "drop everything" call
-
-        with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=5000) as client:
-            for database in databases:
-                client.drop_database(database)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -22,10 +21,9 @@ from backend.lab.ticks import NoTicks, Ticks, load_ticks
 from backend.sim.instruments import builtin_instruments
 from backend.sim.market import MarketSim
 from backend.sim.rows import depth_struct
-from model.mongo_store import MongoStore
 from model.sqlite_store import SqliteStore
 from model.store import Store
-from tests.unit.test_store_contract import MONGO_URI, NO_MONGO, _with_database
+from tests.conftest import Opener
 
 DAY = date(2026, 1, 6)
 START = datetime(2026, 1, 6, 9, 0, tzinfo=SHANGHAI)
@@ -54,22 +52,10 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.skipif(not MONGO_URI, reason=NO_MONGO))])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Each backend: SQLite always, MongoDB against a real server named by MONGO_URI (a database of its own)."""
-    if request.param == "sqlite":
-        opened: Store = SqliteStore(tmp_path / "store.sqlite3")
-        yield opened
-        opened.close()
-        return
-    import pymongo
-
-    database = f"ctpdesk_test_ticks_{uuid.uuid4().hex[:10]}"
-    opened = MongoStore(_with_database(MONGO_URI, database))
-    yield opened
-    opened.close()
-    with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=5000) as client:
-        client.drop_database(database)
+@pytest.fixture
+def any_store(open_backend: Opener) -> Store:
+    """Each backend (tests/conftest.py): SQLite always, MongoDB against MONGO_URI's server."""
+    return open_backend()
 
 
 @pytest.fixture
