@@ -62,12 +62,12 @@ _SIDE_NAMES = {BUY: "long", SELL: "short"}
 
 
 # A bar's Record and its dict are reused for the next bar when nothing but the loop holds them (the local
-# name, self.bar and getrefcount's own argument: 3): a strategy that kept neither cannot see the difference,
-# and a million allocations, fills of the fixed fields and frees are saved, a quarter of the replay (CPython's
-# zip reuses its result tuple the same way). Kept in a list, an attribute or a closure, or its dict taken
-# with vars(), a bar is left alone and a new one made; so is one whose dict got a key added (a Record is
-# read-only: only writing into its __dict__ changes one; Records take no weak references).
-_HELD_BY_LOOP = 3
+# name, self.bar and getrefcount's own argument: what the loop counts on an empty Record before it starts,
+# so the figure follows the interpreter's way of counting): a strategy that kept neither cannot see the
+# difference, and a million allocations, fills of the fixed fields and frees are saved, a quarter of the
+# replay (CPython's zip reuses its result tuple the same way). Kept in a list, an attribute or a closure, or
+# its dict taken with vars(), a bar is left alone and a new one made; so is one whose dict got a key added (a
+# Record is read-only: only writing into its __dict__ changes one; Records take no weak references).
 
 
 class BarEngine:
@@ -454,7 +454,7 @@ class BarEngine:
         return self._report()
 
     def _loop(self, progress: Callable[[float], None] | None, cancelled: Callable[[], bool] | None) -> int:
-        """The hot loop: locals only; a Record per bar unless the last can be reused (_HELD_BY_LOOP), a match only
+        """The hot loop: locals only; a Record per bar unless the last can be reused (see above), a match only
         when orders work, no ledger marking."""
         bars = self.bars
         start_ms, opens, highs, lows, closes, volumes, interests = bars.columns()
@@ -467,7 +467,11 @@ class BarEngine:
                   "close_price": 0.0, "volume": 0, "turnover": 0.0, "open_interest": 0.0}  # API.md's order
         width = len(fields)
         refs = sys.getrefcount
-        bar = view = None  # reused while nothing but this loop holds it (see _HELD_BY_LOOP)
+        before, bar = self.bar, new(Record)  # an empty probe: what the loop alone holds of a bar and its dict
+        view = bar.__dict__
+        self.bar = bar
+        held_bar, held_view = refs(bar), refs(view)
+        self.bar = before  # the probe is never a bar: its empty dict makes the first bar a new one
         working = self.working
         boundary = -1  # the next 18:00 (a trading day may start there)
         midnight = next_midnight = next_event = -1
@@ -492,7 +496,7 @@ class BarEngine:
                         next_midnight = midnight + DAY_MS
                         prefix = local_day(t).isoformat()
                     next_event = min(boundary, next_midnight)
-                if refs(bar) > _HELD_BY_LOOP or refs(view) > _HELD_BY_LOOP or len(view) != width:
+                if refs(bar) > held_bar or refs(view) > held_view or len(view) != width:
                     bar = new(Record)  # the last one is kept (by the strategy) or was written into: a new one
                     view = bar.__dict__
                     view.update(fields)
