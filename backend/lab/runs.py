@@ -158,7 +158,7 @@ class RunRegistry:
         """Stop every run (their children killed) without recording anything: the next start marks them."""
         self._closing = True
         self._queue.clear()
-        running = [run for run in self._active.values() if run.status == RUNNING]
+        running = [run for run in self._active.values() if run.started_at is not None]  # cancelled ones too
         for run in running:
             run.cancel.set()
         with gevent.Timeout(wait, False):
@@ -195,8 +195,13 @@ class RunRegistry:
         if run.status == QUEUED:
             self._queue.remove(run)
             self._end(run, None, "")
-        else:
-            run.done.wait(wait)
+            return "cancelled"
+        # What is answered is what is read from now on, however long its child takes to go (a sweep's driver
+        # on a busy machine can take longer than `wait`): it keeps its slot until its ending comes.
+        run.status = CANCELLED
+        self._write(run)
+        self._announce(run)
+        run.done.wait(wait)
         return "cancelled"
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -281,6 +286,7 @@ class RunRegistry:
         self._start_next()
 
     def _end(self, run: _Run, outcome: Outcome | None, error: str) -> None:
+        before = run.status  # CANCELLED already when remove() said so: announced then
         if run.timer is not None:
             run.timer.kill(block=False)
         if run.timed_out:
@@ -299,7 +305,8 @@ class RunRegistry:
             log.exception("lab run %s: storing the result failed", run.run_id)
             run.status, run.error, run.result = ERROR, f"the result could not be stored: {failure}", None
             self._write(run)
-        self._announce(run)
+        if run.status != before:
+            self._announce(run)
         del self._active[run.run_id]
         run.done.set()
 

@@ -146,6 +146,35 @@ def test_a_queued_run_cancelled_never_starts(registry_factory: Callable, announc
     registry.remove(first, WAIT)
 
 
+def test_a_run_slow_to_stop_reads_cancelled_from_the_answer_on(registry_factory: Callable, announced: Announced,
+                                                               store: Store):  # fmt: skip
+    """CI saw DELETE answer "cancelled" and the next GET say "running": the sweep's driver took longer than
+    remove's wait to end. What was answered is what is read, listed and stored from then on."""
+    release = threading.Event()
+
+    def slow_to_stop(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
+        cancel.wait()
+        release.wait()  # a child still reporting what finished
+        progress(0.5)
+        return Outcome({"runs": [1]}, {"points": 1})
+
+    registry = registry_factory(max_runs=1)
+    run_id = registry.submit("optimise", {}, slow_to_stop)
+    assert registry.remove(run_id, 0.05) == "cancelled"
+    assert registry.get(run_id)["status"] == "cancelled"
+    assert [item["status"] for item in registry.listing("optimise")] == ["cancelled"]
+    assert store.get_lab_run(run_id).summary["status"] == "cancelled"
+    assert announced.of(run_id)[-1] == "cancelled"
+    waiting = registry.submit("optimise", {}, finishing({}))
+    assert registry.status(waiting) == "queued"  # the stopping run holds its slot until its child is gone
+    release.set()
+    assert registry.wait(run_id, WAIT) and registry.wait(waiting, WAIT)
+    found = store.get_lab_run(run_id)
+    assert found.summary["status"] == "cancelled" and found.result is None
+    assert registry.get(waiting)["status"] == "finished"
+    assert announced.of(run_id).count("cancelled") == 1
+
+
 def test_an_ended_run_is_deleted_and_an_unknown_one_is_not_found(registry_factory: Callable, store: Store):
     registry = registry_factory()
     run_id = registry.submit("backtest", {}, finishing({}))
