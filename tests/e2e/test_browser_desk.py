@@ -103,7 +103,7 @@ def logged_in_tab(desk: Desk, *, console_errors: bool = False, **context_options
         tab.get_by_test_id("login-access").fill(ACCESS_CODE)
         tab.get_by_test_id("login-password").fill("demo")
         tab.get_by_test_id("login-submit").click()
-        expect(tab.locator("#desk-view")).to_be_visible()
+        expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
         yield tab
         browser.close()
         assert not errors, f"errors in the page: {errors}"
@@ -180,7 +180,7 @@ def test_log_in_on_the_sim(page: Any) -> None:
     page.get_by_test_id("login-access").fill(ACCESS_CODE)
     page.get_by_test_id("login-password").fill("demo")
     page.get_by_test_id("login-submit").click()
-    expect(page.locator("#desk-view")).to_be_visible()
+    expect(page.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
     expect(page.locator('#status [data-api="td"]')).to_have_attribute("data-state", "ready")
     expect(page.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
     expect(page.locator('#status [data-api="td"]')).to_have_text("交易 就绪")

@@ -8,6 +8,7 @@ browser settings it shares). Screenshots go to test-artifacts/browser-watch/.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -72,7 +73,7 @@ def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900) -> 
     tab.get_by_test_id("login-access").fill(ACCESS_CODE)
     tab.get_by_test_id("login-password").fill("demo")
     tab.get_by_test_id("login-submit").click()
-    expect(tab.locator("#desk-view")).to_be_visible()
+    expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
     return tab
 
 
@@ -126,6 +127,45 @@ def test_the_first_login_gets_the_main_contracts_of_the_most_held_products_marke
     assert set(expected) <= subscribed  # on the server: ticks come, and the list is the same in another browser
     page.wait_for_function("() => document.querySelectorAll('#watch tbody td.price:not(:empty)').length >= 12")
     shot(page, "watch-default")
+
+
+def test_an_instrument_picked_while_the_default_list_loads_stays_picked_and_watched(browser: Any,
+                                                                                 server_factory: ServerFactory):
+    """Seen on CI: a fresh login's default list came after the trader had picked an instrument, replaced the
+    watch and selected its own first row; the ticket then traded another exchange's contract."""
+    desk = Desk(server_factory(SIM_TICK_RATE=4))
+    picked = desk.api.get("/contract", params={"product": "rb"}).json()["data"][-1]["local_symbol"]
+    context = browser.new_context(viewport={"width": 1600, "height": 900}, timezone_id=BROWSER_ZONE)
+    context.set_default_timeout(WAIT_MS)
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    held: list[Any] = []  # the default list's question, answered only once the trader has picked
+    released: list[bool] = []
+    tab.route(lambda url: "main=1" in url, lambda route: route.continue_() if released else held.append(route))
+    tab.goto(desk.base + "/")
+    tab.get_by_test_id("login-access").fill(ACCESS_CODE)
+    tab.get_by_test_id("login-password").fill("demo")
+    tab.get_by_test_id("login-submit").click()
+    tab.wait_for_function("async () => (await import('/ui/state.js')).state.contracts.size > 0")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        tab.wait_for_timeout(50)  # the route's handler runs while the page is waited on
+    assert held, "the desk never asked for the default list"
+    tab.get_by_test_id("search").fill(picked)
+    expect(tab.locator("#suggestions li").first).to_have_attribute("data-symbol", picked)
+    tab.keyboard.press("Enter")
+    expect(tab.get_by_test_id("ticket-symbol")).to_have_value(picked)
+    released.append(True)
+    for route in held:
+        route.continue_()
+    expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")
+    expect(tab.locator("#watch tbody tr[data-symbol]")).to_have_count(DEFAULT_WATCH + (picked not in
+                                                                                       mains(desk)))  # fmt: skip
+    expect(row(tab, picked)).to_have_class(re.compile(r"\bselected\b"))
+    expect(tab.get_by_test_id("ticket-symbol")).to_have_value(picked)
+    tab.wait_for_function("symbol => document.getElementById('depth').dataset.symbol === symbol", arg=picked)
+    close(tab)
 
 
 def test_several_contracts_are_added_at_once_a_product_code_adding_its_main(page: Any, server_desk: Desk):

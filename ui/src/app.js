@@ -137,13 +137,18 @@ function showLogin() {
     socket = null;
   }
   session.set("");
-  document.getElementById("desk-view").hidden = true;
+  const view = document.getElementById("desk-view");
+  view.hidden = true;
+  delete view.dataset.loaded;
   document.getElementById("login-view").hidden = false;
 }
 
 async function showDesk() {
+  const view = document.getElementById("desk-view");
   document.getElementById("login-view").hidden = true;
-  document.getElementById("desk-view").hidden = false;
+  view.hidden = false;
+  delete view.dataset.loaded;
+  const before = state.selected;
   try {
     await Promise.all([loadMarket(), loadOverview(), loadStatus(), loadStrategies()]);
   } catch (error) {
@@ -152,8 +157,14 @@ async function showDesk() {
   }
   loadRisk().catch(() => {}); // the kill switch's state shows in the top bar on every page
   connectSocket();
-  const remembered = localStorage.getItem(SELECTED_KEY);
-  desk.select(state.watch.includes(remembered) ? remembered : state.watch[0] || "");
+  // An instrument the trader picked while the desk was loading (a first login's default list can take
+  // seconds) stays picked; otherwise the one picked last time, or the watch's first.
+  const picked = state.selected !== before && state.watch.includes(state.selected);
+  if (!picked) {
+    const remembered = localStorage.getItem(SELECTED_KEY);
+    desk.select(state.watch.includes(remembered) ? remembered : state.watch[0] || "");
+  }
+  view.dataset.loaded = "true"; // for scripts and tests: the desk has what it shows on arrival
 }
 
 async function logout(event) {

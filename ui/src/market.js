@@ -360,8 +360,9 @@ async function defaultWatch() {
     if (desk_) desk_.toast(t("watch.defaultFailed", { msg: error.message }), "error");
     return;
   }
-  state.watch = symbols;
+  state.watch = [...symbols, ...state.watch.filter((symbol) => !symbols.includes(symbol))]; // and any picked meanwhile
   saveOrder();
+  mark("watch");
   if (desk_) desk_.refreshStatus();
 }
 
