@@ -48,9 +48,8 @@ def start():
     request = parse(BacktestRequest)
     spec, data = plan_run(request)
     work = backtest_work(spec, data, Path(desk().settings.DATA_DIR).resolve())
-    terms = spec.terms.to_json() if spec.terms is not None else {}
     try:
-        run_id = lab().submit(KIND, {**request.summary(), "terms": terms}, work)  # the terms in force, not the given
+        run_id = lab().submit(KIND, run_summary(request, spec), work)
     except QueueFull as error:
         raise ApiError(str(error), 409) from None
     unit = "ticks" if request.mode == "tick" else f"{request.interval.value} bars"
@@ -99,6 +98,12 @@ def find_run(run_id: str, kind: str, label: str) -> dict[str, Any]:
 
 
 # --- a request made ready to run ---------------------------------------------------------------------------
+def run_summary(request: BacktestRequest, spec: BacktestSpec) -> dict[str, Any]:
+    """What a run keeps of its request, with the terms and the close pattern in force, not those given."""
+    terms = spec.terms.to_json() if spec.terms is not None else {}
+    return {**request.summary(), "terms": terms, "close_pattern": spec.close_pattern}
+
+
 def plan_run(request: BacktestRequest, code: str | None = None) -> tuple[BacktestSpec, Any]:
     """The spec and the data of a run; `code`: the strategy's source when the caller has read it already."""
     if request.start is not None and request.end is not None and request.end < request.start:
@@ -122,7 +127,8 @@ def plan_run(request: BacktestRequest, code: str | None = None) -> tuple[Backtes
     spec = BacktestSpec(code=code, local_symbol=request.local_symbol, interval=request.interval.value,
                         mode=request.mode, params=overrides, capital=request.capital, terms=terms,
                         fill_share=request.fill_share, slippage_ticks=request.slippage, start_ms=request.start,
-                        end_ms=None)  # fmt: skip
+                        end_ms=None,
+                        close_pattern=request.close_pattern or current.engine.config.close_pattern)  # fmt: skip
     return spec, data
 
 

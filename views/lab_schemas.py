@@ -56,6 +56,8 @@ class BacktestRequest(TermsFields):
                             "price ticks worse")  # fmt: skip
     fill_share: float = Field(1.0, gt=0, le=1, allow_inf_nan=False, description="bar mode: the largest share of "
                               "a bar's volume an order may fill")  # fmt: skip
+    close_pattern: Literal["today", "yesterday"] | None = Field(
+        None, description="SHFE/INE: which lots a plain close takes first; default: the desk's CLOSE_PATTERN")
 
     def all_terms(self) -> dict[str, Any]:
         return {**(self.terms.given() if self.terms else {}), **self.given()}

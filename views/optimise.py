@@ -57,8 +57,7 @@ def start():
     settings = desk().settings
     work = sweep_work(spec, data, points, request.target, Path(settings.DATA_DIR).resolve(),
                       settings.LAB_SWEEP_WORKERS or None, settings.DASK_SCHEDULER or None)  # fmt: skip
-    terms = spec.terms.to_json() if spec.terms is not None else {}
-    summary = {**request.summary(), "terms": terms, "grid": request.grid, "target": request.target,
+    summary = {**backtests.run_summary(request, spec), "grid": request.grid, "target": request.target,
                "points": len(points)}  # fmt: skip
     try:
         run_id = backtests.lab().submit(KIND, summary, work)

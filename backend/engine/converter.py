@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 
 from backend.engine.constants import TODAY_YESTERDAY_EXCHANGES, Direction, Offset
 from backend.engine.objects import OrderData, OrderRequest, PositionData
-
-CLOSE_PATTERNS = ("today", "yesterday")  # which lots a split close takes first on SHFE/INE
+from lib.close_split import CLOSE_PATTERNS, TODAY, split_lots
 
 
 class ClosePositionError(ValueError):
@@ -122,20 +121,8 @@ def split_close(
     frozen = _frozen(position, pending)
     today, yesterday = _free(position, frozen)
     _require(request, position, today + yesterday, frozen.total, "")
-    kinds = [(Offset.CLOSETODAY, today), (Offset.CLOSEYESTERDAY, yesterday)]
-    if pattern == "yesterday":
-        kinds.reverse()
-    return _pieces(request, kinds)
-
-
-def _pieces(request: OrderRequest, kinds: list[tuple[Offset, int]]) -> list[OrderRequest]:
-    pieces, left = [], request.volume
-    for offset, free in kinds:
-        take = min(left, free)
-        if take > 0:
-            pieces.append(replace(request, offset=offset, volume=take))
-            left -= take
-    return pieces
+    return [replace(request, offset=Offset.CLOSETODAY if kind == TODAY else Offset.CLOSEYESTERDAY, volume=lots)
+            for kind, lots in split_lots(request.volume, today, yesterday, pattern)]  # fmt: skip
 
 
 def _check(request: OrderRequest, position: PositionData, pattern: str) -> None:

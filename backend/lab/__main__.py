@@ -27,6 +27,7 @@ from backend.lab.report import BadInput, LabError, Report
 from backend.lab.spec import BacktestSpec
 from backend.lab.terms import Terms, sim_terms, terms_from, with_symbol
 from backend.strategy_runtime.params import ParamsError, check_params, declared_params
+from lib.close_split import CLOSE_PATTERNS
 
 # (key, Chinese label, English label, format)
 STAT_ROWS: tuple[tuple[str, str, str, str], ...] = (
@@ -160,7 +161,7 @@ def backtest_spec(args: argparse.Namespace) -> BacktestSpec:
         return BacktestSpec(code=code, local_symbol=args.symbol, interval=args.interval,
                             params=params, capital=args.capital, terms=terms,
                             fill_share=args.fill_share, slippage_ticks=args.slippage_ticks,
-                            start_ms=start, end_ms=end)  # fmt: skip
+                            start_ms=start, end_ms=end, close_pattern=args.close_pattern)  # fmt: skip
     except ValueError as error:
         raise InputError(str(error)) from None
 
@@ -194,6 +195,8 @@ def _run_arguments(parser: argparse.ArgumentParser, param_help: str) -> None:
     parser.add_argument("--capital", type=float, default=1_000_000.0)
     parser.add_argument("--fill-share", type=float, default=1.0, help="share of a bar's volume that may fill")
     parser.add_argument("--slippage-ticks", type=float, default=0.0)
+    parser.add_argument("--close-pattern", choices=CLOSE_PATTERNS, default="today",
+                        help="SHFE/INE: which lots a plain close takes first (the desk's CLOSE_PATTERN)")
     parser.add_argument("--start", help="backtest the bars from this moment on (earlier ones answer load_bars)")
     parser.add_argument("--end", help="and before this moment (exchange time, e.g. 2026-03-01)")
 

@@ -46,6 +46,8 @@ from backend.lab.user_code import CODE_FILE, counter_message, load_strategy
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
 from backend.strategy import Record, Strategy, record
+from lib.close_split import TODAY as KIND_TODAY
+from lib.close_split import split_lots
 from lib.price_grid import on_tick, to_tick
 
 Feed = Callable[[], bool]  # appends the next bars to the run's Bars (Bars.extend); False when there are no more
@@ -91,6 +93,7 @@ class BarEngine:
         self.tick = terms.pricetick
         self.worse = spec.slippage_ticks * terms.pricetick  # how much worse each fill is, in price
         self.splits = self.exchange in SPLIT_EXCHANGES
+        self.close_pattern = spec.close_pattern
         self.ledger = Ledger(ACCOUNT_ID, spec.capital)
         self.first = 0 if spec.start_ms is None else bisect_left(bars.start_ms, spec.start_ms)
         self.end = len(bars) if spec.end_ms is None else bisect_left(bars.start_ms, spec.end_ms)
@@ -186,8 +189,9 @@ class BarEngine:
         return {"ok": True, "orders": [self._insert(direction, piece, price, lots) for piece, lots in pieces]}
 
     def _split_close(self, direction: str, offset: str, volume: int) -> list[tuple[str, int]] | str:
-        """As the live ClosePosition (engine/converter.split_close with CLOSE_PATTERN "today"): on SHFE/INE
-        today's free lots by CloseToday first, then yesterday's by CloseYesterday; elsewhere one Close."""
+        """As the live ClosePosition (engine/converter.split_close): on SHFE/INE the free lots in the spec's
+        close pattern (the desk's CLOSE_PATTERN: today's by CloseToday first, or yesterday's by CloseYesterday
+        first); elsewhere one Close."""
         if not self.splits:
             return [(CLOSE, volume)]
         if offset != CLOSE:
@@ -198,11 +202,8 @@ class BarEngine:
         if volume > today + yesterday:
             side = "long" if posi == LONG else "short"
             return f"close {volume} {self.local_symbol}: only {today + yesterday} of the {side} position are free"
-        take = min(volume, today)
-        pieces = [(CLOSE_TODAY, take)] if take else []
-        if volume - take:
-            pieces.append((CLOSE_YESTERDAY, volume - take))
-        return pieces
+        return [(CLOSE_TODAY if kind == KIND_TODAY else CLOSE_YESTERDAY, lots)
+                for kind, lots in split_lots(volume, today, yesterday, self.close_pattern)]  # fmt: skip
 
     def _refuse(self, command: dict[str, Any], reason: str) -> dict[str, Any]:
         """Refused before the counter (as strategy_runtime/manager._refused_order): on_order hears it too."""

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backend.lab.terms import Terms, terms_from
+from lib.close_split import CLOSE_PATTERNS
 
 MODES = ("bar", "tick")
 
@@ -24,6 +25,7 @@ class BacktestSpec:
     slippage_ticks: float = 0.0  # bar mode: fills this many ticks worse (reported as `slippage`)
     start_ms: int | None = None  # the range backtested; bars before start_ms only answer load_bars
     end_ms: int | None = None
+    close_pattern: str = "today"  # SHFE/INE: which lots a plain close takes first (the desk's CLOSE_PATTERN)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -36,6 +38,8 @@ class BacktestSpec:
             raise ValueError(f"fill_share must be in (0, 1], got {self.fill_share}")
         if not (math.isfinite(self.slippage_ticks) and self.slippage_ticks >= 0):
             raise ValueError(f"slippage_ticks must be >= 0, got {self.slippage_ticks}")
+        if self.close_pattern not in CLOSE_PATTERNS:
+            raise ValueError(f"close pattern must be one of {', '.join(CLOSE_PATTERNS)}, not {self.close_pattern!r}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

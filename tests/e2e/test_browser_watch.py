@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -60,8 +60,10 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900) -> Any:
-    """A new tab (its own localStorage: a browser that never had a list) logged in on the desk."""
+def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900, *,
+              prepare: Callable[[Any], Any] | None = None, loaded: bool = True) -> Any:  # fmt: skip
+    """A new tab (its own localStorage: a browser that never had a list) logged in on the desk; `prepare` sees
+    the tab before it loads the desk; `loaded`: wait for the desk's first loads too, not its view only."""
     context = browser.new_context(viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE)
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
@@ -69,11 +71,16 @@ def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900) -> 
     tab.on("pageerror", lambda error: tab.errors.append(str(error)))
     tab.mains = []  # the answers to GET /contract?main=1 the page had (the default list comes from them)
     tab.on("response", lambda response: "main=1" in response.url and tab.mains.append(response))
+    if prepare is not None:
+        prepare(tab)
     tab.goto(base + "/")
     tab.get_by_test_id("login-access").fill(ACCESS_CODE)
     tab.get_by_test_id("login-password").fill("demo")
     tab.get_by_test_id("login-submit").click()
-    expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
+    if loaded:
+        expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
+    else:
+        expect(tab.locator("#desk-view")).to_be_visible()
     return tab
 
 
@@ -135,18 +142,13 @@ def test_an_instrument_picked_while_the_default_list_loads_stays_picked_and_watc
     watch and selected its own first row; the ticket then traded another exchange's contract."""
     desk = Desk(server_factory(SIM_TICK_RATE=4))
     picked = desk.api.get("/contract", params={"product": "rb"}).json()["data"][-1]["local_symbol"]
-    context = browser.new_context(viewport={"width": 1600, "height": 900}, timezone_id=BROWSER_ZONE)
-    context.set_default_timeout(WAIT_MS)
-    tab = context.new_page()
-    tab.errors = []
-    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
     held: list[Any] = []  # the default list's question, answered only once the trader has picked
     released: list[bool] = []
-    tab.route(lambda url: "main=1" in url, lambda route: route.continue_() if released else held.append(route))
-    tab.goto(desk.base + "/")
-    tab.get_by_test_id("login-access").fill(ACCESS_CODE)
-    tab.get_by_test_id("login-password").fill("demo")
-    tab.get_by_test_id("login-submit").click()
+
+    def hold(tab: Any) -> None:
+        tab.route(lambda url: "main=1" in url, lambda route: route.continue_() if released else held.append(route))
+
+    tab = open_desk(browser, desk.base, prepare=hold, loaded=False)
     tab.wait_for_function("async () => (await import('/ui/state.js')).state.contracts.size > 0")
     deadline = time.monotonic() + WAIT_MS / 1000
     while not held and time.monotonic() < deadline:

@@ -268,6 +268,7 @@ BAD_FIELDS = [
     ({"slippage": True}, "slippage: expected a number, not true or false"),
     ({"fill_share": 0}, "fill_share:"),
     ({"fill_share": 1.5}, "fill_share:"),
+    ({"close_pattern": "oldest"}, "close_pattern:"),
 ]
 
 
@@ -332,6 +333,20 @@ def test_a_backtest_runs_end_to_end_and_agrees_with_the_command_line(apps: Any, 
     cli = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert found["stats"] == cli["stats"]
     assert found["trades"] == cli["trades"] and found["daily"] == cli["daily"] and found["equity"] == cli["equity"]
+
+
+def test_a_backtest_closes_in_the_desks_close_pattern_unless_it_asks_for_another(apps: Any):
+    """A plain close on SHFE takes today's or yesterday's lots first as the desk would (CLOSE_PATTERN, which PUT
+    /config changes at once); the run keeps the pattern it used. The split itself: tests/unit/test_lab_engine.py."""
+    lab = apps()
+    lab.upload(CROSS)
+    lab.import_bars(bars_csv(1))
+    assert lab.finished(lab.start("cross"))["close_pattern"] == "today"
+    lab.ok("PUT", "/config", json={"CLOSE_PATTERN": "yesterday"})
+    found = lab.finished(lab.start("cross"))
+    assert found["close_pattern"] == "yesterday" and found["status"] == "finished"
+    assert lab.finished(lab.start("cross", close_pattern="today"))["close_pattern"] == "today"
+    assert [item["close_pattern"] for item in lab.ok("GET", "/backtest")] == ["today", "yesterday", "today"]
 
 
 def test_results_survive_a_restart(apps: Any, tmp_path: Path):

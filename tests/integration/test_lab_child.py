@@ -159,6 +159,23 @@ def test_the_command_line_prints_the_reports_statistics(tmp_path: Path):
     assert json.loads(out.read_text(encoding="utf-8"))["stats"] == expected.stats
 
 
+@pytest.mark.parametrize(("flags", "first"), [([], "closetoday"), (["--close-pattern", "yesterday"], "closeyesterday")])
+def test_the_command_line_closes_in_the_close_pattern_it_is_given(tmp_path: Path, flags: list[str], first: str):
+    """Monday's lot is yesterday's on Tuesday beside one bought then: a plain close of 1 takes --close-pattern's."""
+    body = ("if self.n in (0, 240):\n            self.buy(bar.close_price + 5, 1, bar)\n"
+            "        elif self.n == 241:\n            self.sell(bar.close_price - 5, 1, bar)\n        self.n += 1")
+    (tmp_path / "closer.py").write_text(strategy(body, "self.n = 0"), encoding="utf-8")
+    (tmp_path / "bars.csv").write_text(csv_text(minute_bars(300)), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.lab", "backtest", "--strategy", str(tmp_path / "closer.py"),
+         "--bars", str(tmp_path / "bars.csv"), "--symbol", "rb2605.SHFE", "--json", str(tmp_path / "out.json"),
+         *flags], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    trades = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["trades"]
+    assert [(trade["offset"], trade["volume"]) for trade in trades] == [("open", 1), ("open", 1), (first, 1)]
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

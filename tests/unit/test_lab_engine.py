@@ -147,6 +147,27 @@ def test_fees_by_money_and_by_volume_with_close_today_dearer_than_close_yesterda
     assert [row["commission"] for row in report.daily] == pytest.approx([5.53, 1.12])
 
 
+@pytest.mark.parametrize(("pattern", "first"), [("today", "closetoday"), ("yesterday", "closeyesterday")])
+def test_a_plain_close_on_shfe_takes_lots_in_the_desks_close_pattern(pattern: str, first: str):
+    """As the live engine's split with CLOSE_PATTERN: 1 yesterday's and 1 today's lot, a close of 1 then of 1."""
+    contract = terms(close_per_lot=1.0, close_today_per_lot=3.0)
+    rows = [("2026-01-05T14:58:00", 100, 100, 100, 100, 50), ("2026-01-05T14:59:00", 100, 100, 100, 100, 50),
+            ("2026-01-06T09:00:00", 100, 100, 100, 100, 50), ("2026-01-06T09:01:00", 100, 100, 100, 100, 50),
+            ("2026-01-06T09:02:00", 100, 100, 100, 100, 50),
+            ("2026-01-06T09:03:00", 100, 100, 100, 100, 50)]  # fmt: skip
+    plan = {"0": [["buy", 100, 1]], "2": [["buy", 100, 1]], "3": [["sell", 100, 1]], "4": [["sell", 100, 1]]}
+    report = run(rows, plan, contract, close_pattern=pattern)
+    second = "closeyesterday" if first == "closetoday" else "closetoday"
+    assert [(t["offset"], t["commission"]) for t in report.trades] == [
+        ("open", 0.0), ("open", 0.0), (first, 3.0 if first == "closetoday" else 1.0),
+        (second, 3.0 if second == "closetoday" else 1.0)]  # fmt: skip
+
+
+def test_a_close_pattern_nobody_knows_is_refused():
+    with pytest.raises(ValueError, match="close pattern must be one of today, yesterday"):
+        BacktestSpec(code="", local_symbol="rb2605.SHFE", close_pattern="oldest")
+
+
 def test_off_shfe_a_close_is_one_close_order_and_today_lots_still_pay_close_today_rates():
     contract = terms(local_symbol="m2605.DCE", exchange="DCE", close_rate=0.0, close_per_lot=1.0,
                      close_today_per_lot=5.0)  # fmt: skip
