@@ -6,7 +6,6 @@ subscribed, so the sim does not walk them: the price they stand at is the one hi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,28 +19,9 @@ from backend.history import to_bars
 from backend.sim.calendar import trading_day_for
 from backend.sim.history import HISTORY_DAYS, exchange_history, generate
 from lib.sessions import sessions_for
-from tests.integration.test_web_api import Web, make_web
+from tests.integration.test_web_api import Web, first_contract
 
 INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d")
-
-
-@pytest.fixture
-def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
-    made: list[Web] = []
-
-    def make(data_dir: Path | None = None, **settings: Any) -> Web:
-        web = make_web(data_dir or tmp_path / f"app{len(made)}", **settings)
-        made.append(web)
-        return web
-
-    yield make
-    for web in reversed(made):
-        web.close()
-
-
-def _contract(web: Web, product: str, exchange: str) -> str:
-    found = web.ok("GET", "/contract", query_string={"product": product, "exchange": exchange})
-    return sorted(item["local_symbol"] for item in found if item["is_trading"])[0]
 
 
 def _bars(web: Web, name: str, interval: str = "1m") -> list[list[Any]]:
@@ -55,7 +35,7 @@ def _moment(row: list[Any]) -> datetime:
 def test_a_fresh_desk_serves_twenty_trading_days_ending_at_the_current_price(web_factory):
     web = web_factory()
     web.log_in()
-    name = _contract(web, "ag", "SHFE")  # a night session to 02:30
+    name = first_contract(web, "ag", "SHFE")  # a night session to 02:30
     symbol = name.split(".")[0]
     exchange = sim.control(web.sim_name)
     price = exchange.market.quotes[symbol].reference_price()
@@ -85,7 +65,7 @@ def test_a_fresh_desk_serves_twenty_trading_days_ending_at_the_current_price(web
 def test_day_only_products_have_no_night_and_the_history_is_reproducible(web_factory, tmp_path):
     first = web_factory(tmp_path / "one")
     first.log_in()
-    name = _contract(first, "jd", "DCE")  # eggs: day sessions only
+    name = first_contract(first, "jd", "DCE")  # eggs: day sessions only
     assert sessions_for("jd") and len(sessions_for("jd")) == 3
     rows = _bars(first, name)
     assert {_moment(row).hour for row in rows} <= {9, 10, 11, 13, 14}
@@ -106,7 +86,7 @@ def test_day_only_products_have_no_night_and_the_history_is_reproducible(web_fac
 def test_history_ends_where_the_record_begins(web_factory):
     web = web_factory()
     web.log_in()
-    name = _contract(web, "rb", "SHFE")
+    name = first_contract(web, "rb", "SHFE")
     store = web.desk.store
     start = datetime.now(SHANGHAI).replace(second=0, microsecond=0) - timedelta(minutes=3)
     recorded = BarData(name.split(".")[0], Exchange.SHFE, Interval.MINUTE, start, 3333.0, 3340.0, 3330.0, 3335.0, 7)
@@ -213,7 +193,7 @@ def test_the_command_line_import(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_a_bar_the_engine_saved_during_the_fill_is_not_replaced(web_factory):
     web = web_factory()
     web.log_in()
-    name = _contract(web, "cu", "SHFE")
+    name = first_contract(web, "cu", "SHFE")
     symbol = name.split(".")[0]
     store, history = web.desk.store, web.desk.history
     exchange = sim.control(web.sim_name)
@@ -233,7 +213,7 @@ def test_a_bar_the_engine_saved_during_the_fill_is_not_replaced(web_factory):
 def test_a_failed_fill_serves_what_is_stored_and_is_tried_again(web_factory, monkeypatch: pytest.MonkeyPatch):
     web = web_factory()
     web.log_in()
-    name = _contract(web, "i", "DCE")
+    name = first_contract(web, "i", "DCE")
     history = web.desk.history
 
     def broken(*_: Any) -> int:

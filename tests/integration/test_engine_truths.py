@@ -6,35 +6,18 @@ prices, and a strategy's book reconciled with the account.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 import pytest
 
-from auth.attempts import attempts
 from backend import sim
 from backend.engine import events
 from backend.engine.commands import SendOrder
 from backend.engine.constants import Direction, Offset, OrderType
 from backend.engine.objects import OrderRequest
-from tests.integration.test_web_api import Web, first_contract, make_web, subscribed_tick
-
-
-@pytest.fixture
-def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
-    made: list[Web] = []
-
-    def make(**settings: Any) -> Web:
-        attempts.reset()
-        web = make_web(tmp_path / f"app{len(made)}", **settings)
-        made.append(web)
-        return web
-
-    yield make
-    for web in reversed(made):
-        web.close()
+from tests.integration.test_web_api import Web, first_contract, subscribed_tick
 
 
 def _position(web: Web, name: str, direction: str) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,21 +21,13 @@ from typing import Any
 
 import gevent
 import pytest
-from flask import Flask
-from flask_jwt_extended import create_access_token
 
-from auth.attempts import attempts
-from backend import sim
-from backend.app import create_app, shutdown
 from backend.engine.objects import SHANGHAI
 from backend.extensions import socketio
-from lib.config import load_settings
 from lib.trading_calendar import next_business_day
+from tests.integration.lab_apps import SYMBOL, WAIT, LabApp, make_lab
 
-ACCESS_CODE = "lab-api-code-1"
-SYMBOL = "rb2605.SHFE"
 CHECKOUT = Path(__file__).resolve().parents[2]
-WAIT = 60.0  # seconds a run may take here (a child process on a loaded 2-core machine)
 _names = itertools.count()
 
 CROSS = '''
@@ -113,91 +104,15 @@ def bars_csv(days: int = 3) -> str:
 
 
 # --- apps -------------------------------------------------------------------------------------------------
-class LabApp:
-    """One app over its own sim and data directory; `call` answers (status, envelope)."""
-
-    def __init__(self, data_dir: Path, **settings: Any) -> None:
-        self.sim_name = f"labapi{os.getpid()}_{next(_names)}"
-        values = {"DATA_DIR": str(data_dir), "ACCESS_CODE": ACCESS_CODE, "SIM_NAME": self.sim_name,
-                  "SIM_QUERY_RATE": 0, "SIM_TICK_RATE": 10, **settings}  # fmt: skip
-        self.app: Flask = create_app(load_settings(None, environ={}, **values))
-        self.client = self.app.test_client()
-        self.closed = False
-        with self.app.app_context():
-            self.token = create_access_token(identity="demo", additional_claims={"issued": time.time()})
-
-    @property
-    def lab(self) -> Any:
-        return self.app.extensions["ctpdesk"].lab
-
-    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        token = self.token if token is None else token
-        headers = {"Authorization": f"JWT {token}"} if token else {}
-        response = self.client.open(path, method=method, headers=headers, **kwargs)
-        assert response.content_type.startswith("application/json"), response.data[:300]
-        body = response.get_json()
-        assert set(body) == {"success", "msg", "data"} and body["success"] is (response.status_code == 200), body
-        return response.status_code, body
-
-    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        status, body = self.call(method, path, **kwargs)
-        assert status == 200, body
-        return body["data"]
-
-    def login_to_the_sim(self) -> None:
-        """A token that is also logged in to the sim's counter (contracts, its history, recording)."""
-        status, body = self.call("POST", "/login", token="", json={"authorization": ACCESS_CODE, "userid": "demo",
-                                                                    "password": "demo"})  # fmt: skip
-        assert status == 200, body
-        self.token = body["data"]
-
-    def upload(self, text: str) -> None:
-        self.ok("POST", "/code", json={"text": text})
-
-    def import_bars(self, text: str) -> None:
-        self.ok("POST", "/bar/import", json={"local_symbol": SYMBOL, "interval": "1m", "csv": text})
-
-    def start(self, strategy: str, **fields: Any) -> str:
-        return self.ok("POST", "/backtest", json={"strategy": strategy, "local_symbol": SYMBOL, **fields})["id"]
-
-    def finished(self, run_id: str) -> dict[str, Any]:
-        assert self.lab.wait(run_id, WAIT), f"run {run_id} still {self.lab.status(run_id)} after {WAIT} s"
-        return self.ok("GET", "/backtest", query_string={"id": run_id})
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            shutdown(self.app)
-            sim.shutdown(self.sim_name)
-
-
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[Any]:
-    made: list[LabApp] = []
-
-    def make(data_dir: Path | None = None, **settings: Any) -> LabApp:
-        made.append(LabApp(data_dir or tmp_path / f"app{len(made)}", **settings))
-        return made[-1]
-
-    yield make
-    for each in reversed(made):
-        each.close()
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabApp]:
     """One app with both strategies and three days of bars, for the tests that start nothing."""
-    made = LabApp(tmp_path_factory.mktemp("lab"))
+    made = make_lab(tmp_path_factory.mktemp("lab"))
     made.upload(CROSS)
     made.upload(SPIN)
     made.import_bars(bars_csv())
     yield made
     made.close()
-
-
-@pytest.fixture(autouse=True)
-def _login_limit_reset() -> None:
-    attempts.reset()
 
 
 def lab_children() -> list[int]:

@@ -156,9 +156,10 @@ def test_cancel_on_the_cluster_kills_the_running_children(cluster: Cluster, bars
 
 
 def test_with_dask_scheduler_set_the_servers_sweeps_run_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
-    from tests.integration.test_lab_api import CROSS, SYMBOL, WAIT, LabApp, bars_csv
+    from tests.integration.lab_apps import SYMBOL, WAIT, make_lab
+    from tests.integration.test_lab_api import CROSS, bars_csv
 
-    lab = LabApp(tmp_path / "app", DASK_SCHEDULER=cluster.address)
+    lab = make_lab(tmp_path / "app", DASK_SCHEDULER=cluster.address)
     try:
         lab.upload(CROSS)
         lab.import_bars(bars_csv(1))

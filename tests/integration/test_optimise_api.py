@@ -14,47 +14,20 @@ from typing import Any
 
 import pytest
 
-from auth.attempts import attempts
 from backend.extensions import socketio
 from backend.lab.data import bars_from_csv
 from backend.lab.spec import BacktestSpec
 from backend.lab.sweep import run_sweep
-from tests.integration.test_lab_api import (
-    CROSS,
-    SPIN,
-    SYMBOL,
-    WAIT,
-    LabApp,
-    bars_csv,
-    lab_children,
-    wait_for,
-)
+from tests.integration.lab_apps import SYMBOL, WAIT, LabApp, make_lab
+from tests.integration.test_lab_api import CROSS, SPIN, bars_csv, lab_children, wait_for
 
 GRID = {"fast": [3, 5], "slow": {"start": 10, "stop": 20, "step": 10}}
-
-
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[Callable[..., LabApp]]:
-    made: list[LabApp] = []
-
-    def make(**settings: Any) -> LabApp:
-        made.append(LabApp(tmp_path / f"app{len(made)}", **settings))
-        return made[-1]
-
-    yield make
-    for each in reversed(made):
-        each.close()
-
-
-@pytest.fixture(autouse=True)
-def _login_limit_reset() -> None:
-    attempts.reset()
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabApp]:
     """One app with the cross strategy and a day of bars, for the tests that start nothing."""
-    made = LabApp(tmp_path_factory.mktemp("optimise"))
+    made = make_lab(tmp_path_factory.mktemp("optimise"))
     made.upload(CROSS)
     made.import_bars(bars_csv(1))
     yield made

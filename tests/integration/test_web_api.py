@@ -24,7 +24,6 @@ from flask import Flask
 from flask_jwt_extended import create_access_token
 from gevent.event import Event
 
-from auth.attempts import attempts
 from backend import sim
 from backend.app import create_app, shutdown
 from backend.extensions import socketio
@@ -119,25 +118,12 @@ class Web:
         sim.shutdown(self.sim_name)
 
 
-def make_web(data_dir: Path, sim_name: str | None = None, **settings: Any) -> Web:
+def make_web(data_dir: Path, sim_name: str | None = None, kind: type[Web] = Web, **settings: Any) -> Web:
+    """An app of `kind` (Web, or a test module's Web with more calls) over its own sim and data directory."""
     name = sim_name or f"webapi{os.getpid()}_{next(_names)}"
     values = {"DATA_DIR": str(data_dir), "ACCESS_CODE": ACCESS_CODE, "SIM_NAME": name, "SIM_QUERY_RATE": 0,
               "SIM_TICK_RATE": 10, **settings}  # fmt: skip
-    return Web(create_app(load_settings(None, environ={}, **values)), name, data_dir)
-
-
-@pytest.fixture
-def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
-    made: list[Web] = []
-
-    def make(data_dir: Path | None = None, **settings: Any) -> Web:
-        web = make_web(data_dir or tmp_path / f"app{len(made)}", **settings)
-        made.append(web)
-        return web
-
-    yield make
-    for web in reversed(made):
-        web.close()
+    return kind(create_app(load_settings(None, environ={}, **values)), name, data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +133,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     web.log_in()
     yield web
     web.close()
-
-
-@pytest.fixture(autouse=True)
-def _login_limit_reset() -> None:
-    """Attempts at a secret count per client address for a minute: each test starts with none counted."""
-    attempts.reset()
 
 
 def _route_table() -> list[tuple[str, str]]:
