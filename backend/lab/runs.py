@@ -31,6 +31,7 @@ from typing import Any
 import gevent
 from gevent import monkey
 from gevent.event import Event
+from gevent.lock import Semaphore
 
 from backend.bridge import Bridge
 from lib.native import start_new_thread
@@ -102,6 +103,7 @@ class _Run:
     sent_at: float = 0.0  # monotonic: when its progress last went out
     done: Event = field(default_factory=Event)
     timer: gevent.Greenlet | None = None  # its LAB_TIMEOUT
+    writing: Semaphore = field(default_factory=Semaphore)  # its store writes, one at a time (_write)
 
     def summary(self) -> dict[str, Any]:
         return {**self.request, "status": self.status, "progress": self.progress, "error": self.error,
@@ -186,9 +188,9 @@ class RunRegistry:
         """Cancel a queued or running run (answers once its child is gone, or after `wait`), or delete an ended
         one; NotFound (model) for an unknown id. Answers what it did: "cancelled" or "deleted"."""
         run = self._active.get(run_id)
+        if run is not None and run.status not in ACTIVE and not run.done.wait(wait):
+            return "cancelled"  # cancelled and still stopping: its ending is still to be stored; delete it after
         if run is None or run.status not in ACTIVE:
-            if run is not None:
-                run.done.wait(wait)  # ending: its result is being stored; delete it after that
             self._offload(self.store.delete_lab_run, run_id)
             return "deleted"
         run.cancel.set()
@@ -286,10 +288,12 @@ class RunRegistry:
         self._start_next()
 
     def _end(self, run: _Run, outcome: Outcome | None, error: str) -> None:
-        before = run.status  # CANCELLED already when remove() said so: announced then
+        before = run.status  # CANCELLED already when remove() said so: announced then, and kept
         if run.timer is not None:
             run.timer.kill(block=False)
-        if run.timed_out:
+        if before == CANCELLED:
+            pass
+        elif run.timed_out:
             run.status, run.error = ERROR, f"took longer than LAB_TIMEOUT ({self.timeout:g} s): stopped"
         elif run.cancel.is_set():
             run.status = CANCELLED
@@ -312,7 +316,10 @@ class RunRegistry:
 
     # --- plumbing ---------------------------------------------------------------------------------------
     def _write(self, run: _Run) -> None:
-        self._offload(self.store.save_lab_run, run.run_id, run.kind, run.created_at, run.summary(), run.result)
+        """One write of a run at a time, in the order asked, each of its state when its turn comes: a cancel's
+        write and the run's ending (two greenlets, two pool threads) never land out of order."""
+        with run.writing:
+            self._offload(self.store.save_lab_run, run.run_id, run.kind, run.created_at, run.summary(), run.result)
 
     def _announce(self, run: _Run) -> None:
         try:

@@ -9,7 +9,6 @@ from the same CSV: REST and `python -m backend.lab backtest --json` must give th
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -28,7 +27,6 @@ from lib.trading_calendar import next_business_day
 from tests.integration.lab_apps import SYMBOL, WAIT, LabApp, make_lab
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-_names = itertools.count()
 
 CROSS = '''
 from backend.strategy import Strategy

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pytest
 
 from backend.engine.constants import Exchange, Interval, Product
@@ -173,6 +175,81 @@ def test_a_run_slow_to_stop_reads_cancelled_from_the_answer_on(registry_factory:
     assert found.summary["status"] == "cancelled" and found.result is None
     assert registry.get(waiting)["status"] == "finished"
     assert announced.of(run_id).count("cancelled") == 1
+
+
+def slow_to_stop(release: threading.Event) -> Callable:
+    """A work whose child takes until `release` to go once cancelled (a sweep's driver on a busy machine)."""
+
+    def work(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
+        cancel.wait()
+        release.wait()
+        return Outcome({"runs": [1]}, {"points": 1})
+
+    return work
+
+
+def test_a_second_delete_of_a_run_still_stopping_deletes_nothing_until_it_has_ended(registry_factory: Callable,
+                                                                                    store: Store):  # fmt: skip
+    """Read from a review: the second DELETE took it for ended, deleted its record, and the ending wrote it back."""
+    release = threading.Event()
+    registry = registry_factory()
+    run_id = registry.submit("optimise", {}, slow_to_stop(release))
+    assert registry.remove(run_id, 0.05) == "cancelled"
+    assert registry.remove(run_id, 0.05) == "cancelled"  # still stopping: nothing to delete yet
+    assert store.get_lab_run(run_id).summary["status"] == "cancelled"
+    release.set()
+    assert registry.wait(run_id, WAIT)
+    assert registry.remove(run_id) == "deleted"
+    with pytest.raises(NotFound):
+        store.get_lab_run(run_id)
+    assert registry.listing(None) == []
+
+
+class SlowCancelWrite:
+    """The store, with the write that records a cancel (no finished_at yet) slow: a thread pool's turn."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def save_lab_run(self, run_id: str, kind: str, created_at: float, summary: dict, result: Any) -> None:
+        if summary.get("status") == "cancelled" and summary.get("finished_at") is None:
+            time.sleep(0.3)
+        self.store.save_lab_run(run_id, kind, created_at, summary, result)
+
+
+def test_a_cancelled_runs_ending_is_stored_after_the_cancel_whatever_the_writes_take(store: Store,
+                                                                                     announced: Announced):  # fmt: skip
+    """Read from a review: the cancel's write and the ending's ran on two pool threads; the cancel's, landing
+    last, left the stored run without its end."""
+    release = threading.Event()
+    release.set()  # the work ends as soon as it sees the cancel, while the cancel's record is being written
+    registry = RunRegistry(SlowCancelWrite(store), announced, 1)
+    try:
+        run_id = registry.submit("optimise", {}, slow_to_stop(release))
+        assert registry.remove(run_id, WAIT) == "cancelled"
+        assert registry.wait(run_id, WAIT)
+        summary = store.get_lab_run(run_id).summary
+        assert summary["status"] == "cancelled" and summary["finished_at"] is not None, summary
+    finally:
+        registry.close()
+
+
+def test_a_run_deleted_after_its_timeout_fired_but_before_it_ended_stays_cancelled(registry_factory: Callable,
+                                                                                   announced: Announced):  # fmt: skip
+    """Read from a review: DELETE answered cancelled, then the timeout's ending turned the run into an error."""
+    release = threading.Event()
+    registry = registry_factory(timeout=0.1)
+    run_id = registry.submit("backtest", {}, slow_to_stop(release))
+    with gevent.Timeout(WAIT):
+        while registry.get(run_id)["status"] == "running" and not registry._active[run_id].cancel.is_set():
+            gevent.sleep(0.01)  # the timeout's cancel, waiting for the child to go
+    assert registry.remove(run_id, 0.05) == "cancelled"
+    release.set()
+    assert registry.wait(run_id, WAIT)
+    assert registry.get(run_id)["status"] == "cancelled" and announced.of(run_id)[-1] == "cancelled"
 
 
 def test_an_ended_run_is_deleted_and_an_unknown_one_is_not_found(registry_factory: Callable, store: Store):
