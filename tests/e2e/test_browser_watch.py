@@ -170,6 +170,47 @@ def test_an_instrument_picked_while_the_default_list_loads_stays_picked_and_watc
     close(tab)
 
 
+def test_logging_in_again_while_the_first_login_still_loads_leaves_one_socket(browser: Any,
+                                                                             server_factory: ServerFactory):
+    """Read from a review: the first login's loading, still waiting for the default list, went on after a
+    logout and a second login and opened a second socket beside the new session's (every push twice). Found
+    on the way: that wait's answer, a 401 for the revoked token, logged the new session out."""
+    desk = Desk(server_factory(SIM_TICK_RATE=4))
+    held: list[Any] = []
+    released: list[bool] = []
+    sockets: list[Any] = []
+
+    def hold(tab: Any) -> None:
+        tab.route(lambda url: "main=1" in url, lambda route: route.continue_() if released else held.append(route))
+        tab.on("websocket", lambda socket: sockets.append(socket))
+
+    tab = open_desk(browser, desk.base, prepare=hold, loaded=False)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        tab.wait_for_timeout(50)
+    assert held, "the desk never asked for the default list"
+    tab.get_by_test_id("nav-config").click()
+    tab.get_by_test_id("logout-access").fill(ACCESS_CODE)
+    tab.get_by_test_id("logout").click()
+    expect(tab.locator("#login-view")).to_be_visible()
+    tab.get_by_test_id("login-access").fill(ACCESS_CODE)
+    tab.get_by_test_id("login-password").fill("demo")
+    tab.get_by_test_id("login-submit").click()
+    expect(tab.locator("#desk-view")).to_be_visible()
+    while len(held) < 2 and time.monotonic() < deadline:
+        tab.wait_for_timeout(50)  # the second login's own question
+    assert len(held) >= 2, "the second login never asked for the default list"
+    released.append(True)
+    for route in held:
+        route.continue_()
+    expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")
+    expect(tab.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
+    tab.wait_for_timeout(2000)  # a window in which no second socket may open
+    live = [socket.url for socket in sockets if not socket.is_closed()]
+    assert len(live) == 1, live
+    close(tab)
+
+
 def test_several_contracts_are_added_at_once_a_product_code_adding_its_main(page: Any, server_desk: Desk):
     more = [item for item in mains(server_desk, 100) if item["local_symbol"] not in shown_order(page)][:2]
     assert len(more) == 2

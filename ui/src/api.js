@@ -26,7 +26,8 @@ export const session = {
 export async function api(method, path, fields) {
   const options = { method, headers: { Accept: "application/json" } };
   let url = path;
-  if (session.token) options.headers.Authorization = `JWT ${session.token}`;
+  const token = session.token;
+  if (token) options.headers.Authorization = `JWT ${token}`;
   if (fields !== undefined && method === "GET") {
     url += "?" + new URLSearchParams(fields).toString();
   } else if (fields !== undefined) {
@@ -45,7 +46,9 @@ export async function api(method, path, fields) {
   } catch {
     throw new ApiError(t("api.unexpected", { status: response.status }), response.status, null);
   }
-  if (response.status === 401 && path !== "/login") {
+  // A refused token ends the session it belongs to; a request sent before a logout and a new login, answered
+  // after them, must not end the new one.
+  if (response.status === 401 && path !== "/login" && token === session.token) {
     session.onExpired();
   }
   if (!body.success) throw new ApiError(body.msg || `HTTP ${response.status}`, response.status, body.data);

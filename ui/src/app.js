@@ -20,6 +20,7 @@ const SELECTED_KEY = "ctpdesk.selected";
 let socket = null;
 let refreshTimer = null;
 let toastTimer = null;
+let deskLoads = 0; // each login's loading counts; a later login or a logout makes an earlier one's end stale
 
 const desk = {
   select(symbol) {
@@ -140,6 +141,7 @@ function showLogin() {
   const view = document.getElementById("desk-view");
   view.hidden = true;
   delete view.dataset.loaded;
+  deskLoads += 1; // a login still loading stops where it is
   document.getElementById("login-view").hidden = false;
 }
 
@@ -149,12 +151,16 @@ async function showDesk() {
   view.hidden = false;
   delete view.dataset.loaded;
   const before = state.selected;
+  const mine = ++deskLoads;
   try {
     await Promise.all([loadMarket(), loadOverview(), loadStatus(), loadStrategies()]);
   } catch (error) {
     if (!session.token) return; // the token was refused: the login page is showing
     desk.toast(t("toast.error", { msg: error.message }), "error");
   }
+  // Logged out, or logged in again, while this loaded (a first login's default list can take seconds): the
+  // newer session connects its own socket; this one would open a second and get every push twice.
+  if (mine !== deskLoads) return;
   loadRisk().catch(() => {}); // the kill switch's state shows in the top bar on every page
   connectSocket();
   // An instrument the trader picked while the desk was loading (a first login's default list can take
