@@ -64,7 +64,7 @@ class CounterSession:
             if active is not None and active.userid == login.userid and self.check_password(login.password):
                 return
             raise AnotherAccountActive("another account is active: log out first")
-        self._connect_and_resume(self._with_addresses(login))
+        self._connect_and_resume(login)
         self.saved_login.save(login)  # as given: a `sim` login without addresses means whichever sim is embedded
 
     def log_out(self) -> None:
@@ -97,6 +97,8 @@ class CounterSession:
         return login
 
     def _connect_and_resume(self, login: LoginSettings) -> None:
+        """Connect with the login as given plus the addresses filled in (the embedded sim's for `sim`)."""
+        login = self._with_addresses(login)
         self.engine.connect(login, timeout=self.login_timeout)
         self._password = login.password
         self.strategies.resume()
@@ -112,7 +114,7 @@ class CounterSession:
         delay = RETRY_FIRST
         while self.engine.gateway is None and self.saved_login.load() is not None:
             try:
-                self._connect_and_resume(self._with_addresses(saved))
+                self._connect_and_resume(saved)
                 self.engine.log(f"logged back in as {saved.userid} after a restart")
                 return
             except LoginFailed as failure:

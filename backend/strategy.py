@@ -53,7 +53,7 @@ def _local_symbol(origin: Any) -> str:
     return str(name)
 
 
-def _iso(epoch_ms: int) -> str:
+def iso(epoch_ms: int) -> str:
     """A bar's start as on_bar's bars carry it: ISO 8601 in exchange time."""
     return datetime.fromtimestamp(epoch_ms / 1000, SHANGHAI).isoformat()
 
@@ -139,7 +139,7 @@ class Strategy:
             raise RuntimeError(f"load_bars({name}): {(reply or {}).get('error', 'no answer')}")
         symbol, _, exchange = name.rpartition(".")
         return [record({"local_symbol": name, "symbol": symbol, "exchange": exchange, "interval": reply["interval"],
-                        "datetime": _iso(row[0]), "open_price": row[1], "high_price": row[2], "low_price": row[3],
+                        "datetime": iso(row[0]), "open_price": row[1], "high_price": row[2], "low_price": row[3],
                         "close_price": row[4], "volume": row[5]}) for row in reply["rows"]]  # fmt: skip
 
     def main_contract(self, product: str) -> str:

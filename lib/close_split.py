@@ -7,15 +7,20 @@ The rule lives outside both because the lab's child must not import the live eng
 
 from __future__ import annotations
 
-CLOSE_PATTERNS = ("today", "yesterday")  # CLOSE_PATTERN: which lots a split close takes first
-TODAY, YESTERDAY = "today", "yesterday"
+TODAY, YESTERDAY = "today", "yesterday"  # a position's lot groups on SHFE/INE (backend/sim/positions.py's too)
+CLOSE_PATTERNS = (TODAY, YESTERDAY)  # CLOSE_PATTERN: which lots a split close takes first
+
+
+def check_pattern(pattern: str) -> None:
+    """ValueError for a CLOSE_PATTERN nobody knows (the live split's callers, a backtest's spec)."""
+    if pattern not in CLOSE_PATTERNS:
+        raise ValueError(f"close pattern must be one of {', '.join(CLOSE_PATTERNS)}, not {pattern!r}")
 
 
 def split_lots(volume: int, today: int, yesterday: int, pattern: str) -> list[tuple[str, int]]:
     """[(TODAY or YESTERDAY, lots), ...]: `volume` taken from the free lots in `pattern`'s order, empty
-    pieces left out. The caller has checked that `today + yesterday` covers `volume`."""
-    if pattern not in CLOSE_PATTERNS:
-        raise ValueError(f"close pattern must be one of {', '.join(CLOSE_PATTERNS)}, not {pattern!r}")
+    pieces left out. The caller has checked the pattern (check_pattern) and that `today + yesterday` covers
+    `volume`."""
     kinds = [(TODAY, today), (YESTERDAY, yesterday)]
     if pattern == YESTERDAY:
         kinds.reverse()

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from backend.engine.constants import Interval
-from views.schemas import BarTime, Fields, LocalSymbol, Lower, _json_object
+from views.schemas import BarTime, ClosePattern, Fields, LocalSymbol, Lower, _json_object
 
 RunId = Annotated[str, Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$",
                              description="a run's id, as POST answered it")]  # fmt: skip
@@ -56,7 +56,7 @@ class BacktestRequest(TermsFields):
                             "price ticks worse")  # fmt: skip
     fill_share: float = Field(1.0, gt=0, le=1, allow_inf_nan=False, description="bar mode: the largest share of "
                               "a bar's volume an order may fill")  # fmt: skip
-    close_pattern: Literal["today", "yesterday"] | None = Field(
+    close_pattern: ClosePattern | None = Field(
         None, description="SHFE/INE: which lots a plain close takes first; default: the desk's CLOSE_PATTERN")
 
     def all_terms(self) -> dict[str, Any]:

@@ -42,6 +42,7 @@ def _json_object(value: object) -> object:
 
 LocalSymbol = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+(\.[A-Z]+)?$")]
 Lower = BeforeValidator(_lower)
+ClosePattern = Literal["today", "yesterday"]  # lib/close_split.py CLOSE_PATTERNS: which lots a split close takes first
 
 
 def _is_number(annotation: Any) -> bool:
@@ -215,7 +216,7 @@ class RuntimeConfig(Numbers):
     SLIPPAGE_SHORT: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
     SLIPPAGE_COVER: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
     SLIPPAGE_SELL: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
-    CLOSE_PATTERN: Literal["today", "yesterday"] = "today"
+    CLOSE_PATTERN: ClosePattern = "today"
     SHARED_FUNC: bool = False
 
     @field_validator("CLOSE_PATTERN", mode="before")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from backend.engine.constants import TODAY_YESTERDAY_EXCHANGES, Direction, Offset
 from backend.engine.objects import OrderData, OrderRequest, PositionData
-from lib.close_split import CLOSE_PATTERNS, TODAY, split_lots
+from lib.close_split import CLOSE_PATTERNS, TODAY, check_pattern, split_lots
 
 
 class ClosePositionError(ValueError):
@@ -127,8 +127,7 @@ def split_close(
 
 def _check(request: OrderRequest, position: PositionData, pattern: str) -> None:
     """Caller mistakes, not market conditions: a plain ValueError."""
-    if pattern not in CLOSE_PATTERNS:
-        raise ValueError(f"close pattern must be one of {', '.join(CLOSE_PATTERNS)}, not {pattern!r}")
+    check_pattern(pattern)
     if request.offset is Offset.OPEN:
         raise ValueError(f"split_close needs a close request, got an open of {request.local_symbol}")
     if request.local_symbol != position.local_symbol or request.direction is not close_order_side(position.direction):

@@ -39,7 +39,3 @@ def trading_day_of(ms: int) -> tuple[str, int]:
         evening += timedelta(days=1)
     return trading_day_for(moment).strftime("%Y%m%d"), int(evening.timestamp() * 1000)
 
-
-def iso(epoch_ms: int) -> str:
-    """A bar's start as on_bar's bars carry it: ISO 8601 in exchange time."""
-    return datetime.fromtimestamp(epoch_ms / 1000, SHANGHAI).isoformat()

@@ -35,7 +35,7 @@ from itertools import count
 from types import MappingProxyType
 from typing import Any
 
-from backend.lab.clock import DAY_MS, HOUR_MS, MINUTE_SUFFIX, iso, local_day, trading_day_of
+from backend.lab.clock import DAY_MS, HOUR_MS, MINUTE_SUFFIX, local_day, trading_day_of
 from backend.lab.data import Bars
 from backend.lab.report import BadInput, Cancelled, LabError, Report
 from backend.lab.sides import Side
@@ -45,8 +45,7 @@ from backend.lab.terms import Terms, sim_terms, to_spec, with_symbol
 from backend.lab.user_code import CODE_FILE, counter_message, load_strategy
 from backend.sim.ledger import BUY, CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY, LONG, OPEN, SELL, SHORT, Ledger
 from backend.sim.positions import TODAY, YESTERDAY
-from backend.strategy import Record, Strategy, record
-from lib.close_split import TODAY as KIND_TODAY
+from backend.strategy import Record, Strategy, iso, record
 from lib.close_split import split_lots
 from lib.price_grid import on_tick, to_tick
 
@@ -202,7 +201,7 @@ class BarEngine:
         if volume > today + yesterday:
             side = "long" if posi == LONG else "short"
             return f"close {volume} {self.local_symbol}: only {today + yesterday} of the {side} position are free"
-        return [(CLOSE_TODAY if kind == KIND_TODAY else CLOSE_YESTERDAY, lots)
+        return [(CLOSE_TODAY if kind == TODAY else CLOSE_YESTERDAY, lots)
                 for kind, lots in split_lots(volume, today, yesterday, self.close_pattern)]  # fmt: skip
 
     def _refuse(self, command: dict[str, Any], reason: str) -> dict[str, Any]:

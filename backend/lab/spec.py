@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backend.lab.terms import Terms, terms_from
-from lib.close_split import CLOSE_PATTERNS
+from lib.close_split import check_pattern
 
 MODES = ("bar", "tick")
 
@@ -38,8 +38,7 @@ class BacktestSpec:
             raise ValueError(f"fill_share must be in (0, 1], got {self.fill_share}")
         if not (math.isfinite(self.slippage_ticks) and self.slippage_ticks >= 0):
             raise ValueError(f"slippage_ticks must be >= 0, got {self.slippage_ticks}")
-        if self.close_pattern not in CLOSE_PATTERNS:
-            raise ValueError(f"close pattern must be one of {', '.join(CLOSE_PATTERNS)}, not {self.close_pattern!r}")
+        check_pattern(self.close_pattern)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

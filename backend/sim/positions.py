@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
 from backend.sim.instruments import TODAY_YESTERDAY_EXCHANGES, FeeRates, InstrumentSpec
+from lib.close_split import TODAY, YESTERDAY
 
 # Order side (CTP Direction).
 BUY, SELL = "0", "1"
@@ -27,8 +28,7 @@ CLOSE_OFFSETS = frozenset({CLOSE, CLOSE_TODAY, CLOSE_YESTERDAY})
 # PositionDate of a position row.
 DATE_TODAY, DATE_HISTORY = "1", "2"
 
-# Lot groups.
-TODAY, YESTERDAY = "today", "yesterday"
+# Lot groups (TODAY, YESTERDAY): lib/close_split.py's, the names the live split and the lab use too.
 
 # SHFE/INE: every close offset may touch one group only; '1' Close means yesterday's lots there.
 SPLIT_CLOSE_GROUPS: dict[str, tuple[str, ...]] = {
