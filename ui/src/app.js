@@ -150,7 +150,6 @@ async function showDesk() {
   document.getElementById("login-view").hidden = true;
   view.hidden = false;
   delete view.dataset.loaded;
-  const before = state.selected;
   const mine = ++deskLoads;
   try {
     await Promise.all([loadMarket(), loadOverview(), loadStatus(), loadStrategies()]);
@@ -163,13 +162,10 @@ async function showDesk() {
   if (mine !== deskLoads) return;
   loadRisk().catch(() => {}); // the kill switch's state shows in the top bar on every page
   connectSocket();
-  // An instrument the trader picked while the desk was loading (a first login's default list can take
-  // seconds) stays picked; otherwise the one picked last time, or the watch's first.
-  const picked = state.selected !== before && state.watch.includes(state.selected);
-  if (!picked) {
-    const remembered = localStorage.getItem(SELECTED_KEY);
-    desk.select(state.watch.includes(remembered) ? remembered : state.watch[0] || "");
-  }
+  // The instrument picked last (one picked while the desk loaded too: select() remembers it, and the default
+  // list keeps it in the watch), or the watch's first.
+  const remembered = localStorage.getItem(SELECTED_KEY);
+  desk.select(state.watch.includes(remembered) ? remembered : state.watch[0] || "");
   view.dataset.loaded = "true"; // for scripts and tests: the desk has what it shows on arrival
 }
 

@@ -362,7 +362,6 @@ async function defaultWatch() {
   }
   state.watch = [...symbols, ...state.watch.filter((symbol) => !symbols.includes(symbol))]; // and any picked meanwhile
   saveOrder();
-  mark("watch");
   if (desk_) desk_.refreshStatus();
 }
 
