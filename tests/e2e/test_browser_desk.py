@@ -84,6 +84,13 @@ ext = Watcher("browser_watcher")
 '''
 
 
+def log_in(tab: Any) -> None:
+    """The login form filled with the desk's access code and the sim's demo account, and sent."""
+    tab.get_by_test_id("login-access").fill(ACCESS_CODE)
+    tab.get_by_test_id("login-password").fill("demo")
+    tab.get_by_test_id("login-submit").click()
+
+
 @contextmanager
 def logged_in_tab(desk: Desk, *, console_errors: bool = False, **context_options: Any) -> Iterator[Any]:
     """A Chromium tab logged in on `desk` (1600x900 unless `viewport` is given), for a module's tests. Errors in
@@ -100,9 +107,7 @@ def logged_in_tab(desk: Desk, *, console_errors: bool = False, **context_options
         tab.on("pageerror", lambda error: errors.append(str(error)))
         tab.errors = errors
         tab.goto(desk.base + "/")
-        tab.get_by_test_id("login-access").fill(ACCESS_CODE)
-        tab.get_by_test_id("login-password").fill("demo")
-        tab.get_by_test_id("login-submit").click()
+        log_in(tab)
         expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
         yield tab
         browser.close()
@@ -177,9 +182,7 @@ def test_the_login_page_explains_itself_and_refuses_a_wrong_access_code(page: An
 
 
 def test_log_in_on_the_sim(page: Any) -> None:
-    page.get_by_test_id("login-access").fill(ACCESS_CODE)
-    page.get_by_test_id("login-password").fill("demo")
-    page.get_by_test_id("login-submit").click()
+    log_in(page)
     expect(page.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
     expect(page.locator('#status [data-api="td"]')).to_have_attribute("data-state", "ready")
     expect(page.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ACCESS_CODE, ROOT, Desk, Server, ServerFactory, wait_until
-from tests.e2e.test_browser_desk import BROWSER_ZONE, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, expect, playwright_api
+from tests.e2e.test_browser_desk import BROWSER_ZONE, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, expect, log_in, playwright_api
 from tests.e2e.test_browser_desk import pytestmark as browser_marks
 
 pytestmark = browser_marks
@@ -74,14 +74,43 @@ def open_desk(browser: Any, base: str, width: int = 1600, height: int = 900, *,
     if prepare is not None:
         prepare(tab)
     tab.goto(base + "/")
-    tab.get_by_test_id("login-access").fill(ACCESS_CODE)
-    tab.get_by_test_id("login-password").fill("demo")
-    tab.get_by_test_id("login-submit").click()
+    log_in(tab)
     if loaded:
         expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")  # visible, its first loads done
     else:
         expect(tab.locator("#desk-view")).to_be_visible()
     return tab
+
+
+class HeldDefaultList:
+    """The desk's question for its default list (GET /contract?main=1), held unanswered until `release`, so a
+    test can act while a first login is still loading; `prepare` is open_desk's hook."""
+
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+        self.released = False
+
+    def prepare(self, tab: Any) -> None:
+        tab.route(lambda url: "main=1" in url, self._arrived)
+
+    def _arrived(self, route: Any) -> None:
+        if self.released:
+            route.continue_()
+        else:
+            self.held.append(route)
+
+    def wait(self, tab: Any, count: int = 1) -> None:
+        """Until `count` questions are held. Playwright's sync API runs a route's handler only while a call of
+        it waits, so the page is waited on in short steps until the handler has run, up to WAIT_MS."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(self.held) < count and time.monotonic() < deadline:
+            tab.wait_for_timeout(50)
+        assert len(self.held) >= count, f"the desk asked for its default list {len(self.held)} time(s), not {count}"
+
+    def release(self) -> None:
+        self.released = True
+        for route in self.held:
+            route.continue_()
 
 
 def close(tab: Any) -> None:
@@ -142,25 +171,15 @@ def test_an_instrument_picked_while_the_default_list_loads_stays_picked_and_watc
     watch and selected its own first row; the ticket then traded another exchange's contract."""
     desk = Desk(server_factory(SIM_TICK_RATE=4))
     picked = desk.api.get("/contract", params={"product": "rb"}).json()["data"][-1]["local_symbol"]
-    held: list[Any] = []  # the default list's question, answered only once the trader has picked
-    released: list[bool] = []
-
-    def hold(tab: Any) -> None:
-        tab.route(lambda url: "main=1" in url, lambda route: route.continue_() if released else held.append(route))
-
-    tab = open_desk(browser, desk.base, prepare=hold, loaded=False)
+    default_list = HeldDefaultList()  # answered only once the trader has picked
+    tab = open_desk(browser, desk.base, prepare=default_list.prepare, loaded=False)
     tab.wait_for_function("async () => (await import('/ui/state.js')).state.contracts.size > 0")
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while not held and time.monotonic() < deadline:
-        tab.wait_for_timeout(50)  # the route's handler runs while the page is waited on
-    assert held, "the desk never asked for the default list"
+    default_list.wait(tab)
     tab.get_by_test_id("search").fill(picked)
     expect(tab.locator("#suggestions li").first).to_have_attribute("data-symbol", picked)
     tab.keyboard.press("Enter")
     expect(tab.get_by_test_id("ticket-symbol")).to_have_value(picked)
-    released.append(True)
-    for route in held:
-        route.continue_()
+    default_list.release()
     expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")
     expect(tab.locator("#watch tbody tr[data-symbol]")).to_have_count(DEFAULT_WATCH + (picked not in
                                                                                        mains(desk)))  # fmt: skip
@@ -176,33 +195,23 @@ def test_logging_in_again_while_the_first_login_still_loads_leaves_one_socket(br
     logout and a second login and opened a second socket beside the new session's (every push twice). Found
     on the way: that wait's answer, a 401 for the revoked token, logged the new session out."""
     desk = Desk(server_factory(SIM_TICK_RATE=4))
-    held: list[Any] = []
-    released: list[bool] = []
+    default_list = HeldDefaultList()
     sockets: list[Any] = []
 
-    def hold(tab: Any) -> None:
-        tab.route(lambda url: "main=1" in url, lambda route: route.continue_() if released else held.append(route))
+    def prepare(tab: Any) -> None:
+        default_list.prepare(tab)
         tab.on("websocket", lambda socket: sockets.append(socket))
 
-    tab = open_desk(browser, desk.base, prepare=hold, loaded=False)
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while not held and time.monotonic() < deadline:
-        tab.wait_for_timeout(50)
-    assert held, "the desk never asked for the default list"
+    tab = open_desk(browser, desk.base, prepare=prepare, loaded=False)
+    default_list.wait(tab)
     tab.get_by_test_id("nav-config").click()
     tab.get_by_test_id("logout-access").fill(ACCESS_CODE)
     tab.get_by_test_id("logout").click()
     expect(tab.locator("#login-view")).to_be_visible()
-    tab.get_by_test_id("login-access").fill(ACCESS_CODE)
-    tab.get_by_test_id("login-password").fill("demo")
-    tab.get_by_test_id("login-submit").click()
+    log_in(tab)
     expect(tab.locator("#desk-view")).to_be_visible()
-    while len(held) < 2 and time.monotonic() < deadline:
-        tab.wait_for_timeout(50)  # the second login's own question
-    assert len(held) >= 2, "the second login never asked for the default list"
-    released.append(True)
-    for route in held:
-        route.continue_()
+    default_list.wait(tab, 2)  # the second login's own question
+    default_list.release()
     expect(tab.locator("#desk-view")).to_have_attribute("data-loaded", "true")
     expect(tab.locator('#status [data-api="md"]')).to_have_attribute("data-state", "ready")
     tab.wait_for_timeout(2000)  # a window in which no second socket may open

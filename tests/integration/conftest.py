@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from auth.attempts import attempts
-from tests.integration.lab_apps import LabApp
+from tests.integration.lab_apps import LabApp, make_lab
 from tests.integration.test_web_api import Web, make_web
 
 
@@ -20,13 +20,13 @@ def _login_limit_reset() -> None:
     attempts.reset()
 
 
-def _made_per_test(tmp_path: Path, kind: type[Web]) -> Iterator[Callable[..., Any]]:
-    """`make(data_dir=None, **settings)`: an app of `kind` (its own data directory unless given); all closed
+def _made_per_test(tmp_path: Path, build: Callable[..., Web]) -> Iterator[Callable[..., Any]]:
+    """`make(data_dir=None, **settings)`: an app by `build` (its own data directory unless given); all closed
     after the test, the last made first."""
     made: list[Web] = []
 
     def make(data_dir: Path | None = None, **settings: Any) -> Any:
-        made.append(make_web(data_dir or tmp_path / f"app{len(made)}", kind=kind, **settings))
+        made.append(build(data_dir or tmp_path / f"app{len(made)}", **settings))
         return made[-1]
 
     yield make
@@ -36,9 +36,9 @@ def _made_per_test(tmp_path: Path, kind: type[Web]) -> Iterator[Callable[..., An
 
 @pytest.fixture
 def web_factory(tmp_path: Path) -> Iterator[Callable[..., Web]]:
-    yield from _made_per_test(tmp_path, Web)
+    yield from _made_per_test(tmp_path, make_web)
 
 
 @pytest.fixture
 def apps(tmp_path: Path) -> Iterator[Callable[..., LabApp]]:
-    yield from _made_per_test(tmp_path, LabApp)
+    yield from _made_per_test(tmp_path, make_lab)

@@ -19,15 +19,11 @@ class LabApp(Web):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.token = self.mint()  # the lab needs no counter session; login_to_the_sim gets one
+        self.token = self.mint()  # the lab needs no counter session; log_in gets one
 
     @property
     def lab(self) -> Any:
         return self.desk.lab
-
-    def login_to_the_sim(self) -> None:
-        """A token that is also logged in to the sim's counter (contracts, its history, recording)."""
-        self.log_in()
 
     def upload(self, text: str) -> None:
         self.ok("POST", "/code", json={"text": text})

@@ -342,7 +342,7 @@ def test_an_error_in_the_strategy_is_the_runs_error(apps: Any):
 
 def test_on_the_sim_a_backtest_replays_its_history_with_the_live_contracts_terms(apps: Any):
     lab = apps()
-    lab.login_to_the_sim()
+    lab.log_in()
     contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
     contract = sorted((item for item in contracts if item["is_trading"]), key=lambda item: item["local_symbol"])[0]
     assert lab.ok("GET", "/backtest") == []
@@ -379,7 +379,7 @@ ext = Ticker("ticker")
 
 def test_tick_mode_replays_the_ticks_the_desk_recorded(apps: Any):
     lab = apps()
-    lab.login_to_the_sim()
+    lab.log_in()
     contracts = lab.ok("GET", "/contract", query_string={"product": "rb", "exchange": "SHFE"})
     name = sorted(item["local_symbol"] for item in contracts if item["is_trading"])[0]
     lab.upload(TICKER)

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import gevent
 import pytest
 
 from backend.engine.constants import Exchange, Interval, Product
@@ -148,20 +147,27 @@ def test_a_queued_run_cancelled_never_starts(registry_factory: Callable, announc
     registry.remove(first, WAIT)
 
 
+def slow_to_stop(release: threading.Event, report: float | None = None) -> Callable:
+    """A work whose child takes until `release` to go once cancelled (a sweep's driver on a busy machine), then
+    reports `report` as its progress, if given, as a child still reporting what finished."""
+
+    def work(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
+        cancel.wait()
+        release.wait()
+        if report is not None:
+            progress(report)
+        return Outcome({"runs": [1]}, {"points": 1})
+
+    return work
+
+
 def test_a_run_slow_to_stop_reads_cancelled_from_the_answer_on(registry_factory: Callable, announced: Announced,
                                                                store: Store):  # fmt: skip
     """CI saw DELETE answer "cancelled" and the next GET say "running": the sweep's driver took longer than
     remove's wait to end. What was answered is what is read, listed and stored from then on."""
     release = threading.Event()
-
-    def slow_to_stop(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
-        cancel.wait()
-        release.wait()  # a child still reporting what finished
-        progress(0.5)
-        return Outcome({"runs": [1]}, {"points": 1})
-
     registry = registry_factory(max_runs=1)
-    run_id = registry.submit("optimise", {}, slow_to_stop)
+    run_id = registry.submit("optimise", {}, slow_to_stop(release, report=0.5))
     assert registry.remove(run_id, 0.05) == "cancelled"
     assert registry.get(run_id)["status"] == "cancelled"
     assert [item["status"] for item in registry.listing("optimise")] == ["cancelled"]
@@ -175,17 +181,6 @@ def test_a_run_slow_to_stop_reads_cancelled_from_the_answer_on(registry_factory:
     assert found.summary["status"] == "cancelled" and found.result is None
     assert registry.get(waiting)["status"] == "finished"
     assert announced.of(run_id).count("cancelled") == 1
-
-
-def slow_to_stop(release: threading.Event) -> Callable:
-    """A work whose child takes until `release` to go once cancelled (a sweep's driver on a busy machine)."""
-
-    def work(progress: Callable[[float], None], cancel: threading.Event) -> Outcome:
-        cancel.wait()
-        release.wait()
-        return Outcome({"runs": [1]}, {"points": 1})
-
-    return work
 
 
 def test_a_second_delete_of_a_run_still_stopping_deletes_nothing_until_it_has_ended(registry_factory: Callable,
@@ -243,9 +238,9 @@ def test_a_run_deleted_after_its_timeout_fired_but_before_it_ended_stays_cancell
     release = threading.Event()
     registry = registry_factory(timeout=0.1)
     run_id = registry.submit("backtest", {}, slow_to_stop(release))
-    with gevent.Timeout(WAIT):
-        while registry.get(run_id)["status"] == "running" and not registry._active[run_id].cancel.is_set():
-            gevent.sleep(0.01)  # the timeout's cancel, waiting for the child to go
+    run = registry._active[run_id]
+    run.timer.join(WAIT)  # the timeout has fired: its cancel is set, the child not gone yet
+    assert run.cancel.is_set() and registry.get(run_id)["status"] == "running"
     assert registry.remove(run_id, 0.05) == "cancelled"
     release.set()
     assert registry.wait(run_id, WAIT)
