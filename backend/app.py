@@ -161,12 +161,14 @@ def _async_mode() -> str:
 
 
 def shutdown(app: Flask) -> None:
-    """Stop cleanly: the lab's runs, no more logging back in, strategies (their orders stay), the counter, then
-    the store."""
+    """Stop cleanly: the lab's runs, no more logging back in, strategies (their orders stay), the push, the
+    counter, then the store. Nothing the app started on the loop runs on (tests/integration/test_app_shutdown.py)."""
     desk: Desk = app.extensions["ctpdesk"]
     desk.lab.close()  # the lab's children killed; their runs are marked at the next start
     desk.session.close()
-    desk.strategies.stop_all(keep_state=True)
+    desk.strategies.close()
+    desk.push.close()
+    app.extensions["ctpdesk.handshakes"].close()
     desk.engine.close()
     desk.store.close()
 

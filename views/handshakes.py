@@ -49,7 +49,7 @@ class Handshakes:
         self.count: Counter[str] = Counter()  # client address -> sessions
         self.alone_since: dict[str, float] = {}  # Engine.IO sid -> when it was last seen without a socket
         self._hook_events()
-        socketio.start_background_task(self._sweep_forever)
+        self._sweeper = socketio.start_background_task(self._sweep_forever)
 
     # --- counting ---------------------------------------------------------------------------------
     def _hook_events(self) -> None:
@@ -78,6 +78,10 @@ class Handshakes:
             self.count[address] -= 1
             if self.count[address] <= 0:
                 del self.count[address]
+
+    def close(self) -> None:
+        """The server is stopping: the sweeps end."""
+        self._sweeper.kill()
 
     # --- the short life ---------------------------------------------------------------------------
     def _sweep_forever(self) -> None:

@@ -231,6 +231,12 @@ class Push:
         self._batch_bars = sum(1 for socket in authed if socket.batch)
         self._single_bars = len(authed) - self._batch_bars
 
+    def close(self) -> None:
+        """The server is stopping: no more events in, the flusher and the guard end (the store closes next)."""
+        self.engine.bus.unsubscribe(None, self._on_event)
+        for task in self._tasks:
+            task.kill()
+
     def disconnect_all(self) -> None:
         for sid in list(self.sockets):
             self.forget(sid)

@@ -222,6 +222,12 @@ class StrategyManager:
         for name in list(self.workers):
             self.stop(name, keep_state=keep_state)
 
+    def close(self) -> None:
+        """The server is stopping: strategies stop as they are (they start again with it), the pings end."""
+        self.stop_all(keep_state=True)
+        self._pinger.kill()
+        self.engine.bus.unsubscribe(None, self._on_event)
+
     def resume(self) -> None:
         """After a (re)start: strategies that were running start again, with the books they had."""
         for record in self.store.list_strategies():

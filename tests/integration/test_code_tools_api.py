@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from backend import sim
-from backend.app import create_app
+from backend.app import create_app, shutdown
 from lib import lint as lint_module
 from lib import sandbox
 from lib.config import load_settings
@@ -43,10 +43,7 @@ def client(tmp_path: Path) -> Iterator[Client]:
         assert login.status_code == 200, login.json
         yield Client(app, login.json["data"])
     finally:
-        desk = app.extensions["ctpdesk"]
-        if getattr(desk, "strategies", None) is not None:
-            desk.strategies.stop_all()
-        desk.engine.close()
+        shutdown(app)
         sim.shutdown(name)
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from auth.tokens import SECRET_FILE
 from backend import sim
-from backend.app import create_app
-from backend.strategy_runtime.manager import ROOT, WorkerLimits
+from backend.app import create_app, shutdown
+from backend.strategy_runtime.manager import ROOT
 from lib.config import load_settings
 from model import SQLITE_FILE
 from tests.integration.test_strategies import ACCESS, Desk, code, make_desk
@@ -29,7 +29,7 @@ _names = itertools.count()
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
     """A desk whose data directory is `tmp_path/data`, so that the test has a place outside it."""
-    yield from make_desk(tmp_path / "data", WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    yield from make_desk(tmp_path / "data")
 
 
 def data_dir(desk: Desk) -> Path:
@@ -205,5 +205,5 @@ def test_the_data_directory_is_tightened_to_0700_and_its_secrets_to_0600(tmp_pat
         assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files if path.exists()), files
         assert store.exists()
     finally:
-        app.extensions["ctpdesk"].engine.close()
+        shutdown(app)
         sim.shutdown(name)

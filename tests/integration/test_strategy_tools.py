@@ -16,9 +16,8 @@ import gevent
 import pytest
 
 from backend import sim
-from backend.app import create_app
+from backend.app import create_app, shutdown
 from backend.engine import events
-from backend.strategy_runtime.manager import WorkerLimits
 from tests.integration.test_strategies import HEADER, Desk, code, crashed_with_a_strategy, make_desk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    yield from make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    yield from make_desk(tmp_path)
 
 
 def upload(desk: Desk, content: bytes, filename: str = "mine.py", **fields: str) -> Any:
@@ -222,6 +221,5 @@ def test_a_restarted_server_resumes_a_strategy_with_its_saved_params(tmp_path: P
         listing = second.extensions["ctpdesk"].strategies.listing()
         assert [(s["name"], s["params"]["fast"]) for s in listing] == [("keeper", 13)]
     finally:
-        second.extensions["ctpdesk"].strategies.stop_all()
-        second.extensions["ctpdesk"].engine.close()
+        shutdown(second)
         sim.shutdown(name)
