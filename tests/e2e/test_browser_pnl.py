@@ -69,10 +69,11 @@ def test_floating_pnl_moves_with_the_ticks_and_the_top_bar_agrees_with_the_row(p
         pause(0.25)
     page.screenshot(path=str(ARTIFACTS / "pnl-live.png"))
     assert len(samples) > WINDOW, samples
-    # The position and the account are two messages, drawn as each arrives: one sample may fall between them,
-    # never two in a row (0.25 s apart).
+    # The position and the account are two messages, drawn as each arrives: a sample may fall between them,
+    # and a stall of the machine may hold the second for a while, never for four samples in a row (0.75 s):
+    # a top bar that follows the account refreshes (60 s apart) would disagree for the whole window.
     apart = [abs(sample["top"] - sample["row"]) > 0.005 for sample in samples]
-    lasting = [samples[i] for i in range(1, len(samples)) if apart[i] and apart[i - 1]]
+    lasting = [samples[i] for i in range(3, len(samples)) if all(apart[i - 3 : i + 1])]
     assert not lasting, f"the top bar and the position row disagree: {lasting[:5]} in {samples}"
     values = len({sample["top"] for sample in samples})  # any change is a mark: no refresh comes in the window
     assert values >= 2, f"floating P&L took {values} value in {WINDOW:g} s with refreshes 60 s apart: {samples[:10]}"

@@ -40,7 +40,10 @@ ENVELOPE_KEYS = {"success", "msg", "data"}
 LIMIT = 10  # SECRET_ATTEMPTS' default: attempts at a secret per address and minute
 BURST = 200
 BURST_DEADLINE = 30.0  # seconds for every answer of the burst
-WELL_UNDER_A_SECOND = 1.0
+# The desk keeps answering while a burst is checked. Whether a check blocks the loop for its hash is
+# tests/unit/test_secret_checks.py's to tell (with a hash slow enough that a stall of the machine is not
+# taken for one): ten of today's hashes on the loop would stall it about a second, as a loaded CI can.
+STILL_ANSWERING = 2.0
 _addresses = (f"198.51.100.{n}" for n in itertools.count(1))  # TEST-NET-2: one client address per test
 
 
@@ -173,7 +176,7 @@ def test_a_burst_of_wrong_codes_gets_at_most_the_limit_checked_and_the_loop_keep
         if answer.status == 429:
             assert 1 <= int(answer.headers["retry-after"]) <= 60, answer.headers
     assert latencies, "no GET /account answered while the burst was checked"
-    assert max(latencies) < WELL_UNDER_A_SECOND, f"the loop stalled: GET /account took {max(latencies):.2f}s"
+    assert max(latencies) < STILL_ANSWERING, f"the loop stalled: GET /account took {max(latencies):.2f}s"
     # what the burst left of the minute's attempts, one at a time; then the right code is refused too
     login = {"authorization": "wrong-code", "userid": "demo", "password": "demo"}
     for _ in range(LIMIT - checked):

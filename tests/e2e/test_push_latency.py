@@ -24,7 +24,7 @@ from tests.e2e.conftest import Desk, ServerFactory
 pytestmark = pytest.mark.slow
 
 INTERVAL = 2.0
-WINDOW = 3.0  # seconds of ticks measured
+WINDOW = 6.0  # seconds of ticks measured: a stall of a second or two of the machine touches few of them
 SHANGHAI = timezone(timedelta(hours=8))
 STAMP = re.compile(r"T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
 
@@ -75,10 +75,11 @@ def test_ticks_reach_an_idle_socket_at_once_not_at_the_push_interval(server_fact
     finally:
         ws.close()
     # 20 instruments at 2 a second: every tick goes out (the old push sent the latest of each per interval)
+    # (the old push delivered a quarter: the bound leaves room for a stall of two seconds at the window's end)
     expected = 20 * 2 * WINDOW
-    assert len(delays) >= 0.8 * expected, f"{len(delays)} ticks in {WINDOW:g} s, {expected:.0f} published"
+    assert len(delays) >= 0.6 * expected, f"{len(delays)} ticks in {WINDOW:g} s, {expected:.0f} published"
     delays.sort()
     median, p90 = statistics.median(delays), delays[int(0.9 * (len(delays) - 1))]
-    # each at once: a few ms (bounds generous for a shared machine; the old push: median 0.23 s here)
+    # each at once: a few ms (the old push: median 0.23 s here). No bound on the tail: a stall of the
+    # machine running the suite delays every tick sent during it, whatever the push does.
     assert median < 0.1, f"median {median * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms"
-    assert p90 < 0.25, f"median {median * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms"

@@ -113,10 +113,9 @@ WARM = """
 
 
 def test_a_strategy_warms_up_in_on_init_from_the_history(tmp_path: Path):
-    from backend.strategy_runtime.manager import WorkerLimits
     from tests.integration.test_strategies import code, make_desk
 
-    made = make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    made = make_desk(tmp_path)
     desk = next(made)
     try:
         name = desk.contract("rb", "SHFE")

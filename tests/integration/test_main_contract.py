@@ -12,7 +12,6 @@ import pytest
 from auth.attempts import attempts
 from backend import sim
 from backend.engine.main_contract import product_of
-from backend.strategy_runtime.manager import WorkerLimits
 from tests.integration.test_strategies import Desk, make_desk
 from tests.integration.test_web_api import Web, make_web
 
@@ -70,7 +69,7 @@ ext = Picker("picker")
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    yield from make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    yield from make_desk(tmp_path)
 
 
 def test_a_strategy_asks_for_a_products_main_contract(desk: Desk):

@@ -4,8 +4,11 @@ queue drains, instead of losing them.
 
 In process: create_app over its own sim (nothing subscribed, so the sim sends no ticks), Flask-SocketIO's
 test client as the socket (its emits are recorded as they are sent), ticks published on the engine's
-bus as the engine publishes them. TICK_PUSH_INTERVAL is 2 s: a push that waits for its interval cannot
-meet any bound below. A busy socket is one whose Engine.IO queue holds more than a few messages
+bus as the engine publishes them. TICK_PUSH_INTERVAL is 4 s: a push that waits for its interval cannot
+meet any bound below. The bounds are far from what the push takes (about a millisecond) so that a stall
+of the machine running the suite (a collection, another process) does not fail them: CI failed once
+with a tick 0.5 s late while the median stayed at once; the medians and the orders carry the claims.
+A busy socket is one whose Engine.IO queue holds more than a few messages
 (views/push.py reads its size); the test client has no Engine.IO socket, so the test gives it one
 with a queue of the size it needs.
 """
@@ -37,10 +40,10 @@ from backend.extensions import socketio
 from lib.config import load_settings
 from views import push
 
-INTERVAL = 2.0  # TICK_PUSH_INTERVAL; the old push waited up to this long for every tick
+INTERVAL = 4.0  # TICK_PUSH_INTERVAL; the old push waited up to this long for every tick
 AT_ONCE = 0.05  # the median a tick may take from publish to the socket
-AT_MOST = 0.5  # the most any tick may take (a shared machine); a quarter of the interval
-TICK_MIN_GAP = getattr(push, "TICK_MIN_GAP", 0.1)  # (read so: the test runs, and fails, on the push before it)
+AT_MOST = INTERVAL / 2  # the most any tick may take: a push that waits for its interval does not make it
+GAP = 2.0  # TICK_MIN_GAP in the test of the gap: a tick held for it is told from one delayed by a stall
 _names = itertools.count()
 _marks = itertools.count(1)
 SENTINEL = "zz2601"  # an instrument no test looks at: its tick marks the point up to which a socket has everything
@@ -104,7 +107,7 @@ class Inbox:
         """Publish a SENTINEL tick and wait until this socket has it: what the push sent it before is here too."""
         price = float(next(_marks))
         publish(app, SENTINEL, price)
-        assert self.wait(lambda: price in self.marks, AT_MOST + TICK_MIN_GAP), "the sentinel tick never came"
+        assert self.wait(lambda: price in self.marks, AT_MOST + GAP), "the sentinel tick never came"
 
     def wait(self, found: Callable[[], bool], timeout: float) -> bool:
         """Poll every millisecond until `found` holds or `timeout` passes (the push runs meanwhile)."""
@@ -131,26 +134,27 @@ def test_a_tick_reaches_an_idle_socket_at_once(app: Flask, watch: dict[str, Any]
     waited: list[float] = []
     for price, symbol in enumerate(SYMBOLS, start=1):  # each right after the last arrived: just after a flush
         began = publish(app, symbol, float(price))
-        arrived = inbox.wait(lambda s=f"{symbol}.SHFE", p=float(price): (s, p) in inbox.ticks, AT_MOST)  # type: ignore[misc]
-        assert arrived, f"tick {price} not there {AT_MOST:g} s after it was published (TICK_PUSH_INTERVAL {INTERVAL:g})"
+        arrived = inbox.wait(lambda s=f"{symbol}.SHFE", p=float(price): (s, p) in inbox.ticks, INTERVAL + 1)  # type: ignore[misc]
         waited.append(time.perf_counter() - began)
+        assert arrived and waited[-1] < AT_MOST, f"tick {price}: {waited[-1]:.3f} s ({INTERVAL:g}): {waited}"
     assert statistics.median(waited) < AT_ONCE, waited
     assert inbox.ticks == [(f"{symbol}.SHFE", float(price)) for price, symbol in enumerate(SYMBOLS, start=1)]
     inbox.client.disconnect()
 
 
-def test_an_instrument_ticking_faster_than_the_gap_gets_its_latest_at_the_gap_end(app: Flask):
+def test_an_instrument_ticking_faster_than_the_gap_gets_its_latest_at_the_gap_end(app: Flask, monkeypatch):
+    monkeypatch.setattr(push, "TICK_MIN_GAP", GAP, raising=False)  # (so it runs, and fails, on the push before it)
     inbox = Inbox(connect(app, {"batch": True}), [])
     publish(app, "rb2601", 1.0)
     assert inbox.wait(lambda: ("rb2601.SHFE", 1.0) in inbox.ticks, AT_MOST)  # at once
     began = time.perf_counter()
-    for price in (2.0, 3.0, 4.0):  # within TICK_MIN_GAP of the first: they wait for its end, latest wins
+    for price in (2.0, 3.0, 4.0):  # within the gap after the first: they wait for its end, latest wins
         publish(app, "rb2601", price)
     publish(app, "hc2601", 9.0)  # another instrument is not held back
     assert inbox.wait(lambda: ("hc2601.SHFE", 9.0) in inbox.ticks, AT_MOST)
-    assert time.perf_counter() - began < TICK_MIN_GAP
-    assert inbox.wait(lambda: ("rb2601.SHFE", 4.0) in inbox.ticks, AT_MOST), inbox.ticks
-    assert time.perf_counter() - began >= TICK_MIN_GAP * 0.9
+    assert time.perf_counter() - began < GAP
+    assert inbox.wait(lambda: ("rb2601.SHFE", 4.0) in inbox.ticks, GAP + AT_MOST), inbox.ticks
+    assert time.perf_counter() - began >= GAP * 0.9
     inbox.settle(app)
     assert inbox.ticks == [("rb2601.SHFE", 1.0), ("hc2601.SHFE", 9.0), ("rb2601.SHFE", 4.0)]
     inbox.client.disconnect()

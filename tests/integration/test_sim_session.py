@@ -29,8 +29,8 @@ def _send(client: TraderClient, method: str, struct_name: str, **values: Any) ->
     return getattr(client.api, method)(client.struct(struct_name, **values), request_id), request_id
 
 
-def _answer(client: TraderClient, callback: str, request_id: int, start: int = 0):
-    return client.recorder.wait_for(callback, lambda c: c.args[-2] == request_id, start=start)
+def _answer(client: TraderClient, callback: str, request_id: int, start: int = 0, timeout: float = 5.0):
+    return client.recorder.wait_for(callback, lambda c: c.args[-2] == request_id, start=start, timeout=timeout)
 
 
 # --- login sequence ---------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ INVESTOR = ("ReqQryInvestor", "CThostFtdcQryInvestorField")
 
 
 def test_query_rate_limit_answers_minus_3_then_0(trader_sim_factory: Callable[..., TraderSim]) -> None:
-    rate = 1.0
+    rate = 1 / 3  # a 3 s window: the second query still falls inside it on a machine stalled for 2 s
     client = trader_sim_factory(query_rate=rate).ready_client()
     started = monotonic()
     code, request_id = _send(client, *INVESTOR)
@@ -232,12 +232,12 @@ def test_query_rate_limit_answers_minus_3_then_0(trader_sim_factory: Callable[..
 def test_outstanding_query_answers_minus_2(trader_sim_factory: Callable[..., TraderSim]) -> None:
     sim = trader_sim_factory(query_rate=1000.0)
     client = sim.ready_client()
-    sim.control.set_response_delay(0.3)
+    sim.control.set_response_delay(3.0)  # long enough that a stalled machine still sends the second in time
     code, request_id = _send(client, *INVESTOR)
     assert code == 0
     code, _ = _send(client, *INVESTOR)
     assert code == -2  # the first is still outstanding
-    assert _answer(client, "OnRspQryInvestor", request_id).is_last
+    assert _answer(client, "OnRspQryInvestor", request_id, timeout=10.0).is_last
     sim.control.set_response_delay(0.0)
     code, request_id = _send(client, *INVESTOR)
     assert code == 0
@@ -320,7 +320,6 @@ def test_callback_exceptions_are_swallowed_and_release_inside_a_callback_is_refu
     (answer,) = trader.query(*INVESTOR, "OnRspQryInvestor")  # the thread went on after the exception
     assert answer.data is not None
     assert len(refused) == 1  # the first hook has finished: callbacks run one after another
-
 
 
 def test_callbacks_arrive_in_order_on_one_other_thread(trader_sim: TraderSim) -> None:

@@ -11,7 +11,7 @@ import gevent
 import pytest
 
 from backend import sim
-from backend.app import create_app
+from backend.app import create_app, shutdown
 from backend.strategy_runtime.manager import WorkerLimits
 from lib.config import Settings, load_settings
 from lib.price_grid import to_tick
@@ -52,7 +52,12 @@ class Desk:
         return next(c["local_symbol"] for c in contracts if c["local_symbol"].startswith(prefix))
 
 
-def make_desk(data_dir: Path, limits: WorkerLimits) -> Iterator[Desk]:
+# A worker stuck in a callback is declared dead after 8 s (a server's default: 20 s); one that floods but
+# returns is not. Not less: a worker's start (an interpreter, its imports) on a loaded machine counts.
+LIMITS = WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=8.0)
+
+
+def make_desk(data_dir: Path, limits: WorkerLimits = LIMITS) -> Iterator[Desk]:
     """A logged-in app over its own sim (10 ticks a second) keeping its data in `data_dir`, torn down after."""
     name = f"strategies{next(_names)}"
     settings = load_settings(None, environ={}, DATA_DIR=str(data_dir), ACCESS_CODE=ACCESS, SIM_NAME=name,
@@ -62,14 +67,13 @@ def make_desk(data_dir: Path, limits: WorkerLimits) -> Iterator[Desk]:
     login = app.test_client().post("/login", json={"authorization": ACCESS, "userid": "demo", "password": "demo"})
     assert login.status_code == 200, login.json
     yield Desk(app, login.json["data"], name)
-    app.extensions["ctpdesk"].strategies.stop_all()
-    app.extensions["ctpdesk"].engine.close()
+    shutdown(app)
     sim.shutdown(name)
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    yield from make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    yield from make_desk(tmp_path)
 
 
 def code(name: str, instrument: str, body: str, cls: str = "S") -> str:

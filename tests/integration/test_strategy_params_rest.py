@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from backend.strategy_runtime.manager import WorkerLimits
 from tests.integration.test_strategies import Desk, code, make_desk
 
 TYPED = """
@@ -26,7 +25,7 @@ DEFAULTS = {"fast": 5, "slow": 20.0, "product": "m", "live": False, "levels": [1
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    yield from make_desk(tmp_path, WorkerLimits(memory_mb=512, ping_every=0.5, ping_timeout=3.0))
+    yield from make_desk(tmp_path)
 
 
 def test_the_listing_describes_each_declared_param_with_its_type_and_default(desk: Desk):
