@@ -558,7 +558,6 @@ class SimExchange:
 
     def close(self) -> None:
         with self.lock:
-            self._compact()  # a clean stop keeps the market and the marks too
             self._closing = True
             for link in list(self.links):
                 link.connected = False
@@ -566,6 +565,9 @@ class SimExchange:
         self._wake.put(None)
         self._stopped.wait(5.0)
         with self.lock:
+            # A clean stop keeps the market and the marks too: compacted once the clock has stopped, since
+            # its last pass may still move quotes (a newly active instrument's catch-up in _refresh_active).
+            self._compact()
             self.journal.close()
 
     def _run_clock(self) -> None:

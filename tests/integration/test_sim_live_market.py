@@ -119,6 +119,46 @@ def test_figures_continue_after_a_shutdown(trader_sim_factory: Callable[..., Tra
     assert {symbol: figures(frozen.control, symbol) for symbol in (rb, m)} == before
 
 
+def test_a_shutdown_persists_the_market_as_it_is_left(trader_sim_factory: Callable[..., TraderSim],
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    """The clock's last pass may run after the shutdown began: a restart restores the quotes as they were left.
+
+    Forces the interleaving CI met once: the clock is past its `while not self._closing` check when
+    the shutdown starts, and only then brings the newly resting instrument into the stepped set,
+    walking it the snapshots the lazy walk owed it (here a second of them).
+    """
+    name, data_dir = f"left-{os.getpid()}", str(tmp_path / "data")
+    sim = trader_sim_factory(name=name, data_dir=data_dir, tick_rate=20.0)
+    client = sim.ready_client()
+    m, m_exchange = sim.contract("m")
+    row = depth(client, m)
+    exchange = sim.control
+    passed, go = threading.Event(), threading.Event()
+    run_due_tasks, wait_stopped = exchange._run_due_tasks, exchange._stopped.wait
+
+    def held(now: float) -> None:  # the clock has seen _closing False: it waits here
+        passed.set()
+        go.wait(10.0)
+        run_due_tasks(now)
+
+    def stopping(timeout: float | None = None) -> bool:  # the shutdown has set _closing: the clock goes on
+        go.set()
+        return wait_stopped(timeout)
+
+    exchange._run_due_tasks = held
+    assert passed.wait(5.0)
+    client.wait_order(client.order(m, m_exchange, "0", "0", row["LowerLimitPrice"], 1),
+                      lambda d: d["OrderStatus"] == "3")  # fmt: skip
+    with exchange.lock:
+        exchange.market.quotes[m].walked_at -= 1.0  # the lazy walk owes m 20 snapshots
+    exchange._stopped.wait = stopping
+    sim.stop()
+    assert go.is_set() and exchange._stopped.is_set()
+    before = figures(exchange, m)
+    frozen = trader_sim_factory(name=name, data_dir=data_dir, tick_rate=0.0)
+    assert figures(frozen.control, m) == before
+
+
 CRASHING_WALK = """
 import json, sys, threading
 from pathlib import Path
