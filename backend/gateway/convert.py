@@ -18,7 +18,8 @@ from backend.gateway.mapping import (
     exchange_from_ctp,
     product_from_ctp,
 )
-from backend.gateway.ticks import parse_day, price
+from backend.gateway.ticks import parse_clock, parse_day, price
+from lib.trading_calendar import calendar_date
 
 
 def order_id(front_id: int, session_id: int, order_ref: str) -> str:
@@ -30,13 +31,19 @@ def copy_fields(struct: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: getattr(struct, name) for name in names}
 
 
-def _stamp(day: str, clock: str) -> datetime | None:
-    parsed = parse_day(day)
-    parts = (clock or "").split(":")
-    if parsed is None or len(parts) != 3 or not all(p.isdigit() for p in parts):
+def _stamp(trading_day: str, day: str, clock: str) -> datetime | None:
+    """An order's or a trade's moment: its calendar date worked out from its trading day and clock, as a
+    tick's is (lib.trading_calendar), whatever the front put into InsertDate or TradeDate. Fronts differ
+    on those at night as they do on ActionDay, and one rule puts every fill on the bar of the ticks
+    around it. Without a trading day, the date given."""
+    parsed_clock = parse_clock(clock, 0)
+    if parsed_clock is None:
         return None
-    hours, minutes, seconds = (int(p) for p in parts)
-    return datetime(parsed.year, parsed.month, parsed.day, hours, minutes, seconds, tzinfo=SHANGHAI)
+    session_day = parse_day(trading_day)
+    parsed = calendar_date(session_day, parsed_clock) if session_day is not None else parse_day(day)
+    if parsed is None:
+        return None
+    return datetime.combine(parsed, parsed_clock, SHANGHAI)
 
 
 def contract_from(struct: Any) -> ContractData | None:
@@ -65,7 +72,8 @@ def contract_from(struct: Any) -> ContractData | None:
 ORDER_NAMES = (
     "FrontID", "SessionID", "OrderRef", "InstrumentID", "ExchangeID", "Direction", "CombOffsetFlag",
     "OrderPriceType", "TimeCondition", "VolumeCondition", "LimitPrice", "VolumeTotalOriginal", "VolumeTraded",
-    "OrderStatus", "OrderSubmitStatus", "StatusMsg", "OrderSysID", "InsertDate", "InsertTime", "OrderLocalID",
+    "OrderStatus", "OrderSubmitStatus", "StatusMsg", "OrderSysID", "TradingDay", "InsertDate", "InsertTime",
+    "OrderLocalID",
 )  # fmt: skip
 
 
@@ -89,7 +97,7 @@ def order_from(values: dict[str, Any], exchange: Exchange, strategy: str | None 
         traded=int(values["VolumeTraded"]),
         status=status,
         status_msg=values["StatusMsg"],
-        time=_stamp(values["InsertDate"], values["InsertTime"]),
+        time=_stamp(values.get("TradingDay", ""), values["InsertDate"], values["InsertTime"]),
         strategy=strategy,
         local_order_id=values["OrderLocalID"].strip(),
         sys_id=values["OrderSysID"].strip(),
@@ -98,7 +106,7 @@ def order_from(values: dict[str, Any], exchange: Exchange, strategy: str | None 
 
 TRADE_NAMES = (
     "TradeID", "OrderSysID", "ExchangeID", "InstrumentID", "Direction", "OffsetFlag", "Price", "Volume",
-    "TradeDate", "TradeTime", "OrderRef",
+    "TradingDay", "TradeDate", "TradeTime", "OrderRef",
 )  # fmt: skip
 
 
@@ -112,7 +120,7 @@ def trade_from(values: dict[str, Any], exchange: Exchange, order: str) -> TradeD
         offset=OFFSET_CTP2ENGINE.get(values["OffsetFlag"], OFFSET_CTP2ENGINE["1"]),
         price=price(values["Price"]),
         volume=int(values["Volume"]),
-        time=_stamp(values["TradeDate"], values["TradeTime"]),
+        time=_stamp(values.get("TradingDay", ""), values["TradeDate"], values["TradeTime"]),
     )
 
 
