@@ -18,8 +18,7 @@ from backend.gateway.mapping import (
     exchange_from_ctp,
     product_from_ctp,
 )
-from backend.gateway.ticks import parse_clock, parse_day, price
-from lib.trading_calendar import calendar_date
+from backend.gateway.ticks import exchange_moment, parse_clock, parse_day, price
 
 
 def order_id(front_id: int, session_id: int, order_ref: str) -> str:
@@ -40,10 +39,10 @@ def _stamp(trading_day: str, day: str, clock: str) -> datetime | None:
     if parsed_clock is None:
         return None
     session_day = parse_day(trading_day)
-    parsed = calendar_date(session_day, parsed_clock) if session_day is not None else parse_day(day)
-    if parsed is None:
-        return None
-    return datetime.combine(parsed, parsed_clock, SHANGHAI)
+    if session_day is not None:
+        return exchange_moment(session_day, parsed_clock)
+    given = parse_day(day)
+    return datetime.combine(given, parsed_clock, SHANGHAI) if given is not None else None
 
 
 def contract_from(struct: Any) -> ContractData | None:

@@ -44,6 +44,12 @@ def parse_day(text: str) -> date | None:
     return date(int(text[:4]), int(text[4:6]), int(text[6:]))
 
 
+def exchange_moment(trading_day: date, clock: time) -> datetime:
+    """The exchange-time moment of a clock time that belongs to `trading_day` (CTP.md §5: the calendar date
+    from the trading day and the clock): ticks, orders and trades are dated by it alike."""
+    return datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI)
+
+
 def parse_clock(update_time: str, millis: int) -> time | None:
     parts = (update_time or "").strip().split(":")
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
@@ -175,7 +181,7 @@ class TickCleaner:
         clock = parse_clock(update_time or "", 0)
         second = None
         if clock is not None:
-            moment = datetime.combine(calendar_date(trading_day, clock), clock, SHANGHAI)
+            moment = exchange_moment(trading_day, clock)
             second = (moment, seconds_of_day(clock))
         if len(self._seconds) >= _SECONDS_CACHE:
             self._seconds.clear()

@@ -31,11 +31,10 @@ def test_shutdown_leaves_no_greenlet_of_the_app_running(tmp_path: Path):
     name = f"shutdown{os.getpid()}"
     app = create_app(load_settings(None, environ={}, DATA_DIR=str(tmp_path), ACCESS_CODE="shutdown-code-1",
                                    SIM_NAME=name, SIM_QUERY_RATE=0, TICK_PUSH_INTERVAL=0.05))  # fmt: skip
-    gevent.sleep(0.2)  # its loops have started and gone round
     started = running() - before
     assert started, "the app started nothing on the loop: this test would see nothing"
     shutdown(app)
     sim.shutdown(name)
-    gevent.sleep(0.1)  # a greenlet killed ends at its next switch
+    gevent.joinall(list(started), timeout=5)  # what was ended is gone at its next switch; the rest runs on
     left = running() & started
     assert not left, [getattr(item, "_run", item) for item in left]
